@@ -1,0 +1,84 @@
+"""The raw layer of the DuckDB file: tables Python writes and dbt reads as sources."""
+
+from __future__ import annotations
+
+import duckdb
+
+RAW_DDL = """
+create schema if not exists raw;
+create table if not exists raw.events (
+    budget_id varchar not null,
+    event_id varchar not null,
+    event_ts timestamp not null,
+    day date not null,
+    measure varchar not null,
+    value double not null,
+    segment_id varchar not null,
+    source varchar not null,
+    source_row bigint not null
+);
+create table if not exists raw.quarantine (
+    budget_id varchar not null,
+    day date,
+    source varchar not null,
+    source_row bigint not null,
+    reason varchar not null,
+    record varchar not null
+);
+create table if not exists raw.ingestion_log (
+    budget_id varchar not null,
+    day date,
+    source varchar not null,
+    received bigint not null,
+    loaded bigint not null,
+    quarantined bigint not null
+);
+create table if not exists raw.segment_members (
+    budget_id varchar not null,
+    segment_id varchar not null,
+    depth integer not null,
+    level varchar not null,
+    node_id varchar not null,
+    node_value varchar not null
+);
+create table if not exists raw.documents (
+    budget_id varchar not null,
+    doc_id varchar not null,
+    doc_ts timestamp not null,
+    day date not null,
+    kind varchar not null,
+    segment_id varchar not null,
+    text varchar not null
+);
+create table if not exists raw.landing_files (
+    budget_id varchar not null,
+    path varchar not null,
+    fingerprint varchar not null,
+    first_day date,
+    last_day date,
+    rows bigint not null
+);
+"""
+
+
+def prepare(conn: duckdb.DuckDBPyConnection) -> None:
+    """Session settings every budgetlens connection needs, and the raw tables."""
+    # DuckDB prints a progress bar on long queries even without a TTY (STACK-NOTES).
+    conn.execute("set enable_progress_bar = false")
+    conn.execute("set TimeZone = 'UTC'")
+    conn.execute(RAW_DDL)
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier (names from specs are validated too; this is the second fence)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(conn.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table]).fetchone()[0])

@@ -1,0 +1,472 @@
+"""Budget specs: one YAML file per budget, validated into typed objects.
+
+A spec is metrics-first and segmentation-first: the segment levels (top to
+lowest), the raw measures, the metrics built on them (base aggregates, derived
+formulas, weighted composite scores), their place in the value chain, declared
+relationships, goals, rules, a calendar of known events and where the data
+comes from. Every error names the file, the key path and what is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from models.formula import Expr, FormulaError, parse_formula, references
+from models.rules import Condition, parse_condition
+
+NAME_RE = r"^[a-z][a-z0-9_]{0,62}$"
+Name = Annotated[str, Field(pattern=NAME_RE, description="lower_snake_case identifier")]
+
+Grain = Literal["day", "week", "month"]
+Role = Literal["input", "output", "leading", "lagging", "diagnostic", "north_star"]
+Classification = Literal[
+    "qualitative", "quantitative", "vanity", "actionable", "efficiency",
+    "effectiveness", "strategic", "tactical", "operational",
+]
+Aggregate = Literal["count", "sum", "mean", "min", "max", "variance", "distinct_count"]
+
+
+class SpecError(ValueError):
+    """One or more problems in budget specs, each as ``file: key.path: message``."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]):
+        self.problems = problems
+        lines = [f"{file}: {key or '<root>'}: {message}" for file, key, message in problems]
+        super().__init__("invalid budget spec\n  " + "\n  ".join(lines))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Allocation(_Strict):
+    amount: float = Field(gt=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    period: Literal["month", "quarter", "year"]
+
+
+class Segments(_Strict):
+    levels: list[Name] = Field(min_length=1, description="top level first, lowest (leaf) level last")
+    attributes: dict[Name, dict[str, dict[Name, str]]] = Field(
+        default_factory=dict, description="level -> segment value -> attribute -> attribute value"
+    )
+
+    @field_validator("levels")
+    @classmethod
+    def _unique_levels(cls, levels: list[str]) -> list[str]:
+        dupes = sorted({lvl for lvl in levels if levels.count(lvl) > 1})
+        if dupes:
+            raise ValueError(f"duplicate segment level(s): {', '.join(dupes)}")
+        return levels
+
+    @property
+    def leaf(self) -> str:
+        return self.levels[-1]
+
+
+class Measure(_Strict):
+    unit: str = ""
+    description: str = ""
+    min: float | None = None
+    max: float | None = None
+
+
+class Normalize(_Strict):
+    method: Literal["none", "range", "zscore"] = "none"
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Normalize":
+        if self.method == "range":
+            if self.min is None or self.max is None or self.max <= self.min:
+                raise ValueError("range normalisation needs min < max")
+        return self
+
+
+class Component(_Strict):
+    metric: Name
+    weight: float
+    normalize: Normalize = Normalize()
+
+
+class Composite(_Strict):
+    components: list[Component] = Field(min_length=1)
+
+
+class Metric(_Strict):
+    name: str = ""
+    description: str = ""
+    measure: Name | None = None
+    agg: Aggregate | None = None
+    of: Name | None = Field(default=None, description="segment level counted by distinct_count")
+    formula: str | None = None
+    composite: Composite | None = None
+    step: Name
+    roles: list[Role] = Field(default_factory=list)
+    classification: list[Classification] = Field(default_factory=list)
+    favourable: Literal["up", "down", "neutral"] = "up"
+    unit: str = ""
+
+    @model_validator(mode="after")
+    def _one_definition(self) -> "Metric":
+        kinds = [k for k, present in (("measure", self.measure is not None),
+                                      ("formula", self.formula is not None),
+                                      ("composite", self.composite is not None)) if present]
+        if len(kinds) != 1:
+            raise ValueError("define exactly one of measure (+ agg), formula or composite"
+                             + (f"; found {', '.join(kinds)}" if kinds else ""))
+        if self.measure is not None and self.agg is None:
+            raise ValueError("a base metric needs agg (count, sum, mean, min, max, variance, distinct_count)")
+        if self.measure is None and (self.agg is not None or self.of is not None):
+            raise ValueError("agg and of only apply to base metrics (with measure)")
+        if (self.agg == "distinct_count") != (self.of is not None):
+            raise ValueError("distinct_count needs of: <segment level>, and of only applies to distinct_count")
+        return self
+
+    @property
+    def kind(self) -> Literal["base", "derived", "composite"]:
+        if self.measure is not None:
+            return "base"
+        return "derived" if self.formula is not None else "composite"
+
+
+class Relationship(_Strict):
+    source: Name = Field(alias="from")
+    target: Name = Field(alias="to")
+    type: Literal["probabilistic", "causal"]
+    lag_days: int = Field(default=0, ge=0, le=366)
+    description: str = ""
+
+
+class Goal(_Strict):
+    id: Name
+    metric: Name
+    target: float
+    deadline: dt.date
+    start: dt.date | None = None
+    aggregation: Literal["total", "average", "last"] = Field(
+        default="total", description="how the metric over start..deadline is compared to the target")
+
+
+class Action(_Strict):
+    type: Literal["flag", "notify", "allocate"]
+    message: str = ""
+    target: str | None = None
+    amount: float | None = None
+
+    @model_validator(mode="after")
+    def _allocate_fields(self) -> "Action":
+        if self.type == "allocate" and (self.target is None or self.amount is None):
+            raise ValueError("an allocate action needs target and amount")
+        return self
+
+
+class RuleScope(_Strict):
+    level: Name | None = Field(default=None, description="segment level the rule is evaluated at; none = total")
+
+
+class Rule(_Strict):
+    id: Name
+    when: str
+    scope: RuleScope = RuleScope()
+    period: Grain = "week"
+    action: Action
+
+
+class KnownEvent(_Strict):
+    date: dt.date
+    end_date: dt.date | None = None
+    name: str = Field(min_length=1)
+    kind: Literal["launch", "price_change", "outage", "campaign", "holiday", "other"] = "other"
+    level: Name | None = None
+    segment: str | None = None
+
+
+class Source(_Strict):
+    kind: Literal["demo", "files"]
+    scenario: Name | None = Field(default=None, description="demo scenario name (kind: demo)")
+    pattern: str | None = Field(default=None, description="glob under the landing folder (kind: files)")
+    format: Literal["long", "wide"] = "long"
+    timestamp: str = "timestamp"
+    timezone: str = "UTC"
+    measure: str | None = "measure"
+    value: str | None = "value"
+    event_id: str | None = None
+    segments: dict[Name, str] = Field(default_factory=dict, description="segment level -> column")
+    measures: dict[Name, str] = Field(default_factory=dict, description="wide format: measure -> column")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> "Source":
+        if self.kind == "demo" and not self.scenario:
+            raise ValueError("a demo source needs scenario")
+        if self.kind == "files":
+            if not self.pattern:
+                raise ValueError("a files source needs pattern (a glob under the landing folder)")
+            if Path(self.pattern).is_absolute() or ".." in Path(self.pattern).parts:
+                raise ValueError("pattern must stay inside the landing folder (relative, no '..')")
+            if self.format == "wide" and not self.measures:
+                raise ValueError("a wide source needs measures: {measure: column}")
+            if self.format == "long" and (not self.measure or not self.value):
+                raise ValueError("a long source needs measure and value columns")
+        return self
+
+
+class BudgetSpec(_Strict):
+    id: Name
+    name: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    description: str = ""
+    allocation: Allocation
+    reporting_grain: Grain = "month"
+    value_chain: list[Name] = Field(min_length=1, description="value-chain steps, upstream first")
+    segments: Segments
+    measures: dict[Name, Measure] = Field(min_length=1)
+    metrics: dict[Name, Metric] = Field(min_length=1)
+    relationships: list[Relationship] = Field(default_factory=list)
+    goals: list[Goal] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    events: list[KnownEvent] = Field(default_factory=list)
+    source: Source
+
+    @property
+    def north_star(self) -> str:
+        return next(m for m, metric in self.metrics.items() if "north_star" in metric.roles)
+
+    def parsed_formulas(self) -> dict[str, Expr]:
+        """Derived metrics' expression trees (validated at load)."""
+        return {m: parse_formula(metric.formula) for m, metric in self.metrics.items() if metric.formula}
+
+    def parsed_rules(self) -> dict[str, Condition]:
+        return {rule.id: parse_condition(rule.when) for rule in self.rules}
+
+
+# --- loading ---------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping key given twice (YAML would keep the last silently)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _loc(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _suggest(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _cross_check(spec: BudgetSpec) -> list[tuple[str, str]]:
+    """Checks that span keys: references, cycles, levels, steps, roles. Returns (key, message)."""
+    problems: list[tuple[str, str]] = []
+    metrics, levels = spec.metrics, spec.segments.levels
+    formulas: dict[str, list[str]] = {}
+
+    def known_metric(ref: str, key: str, allow_composite: bool = True) -> bool:
+        if ref not in metrics:
+            problems.append((key, f"unknown metric {ref!r}{_suggest(ref, metrics)}"))
+            return False
+        if not allow_composite and metrics[ref].kind == "composite":
+            problems.append((key, f"{ref!r} is a composite score; formulas and composites may not reference one"))
+            return False
+        return True
+
+    for level in spec.segments.attributes:
+        if level not in levels:
+            problems.append((f"segments.attributes.{level}", f"unknown segment level {level!r}{_suggest(level, levels)}"))
+    for mid, metric in metrics.items():
+        key = f"metrics.{mid}"
+        if metric.step not in spec.value_chain:
+            problems.append((f"{key}.step", f"unknown value-chain step {metric.step!r}{_suggest(metric.step, spec.value_chain)}"))
+        if metric.measure is not None and metric.measure not in spec.measures:
+            problems.append((f"{key}.measure", f"unknown measure {metric.measure!r}{_suggest(metric.measure, spec.measures)}"))
+        if metric.of is not None and metric.of not in levels:
+            problems.append((f"{key}.of", f"unknown segment level {metric.of!r}{_suggest(metric.of, levels)}"))
+        if metric.formula is not None:
+            try:
+                refs = references(parse_formula(metric.formula))
+            except FormulaError as err:
+                problems.append((f"{key}.formula", f"bad syntax: {err}"))
+                continue
+            formulas[mid] = [r for r in refs if known_metric(r, f"{key}.formula", allow_composite=False)]
+        if metric.composite is not None:
+            for i, comp in enumerate(metric.composite.components):
+                known_metric(comp.metric, f"{key}.composite.components.{i}.metric", allow_composite=False)
+    problems.extend(_cycles(formulas))
+
+    stars = [m for m, metric in metrics.items() if "north_star" in metric.roles]
+    if len(stars) != 1:
+        problems.append(("metrics", f"exactly one metric needs role north_star; found {len(stars)}"
+                         + (f" ({', '.join(stars)})" if stars else "")))
+    for i, rel in enumerate(spec.relationships):
+        known_metric(rel.source, f"relationships.{i}.from")
+        known_metric(rel.target, f"relationships.{i}.to")
+        if rel.source == rel.target:
+            problems.append((f"relationships.{i}", "a relationship needs two different metrics"))
+    _unique_ids([g.id for g in spec.goals], "goals", problems)
+    _unique_ids([r.id for r in spec.rules], "rules", problems)
+    for i, goal in enumerate(spec.goals):
+        known_metric(goal.metric, f"goals.{i}.metric")
+        if goal.start and goal.start >= goal.deadline:
+            problems.append((f"goals.{i}.start", "start must be before deadline"))
+    for i, rule in enumerate(spec.rules):
+        try:
+            condition = parse_condition(rule.when)
+        except FormulaError as err:
+            problems.append((f"rules.{i}.when", f"bad syntax: {err}"))
+            continue
+        for ref in condition.references():
+            known_metric(ref, f"rules.{i}.when")
+        if rule.scope.level is not None and rule.scope.level not in levels:
+            problems.append((f"rules.{i}.scope.level", f"unknown segment level {rule.scope.level!r}{_suggest(rule.scope.level, levels)}"))
+    for i, event in enumerate(spec.events):
+        if event.level is not None and event.level not in levels:
+            problems.append((f"events.{i}.level", f"unknown segment level {event.level!r}{_suggest(event.level, levels)}"))
+        if (event.level is None) != (event.segment is None):
+            problems.append((f"events.{i}", "level and segment go together"))
+        if event.end_date and event.end_date < event.date:
+            problems.append((f"events.{i}.end_date", "end_date is before date"))
+    source = spec.source
+    if source.kind == "files":
+        if source.segments and set(source.segments) != set(levels):
+            missing = sorted(set(levels) - set(source.segments))
+            extra = sorted(set(source.segments) - set(levels))
+            problems.append(("source.segments", "must map every segment level to a column"
+                             + (f"; missing {', '.join(missing)}" if missing else "")
+                             + (f"; unknown level(s) {', '.join(extra)}" if extra else "")))
+        for measure in source.measures:
+            if measure not in spec.measures:
+                problems.append((f"source.measures.{measure}", f"unknown measure {measure!r}{_suggest(measure, spec.measures)}"))
+    return problems
+
+
+def _unique_ids(ids: list[str], key: str, problems: list[tuple[str, str]]) -> None:
+    for dupe in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append((key, f"duplicate id {dupe!r}"))
+
+
+def _cycles(graph: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """Report each formula cycle once, as a path."""
+    problems, state, reported = [], {}, set()
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == "open":
+                cycle = path[path.index(nxt):] + [nxt]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    problems.append((f"metrics.{nxt}.formula", "cycle: " + " -> ".join(cycle)))
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return problems
+
+
+def parse_spec(data: object, file: str = "<spec>") -> BudgetSpec:
+    """Validate a decoded YAML document into a :class:`BudgetSpec`.
+
+    Raises
+    ------
+    SpecError
+        Listing every problem as ``file: key.path: message``.
+    """
+    if not isinstance(data, dict):
+        raise SpecError([(file, "", f"a spec must be a mapping, got {type(data).__name__}")])
+    try:
+        spec = BudgetSpec.model_validate(data)
+    except ValidationError as err:
+        raise SpecError([(file, _loc(e["loc"]), e["msg"]) for e in err.errors()]) from None
+    problems = _cross_check(spec)
+    if problems:
+        raise SpecError([(file, key, message) for key, message in problems])
+    return spec
+
+
+def load_spec(path: str | Path) -> BudgetSpec:
+    """Read and validate one spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError([(str(path), "", f"cannot read: {err}")]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise SpecError([(str(path), where, f"bad YAML: {problem}")]) from None
+    return parse_spec(data, str(path))
+
+
+def load_specs(folder: str | Path) -> list[BudgetSpec]:
+    """Load every ``*.yaml``/``*.yml`` spec in ``folder``, sorted by budget id.
+
+    Raises
+    ------
+    SpecError
+        If the folder is missing or empty, any spec is invalid, or two files
+        declare the same budget id.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SpecError([(str(folder), "", "spec folder does not exist")])
+    files = sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file())
+    if not files:
+        raise SpecError([(str(folder), "", "no *.yaml budget specs in folder")])
+    problems, specs, owners = [], [], {}
+    for file in files:
+        try:
+            spec = load_spec(file)
+        except SpecError as err:
+            problems.extend(err.problems)
+            continue
+        if spec.id in owners:
+            problems.append((str(file), "id", f"duplicate budget id {spec.id!r} (also in {owners[spec.id]})"))
+            continue
+        owners[spec.id] = str(file)
+        specs.append(spec)
+    if problems:
+        raise SpecError(problems)
+    return sorted(specs, key=lambda s: s.id)
+
+
+def is_identifier(name: str) -> bool:
+    return re.match(NAME_RE, name) is not None
