@@ -1,0 +1,23 @@
+{#
+  Incremental digests rebuild a window of days passed as vars (window_start, window_end):
+  the pre-hook deletes the window's rows, the model inserts them again, so a re-run of
+  a window gives the same rows. Only days still covered by the upstream table are
+  rebuilt, so retention pruning upstream never erases history downstream.
+#}
+{% macro window_start() %}cast('{{ var("window_start") }}' as date){% endmacro %}
+{% macro window_end() %}cast('{{ var("window_end") }}' as date){% endmacro %}
+
+{# Window widened to whole periods (week or month) so rollups never hold half a period. #}
+{% macro widened_start(grain) %}cast({{ dbt.date_trunc(grain, window_start()) }} as date){% endmacro %}
+{% macro widened_end(grain) -%}
+cast({{ dbt.dateadd(grain, 1, dbt.date_trunc(grain, dbt.dateadd('day', -1, window_end()))) }} as date)
+{%- endmacro %}
+
+{% macro delete_window(period_col, start_sql, end_sql, covered_sql) %}
+{% if is_incremental() %}
+delete from {{ this }}
+where {{ period_col }} >= {{ start_sql }}
+  and {{ period_col }} < {{ end_sql }}
+  and {{ period_col }} >= coalesce(({{ covered_sql }}), {{ end_sql }})
+{% endif %}
+{% endmacro %}

@@ -1,0 +1,166 @@
+-- Every metric of every budget at day, week and month grain, for every segment node and the
+-- budget total (segment_level '_total'). Base metrics come from merged digests; derived
+-- metrics evaluate their formulas (compiled to SQL from the spec catalogue, evaluated on the
+-- node's own base values, so ratios are ratios of sums); composite scores combine their
+-- normalised, weighted components. A NULL value always carries a null_reason.
+
+{%- set catalog_query -%}
+    select budget_id, metric_id, metric_kind, aggregation, sql_value, sql_null_reason
+    from {{ source('raw', 'metric_catalog') }}
+    where metric_kind in ('base', 'derived')
+    order by budget_id, metric_id
+{%- endset -%}
+{%- set budgets = {} -%}
+{%- if execute -%}
+    {%- for row in run_query(catalog_query).rows -%}
+        {%- do budgets.setdefault(row['budget_id'], {'base': [], 'derived': []}) -%}
+        {%- if row['metric_kind'] == 'base' -%}
+            {%- do budgets[row['budget_id']]['base'].append(row['metric_id']) -%}
+        {%- else -%}
+            {%- do budgets[row['budget_id']]['derived'].append(row) -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endif %}
+
+with nodes as (
+    select * from {{ ref('int_node_digests') }}
+),
+
+catalog as (
+    select * from {{ ref('stg_metric_catalog') }}
+),
+
+spine as (
+    select distinct budget_id, grain, period_start, segment_level, segment_id from nodes
+),
+
+base_values as (
+    select
+        s.budget_id, c.metric_id, s.grain, s.period_start, s.segment_level, s.segment_id,
+        case c.aggregation
+            when 'count' then cast(coalesce(n.event_count, 0) as double)
+            when 'sum' then coalesce(n.value_sum, 0)
+            when 'mean' then n.value_mean
+            when 'min' then n.value_min
+            when 'max' then n.value_max
+            when 'variance' then n.value_variance
+        end as value
+    from spine as s
+    inner join catalog as c
+        on c.budget_id = s.budget_id and c.metric_kind = 'base' and c.aggregation <> 'distinct_count'
+    left join nodes as n
+        on n.budget_id = s.budget_id and n.measure = c.measure and n.grain = s.grain
+       and n.period_start = s.period_start and n.segment_level = s.segment_level and n.segment_id = s.segment_id
+),
+
+distinct_values as (
+    select
+        s.budget_id, c.metric_id, s.grain, s.period_start, s.segment_level, s.segment_id,
+        cast(coalesce(d.value, 0) as double) as value
+    from spine as s
+    inner join catalog as c on c.budget_id = s.budget_id and c.aggregation = 'distinct_count'
+    left join {{ ref('int_distinct_counts') }} as d
+        on d.budget_id = s.budget_id and d.metric_id = c.metric_id and d.grain = s.grain
+       and d.period_start = s.period_start and d.segment_level = s.segment_level and d.segment_id = s.segment_id
+),
+
+base_all as (
+    select *, case when value is null then 'no events of the measure in the period' end as null_reason
+    from base_values
+    union all
+    select *, cast(null as varchar) as null_reason from distinct_values
+),
+
+derived as (
+    select
+        cast(null as varchar) as budget_id, cast(null as varchar) as metric_id, cast(null as varchar) as grain,
+        cast(null as date) as period_start, cast(null as varchar) as segment_level, cast(null as varchar) as segment_id,
+        cast(null as double) as value, cast(null as varchar) as null_reason
+    where false
+{%- for budget_id, defs in budgets.items() if defs['derived'] %}
+    union all
+    select budget_id, metric_id, grain, period_start, segment_level, segment_id, value, null_reason
+    from (
+        with pivoted as (
+            select
+                budget_id, grain, period_start, segment_level, segment_id
+                {%- for metric_id in defs['base'] %},
+                max(case when metric_id = '{{ metric_id }}' then value end) as "{{ metric_id }}"
+                {%- endfor %}
+            from base_all
+            where budget_id = '{{ budget_id }}'
+            group by budget_id, grain, period_start, segment_level, segment_id
+        )
+        {%- for d in defs['derived'] %}
+        {% if not loop.first %}union all{% endif %}
+        select
+            budget_id, '{{ d["metric_id"] }}' as metric_id, grain, period_start, segment_level, segment_id,
+            cast({{ d['sql_value'] }} as double) as value,
+            {{ d['sql_null_reason'] }} as null_reason
+        from pivoted
+        {%- endfor %}
+    ) as derived_{{ loop.index }}
+{%- endfor %}
+),
+
+base_and_derived as (
+    select * from base_all
+    union all
+    select * from derived
+),
+
+composite_inputs as (
+    select
+        c.budget_id, c.metric_id, v.grain, v.period_start, v.segment_level, v.segment_id,
+        c.component, c.weight, c.n_components,
+        case c.normalize
+            when 'none' then v.value
+            when 'range' then least(greatest((v.value - c.range_min) / (c.range_max - c.range_min), 0.0), 1.0)
+            when 'zscore' then (v.value - avg(v.value) over history) / nullif(stddev_samp(v.value) over history, 0)
+        end as normalised
+    from {{ source('raw', 'metric_components') }} as c
+    inner join base_and_derived as v on v.budget_id = c.budget_id and v.metric_id = c.component
+    window history as (partition by c.budget_id, c.metric_id, c.component, v.grain, v.segment_level, v.segment_id)
+),
+
+composites as (
+    select
+        budget_id, metric_id, grain, period_start, segment_level, segment_id,
+        case when count(normalised) = max(n_components) then sum(weight * normalised) end as value,
+        case when count(normalised) < max(n_components)
+            then 'missing component(s): ' || coalesce(string_agg(case when normalised is null then component end, ', '), 'no value in period')
+        end as null_reason
+    from composite_inputs
+    group by budget_id, metric_id, grain, period_start, segment_level, segment_id
+),
+
+all_values as (
+    select * from base_and_derived
+    union all
+    select * from composites
+),
+
+coverage as (
+    select budget_id, max(day) as last_day from {{ ref('fct_digest_daily') }} group by budget_id
+),
+
+final as (
+    select
+        v.budget_id,
+        v.metric_id,
+        c.metric_kind,
+        v.grain,
+        v.period_start,
+        {{ period_end('v.grain', 'v.period_start') }} as period_end,
+        v.segment_level,
+        v.segment_id,
+        v.value,
+        v.null_reason,
+        'observed' as provenance,
+        {{ period_end('v.grain', 'v.period_start') }} <= cast({{ dbt.dateadd('day', 1, 'cov.last_day') }} as date) as is_complete
+    from all_values as v
+    inner join catalog as c on c.budget_id = v.budget_id and c.metric_id = v.metric_id
+    inner join coverage as cov on cov.budget_id = v.budget_id
+)
+
+select * from final

@@ -1,0 +1,17 @@
+with source as (
+    select * from {{ source('raw', 'events') }}
+),
+
+final as (
+    select
+        budget_id,
+        event_id,
+        event_ts,
+        day,
+        measure,
+        value,
+        segment_id
+    from source
+)
+
+select * from final

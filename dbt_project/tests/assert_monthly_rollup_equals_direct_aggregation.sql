@@ -1,0 +1,22 @@
+-- Monthly (and weekly) digests merged from daily ones must equal a direct aggregation of the
+-- raw events for every month fully covered by retained raw events.
+with first_raw as (
+    select min(day) as first_day from {{ ref('stg_events') }}
+),
+
+direct as (
+    select budget_id, measure, segment_id, cast({{ dbt.date_trunc('month', 'day') }} as date) as month_start,
+           count(*) as event_count, sum(value) as value_sum, var_samp(value) as value_variance
+    from {{ ref('stg_events') }}
+    group by budget_id, measure, segment_id, cast({{ dbt.date_trunc('month', 'day') }} as date)
+)
+
+select d.*, m.event_count as rollup_count, m.value_variance as rollup_variance
+from direct as d
+left join {{ ref('fct_digest_monthly') }} as m
+    on m.budget_id = d.budget_id and m.measure = d.measure and m.segment_id = d.segment_id and m.month_start = d.month_start
+where d.month_start >= (select cast({{ dbt.date_trunc('month', 'first_day') }} as date) from first_raw)
+  and d.month_start >= (select first_day from first_raw)
+  and (m.event_count is distinct from d.event_count
+       or abs(m.value_sum - d.value_sum) > 1e-6 * greatest(abs(d.value_sum), 1)
+       or abs(coalesce(m.value_variance, 0) - coalesce(d.value_variance, 0)) > 1e-6 * greatest(abs(d.value_variance), 1))
