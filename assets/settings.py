@@ -1,0 +1,86 @@
+"""Configuration from the environment, with documented defaults (see README, "Configuration")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEMO_SPECS = PROJECT_ROOT / "models" / "demo" / "specs"
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+class SettingsError(ValueError):
+    """An environment variable with a value budgetlens cannot use."""
+
+
+def _date(name: str, default: str) -> dt.date:
+    raw = os.environ.get(name, default)
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _number(name: str, default: str | None, kind=float, minimum: float | None = None):
+    raw = os.environ.get(name, default)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a {kind.__name__}") from None
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def _path(name: str, default: Path) -> Path:
+    return Path(os.environ.get(name) or default).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where budgetlens reads and writes, and the demo and retention knobs."""
+
+    home: Path
+    duckdb_path: Path
+    specs_dir: Path
+    landing_dir: Path
+    output_dir: Path
+    history_start: dt.date
+    history_end: dt.date
+    demo_seed: int
+    demo_scale: float
+    raw_retention_days: int | None
+    hourly_retention_days: int | None
+    llm_model: str
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        home = _path("BUDGETLENS_HOME", PROJECT_ROOT / "var")
+        start = _date("BUDGETLENS_START_DATE", "2025-01-01")
+        end = _date("BUDGETLENS_END_DATE", "2026-10-31")
+        if end < start:
+            raise SettingsError(f"BUDGETLENS_END_DATE {end} is before BUDGETLENS_START_DATE {start}")
+        return cls(
+            home=home,
+            duckdb_path=_path("BUDGETLENS_DUCKDB", home / "budgetlens.duckdb"),
+            specs_dir=_path("BUDGETLENS_SPECS", DEMO_SPECS),
+            landing_dir=_path("BUDGETLENS_LANDING", home / "landing"),
+            output_dir=_path("BUDGETLENS_OUTPUT", home / "output"),
+            history_start=start,
+            history_end=end,
+            demo_seed=_number("BUDGETLENS_DEMO_SEED", "20250101", int),
+            demo_scale=_number("BUDGETLENS_DEMO_SCALE", "1.0", float, minimum=1e-6),
+            raw_retention_days=_number("BUDGETLENS_RAW_RETENTION_DAYS", None, int, minimum=1),
+            hourly_retention_days=_number("BUDGETLENS_HOURLY_RETENTION_DAYS", None, int, minimum=1),
+            llm_model=os.environ.get("BUDGETLENS_LLM_MODEL", "claude-sonnet-4-5"),
+        )
+
+    def export(self) -> None:
+        """Publish the resolved DuckDB path so dbt (a subprocess) opens the very same file."""
+        os.environ["BUDGETLENS_DUCKDB"] = str(self.duckdb_path)
+        self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,235 @@
+"""The briefing payload: every figure a briefing may cite, pre-computed and labelled.
+
+The statistics do the arithmetic here; a writer (template or LLM) only weighs and
+words it. Every figure carries its provenance ("observed" for values measured
+from events) and, where it is a change, whether it exceeds the metric's normal
+period-to-period variation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.spec import BudgetSpec
+
+NOISE_Z = 2.0  # a change beyond 2 standard deviations of past changes is called notable
+
+
+@dataclass(frozen=True)
+class BriefingInputs:
+    """Tables a briefing is computed from (already filtered to one budget)."""
+
+    values: pd.DataFrame      # metric_values rows at segment_level '_total', all grains
+    rankings: pd.DataFrame    # fct_segment_rankings rows of the briefing period and grain
+    quality: dict             # received / loaded / quarantined / top reasons / last event
+    known_events: pd.DataFrame  # event_date, end_date, name, kind, segment_level, segment_value
+
+
+def _num(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _pct(new: float | None, old: float | None) -> float | None:
+    if new is None or old is None or old == 0:
+        return None
+    return (new - old) / abs(old)
+
+
+def _assessment(change: float | None, favourable: str, notable: bool) -> str:
+    if change is None:
+        return "not comparable"
+    if not notable:
+        return "within normal variation"
+    if favourable == "neutral" or change == 0:
+        return "changed"
+    good = (change > 0) == (favourable == "up")
+    return "improved" if good else "worsened"
+
+
+def _change_noise(series: pd.Series) -> float | None:
+    """Standard deviation of past period-to-period changes (excluding the latest)."""
+    diffs = series.diff().dropna().iloc[:-1]
+    if len(diffs) < 3:
+        return None
+    sd = float(np.std(diffs, ddof=1))
+    return sd if sd > 0 else None
+
+
+def latest_complete_period(values: pd.DataFrame, grain: str) -> dt.date | None:
+    """Start of the newest complete period at ``grain`` that has values."""
+    done = values[(values["grain"] == grain) & values["is_complete"] & values["value"].notna()]
+    return None if done.empty else pd.Timestamp(done["period_start"].max()).date()
+
+
+def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: dt.date) -> list[dict]:
+    figures = []
+    grain_values = values[values["grain"] == grain]
+    for metric_id, metric in spec.metrics.items():
+        series = (grain_values[(grain_values["metric_id"] == metric_id) & grain_values["is_complete"]]
+                  .assign(period_start=lambda f: pd.to_datetime(f["period_start"]).dt.date)
+                  .set_index("period_start")["value"].sort_index())
+        series = series[series.index <= period]
+        current = _num(series.get(period))
+        previous_period = series.index[-2] if len(series) >= 2 and series.index[-1] == period else None
+        previous = _num(series.get(previous_period)) if previous_period else None
+        year_ago_period = (pd.Timestamp(period) - pd.DateOffset(years=1)).date()
+        year_ago = _num(series.get(year_ago_period))
+        change = None if current is None or previous is None else current - previous
+        noise = _change_noise(series.dropna())
+        z = None if change is None or noise is None else change / noise
+        notable = z is not None and abs(z) >= NOISE_Z
+        figures.append({
+            "metric_id": metric_id,
+            "name": metric.name or metric_id.replace("_", " "),
+            "unit": metric.unit,
+            "kind": metric.kind,
+            "step": metric.step,
+            "roles": list(metric.roles),
+            "classification": list(metric.classification),
+            "favourable": metric.favourable,
+            "is_north_star": "north_star" in metric.roles,
+            "provenance": "observed",
+            "value": current,
+            "null_reason": None if current is not None else _null_reason(grain_values, metric_id, period),
+            "previous_period_start": previous_period.isoformat() if previous_period else None,
+            "previous_value": previous,
+            "change": change,
+            "change_pct": _pct(current, previous),
+            "year_ago_value": year_ago,
+            "year_ago_change_pct": _pct(current, year_ago),
+            "change_z": None if z is None else round(z, 2),
+            "confidence": "measured" if current is not None else "unavailable",
+            "assessment": _assessment(change, metric.favourable, notable),
+        })
+    order = {"north_star": 0}
+    return sorted(figures, key=lambda f: (order.get("north_star" if f["is_north_star"] else "", 1),
+                                          spec.value_chain.index(f["step"]), f["metric_id"]))
+
+
+def _null_reason(grain_values: pd.DataFrame, metric_id: str, period: dt.date) -> str | None:
+    row = grain_values[(grain_values["metric_id"] == metric_id)
+                       & (pd.to_datetime(grain_values["period_start"]).dt.date == period)]
+    return None if row.empty else row["null_reason"].iloc[0]
+
+
+def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) -> list[dict]:
+    """Progress so far against each goal, observed only (forecasts come in a later stage)."""
+    daily = values[values["grain"] == "day"].assign(day=lambda f: pd.to_datetime(f["period_start"]).dt.date)
+    out = []
+    for goal in spec.goals:
+        start = goal.start or daily["day"].min()
+        upto = min(goal.deadline, last_day)
+        span = daily[(daily["metric_id"] == goal.metric) & (daily["day"] >= start) & (daily["day"] <= upto)]["value"].dropna()
+        total_days = (goal.deadline - start).days + 1
+        elapsed_days = max(min((upto - start).days + 1, total_days), 0)
+        if span.empty or elapsed_days == 0:
+            actual, pace_status = None, "not started" if last_day < start else "no data"
+        else:
+            actual = float(span.sum() if goal.aggregation == "total" else span.mean() if goal.aggregation == "average" else span.iloc[-1])
+            pace_status = _pace(goal.aggregation, actual, goal.target, elapsed_days / total_days,
+                                spec.metrics[goal.metric].favourable)
+        out.append({
+            "goal_id": goal.id, "metric_id": goal.metric, "target": goal.target, "aggregation": goal.aggregation,
+            "start": start.isoformat(), "deadline": goal.deadline.isoformat(), "observed_through": upto.isoformat(),
+            "actual_so_far": actual, "elapsed_share": round(elapsed_days / total_days, 4) if total_days else None,
+            "share_of_target": None if actual is None or goal.target == 0 else actual / goal.target,
+            "status": pace_status, "provenance": "observed",
+        })
+    return out
+
+
+def _pace(aggregation: str, actual: float, target: float, elapsed: float, favourable: str) -> str:
+    """On track if the observed figure, taken at its linear pace, reaches the target."""
+    if aggregation == "total":
+        projected = actual / elapsed if elapsed > 0 else actual
+    else:
+        projected = actual
+    if favourable == "down":
+        return "on track" if projected <= target else "behind"
+    return "on track" if projected >= target else "behind"
+
+
+def _segments(rankings: pd.DataFrame, metric_ids: list[str]) -> list[dict]:
+    out = []
+    for metric_id in metric_ids:
+        for level, rows in rankings[rankings["metric_id"] == metric_id].groupby("segment_level", sort=False):
+            top = rows[rows["position"] == "top"].sort_values("rank_best")
+            bottom = rows[rows["position"] == "bottom"].sort_values("rank_worst")
+            out.append({
+                "metric_id": metric_id, "segment_level": level, "segments_ranked": int(rows["segments_ranked"].iloc[0]),
+                "best": [{"segment_id": r.segment_id, "value": _num(r.value)} for r in top.itertuples()],
+                "worst": [{"segment_id": r.segment_id, "value": _num(r.value)} for r in bottom.itertuples()],
+            })
+    return out
+
+
+def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
+    """Assemble the JSON-ready payload of one budget's briefing.
+
+    Parameters
+    ----------
+    spec : BudgetSpec
+        The budget.
+    inputs : BriefingInputs
+        Budget-total metric values, rankings of the period, data-quality figures and
+        the known-events calendar.
+
+    Returns
+    -------
+    dict
+        Sections: budget, period, metrics (north star first), goals, segments,
+        composites, data_quality, known_events. Deterministic for the same inputs.
+    """
+    grain = spec.reporting_grain
+    period = latest_complete_period(inputs.values, grain)
+    if period is None:
+        return {"budget": _budget(spec), "period": None, "metrics": [], "goals": [], "segments": [],
+                "composites": [], "data_quality": inputs.quality, "known_events": [],
+                "notes": [f"no complete {grain} with data yet"]}
+    period_end = (pd.Timestamp(period) + (pd.DateOffset(months=1) if grain == "month" else
+                                           pd.Timedelta(days=7 if grain == "week" else 1))).date()
+    figures = _metric_figures(spec, inputs.values, grain, period)
+    daily = inputs.values[inputs.values["grain"] == "day"]
+    last_day = pd.Timestamp(daily["period_start"].max()).date() if not daily.empty else period_end
+    headline = [f["metric_id"] for f in figures if f["is_north_star"] or {"output", "lagging"} & set(f["roles"])]
+    events = inputs.known_events
+    in_period = events[(pd.to_datetime(events["end_date"]).dt.date >= period)
+                       & (pd.to_datetime(events["event_date"]).dt.date < period_end)] if len(events) else events
+    return {
+        "budget": _budget(spec),
+        "period": {"grain": grain, "start": period.isoformat(), "end": period_end.isoformat(),
+                   "data_through": last_day.isoformat()},
+        "metrics": figures,
+        "headline_metrics": headline,
+        "goals": _goal_progress(spec, inputs.values, last_day),
+        "segments": _segments(inputs.rankings, headline),
+        "composites": [
+            {"metric_id": mid, "value": next((f["value"] for f in figures if f["metric_id"] == mid), None),
+             "components": [{"metric_id": c.metric, "weight": c.weight, "normalize": c.normalize.method,
+                             "value": next((f["value"] for f in figures if f["metric_id"] == c.metric), None)}
+                            for c in m.composite.components]}
+            for mid, m in spec.metrics.items() if m.composite is not None
+        ],
+        "data_quality": inputs.quality,
+        "known_events": [
+            {"date": pd.Timestamp(r.event_date).date().isoformat(), "name": r.name, "kind": r.kind,
+             "segment": None if r.segment_value is None or (isinstance(r.segment_value, float) and math.isnan(r.segment_value))
+             else f"{r.segment_level}={r.segment_value}"}
+            for r in in_period.itertuples()
+        ],
+    }
+
+
+def _budget(spec: BudgetSpec) -> dict:
+    return {"id": spec.id, "name": spec.name, "owner": spec.owner,
+            "allocation": {"amount": spec.allocation.amount, "currency": spec.allocation.currency,
+                           "period": spec.allocation.period},
+            "north_star": spec.north_star, "segment_levels": list(spec.segments.levels)}

@@ -1,0 +1,129 @@
+"""Deterministic Markdown rendering of a briefing payload (the offline writer and the fallback)."""
+
+from __future__ import annotations
+
+CURRENCY_UNITS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    """Human figure: thousands separators, sensible decimals, currency sign or unit."""
+    if value is None:
+        return "n/a"
+    magnitude = abs(value)
+    if unit in ("ratio", "probability") and magnitude <= 1.5:
+        return f"{value * 100:.1f}%"
+    if magnitude >= 1000:
+        text = f"{value:,.0f}"
+    elif magnitude >= 10:
+        text = f"{value:,.1f}"
+    else:
+        text = f"{value:,.2f}"
+    if unit in CURRENCY_UNITS:
+        return f"{CURRENCY_UNITS[unit]}{text}" if value >= 0 else f"-{CURRENCY_UNITS[unit]}{text[1:]}"
+    return text
+
+
+def fmt_pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:+.1f}%"
+
+
+def _metric_row(f: dict) -> str:
+    star = " ★" if f["is_north_star"] else ""
+    value = fmt(f["value"], f["unit"]) if f["value"] is not None else f"n/a ({f['null_reason'] or 'no value'})"
+    return (f"| {f['name']}{star} | {value} | {fmt(f['previous_value'], f['unit'])} | {fmt_pct(f['change_pct'])} "
+            f"| {fmt_pct(f['year_ago_change_pct'])} | {f['assessment']} |")
+
+
+def render_markdown(payload: dict, writer_note: str, narrative: str | None = None) -> str:
+    """Render ``payload`` as a Markdown briefing.
+
+    ``narrative`` (from an LLM) is placed under "Summary"; without it the summary is
+    composed from the payload's notable changes. Every figure is marked observed.
+    """
+    budget, period = payload["budget"], payload["period"]
+    lines = [f"# {budget['name']} — briefing", ""]
+    if period is None:
+        lines += [f"_{writer_note}_", "", "No complete period with data yet: nothing to report."]
+        return "\n".join(lines) + "\n"
+    lines += [
+        f"**Period:** {period['grain']} starting {period['start']} (data through {period['data_through']})  ",
+        f"**Owner:** {budget['owner']} · **Allocation:** {fmt(budget['allocation']['amount'], budget['allocation']['currency'])} "
+        f"per {budget['allocation']['period']}  ",
+        f"**Written by:** {writer_note}",
+        "",
+        "## Summary",
+        "",
+        narrative.strip() if narrative else _summary(payload),
+        "",
+        "## What happened (observed)",
+        "",
+        "| metric | this period | previous | change | vs a year ago | assessment |",
+        "|---|---|---|---|---|---|",
+        *[_metric_row(f) for f in payload["metrics"]],
+        "",
+        "_Assessment: a change counts as notable when it exceeds twice the standard deviation of the metric's "
+        "past period-to-period changes; otherwise it is within normal variation._",
+        "",
+    ]
+    if payload["goals"]:
+        lines += ["## Goals (observed so far)", "", "| goal | metric | target | so far | time elapsed | status |",
+                  "|---|---|---|---|---|---|"]
+        units = {f["metric_id"]: f["unit"] for f in payload["metrics"]}
+        for g in payload["goals"]:
+            elapsed = "n/a" if g["elapsed_share"] is None else f"{g['elapsed_share'] * 100:.0f}%"
+            lines.append(f"| {g['goal_id']} | {g['metric_id']} ({g['aggregation']}) | {fmt(g['target'], units.get(g['metric_id'], ''))} "
+                         f"| {fmt(g['actual_so_far'], units.get(g['metric_id'], ''))} | {elapsed} | {g['status']} |")
+        lines += ["", "_Status compares the observed figure at its linear pace with the target; forecasts with "
+                      "intervals come from the forecasting stage._", ""]
+    if payload["segments"]:
+        units = {f["metric_id"]: f["unit"] for f in payload["metrics"]}
+        lines += ["## Best and worst segments", ""]
+        for s in payload["segments"]:
+            unit = units.get(s["metric_id"], "")
+            best = ", ".join(f"{b['segment_id']} ({fmt(b['value'], unit)})" for b in s["best"])
+            worst = ", ".join(f"{w['segment_id']} ({fmt(w['value'], unit)})" for w in s["worst"])
+            lines.append(f"- **{s['metric_id']}** by {s['segment_level']} ({s['segments_ranked']} ranked): "
+                         f"best {best}; worst {worst}")
+        lines.append("")
+    if payload["composites"]:
+        lines += ["## Composite scores", ""]
+        for c in payload["composites"]:
+            parts = ", ".join(f"{p['metric_id']} × {p['weight']:g} ({p['normalize']}) = {fmt(p['value'])}" for p in c["components"])
+            lines.append(f"- **{c['metric_id']}**: {fmt(c['value'])} from {parts}")
+        lines.append("")
+    if payload["known_events"]:
+        lines += ["## Known events in the period", ""]
+        lines += [f"- {e['date']}: {e['name']} ({e['kind']}{', ' + e['segment'] if e['segment'] else ''})"
+                  for e in payload["known_events"]]
+        lines.append("")
+    q = payload["data_quality"]
+    lines += ["## Data quality", "",
+              f"- Rows received {q['received']:,}, loaded {q['loaded']:,}, quarantined {q['quarantined']:,} "
+              f"(received = loaded + quarantined: {'yes' if q['received'] == q['loaded'] + q['quarantined'] else 'NO'}).",
+              f"- Last event: {q['last_event'] or 'none'}."]
+    if q["top_reasons"]:
+        lines.append("- Top quarantine reasons: " + "; ".join(f"{r['reason']} ({r['rows']:,})" for r in q["top_reasons"]) + ".")
+    lines += ["", "---", "_All figures are observed: measured from ingested events by the pipeline. "
+              "The writer only words them._", ""]
+    return "\n".join(lines)
+
+
+def _summary(payload: dict) -> str:
+    """A plain summary: the north star, then every notable change, from the payload only."""
+    metrics = payload["metrics"]
+    star = next((f for f in metrics if f["is_north_star"]), None)
+    sentences = []
+    if star is not None:
+        sentences.append(
+            f"{star['name'].capitalize()} (north star) was {fmt(star['value'], star['unit'])} in the period, "
+            f"{fmt_pct(star['change_pct'])} against the previous period ({star['assessment']}).")
+    notable = [f for f in metrics if f["assessment"] in ("improved", "worsened", "changed") and not f["is_north_star"]]
+    for f in notable[:5]:
+        sentences.append(f"{f['name'].capitalize()} {f['assessment']}: {fmt(f['previous_value'], f['unit'])} → "
+                         f"{fmt(f['value'], f['unit'])} ({fmt_pct(f['change_pct'])}).")
+    if not notable:
+        sentences.append("No other metric moved beyond its normal period-to-period variation.")
+    behind = [g for g in payload["goals"] if g["status"] == "behind"]
+    if behind:
+        sentences.append("Behind pace: " + ", ".join(g["goal_id"] for g in behind) + ".")
+    return " ".join(sentences)

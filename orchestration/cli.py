@@ -1,0 +1,176 @@
+"""`budgetlens` command line: run the pipeline, open the UI, validate specs, generate demo data."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from assets.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, SettingsError
+from models.spec import SpecError, load_specs
+
+REPORT_TABLES = [
+    "raw.events", "raw.quarantine", "raw.documents", "raw.segment_members", "main.fct_digest_hourly",
+    "main.fct_digest_daily", "main.fct_digest_weekly", "main.fct_digest_monthly", "main.metric_values",
+    "main.fct_segment_rankings", "main.metrics", "main.metric_edges", "main.dim_segments", "main.briefings",
+]
+
+
+def dagster_home(settings: Settings) -> Path:
+    """$DAGSTER_HOME, defaulting to <home>/dagster_home with the repo's instance config (pool limit 1)."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        shutil.copy(PROJECT_ROOT / "orchestration" / "dagster.yaml", config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def prepare_dbt(settings: Settings) -> None:
+    """Build dbt's manifest (dagster-dbt reads it when definitions load; never parse at import)."""
+    from orchestration.dbt import dbt_executable
+
+    settings.export()
+    started = time.perf_counter()
+    result = subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+                             "--profiles-dir", str(DBT_PROJECT_DIR)], capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit(f"dbt parse failed (exit {result.returncode})")
+    print(f"dbt manifest ready ({time.perf_counter() - started:.1f}s)")
+
+
+def run_pipeline(start: dt.date, end: dt.date, instance=None):
+    """Materialise the whole graph for days ``start..end`` (inclusive) in one in-process run."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.jobs import range_tags
+
+    job = defs.resolve_job_def("budgetlens")
+    instance = instance or dg.DagsterInstance.get()
+    return job.execute_in_process(instance=instance, tags=range_tags(start, end), raise_on_error=True)
+
+
+def _report(settings: Settings) -> None:
+    import duckdb
+
+    conn = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    width = max(len(t) for t in REPORT_TABLES)
+    for table in REPORT_TABLES:
+        schema, name = table.split(".")
+        exists = conn.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                              [schema, name]).fetchone()[0]
+        rows = conn.execute(f"select count(*) from {table}").fetchone()[0] if exists else "missing"
+        print(f"  {table:<{width}}  {rows:>12,}" if exists else f"  {table:<{width}}  missing")
+    for path, writer, reason in conn.execute("select markdown_path, writer, fallback_reason from main.briefings order by 1").fetchall():
+        print(f"  briefing: {path} ({writer}{', ' + reason if reason else ''})")
+    conn.close()
+
+
+def cmd_run(args) -> int:
+    settings = Settings.from_env()
+    start = dt.date.fromisoformat(args.start) if args.start else settings.history_start
+    end = dt.date.fromisoformat(args.end) if args.end else settings.history_end
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    if end > yesterday:
+        print(f"note: end {end} has no partition yet; running through {yesterday}")
+        end = yesterday
+    if start < settings.history_start or end < start:
+        raise SystemExit(f"range {start}..{end} must lie within BUDGETLENS_START_DATE={settings.history_start}..yesterday")
+    specs = load_specs(settings.specs_dir)
+    print(f"budgetlens: {len(specs)} budget(s) from {settings.specs_dir}; days {start}..{end}; "
+          f"DuckDB {settings.duckdb_path}")
+    dagster_home(settings)
+    prepare_dbt(settings)
+    started = time.perf_counter()
+    result = run_pipeline(start, end)
+    print(f"run {result.run_id}: {'success' if result.success else 'FAILED'} in {time.perf_counter() - started:.1f}s")
+    _report(settings)
+    return 0 if result.success else 1
+
+
+def cmd_prepare(args) -> int:
+    prepare_dbt(Settings.from_env())
+    return 0
+
+
+def cmd_validate(args) -> int:
+    folder = Path(args.folder) if args.folder else Settings.from_env().specs_dir
+    specs = load_specs(folder)
+    for spec in specs:
+        print(f"ok  {spec.id}: {len(spec.metrics)} metrics, levels {' > '.join(spec.segments.levels)}, "
+              f"north star {spec.north_star}, source {spec.source.kind}")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    settings = Settings.from_env()
+    dagster_home(settings)
+    prepare_dbt(settings)
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+               "-p", str(args.port)]
+    os.chdir(PROJECT_ROOT)
+    os.execvp(command[0], command)
+
+
+def cmd_demo_generate(args) -> int:
+    from assets.demo_export import export_demo
+
+    settings = Settings.from_env()
+    start = dt.date.fromisoformat(args.start) if args.start else settings.history_start
+    end = dt.date.fromisoformat(args.end) if args.end else settings.history_end
+    summary = export_demo(Path(args.out), start, end + dt.timedelta(days=1), events=args.events,
+                          scale=args.scale, seed=settings.demo_seed)
+    print(f"wrote {summary['events']:,} events in {summary['files']} Parquet files to {summary['landing']} "
+          f"and {summary['specs_written']} spec(s) to {summary['specs']} in {summary['seconds']:.1f}s "
+          f"(scale {summary['scale']:.4g})")
+    print(f"run them with: BUDGETLENS_SPECS={summary['specs']} BUDGETLENS_LANDING={summary['landing']} budgetlens run")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="budgetlens", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="materialise the whole pipeline for a range of days")
+    run.add_argument("--start", help="first day (default BUDGETLENS_START_DATE)")
+    run.add_argument("--end", help="last day, inclusive (default BUDGETLENS_END_DATE)")
+    run.set_defaults(func=cmd_run)
+    sub.add_parser("prepare", help="build the dbt manifest").set_defaults(func=cmd_prepare)
+    validate = sub.add_parser("validate", help="validate the budget specs")
+    validate.add_argument("folder", nargs="?", help="spec folder (default BUDGETLENS_SPECS)")
+    validate.set_defaults(func=cmd_validate)
+    ui = sub.add_parser("ui", help="open the Dagster UI (dagster dev) with budgetlens' instance config")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+    demo = sub.add_parser("demo", help="demo organisation tools")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True)
+    gen = demo_sub.add_parser("generate", help="stream demo events to Parquet landing files plus matching specs")
+    gen.add_argument("--out", required=True, help="folder for landing/ and specs/")
+    size = gen.add_mutually_exclusive_group()
+    size.add_argument("--events", type=int, help="target number of events (sets the scale)")
+    size.add_argument("--scale", type=float, default=1.0, help="intensity multiplier (default 1)")
+    gen.add_argument("--start", help="first day (default BUDGETLENS_START_DATE)")
+    gen.add_argument("--end", help="last day, inclusive (default BUDGETLENS_END_DATE)")
+    gen.set_defaults(func=cmd_demo_generate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (SpecError, SettingsError) as err:
+        print(f"budgetlens: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

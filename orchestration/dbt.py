@@ -1,0 +1,67 @@
+"""dbt wiring: the project handle, a small translator, and the two dbt asset groups.
+
+Incremental digests are partitioned by day (the window goes to dbt as vars,
+backfills run as one window); everything downstream is rebuilt whole.
+"""
+
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from assets.settings import DBT_PROJECT_DIR
+
+INCREMENTAL = "config.materialized:incremental stg_events"
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (works without an activated virtualenv)."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+
+
+class BudgetlensTranslator(DagsterDbtTranslator):
+    """Groups by model folder, tags owners and kinds; sources map to the raw tables Python writes."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec.replace_attributes(key=dg.AssetKey(["raw", props["name"]]))
+        folder = props["fqn"][1] if len(props["fqn"]) > 2 else "models"
+        group = props["fqn"][2] if folder == "marts" and len(props["fqn"]) > 3 else folder
+        return spec.replace_attributes(group_name=group, owners=["team:analytics-engineering"]).merge_attributes(
+            kinds={"duckdb"})
+
+
+translator = BudgetlensTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """The partitioned (incremental digests) and unpartitioned (everything else) dbt assets."""
+
+    @dbt_assets(manifest=dbt_project.manifest_path, select=INCREMENTAL, name="dbt_digests",
+                partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.single_run(),
+                dagster_dbt_translator=translator, project=dbt_project, pool="duckdb")
+    def dbt_digests(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        window = context.partition_time_window
+        dbt_vars = {"window_start": window.start.date().isoformat(), "window_end": window.end.date().isoformat()}
+        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+
+    @dbt_assets(manifest=dbt_project.manifest_path, exclude=INCREMENTAL, name="dbt_metrics",
+                dagster_dbt_translator=translator, project=dbt_project, pool="duckdb")
+    def dbt_metrics(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return [dbt_digests, dbt_metrics]
