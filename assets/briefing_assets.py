@@ -41,7 +41,7 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
     period = latest_complete_period(values, spec.reporting_grain)
     rankings = conn.execute(
         "select * from main.fct_segment_rankings where budget_id = ? and grain = ? and period_start = ? "
-        "order by metric_id, segment_level, position, rank_best", [spec.id, spec.reporting_grain, period]).df()
+        "order by metric_id, segment_level, rank_best", [spec.id, spec.reporting_grain, period]).df()
     received, loaded, quarantined = conn.execute(
         "select coalesce(sum(received), 0), coalesce(sum(loaded), 0), coalesce(sum(quarantined), 0) "
         "from raw.ingestion_log where budget_id = ?", [spec.id]).fetchone()

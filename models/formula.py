@@ -74,7 +74,8 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            raise FormulaError(f"unexpected character {text[pos:].strip()[:1]!r} at position {pos}", pos)
+            bad = len(text) - len(text[pos:].lstrip())
+            raise FormulaError(f"unexpected character {text[bad]!r} at position {bad}", bad)
         kind = match.lastgroup
         tokens.append((kind, match.group(kind), match.start(kind)))
         pos = match.end()

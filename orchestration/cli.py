@@ -46,14 +46,14 @@ def prepare_dbt(settings: Settings) -> None:
     print(f"dbt manifest ready ({time.perf_counter() - started:.1f}s)")
 
 
-def run_pipeline(start: dt.date, end: dt.date, instance=None):
+def run_pipeline(start: dt.date, end: dt.date, instance=None, settings: Settings | None = None):
     """Materialise the whole graph for days ``start..end`` (inclusive) in one in-process run."""
     import dagster as dg
 
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
     from orchestration.jobs import range_tags
 
-    job = defs.resolve_job_def("budgetlens")
+    job = build_definitions(settings or Settings.from_env()).resolve_job_def("budgetlens")
     instance = instance or dg.DagsterInstance.get()
     return job.execute_in_process(instance=instance, tags=range_tags(start, end), raise_on_error=True)
 
@@ -90,7 +90,7 @@ def cmd_run(args) -> int:
     dagster_home(settings)
     prepare_dbt(settings)
     started = time.perf_counter()
-    result = run_pipeline(start, end)
+    result = run_pipeline(start, end, settings=settings)
     print(f"run {result.run_id}: {'success' if result.success else 'FAILED'} in {time.perf_counter() - started:.1f}s")
     _report(settings)
     return 0 if result.success else 1

@@ -1,7 +1,5 @@
 """The one root Definitions of budgetlens (code location for `dagster dev -w workspace.yaml`)."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.briefing_assets import briefings
@@ -14,17 +12,21 @@ from orchestration.jobs import budgetlens_job, daily_schedule, landing_files_sen
 from orchestration.partitions import daily_partitions
 from orchestration.resources import build_resources
 
-settings = Settings.from_env()
-partitions = daily_partitions(settings)
 
-defs = dg.Definitions(
-    assets=[budget_catalog, build_raw_events(partitions), *build_dbt_assets(partitions), storage_retention, briefings],
-    asset_checks=[ingestion_reconciles],
-    jobs=[budgetlens_job],
-    schedules=[daily_schedule],
-    sensors=[landing_files_sensor],
-    resources=build_resources(settings),
-    # One process, steps in order: on 2 cores this is ~2x faster than multiprocess (no per-step
-    # re-import), and only one step ever holds the DuckDB file.
-    executor=dg.in_process_executor,
-)
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Everything budgetlens runs, wired for ``settings`` (paths, history start)."""
+    partitions = daily_partitions(settings)
+    return dg.Definitions(
+        assets=[budget_catalog, build_raw_events(partitions), *build_dbt_assets(partitions), storage_retention, briefings],
+        asset_checks=[ingestion_reconciles],
+        jobs=[budgetlens_job],
+        schedules=[daily_schedule],
+        sensors=[landing_files_sensor],
+        resources=build_resources(settings),
+        # One process, steps in order: on 2 cores this is ~2x faster than multiprocess (no per-step
+        # re-import), and only one step ever holds the DuckDB file.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(Settings.from_env())

@@ -157,12 +157,17 @@ def _pace(aggregation: str, actual: float, target: float, elapsed: float, favour
     return "on track" if projected >= target else "behind"
 
 
-def _segments(rankings: pd.DataFrame, metric_ids: list[str]) -> list[dict]:
+def _segments(rankings: pd.DataFrame, metric_ids: list[str], levels: list[str]) -> list[dict]:
+    """Best and worst segments of the headline metrics at the top and the lowest level."""
     out = []
+    shown_levels = list(dict.fromkeys([levels[0], levels[-1]]))
     for metric_id in metric_ids:
-        for level, rows in rankings[rankings["metric_id"] == metric_id].groupby("segment_level", sort=False):
-            top = rows[rows["position"] == "top"].sort_values("rank_best")
-            bottom = rows[rows["position"] == "bottom"].sort_values("rank_worst")
+        for level in shown_levels:
+            rows = rankings[(rankings["metric_id"] == metric_id) & (rankings["segment_level"] == level)]
+            if rows.empty:
+                continue
+            top = rows[rows["is_top"]].sort_values("rank_best")
+            bottom = rows[rows["is_bottom"]].sort_values("rank_worst")
             out.append({
                 "metric_id": metric_id, "segment_level": level, "segments_ranked": int(rows["segments_ranked"].iloc[0]),
                 "best": [{"segment_id": r.segment_id, "value": _num(r.value)} for r in top.itertuples()],
@@ -210,7 +215,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
         "metrics": figures,
         "headline_metrics": headline,
         "goals": _goal_progress(spec, inputs.values, last_day),
-        "segments": _segments(inputs.rankings, headline),
+        "segments": _segments(inputs.rankings, headline[:4], list(spec.segments.levels)),
         "composites": [
             {"metric_id": mid, "value": next((f["value"] for f in figures if f["metric_id"] == mid), None),
              "components": [{"metric_id": c.metric, "weight": c.weight, "normalize": c.normalize.method,

@@ -12,7 +12,7 @@ def fmt(value: float | None, unit: str = "") -> str:
     magnitude = abs(value)
     if unit in ("ratio", "probability") and magnitude <= 1.5:
         return f"{value * 100:.1f}%"
-    if magnitude >= 1000:
+    if magnitude >= 1000 or float(value).is_integer():
         text = f"{value:,.0f}"
     elif magnitude >= 10:
         text = f"{value:,.1f}"

@@ -22,14 +22,19 @@ ranked as (
     inner join metrics as m on m.budget_id = v.budget_id and m.metric_id = v.metric_id
 ),
 
+with_worst as (
+    select *, segments_ranked - rank_best + 1 as rank_worst from ranked where segments_ranked > 1
+),
+
 final as (
+    -- a level with few segments keeps at most half of them on each side, so best and worst never overlap
     select
         *,
-        segments_ranked - rank_best + 1 as rank_worst,
-        case when rank_best <= {{ var('ranking_top_n') }} then 'top' else 'bottom' end as position
-    from ranked
-    where segments_ranked > 1
-      and (rank_best <= {{ var('ranking_top_n') }} or rank_best > segments_ranked - {{ var('ranking_top_n') }})
+        rank_best <= least({{ var('ranking_top_n') }}, segments_ranked / 2) as is_top,
+        rank_worst <= least({{ var('ranking_top_n') }}, segments_ranked / 2) as is_bottom
+    from with_worst
+    where rank_best <= least({{ var('ranking_top_n') }}, segments_ranked / 2)
+       or rank_worst <= least({{ var('ranking_top_n') }}, segments_ranked / 2)
 )
 
 select * from final

@@ -1,0 +1,91 @@
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from assets.settings import DEMO_SPECS
+from models.briefing.payload import BriefingInputs, build_payload, latest_complete_period
+from models.briefing.template import fmt, render_markdown
+from models.spec import load_spec
+
+SPEC = load_spec(DEMO_SPECS / "marketing_acquisition.yaml")
+
+
+def monthly_values(last_new_customers: float) -> pd.DataFrame:
+    months = pd.date_range("2025-01-01", "2026-06-01", freq="MS")
+    rows = []
+    for metric_id in SPEC.metrics:
+        for i, month in enumerate(months):
+            value = 1000 + 10 * (-1) ** i  # steady wobble: every change is ordinary
+            if metric_id == "new_customers" and i == len(months) - 1:
+                value = last_new_customers
+            rows.append({"metric_id": metric_id, "grain": "month", "period_start": month.date(), "value": value,
+                         "null_reason": None, "is_complete": i < len(months) - 1 or True})
+    days = pd.date_range("2026-05-01", "2026-06-30", freq="D")
+    for day in days:
+        rows.append({"metric_id": "new_customers", "grain": "day", "period_start": day.date(), "value": 50.0,
+                     "null_reason": None, "is_complete": True})
+    return pd.DataFrame(rows)
+
+
+def inputs(values: pd.DataFrame) -> BriefingInputs:
+    rankings = pd.DataFrame(columns=["metric_id", "segment_level", "segment_id", "value", "rank_best", "rank_worst",
+                                     "segments_ranked", "is_top", "is_bottom"])
+    events = pd.DataFrame([{"event_date": dt.date(2026, 6, 1), "end_date": dt.date(2026, 6, 1), "name": "Price up",
+                            "kind": "price_change", "segment_level": None, "segment_value": None}])
+    quality = {"received": 10, "loaded": 9, "quarantined": 1, "top_reasons": [{"reason": "value missing", "rows": 1}],
+               "last_event": "2026-06-30T23:00:00"}
+    return BriefingInputs(values, rankings, quality, events)
+
+
+def test_north_star_jump_is_notable_and_noise_is_not():
+    payload = build_payload(SPEC, inputs(monthly_values(1500.0)))
+    assert payload["period"]["start"] == "2026-06-01"
+    star = payload["metrics"][0]
+    assert star["metric_id"] == "new_customers" and star["is_north_star"]
+    assert star["assessment"] == "improved" and star["provenance"] == "observed"
+    assert star["change"] == pytest.approx(1500.0 - star["previous_value"])
+    others = [m for m in payload["metrics"] if not m["is_north_star"]]
+    assert all(m["assessment"] == "within normal variation" for m in others)
+    assert payload["known_events"][0]["name"] == "Price up"
+
+
+def test_a_drop_in_a_favourable_up_metric_is_worsened():
+    payload = build_payload(SPEC, inputs(monthly_values(500.0)))
+    assert payload["metrics"][0]["assessment"] == "worsened"
+
+
+def test_goal_pace_from_observed_days():
+    payload = build_payload(SPEC, inputs(monthly_values(1000.0)))
+    goal = next(g for g in payload["goals"] if g["goal_id"] == "customers_h2_2026")
+    assert goal["status"] == "not started"  # the goal starts 2026-07-01, data ends 2026-06-30
+
+
+def test_latest_complete_period_skips_incomplete():
+    values = monthly_values(1000.0)
+    values.loc[values["period_start"] == dt.date(2026, 6, 1), "is_complete"] = False
+    assert latest_complete_period(values, "month") == dt.date(2026, 5, 1)
+
+
+def test_markdown_cites_payload_figures_and_labels_the_writer():
+    payload = build_payload(SPEC, inputs(monthly_values(1500.0)))
+    text = render_markdown(payload, "deterministic template (no ANTHROPIC_API_KEY set)")
+    assert "deterministic template (no ANTHROPIC_API_KEY set)" in text
+    assert "1,500" in text and "new customers ★" in text
+    assert "quarantined 1" in text and "value missing (1)" in text
+    assert "All figures are observed" in text
+
+
+def test_empty_history_renders_without_crashing():
+    empty = monthly_values(1.0).iloc[0:0]
+    payload = build_payload(SPEC, inputs(empty))
+    assert payload["period"] is None
+    assert "nothing to report" in render_markdown(payload, "template")
+
+
+@pytest.mark.parametrize("value, unit, text", [
+    (1234567.8, "EUR", "€1,234,568"), (0.1234, "ratio", "12.3%"), (14.0, "", "14"), (3.14159, "", "3.14"),
+    (None, "EUR", "n/a"), (-42.5, "EUR", "-€42.5"),
+])
+def test_number_formatting(value, unit, text):
+    assert fmt(value, unit) == text

@@ -1,0 +1,142 @@
+import copy
+
+import pytest
+import yaml
+from hypothesis import given, settings, strategies as st
+
+from assets.settings import DEMO_SPECS
+from models.spec import SpecError, load_spec, load_specs, parse_spec
+
+VALID = {
+    "id": "shop", "name": "Shop", "owner": "me@example.com",
+    "allocation": {"amount": 1000, "currency": "EUR", "period": "month"},
+    "value_chain": ["traffic", "sales"],
+    "segments": {"levels": ["channel", "campaign"], "attributes": {"channel": {"web": {"region": "eu"}}}},
+    "measures": {"visit": {"min": 0}, "order_value": {"min": 0}},
+    "metrics": {
+        "visits": {"measure": "visit", "agg": "count", "step": "traffic", "roles": ["input"]},
+        "orders": {"measure": "order_value", "agg": "count", "step": "sales", "roles": ["output", "north_star"]},
+        "revenue": {"measure": "order_value", "agg": "sum", "step": "sales"},
+        "conversion": {"formula": "orders / visits", "step": "sales", "unit": "ratio"},
+        "aov": {"formula": "revenue / orders", "step": "sales"},
+        "health": {"composite": {"components": [
+            {"metric": "conversion", "weight": 0.5, "normalize": {"method": "range", "min": 0, "max": 0.1}},
+            {"metric": "aov", "weight": 0.5, "normalize": {"method": "zscore"}}]}, "step": "sales"},
+    },
+    "relationships": [{"from": "visits", "to": "orders", "type": "probabilistic", "lag_days": 1}],
+    "goals": [{"id": "g1", "metric": "orders", "target": 100, "deadline": "2026-12-31"}],
+    "rules": [{"id": "r1", "when": "conversion < 0.01", "scope": {"level": "channel"}, "action": {"type": "flag"}}],
+    "events": [{"date": "2026-03-01", "name": "Launch", "kind": "launch", "level": "channel", "segment": "web"}],
+    "source": {"kind": "files", "pattern": "shop/*.csv", "segments": {"channel": "ch", "campaign": "cmp"}},
+}
+
+
+def mutate(path: str, value):
+    data = copy.deepcopy(VALID)
+    node = data
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    if value is DELETE:
+        del node[keys[-1]]
+    else:
+        node[keys[-1]] = value
+    return data
+
+
+DELETE = object()
+
+
+def problems(data) -> list[tuple[str, str, str]]:
+    with pytest.raises(SpecError) as err:
+        parse_spec(data, "budgets/shop.yaml")
+    return err.value.problems
+
+
+def test_valid_spec_and_demo_specs_load():
+    spec = parse_spec(VALID, "budgets/shop.yaml")
+    assert spec.north_star == "orders"
+    assert spec.metrics["health"].kind == "composite"
+    assert [s.id for s in load_specs(DEMO_SPECS)] == ["customer_support", "marketing_acquisition", "product_delivery"]
+
+
+@pytest.mark.parametrize("path, value, key, fragment", [
+    ("metrics.conversion.formula", "orders / vists", "metrics.conversion.formula", "unknown metric 'vists' (did you mean 'visits'?)"),
+    ("metrics.conversion.formula", "orders / (visits", "metrics.conversion.formula", "bad syntax"),
+    ("metrics.visits.step", "trafic", "metrics.visits.step", "unknown value-chain step 'trafic'"),
+    ("metrics.visits.measure", "visits", "metrics.visits.measure", "unknown measure 'visits'"),
+    ("rules.0.scope.level", "chanel", "rules.0.scope.level", "unknown segment level 'chanel'"),
+    ("events.0.level", "region", "events.0.level", "unknown segment level 'region'"),
+    ("goals.0.metric", "sales", "goals.0.metric", "unknown metric 'sales'"),
+    ("rules.0.when", "conversion is low", "rules.0.when", "bad syntax"),
+    ("allocation.amount", "lots", "allocation.amount", "valid number"),
+    ("allocation.currency", "euro", "allocation.currency", "should match pattern"),
+    ("metrics.visits.agg", "median", "metrics.visits.agg", "Input should be"),
+    ("metrics.visits.roles", ["hero"], "metrics.visits.roles.0", "Input should be"),
+    ("source.segments", {"channel": "ch"}, "source.segments", "missing campaign"),
+    ("source.pattern", "../elsewhere/*.csv", "source", "inside the landing folder"),
+    ("source.timezone", "Mars/Olympus", "source.timezone", "unknown time zone"),
+    ("segments.levels", ["channel", "channel"], "segments.levels", "duplicate segment level"),
+    ("metrics.health.composite.components.0.metric", "health", "metrics.health.composite.components.0.metric", "composite score"),
+    ("relationships.0.to", "visits", "relationships.0", "two different metrics"),
+    ("metrics.extra", {"measure": "visit", "agg": "sum", "formula": "visits", "step": "sales"}, "metrics.extra", "exactly one of"),
+    ("metrics.unknown_field", {"measure": "visit", "agg": "sum", "step": "sales", "colour": "red"}, "metrics.unknown_field.colour", "Extra inputs"),
+    ("name", DELETE, "name", "Field required"),
+])
+def test_each_error_names_file_key_and_problem(path, value, key, fragment):
+    found = problems(mutate(path, value))
+    assert any(file == "budgets/shop.yaml" and k == key and fragment in message for file, k, message in found), found
+
+
+def test_cycles_are_reported_with_their_path():
+    data = mutate("metrics.conversion.formula", "aov / visits")
+    data["metrics"]["aov"]["formula"] = "revenue / conversion"
+    found = problems(data)
+    assert any("cycle: " in m and "aov" in m and "conversion" in m for _, _, m in found), found
+
+
+def test_duplicate_goal_and_rule_ids():
+    data = copy.deepcopy(VALID)
+    data["goals"].append(dict(data["goals"][0]))
+    assert ("budgets/shop.yaml", "goals", "duplicate id 'g1'") in problems(data)
+
+
+def test_exactly_one_north_star():
+    data = mutate("metrics.visits.roles", ["input", "north_star"])
+    assert any(k == "metrics" and "found 2" in m for _, k, m in problems(data))
+
+
+def test_duplicate_yaml_key_and_duplicate_budget_ids_across_files(tmp_path):
+    text = yaml.safe_dump(VALID, sort_keys=False)
+    (tmp_path / "a.yaml").write_text(text + "name: Again\n")
+    with pytest.raises(SpecError, match=r"a.yaml: line \d+: bad YAML: duplicate key 'name'"):
+        load_spec(tmp_path / "a.yaml")
+    (tmp_path / "a.yaml").write_text(text)
+    (tmp_path / "b.yaml").write_text(text)
+    with pytest.raises(SpecError, match=r"b.yaml: id: duplicate budget id 'shop' \(also in .*a.yaml\)"):
+        load_specs(tmp_path)
+
+
+def test_missing_or_empty_folder(tmp_path):
+    with pytest.raises(SpecError, match="no \\*.yaml budget specs"):
+        load_specs(tmp_path)
+    with pytest.raises(SpecError, match="spec folder does not exist"):
+        load_specs(tmp_path / "nope")
+
+
+yaml_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=10)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["id", "metrics", "segments", "source", "goals", "rules", "measures", "allocation", "value_chain"]),
+       yaml_values)
+def test_fuzzed_specs_fail_with_a_validation_error_not_a_traceback(key, value):
+    data = copy.deepcopy(VALID)
+    data[key] = value
+    try:
+        parse_spec(data, "fuzz.yaml")
+    except SpecError as err:
+        assert all(file == "fuzz.yaml" for file, _, _ in err.problems)
