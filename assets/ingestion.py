@@ -105,20 +105,41 @@ def _ingest_demo(conn, spec: BudgetSpec, start: dt.date, end: dt.date, history_s
     return 1
 
 
-def _ledger(conn, spec: BudgetSpec, file: LandingFile) -> tuple[dt.date | None, dt.date | None]:
-    """First/last day of a landing file, cached by content fingerprint."""
-    row = conn.execute("select first_day, last_day from raw.landing_files where budget_id = ? and path = ? and fingerprint = ?",
-                       [spec.id, file.relative, file.fingerprint]).fetchone()
-    if row:
-        return row
-    try:
-        first, last, rows = day_range(conn, file, spec.source.timestamp, spec.source.timezone)
-    except (LandingError, duckdb.Error):
-        first, last, rows = None, None, 0
-    conn.execute("delete from raw.landing_files where budget_id = ? and path = ?", [spec.id, file.relative])
-    conn.execute("insert into raw.landing_files values (?, ?, ?, ?, ?, ?)",
-                 [spec.id, file.relative, file.fingerprint, first, last, rows])
-    return first, last
+@dataclass(frozen=True)
+class PlannedFile:
+    file: LandingFile
+    first_day: dt.date | None
+    last_day: dt.date | None
+    error: str | None
+
+
+def _plan_files(conn, spec: BudgetSpec, landing_dir: Path) -> list[PlannedFile]:
+    """Every landing file of the budget with the days it covers, probed on a scratch connection
+    (a failed read must not abort the warehouse transaction) and cached by content fingerprint."""
+    planned = []
+    scratch = None
+    for file in discover(spec, landing_dir):
+        row = conn.execute("select first_day, last_day, error from raw.landing_files "
+                           "where budget_id = ? and path = ? and fingerprint = ?",
+                           [spec.id, file.relative, file.fingerprint]).fetchone()
+        if row is None:
+            scratch = scratch or duckdb.connect()
+            try:
+                read_columns(scratch, file)
+                first, last, rows = day_range(scratch, file, spec.source.timestamp, spec.source.timezone)
+                error = None
+            except LandingError as err:
+                first, last, rows, error = None, None, 0, str(err)
+            except duckdb.Error as err:
+                first, last, rows, error = None, None, 0, f"{file.relative}: {str(err).splitlines()[0][:300]}"
+            conn.execute("delete from raw.landing_files where budget_id = ? and path = ?", [spec.id, file.relative])
+            conn.execute("insert into raw.landing_files values (?, ?, ?, ?, ?, ?, ?)",
+                         [spec.id, file.relative, file.fingerprint, first, last, rows, error])
+            row = (first, last, error)
+        planned.append(PlannedFile(file, *row))
+    if scratch is not None:
+        scratch.close()
+    return planned
 
 
 def _quarantine_file(conn, spec: BudgetSpec, file: LandingFile, reason: str) -> None:
@@ -128,27 +149,28 @@ def _quarantine_file(conn, spec: BudgetSpec, file: LandingFile, reason: str) -> 
     conn.execute("insert into raw.ingestion_log values (?, null, ?, 1, 0, 1)", [spec.id, file.relative])
 
 
-def _ingest_files(conn, spec: BudgetSpec, start: dt.date, end: dt.date, history_start: dt.date,
-                  landing_dir: Path) -> int:
-    files = discover(spec, landing_dir)
-    used = 0
-    for file in files:
-        first, last = _ledger(conn, spec, file)
-        has_days = first is not None
-        if has_days and (last < start or first >= end):
+def _ingest_files(conn, spec: BudgetSpec, plan: list[PlannedFile], start: dt.date, end: dt.date,
+                  history_start: dt.date) -> int:
+    """Stage every file that touches the window into one table, then validate them together
+    (so a duplicate is found across files, and the earliest file keeps the event)."""
+    used, staged_any = 0, False
+    for planned in plan:
+        file = planned.file
+        if planned.first_day is not None and (planned.last_day < start or planned.first_day >= end):
             continue
         used += 1
         # rows with no usable day belong to the file, not to a window: replace them per file
         conn.execute("delete from raw.quarantine where budget_id = ? and source = ? and day is null", [spec.id, file.relative])
         conn.execute("delete from raw.ingestion_log where budget_id = ? and source = ? and day is null", [spec.id, file.relative])
-        try:
-            columns = read_columns(conn, file)
-            staged = staged_select(spec, spec.source, reader_sql(file), file.relative, columns)
-            _apply(conn, spec, staged, start, end, history_start)
-        except LandingError as err:
-            _quarantine_file(conn, spec, file, f"unreadable file: {err}")
-        except duckdb.Error as err:
-            _quarantine_file(conn, spec, file, f"unreadable file: {str(err).splitlines()[0][:300]}")
+        if planned.error is not None:
+            _quarantine_file(conn, spec, file, f"unreadable file: {planned.error}")
+            continue
+        staged = staged_select(spec, spec.source, reader_sql(file), file.relative, read_columns(conn, file))
+        conn.execute(f"insert into _staged by name {staged}" if staged_any else f"create or replace temp table _staged as {staged}")
+        staged_any = True
+    if staged_any:
+        _apply(conn, spec, "select * from _staged", start, end, history_start)
+        conn.execute("drop table _staged")
     return used
 
 
@@ -174,13 +196,14 @@ def ingest_window(conn: duckdb.DuckDBPyConnection, spec: BudgetSpec, start: dt.d
     """
     began = time.perf_counter()
     prepare(conn)
+    plan = _plan_files(conn, spec, landing_dir) if spec.source.kind == "files" else []
     conn.execute("begin transaction")
     try:
         _delete_window(conn, spec.id, start, end)
         if spec.source.kind == "demo":
             sources = _ingest_demo(conn, spec, start, end, history_start, seed, scale)
         else:
-            sources = _ingest_files(conn, spec, start, end, history_start, landing_dir)
+            sources = _ingest_files(conn, spec, plan, start, end, history_start)
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")

@@ -56,7 +56,8 @@ create table if not exists raw.landing_files (
     fingerprint varchar not null,
     first_day date,
     last_day date,
-    rows bigint not null
+    rows bigint not null,
+    error varchar
 );
 """
 

@@ -49,9 +49,13 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
             current[key] = file.fingerprint
             if seen.get(key) == file.fingerprint:
                 continue
-            first, last, _ = day_range(conn, file, spec.source.timestamp, spec.source.timezone)
-            if first is not None:
-                changed_days += [max(first, settings.history_start), last]
+            try:
+                first, last, _ = day_range(conn, file, spec.source.timestamp, spec.source.timezone)
+            except duckdb.Error:
+                first = last = None  # unreadable: the next run records it in quarantine
+            if first is None:
+                first = last = dt.date.today() - dt.timedelta(days=1)
+            changed_days += [max(first, settings.history_start), last]
     conn.close()
     if not changed_days:
         return dg.SkipReason("no new or changed landing files")

@@ -1,0 +1,166 @@
+import datetime as dt
+import hashlib
+
+import pandas as pd
+import pytest
+
+from assets.ingestion import ingest_window, reconcile
+from assets.landing import LandingError, discover
+from tests.assets.conftest import HISTORY_START, make_spec
+
+MARCH_1, MARCH_3 = dt.date(2026, 3, 1), dt.date(2026, 3, 3)
+
+GOOD_AND_BAD = """id,timestamp,measure,value,channel,campaign
+e1,2026-03-01 10:00:00,visit,1,web,spring
+e2,yesterday,visit,1,web,spring
+e3,2026-03-01 10:05:00,visit,,web,spring
+e4,2026-03-01 10:06:00,order_value,abc,web,spring
+e5,2026-03-01 10:07:00,order_value,NaN,web,spring
+e6,2026-03-01 10:08:00,order_value,-5,web,spring
+e7,2026-03-01 10:09:00,refund,3,web,spring
+e8,2026-03-01 10:10:00,visit,1,,spring
+e9,2026-03-01 10:11:00,visit,1,web,spring/summer
+e1,2026-03-01 10:00:00,visit,1,web,spring
+e11,2026-03-01 10:00:00+02:00,order_value,25.5,web,spring
+e12,1800-01-01 00:00:00,visit,1,web,spring
+e13,2026-03-01 10:12:00,visit,1,web,{long}
+e14,2026-03-01 10:13:00,order_value,inf,web,spring
+e15,2026-03-02 23:30:00Z,order_value,10,mail,newsletter
+""".replace("{long}", "x" * 300)
+
+
+def ingest(conn, spec, landing, start=MARCH_1, end=MARCH_3):
+    return ingest_window(conn, spec, start, end, landing_dir=landing, history_start=HISTORY_START, seed=1, scale=1.0)
+
+
+def table_digest(conn, table):
+    rows = conn.execute(f"select * from raw.{table} order by all").fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def test_every_bad_row_is_quarantined_with_its_reason(conn, spec, landing):
+    (landing / "shop" / "day1.csv").write_text(GOOD_AND_BAD)
+    report = ingest(conn, spec, landing)
+    assert report.received == 15 and report.loaded == 3 and report.quarantined == 12
+    assert report.received == report.loaded + report.quarantined
+    reasons = dict(conn.execute("select source_row, reason from raw.quarantine").fetchall())
+    assert reasons[2] == "timestamp not parseable: yesterday"
+    assert reasons[3] == "value missing"
+    assert reasons[4] == "value not numeric: abc"
+    assert reasons[5] == "value not finite: NaN"
+    assert reasons[6] == "value -5.0 below minimum 0.0 of measure order_value"
+    assert reasons[7] == "unknown measure: refund"
+    assert reasons[8] == "segment channel missing"
+    assert reasons[9] == 'segment campaign contains "/": spring/summer'
+    assert reasons[10] == "duplicate of event e1"
+    assert reasons[12].startswith("timestamp outside 2026-01-01..2100")
+    assert reasons[13] == "segment campaign longer than 200 characters"
+    assert reasons[14] == "value not finite: inf"
+    record = conn.execute("select record from raw.quarantine where source_row = 4").fetchone()[0]
+    assert '"value":"abc"' in record and '"id":"e4"' in record
+
+
+def test_time_zones_are_normalised_to_utc(conn, landing):
+    (landing / "shop" / "day1.csv").write_text(GOOD_AND_BAD)
+    ingest(conn, make_spec(timezone="Europe/Paris"), landing)
+    times = dict(conn.execute("select event_id, cast(event_ts as varchar) from raw.events").fetchall())
+    assert times["e1"] == "2026-03-01 09:00:00"   # naive -> the spec's time zone (Paris, UTC+1)
+    assert times["e11"] == "2026-03-01 08:00:00"  # explicit +02:00 wins
+    assert times["e15"] == "2026-03-02 23:30:00"  # explicit Z
+
+
+def test_rerun_of_a_window_is_idempotent(conn, spec, landing):
+    (landing / "shop" / "day1.csv").write_text(GOOD_AND_BAD)
+    ingest(conn, spec, landing)
+    before = {t: table_digest(conn, t) for t in ("events", "quarantine", "ingestion_log", "segment_members")}
+    ingest(conn, spec, landing)
+    ingest(conn, spec, landing, start=MARCH_1, end=dt.date(2026, 3, 2))
+    assert {t: table_digest(conn, t) for t in before} == before
+
+
+def test_late_file_is_merged_and_duplicates_dropped_by_event_id(conn, spec, landing):
+    (landing / "shop" / "a.csv").write_text("id,timestamp,measure,value,channel,campaign\n"
+                                            "x1,2026-03-01 08:00:00,visit,1,web,spring\n")
+    ingest(conn, spec, landing)
+    (landing / "shop" / "b.csv").write_text("id,timestamp,measure,value,channel,campaign\n"
+                                            "x1,2026-03-01 08:00:00,visit,1,web,spring\n"
+                                            "x2,2026-03-01 09:00:00,visit,1,web,spring\n")
+    report = ingest(conn, spec, landing)
+    assert (report.received, report.loaded, report.duplicates) == (3, 2, 1)
+    assert conn.execute("select source from raw.quarantine").fetchone()[0] == "shop/b.csv"
+
+
+def test_content_hash_dedup_without_event_ids(conn, landing):
+    spec = make_spec(event_id=None)
+    (landing / "shop" / "a.csv").write_text("timestamp,measure,value,channel,campaign\n"
+                                            "2026-03-01 08:00:00,visit,1,web,spring\n"
+                                            "2026-03-01 08:00:00,visit,1,web,spring\n"
+                                            "2026-03-01 08:00:00,visit,2,web,spring\n")
+    report = ingest(conn, spec, landing)
+    assert (report.loaded, report.duplicates) == (2, 1)
+
+
+def test_wide_files_map_columns_to_measures(conn, landing):
+    spec = make_spec(pattern="shop/*.parquet", format="wide", measure=None, value=None, event_id=None,
+                     timestamp="ts", measures={"visit": "visits", "order_value": "revenue"},
+                     segments={"channel": "ch", "campaign": "cmp"})
+    pd.DataFrame({
+        "ts": pd.to_datetime(["2026-03-01 08:00", "2026-03-01 09:00", "2026-03-01 10:00"]),
+        "ch": ["web", "web", "mail"], "cmp": ["a", "a", "b"],
+        "visits": [3.0, None, None], "revenue": [10.0, 20.0, None],
+    }).to_parquet(landing / "shop" / "wide.parquet")
+    report = ingest(conn, spec, landing)
+    assert (report.received, report.loaded, report.quarantined) == (4, 3, 1)
+    assert conn.execute("select reason from raw.quarantine").fetchone()[0] == "measure missing"
+
+
+def test_missing_column_quarantines_every_row_naming_the_column(conn, spec, landing):
+    (landing / "shop" / "a.csv").write_text("id,timestamp,measure,channel,campaign\n"
+                                            "x1,2026-03-01 08:00:00,visit,web,spring\n")
+    report = ingest(conn, spec, landing)
+    assert (report.loaded, report.quarantined) == (0, 1)
+    assert conn.execute("select reason from raw.quarantine").fetchone()[0] == "file lacks column(s): value"
+
+
+@pytest.mark.parametrize("name, content", [
+    ("broken.parquet", b"PAR1 this is not parquet"),
+    ("latin1.csv", "id,timestamp,measure,value,channel,campaign\nx,2026-03-01 08:00:00,visit,1,caf\xe9,a\n".encode("latin-1")),
+])
+def test_unreadable_files_are_kept_as_a_quarantine_entry(conn, landing, name, content):
+    spec = make_spec(pattern="shop/*")
+    (landing / "shop" / name).write_bytes(content)
+    report = ingest(conn, spec, landing)
+    assert report.loaded == 0
+    source, reason = conn.execute("select source, reason from raw.quarantine").fetchone()
+    assert source == f"shop/{name}" and reason.startswith("unreadable file")
+    log = conn.execute("select received, loaded, quarantined from raw.ingestion_log").fetchall()
+    assert log == [(1, 0, 1)]
+
+
+def test_empty_file_is_harmless(conn, spec, landing):
+    (landing / "shop" / "empty.csv").write_text("")
+    report = ingest(conn, spec, landing)
+    assert report.received == report.loaded + report.quarantined
+
+
+def test_links_out_of_the_landing_folder_are_refused(spec, landing, tmp_path):
+    outside = tmp_path / "secret.csv"
+    outside.write_text("id,timestamp\n")
+    (landing / "shop" / "evil.csv").symlink_to(outside)
+    with pytest.raises(LandingError, match="outside the landing folder"):
+        discover(spec, landing)
+
+
+def test_demo_source_reconciles_and_reruns_identically(conn, landing):
+    from assets.settings import DEMO_SPECS
+    from models.spec import load_spec
+
+    spec = load_spec(DEMO_SPECS / "product_delivery.yaml")
+    report = ingest_window(conn, spec, MARCH_1, MARCH_3, landing_dir=landing, history_start=HISTORY_START,
+                           seed=5, scale=0.2)
+    counts = reconcile(conn, spec.id, MARCH_1, MARCH_3)
+    assert counts["received"] == counts["loaded"] + counts["quarantined"] == report.received > 0
+    assert counts["logged_loaded"] == counts["loaded"]
+    before = table_digest(conn, "events")
+    ingest_window(conn, spec, MARCH_1, MARCH_3, landing_dir=landing, history_start=HISTORY_START, seed=5, scale=0.2)
+    assert table_digest(conn, "events") == before
