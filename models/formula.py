@@ -249,7 +249,12 @@ def to_sql(expr: Expr, column: Callable[[str], str] = lambda name: f'"{name}"') 
     if isinstance(expr, Neg):
         return f"(-{to_sql(expr.operand, column)})"
     if isinstance(expr, Call):
-        return f"{_SQL_FUNCS[expr.func]}({', '.join(to_sql(a, column) for a in expr.args)})"
+        args = [to_sql(a, column) for a in expr.args]
+        call = f"{_SQL_FUNCS[expr.func]}({', '.join(args)})"
+        if expr.func == "abs":
+            return call
+        # greatest/least skip NULLs on some engines (DuckDB, Postgres): a missing input must stay NULL
+        return f"(case when {' or '.join(f'{a} is null' for a in args)} then null else {call} end)"
     left, right = to_sql(expr.left, column), to_sql(expr.right, column)
     if expr.op == "/":
         return f"({left} / nullif({right}, 0))"

@@ -1,8 +1,9 @@
 {#
   Incremental digests rebuild a window of days passed as vars (window_start, window_end):
   the pre-hook deletes the window's rows, the model inserts them again, so a re-run of
-  a window gives the same rows. Only days still covered by the upstream table are
-  rebuilt, so retention pruning upstream never erases history downstream.
+  a window gives the same rows. Only periods still covered by the upstream table are
+  rebuilt (covered_sql gives the first covered period start, at the model's own grain),
+  so retention pruning upstream never erases history downstream.
 #}
 {% macro window_start() %}cast('{{ var("window_start") }}' as date){% endmacro %}
 {% macro window_end() %}cast('{{ var("window_end") }}' as date){% endmacro %}

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'metric_values'}}}) }}
+
 -- Additive base metrics (count, sum) of the budget total equal the sum over every segment level.
 with additive as (
     select budget_id, metric_id from {{ ref('stg_metric_catalog') }} where aggregation in ('count', 'sum')

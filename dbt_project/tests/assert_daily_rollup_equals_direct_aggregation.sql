@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_digest_daily'}}}) }}
+
 -- Daily digests merged from hourly ones must equal a direct aggregation of the raw events,
 -- variance included (the exact merge is checked against var_samp over the events).
 with direct as (

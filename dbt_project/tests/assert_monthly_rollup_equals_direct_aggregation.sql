@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_digest_monthly'}}}) }}
+
 -- Monthly (and weekly) digests merged from daily ones must equal a direct aggregation of the
 -- raw events for every month fully covered by retained raw events.
 with first_raw as (

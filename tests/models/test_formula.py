@@ -79,3 +79,9 @@ def test_rendered_source_parses_back_to_the_same_value(expr, a, b, c):
     assert (first.value is None) == (second.value is None)
     if first.value is not None and math.isfinite(first.value):
         assert second.value == pytest.approx(first.value, rel=1e-9, abs=1e-9)
+
+
+def test_sql_min_max_propagate_null_like_python():
+    expr = parse_formula("max(a, b)")
+    value = duckdb.connect().execute(f"select {to_sql(expr)} from (select 1.0 as a, cast(null as double) as b)").fetchone()[0]
+    assert value is None and evaluate(expr, {"a": 1.0, "b": None}).value is None

@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_window('month_start', widened_start('month'), widened_end('month'), 'select min(day) from ' ~ ref('fct_digest_daily')) }}",
+        pre_hook="{{ delete_window('month_start', widened_start('month'), widened_end('month'), 'select ' ~ dbt.date_trunc('month', 'min(day)') ~ ' from ' ~ ref('fct_digest_daily')) }}",
     )
 }}
 

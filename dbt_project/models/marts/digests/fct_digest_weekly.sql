@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_window('week_start', widened_start('week'), widened_end('week'), 'select min(day) from ' ~ ref('fct_digest_daily')) }}",
+        pre_hook="{{ delete_window('week_start', widened_start('week'), widened_end('week'), 'select ' ~ dbt.date_trunc('week', 'min(day)') ~ ' from ' ~ ref('fct_digest_daily')) }}",
     )
 }}
 

@@ -115,7 +115,9 @@ composite_inputs as (
         c.component, c.weight, c.n_components,
         case c.normalize
             when 'none' then v.value
-            when 'range' then least(greatest((v.value - c.range_min) / (c.range_max - c.range_min), 0.0), 1.0)
+            -- clamp to [0, 1]; the case keeps a NULL input NULL (greatest/least skip NULLs on some engines)
+            when 'range' then case when v.value is not null
+                then least(greatest((v.value - c.range_min) / (c.range_max - c.range_min), 0.0), 1.0) end
             when 'zscore' then (v.value - avg(v.value) over history) / nullif(stddev_samp(v.value) over history, 0)
         end as normalised
     from {{ source('raw', 'metric_components') }} as c

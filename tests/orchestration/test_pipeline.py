@@ -1,0 +1,145 @@
+"""End to end: the real Dagster job, real dbt runs, a real DuckDB file, on a tiny demo."""
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from assets.settings import Settings
+from orchestration.cli import run_pipeline
+
+pytestmark = pytest.mark.e2e
+
+START, END = dt.date(2026, 1, 1), dt.date(2026, 2, 14)
+TABLES = ["raw.events", "raw.quarantine", "raw.documents", "main.fct_digest_hourly", "main.fct_digest_daily",
+          "main.fct_digest_weekly", "main.fct_digest_monthly", "main.metric_values", "main.fct_segment_rankings",
+          "main.metrics", "main.metric_edges", "main.dim_segments", "main.briefings"]
+
+
+def table_hash(conn, table: str) -> str:
+    rows = conn.execute(f"select * from {table} order by all").fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    home = tmp_path_factory.mktemp("demo")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BUDGETLENS_HOME", str(home))
+    settings = Settings.from_env()
+    result = run_pipeline(START, END, instance=dg.DagsterInstance.ephemeral(), settings=settings)
+    conn = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    yield settings, result, conn
+    conn.close()
+    mp.undo()
+
+
+def test_run_succeeds_with_every_check_passing(demo):
+    _, result, _ = demo
+    assert result.success
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) > 40
+    failed = [c.check_name for c in checks if not c.passed]
+    assert failed == []
+
+
+def test_every_table_is_filled(demo):
+    _, _, conn = demo
+    for table in TABLES:
+        rows = conn.execute(f"select count(*) from {table}").fetchone()[0]
+        assert rows > 0 or table == "raw.quarantine", table
+    budgets = {r[0] for r in conn.execute("select distinct budget_id from main.metric_values").fetchall()}
+    assert budgets == {"marketing_acquisition", "product_delivery", "customer_support"}
+
+
+def test_digests_reconcile_with_raw_events(demo):
+    _, _, conn = demo
+    raw = conn.execute("select count(*), sum(value) from raw.events").fetchone()
+    for table in ("fct_digest_hourly", "fct_digest_daily", "fct_digest_weekly", "fct_digest_monthly"):
+        digest = conn.execute(f"select sum(event_count), sum(value_sum) from main.{table}").fetchone()
+        assert digest[0] == raw[0], table
+        assert digest[1] == pytest.approx(raw[1], rel=1e-9), table
+
+
+def test_derived_metrics_follow_their_formula_at_every_level(demo):
+    _, _, conn = demo
+    frame = conn.execute("""
+        select grain, period_start, segment_level, segment_id, metric_id, value from main.metric_values
+        where budget_id = 'marketing_acquisition' and metric_id in ('spend', 'new_customers', 'customer_acquisition_cost')
+    """).df().pivot_table(index=["grain", "period_start", "segment_level", "segment_id"], columns="metric_id",
+                          values="value", dropna=False)
+    ok = frame["new_customers"] > 0
+    expected = frame.loc[ok, "spend"] / frame.loc[ok, "new_customers"]
+    pd.testing.assert_series_equal(frame.loc[ok, "customer_acquisition_cost"], expected, check_names=False, rtol=1e-9)
+    zero = conn.execute("""select count(*) from main.metric_values where metric_id = 'customer_acquisition_cost'
+                           and value is null and null_reason = 'division by zero: new_customers = 0'""").fetchone()[0]
+    none_left = conn.execute("select count(*) from main.metric_values where value is null and null_reason is null").fetchone()[0]
+    assert none_left == 0 and zero >= 0
+
+
+def test_composite_score_combines_normalised_components(demo):
+    _, _, conn = demo
+    rows = conn.execute("""
+        select on_time.value, sat.value, health.value from main.metric_values health
+        join main.metric_values on_time using (budget_id, grain, period_start, segment_level, segment_id)
+        join main.metric_values sat using (budget_id, grain, period_start, segment_level, segment_id)
+        where health.metric_id = 'project_health' and on_time.metric_id = 'on_time_delivery'
+          and sat.metric_id = 'user_satisfaction' and health.value is not null""").fetchall()
+    assert rows
+    for on_time, sat, health in rows:
+        assert health == pytest.approx(0.5 * on_time + 0.5 * (sat - 1) / 4)
+
+
+def test_metrics_tree_has_roles_and_measured_edges(demo):
+    _, _, conn = demo
+    stars = conn.execute("select budget_id, metric_id from main.metrics where is_north_star order by 1").fetchall()
+    assert stars == [("customer_support", "csat"), ("marketing_acquisition", "new_customers"),
+                     ("product_delivery", "project_health")]
+    types = {r[0] for r in conn.execute("select distinct relationship_type from main.metric_edges").fetchall()}
+    assert types == {"deterministic", "compositional", "probabilistic", "causal"}
+    corr, days = conn.execute("""select correlation, correlation_days from main.metric_edges
+        where budget_id = 'marketing_acquisition' and from_metric = 'spend' and to_metric = 'leads'""").fetchone()
+    assert days >= 40 and corr > 0.5  # leads are bought with spend in the demo
+
+
+def test_rankings_name_best_and_worst(demo):
+    _, _, conn = demo
+    best, worst = conn.execute("""
+        select max(case when is_top and rank_best = 1 then segment_id end),
+               max(case when is_bottom and rank_worst = 1 then segment_id end)
+        from main.fct_segment_rankings where budget_id = 'marketing_acquisition' and metric_id = 'customer_acquisition_cost'
+          and grain = 'month' and period_start = date '2026-01-01' and segment_level = 'channel'""").fetchone()
+    assert best != worst and worst == "ppc"  # ppc's leads convert worst: its CAC is highest
+
+
+def test_one_briefing_per_budget_written_offline_and_labelled(demo):
+    settings, _, conn = demo
+    rows = conn.execute("select budget_id, writer, fallback_reason, markdown_path, payload_path from main.briefings").fetchall()
+    assert {r[0] for r in rows} == {"marketing_acquisition", "product_delivery", "customer_support"}
+    for budget, writer, reason, md, js in rows:
+        assert writer == "template" and reason == "no ANTHROPIC_API_KEY"
+        text = Path(md).read_text()
+        assert "deterministic template (no ANTHROPIC_API_KEY set)" in text and "## What happened (observed)" in text
+        payload = json.loads(Path(js).read_text())
+        assert payload["period"]["start"] == "2026-01-01" and payload["metrics"][0]["is_north_star"]
+        assert Path(md).parent == settings.output_dir / "briefings" / budget
+
+
+def test_rerunning_the_same_window_changes_nothing(demo):
+    settings, _, conn = demo
+    before = {t: table_hash(conn, t) for t in TABLES}
+    files = {p: p.read_bytes() for p in (settings.output_dir / "briefings").rglob("*") if p.is_file()}
+    conn.close()
+    result = run_pipeline(START, END, instance=dg.DagsterInstance.ephemeral(), settings=settings)
+    assert result.success
+    again = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        assert {t: table_hash(again, t) for t in TABLES} == before
+        assert {p: p.read_bytes() for p in files} == files
+    finally:
+        again.close()
