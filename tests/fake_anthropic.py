@@ -19,7 +19,7 @@ class FakeAnthropic:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                fake.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
                 status = fake.statuses[min(len(fake.requests) - 1, len(fake.statuses) - 1)]
                 if status == 200:
                     payload = {"id": f"msg_{len(fake.requests)}", "type": "message", "role": "assistant",

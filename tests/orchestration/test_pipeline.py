@@ -31,6 +31,7 @@ def demo(tmp_path_factory):
     home = tmp_path_factory.mktemp("demo")
     mp = pytest.MonkeyPatch()
     mp.setenv("BUDGETLENS_HOME", str(home))
+    mp.setenv("BUDGETLENS_DUCKDB", str(home / "budgetlens.duckdb"))
     settings = Settings.from_env()
     result = run_pipeline(START, END, instance=dg.DagsterInstance.ephemeral(), settings=settings)
     conn = duckdb.connect(str(settings.duckdb_path), read_only=True)

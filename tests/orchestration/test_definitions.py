@@ -1,0 +1,73 @@
+import datetime as dt
+import json
+
+import dagster as dg
+import pytest
+
+from assets.settings import Settings
+from orchestration.definitions import build_definitions
+from orchestration.jobs import RANGE_END, RANGE_START, landing_files_sensor
+
+
+@pytest.fixture(scope="module")
+def defs():
+    return build_definitions(Settings.from_env())
+
+
+def test_definitions_load_with_job_schedule_and_sensor(defs):
+    assert defs.resolve_job_def("budgetlens") is not None
+    assert defs.resolve_schedule_def("budgetlens_daily").cron_schedule == "15 2 * * *"
+    assert defs.resolve_sensor_def("landing_files_sensor") is not None
+
+
+def test_every_asset_is_described_owned_kinded_and_in_the_duckdb_pool(defs):
+    graph = defs.resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        spec = graph.get(key)
+        assert spec.description, key
+        assert spec.owners, key
+        assert spec.kinds, key
+    for assets_def in defs.resolve_all_asset_specs() and [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]:
+        assert assets_def.op.pool == "duckdb", assets_def.op.name
+
+
+def test_lineage_runs_from_ingestion_through_dbt_to_briefings(defs):
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get(dg.AssetKey("briefings")).parent_keys
+    assert dg.AssetKey("metric_values") in upstream
+    digests_parents = graph.get(dg.AssetKey("stg_events")).parent_keys
+    assert digests_parents == {dg.AssetKey(["raw", "events"])}
+    assert dg.AssetKey(["raw", "metric_catalog"]) in graph.get(dg.AssetKey("metric_values")).parent_keys
+
+
+def test_sensor_requests_the_days_of_new_landing_files(tmp_path, monkeypatch):
+    from tests.assets.conftest import SPEC
+    import yaml
+
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "shop.yaml").write_text(yaml.safe_dump(SPEC))
+    (tmp_path / "landing" / "shop").mkdir(parents=True)
+    (tmp_path / "landing" / "shop" / "a.csv").write_text(
+        "id,timestamp,measure,value,channel,campaign\n"
+        "a,2026-01-03 10:00:00,visit,1,web,x\nb,2026-01-09 10:00:00,visit,1,web,x\n")
+    monkeypatch.setenv("BUDGETLENS_SPECS", str(tmp_path / "specs"))
+    monkeypatch.setenv("BUDGETLENS_LANDING", str(tmp_path / "landing"))
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance)
+        requests = list(landing_files_sensor(context))
+        assert len(requests) == 1
+        assert (requests[0].tags[RANGE_START], requests[0].tags[RANGE_END]) == ("2026-01-03", "2026-01-09")
+        cursor = json.loads(context.cursor)
+        again = landing_files_sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor))
+        assert isinstance(again, dg.SkipReason) or not list(again)
+        assert list(cursor) == ["shop:shop/a.csv"]
+
+
+def test_repo_instance_config_limits_the_duckdb_pool():
+    import yaml
+    from assets.settings import PROJECT_ROOT
+
+    config = yaml.safe_load((PROJECT_ROOT / "orchestration" / "dagster.yaml").read_text())
+    assert config["concurrency"]["pools"]["default_limit"] == 1
+    with dg.instance_for_test(overrides={"concurrency": config["concurrency"]}) as instance:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
