@@ -92,7 +92,7 @@ def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out
 @dg.asset(
     name="briefings",
     deps=[dg.AssetKey("metric_values"), dg.AssetKey("fct_segment_rankings"), dg.AssetKey("metrics"),
-          dg.AssetKey(["raw", "quarantine"]), dg.AssetKey(["raw", "known_events"])],
+          dg.AssetKey(["raw", "events"]), dg.AssetKey(["raw", "known_events"])],
     kinds={"python", "anthropic", "markdown"},
     owners=["team:budget-owners"],
     group_name="briefings",

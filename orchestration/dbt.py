@@ -31,21 +31,27 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
 
 
+# raw tables the ingestion asset maintains together: in lineage they are all `raw/events`
+INGESTION_TABLES = {"events", "quarantine", "ingestion_log", "segment_members", "documents", "landing_files"}
+
+
 class BudgetlensTranslator(DagsterDbtTranslator):
-    """Groups by model folder, tags owners and kinds; sources map to the raw tables Python writes."""
+    """Groups by model folder, tags owners and kinds; sources map to the Python asset writing them."""
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] == "source":
-            return spec.replace_attributes(key=dg.AssetKey(["raw", props["name"]]))
+            table = "events" if props["name"] in INGESTION_TABLES else props["name"]
+            return spec.replace_attributes(key=dg.AssetKey(["raw", table]))
         folder = props["fqn"][1] if len(props["fqn"]) > 2 else "models"
         group = props["fqn"][2] if folder == "marts" and len(props["fqn"]) > 3 else folder
         return spec.replace_attributes(group_name=group, owners=["team:analytics-engineering"]).merge_attributes(
             kinds={"duckdb"})
 
 
-translator = BudgetlensTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+translator = BudgetlensTranslator(settings=DagsterDbtTranslatorSettings(
+    enable_asset_checks=True, enable_duplicate_source_asset_keys=True))
 
 
 def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
