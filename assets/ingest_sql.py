@@ -30,11 +30,13 @@ def timestamp_utc_sql(text_col: str, timezone: str) -> str:
     )
 
 
-def staged_select(spec: BudgetSpec, src: Source, reader: str, source: str, columns: list[str]) -> str:
+def staged_select(spec: BudgetSpec, src: Source, reader: str, source: str, columns: list[str],
+                  row_number: str = "row_number() over ()") -> str:
     """Map a file's (or frame's) columns to the staged text layout for this budget.
 
     A column the spec needs but the file lacks is staged as NULL, so each row is
-    quarantined with a reason naming the missing column.
+    quarantined with a reason naming the missing column. ``row_number`` numbers the
+    source's rows (file order by default).
     """
     present = set(columns)
 
@@ -51,7 +53,7 @@ def staged_select(spec: BudgetSpec, src: Source, reader: str, source: str, colum
     seg_cols = [src.segments.get(level, level) for level in spec.segments.levels]
     segs = ", ".join(f"{col(c)} as seg_{i}" for i, c in enumerate(seg_cols))
     record = f"left(cast(to_json(t) as varchar), {MAX_RECORD_LENGTH})"
-    base = (f"select {quote_literal(source)} as source, row_number() over () as source_row, {record} as record, "
+    base = (f"select {quote_literal(source)} as source, {row_number} as source_row, {record} as record, "
             f"{col(src.timestamp)} as ts_raw, {col(src.event_id)} as event_id_raw, {segs}, "
             f"{missing_sql} as missing_columns, t.* from {reader} t")
     if src.format == "long":

@@ -89,9 +89,11 @@ def _ingest_demo(conn, spec: BudgetSpec, start: dt.date, end: dt.date, history_s
         chunk_end = min(chunk_start + dt.timedelta(days=DEMO_CHUNK_DAYS), end)
         batches = [generate_day(spec.source.scenario, chunk_start + dt.timedelta(days=i), seed, scale)
                    for i in range((chunk_end - chunk_start).days)]
-        events = pd.concat([b.events for b in batches], ignore_index=True)
+        # rows are numbered within their day, so a day's rows look the same whatever window loads them
+        events = pd.concat([b.events.assign(row_in_day=range(1, len(b.events) + 1)) for b in batches], ignore_index=True)
         conn.register("_incoming", events)
-        staged = staged_select(spec, source, "_incoming", f"demo:{spec.source.scenario}", list(events.columns))
+        staged = staged_select(spec, source, "_incoming", f"demo:{spec.source.scenario}",
+                               list(events.columns), row_number="row_in_day")
         _apply(conn, spec, staged, chunk_start, chunk_end, history_start)
         conn.unregister("_incoming")
         docs = pd.concat([b.documents for b in batches], ignore_index=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -467,6 +466,3 @@ def load_specs(folder: str | Path) -> list[BudgetSpec]:
         raise SpecError(problems)
     return sorted(specs, key=lambda s: s.id)
 
-
-def is_identifier(name: str) -> bool:
-    return re.match(NAME_RE, name) is not None

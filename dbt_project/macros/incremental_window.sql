@@ -22,3 +22,28 @@ where {{ period_col }} >= {{ start_sql }}
   and {{ period_col }} >= coalesce(({{ covered_sql }}), {{ end_sql }})
 {% endif %}
 {% endmacro %}
+
+{#
+  Body of a weekly or monthly digest model: daily digests merged per `grain` over the
+  window widened to whole periods (no re-scan of raw events).
+#}
+{% macro rollup_daily_digests(grain) %}
+with daily as (
+    select
+        budget_id, measure, segment_id,
+        cast({{ dbt.date_trunc(grain, 'day') }} as date) as {{ grain }}_start,
+        event_count, value_sum, value_min, value_max, value_m2
+    from {{ ref('fct_digest_daily') }}
+    where day >= {{ widened_start(grain) }} and day < {{ widened_end(grain) }}
+),
+
+merged as (
+    {{ merge_digests('daily', ['budget_id', 'measure', 'segment_id', grain ~ '_start']) }}
+),
+
+final as (
+    select *, {{ sample_variance() }} as value_variance from merged
+)
+
+select * from final
+{% endmacro %}

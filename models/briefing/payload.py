@@ -109,9 +109,7 @@ def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: 
             "confidence": "measured" if current is not None else "unavailable",
             "assessment": _assessment(change, metric.favourable, notable),
         })
-    order = {"north_star": 0}
-    return sorted(figures, key=lambda f: (order.get("north_star" if f["is_north_star"] else "", 1),
-                                          spec.value_chain.index(f["step"]), f["metric_id"]))
+    return sorted(figures, key=lambda f: (not f["is_north_star"], spec.value_chain.index(f["step"]), f["metric_id"]))
 
 
 def _null_reason(grain_values: pd.DataFrame, metric_id: str, period: dt.date) -> str | None:

@@ -109,12 +109,21 @@ def iter_days(budget: str, start: dt.date, end: dt.date, seed: int = DEFAULT_SEE
         day += dt.timedelta(days=1)
 
 
-def scale_for_events(target_events: int, budgets: list[str], start: dt.date, end: dt.date) -> float:
-    """The scale at which ``budgets`` over ``[start, end)`` produce about ``target_events`` events."""
+def scale_for_events(target_events: int, budgets: list[str], start: dt.date, end: dt.date,
+                     seed: int = DEFAULT_SEED, sample_days: int = 21) -> float:
+    """The scale at which ``budgets`` over ``[start, end)`` produce about ``target_events`` events.
+
+    Measured, not guessed: up to ``sample_days`` days spread evenly over the range are
+    generated at scale 1 and their volume extrapolated (intensities are linear in scale).
+    """
     days = (end - start).days
     if days <= 0 or not budgets:
         raise ValueError("need at least one budget and one day")
-    per_scale = sum(scenario(b).expected_events_per_day() for b in budgets) * days
+    picks = sorted({start + dt.timedelta(days=int(i)) for i in np.linspace(0, days - 1, min(days, sample_days))})
+    sampled = sum(len(generate_day(b, day, seed, 1.0).events) for b in budgets for day in picks)
+    per_scale = sampled / len(picks) * days
+    if per_scale == 0:
+        raise ValueError("the sampled days produced no events")
     return target_events / per_scale
 
 

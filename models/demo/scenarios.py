@@ -74,10 +74,6 @@ class Scenario:
     def simulate(self, day: dt.date, rng: np.random.Generator, scale: float) -> tuple[list[Emission], list[Documents]]:
         raise NotImplementedError
 
-    def expected_events_per_day(self) -> float:
-        """Rough events/day at scale 1 (used to turn an event target into a scale)."""
-        raise NotImplementedError
-
     def _mask(self, level: str, value: str) -> np.ndarray:
         col = self.levels.index(level)
         return np.array([leaf[col] == value for leaf in self.leaves])
@@ -108,8 +104,6 @@ class MarketingAcquisition(Scenario):
         "consultants": (1.0, 30.0, 1 / 30, 0.18),
     }
 
-    def expected_events_per_day(self) -> float:
-        return 1100.0
 
     def simulate(self, day, rng, scale):
         n = len(self.leaves)
@@ -165,8 +159,6 @@ class ProductDelivery(Scenario):
         for team, projects in teams for project in projects
     )
 
-    def expected_events_per_day(self) -> float:
-        return 450.0
 
     def simulate(self, day, rng, scale):
         n = len(self.leaves)
@@ -227,8 +219,6 @@ class CustomerSupport(Scenario):
                    for tier in ("standard", "premium") for queue in ("billing", "technical"))
     TZ = {"emea": 0, "amer": -6, "apac": 8}
 
-    def expected_events_per_day(self) -> float:
-        return 800.0
 
     def expected_csat(self, day: dt.date, resolution_mean: np.ndarray) -> np.ndarray:
         slope = 0.08 if day >= CSAT_SENSITIVITY_CHANGE else 0.04

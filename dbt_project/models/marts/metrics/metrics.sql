@@ -5,27 +5,12 @@ with catalog as (
 
 final as (
     select
-        budget_id,
-        metric_id,
-        metric_name,
-        description,
-        metric_kind,
-        measure,
-        aggregation,
-        of_level,
-        formula,
-        step,
-        step_order,
-        roles,
-        classification,
-        is_north_star,
+        *,
         {{ has_label('roles', 'input') }} as is_input,
         {{ has_label('roles', 'output') }} as is_output,
         {{ has_label('roles', 'leading') }} as is_leading,
         {{ has_label('roles', 'lagging') }} as is_lagging,
-        {{ has_label('roles', 'diagnostic') }} as is_diagnostic,
-        favourable,
-        unit
+        {{ has_label('roles', 'diagnostic') }} as is_diagnostic
     from catalog
 )
 
