@@ -18,6 +18,7 @@ import pandas as pd
 from models.spec import BudgetSpec
 
 NOISE_Z = 2.0  # a change beyond 2 standard deviations of past changes is called notable
+SIGNIFICANT_DIGITS = 10  # floating-point sums carry noise in the last digits; nobody should read it
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     events = inputs.known_events
     in_period = events[(pd.to_datetime(events["end_date"]).dt.date >= period)
                        & (pd.to_datetime(events["event_date"]).dt.date < period_end)] if len(events) else events
-    return {
+    return _rounded({
         "budget": _budget(spec),
         "period": {"grain": grain, "start": period.isoformat(), "end": period_end.isoformat(),
                    "data_through": last_day.isoformat()},
@@ -228,7 +229,18 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
              else f"{r.segment_level}={r.segment_value}"}
             for r in in_period.itertuples()
         ],
-    }
+    })
+
+
+def _rounded(value):
+    """Round every float in a JSON-ready structure to SIGNIFICANT_DIGITS significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def _budget(spec: BudgetSpec) -> dict:

@@ -89,3 +89,10 @@ def test_empty_history_renders_without_crashing():
 ])
 def test_number_formatting(value, unit, text):
     assert fmt(value, unit) == text
+
+
+def test_payload_floats_carry_no_summation_noise():
+    values = monthly_values(1500.0)
+    values.loc[values["metric_id"] == "spend", "value"] = 395454.2899999999
+    spend = next(m for m in build_payload(SPEC, inputs(values))["metrics"] if m["metric_id"] == "spend")
+    assert spend["value"] == 395454.29
