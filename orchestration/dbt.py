@@ -68,7 +68,8 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
     @dbt_assets(manifest=dbt_project.manifest_path, exclude=INCREMENTAL, name="dbt_metrics",
                 dagster_dbt_translator=translator, project=dbt_project, pool="duckdb")
     def dbt_metrics(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        # row counts as metadata (skipped on the partitioned digests: one query per partition event)
-        yield from dbt.cli(["build"], context=context).stream().fetch_row_counts()
+        # No fetch_row_counts(): it keeps a DuckDB connection open in this process, which then
+        # refuses any read-only connection to the same file (the CLI report, analysts, tests).
+        yield from dbt.cli(["build"], context=context).stream()
 
     return [dbt_digests, dbt_metrics]
