@@ -8,7 +8,7 @@ import json
 import dagster as dg
 import duckdb
 
-from assets.landing import day_range, discover
+from assets.landing import LandingError, day_range, discover
 from assets.settings import Settings
 from models.spec import SpecError, load_specs
 
@@ -44,7 +44,12 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
     current: dict[str, str] = {}
     conn = duckdb.connect()  # in-memory: reading a file needs no lock on the warehouse
     for spec in specs:
-        for file in discover(spec, settings.landing_dir):
+        try:
+            files = discover(spec, settings.landing_dir)
+        except LandingError as err:
+            conn.close()
+            return dg.SkipReason(f"refused landing folder: {err}")
+        for file in files:
             key = f"{spec.id}:{file.relative}"
             current[key] = file.fingerprint
             if seen.get(key) == file.fingerprint:
@@ -64,4 +69,4 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
     if end < start:
         return dg.SkipReason(f"landing files only cover days without a partition yet ({start})")
     state = hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
-    yield dg.RunRequest(run_key=f"landing-{start}-{end}-{state}", tags=range_tags(start, end))
+    return dg.RunRequest(run_key=f"landing-{start}-{end}-{state}", tags=range_tags(start, end))

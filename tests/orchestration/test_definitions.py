@@ -54,13 +54,12 @@ def test_sensor_requests_the_days_of_new_landing_files(tmp_path, monkeypatch):
     monkeypatch.setenv("BUDGETLENS_LANDING", str(tmp_path / "landing"))
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance)
-        requests = list(landing_files_sensor(context))
-        assert len(requests) == 1
-        assert (requests[0].tags[RANGE_START], requests[0].tags[RANGE_END]) == ("2026-01-03", "2026-01-09")
-        cursor = json.loads(context.cursor)
+        request = landing_files_sensor(context)
+        assert isinstance(request, dg.RunRequest)
+        assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-01-03", "2026-01-09")
+        assert list(json.loads(context.cursor)) == ["shop:shop/a.csv"]
         again = landing_files_sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor))
-        assert isinstance(again, dg.SkipReason) or not list(again)
-        assert list(cursor) == ["shop:shop/a.csv"]
+        assert isinstance(again, dg.SkipReason) and again.skip_message == "no new or changed landing files"
 
 
 def test_repo_instance_config_limits_the_duckdb_pool():
@@ -71,3 +70,19 @@ def test_repo_instance_config_limits_the_duckdb_pool():
     assert config["concurrency"]["pools"]["default_limit"] == 1
     with dg.instance_for_test(overrides={"concurrency": config["concurrency"]}) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+def test_sensor_skips_with_the_reason_when_a_file_escapes_the_landing_folder(tmp_path, monkeypatch):
+    from tests.assets.conftest import SPEC
+    import yaml
+
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "shop.yaml").write_text(yaml.safe_dump(SPEC))
+    (tmp_path / "landing" / "shop").mkdir(parents=True)
+    (tmp_path / "secret.csv").write_text("id\n")
+    (tmp_path / "landing" / "shop" / "evil.csv").symlink_to(tmp_path / "secret.csv")
+    monkeypatch.setenv("BUDGETLENS_SPECS", str(tmp_path / "specs"))
+    monkeypatch.setenv("BUDGETLENS_LANDING", str(tmp_path / "landing"))
+    with dg.instance_for_test() as instance:
+        result = landing_files_sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(result, dg.SkipReason) and "outside the landing folder" in result.skip_message
