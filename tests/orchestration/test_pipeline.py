@@ -3,6 +3,8 @@
 import datetime as dt
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -129,6 +131,31 @@ def test_one_briefing_per_budget_written_offline_and_labelled(demo):
         payload = json.loads(Path(js).read_text())
         assert payload["period"]["start"] == "2026-01-01" and payload["metrics"][0]["is_north_star"]
         assert Path(md).parent == settings.output_dir / "briefings" / budget
+
+
+def test_attribute_grouping_example_compiles_and_matches_metric_values(demo):
+    """The documented analysis (macro digests_by_attribute) gives exact ratios per attribute value."""
+    import subprocess
+
+    from assets.settings import DBT_PROJECT_DIR
+    from orchestration.dbt import dbt_executable
+
+    settings, _, conn = demo
+    # dbt (another process) compiles against a copy: our read-only connection locks the original
+    copy_dir = settings.home / "copy"
+    copy_dir.mkdir(exist_ok=True)
+    shutil.copy(settings.duckdb_path, copy_dir / settings.duckdb_path.name)
+    done = subprocess.run([dbt_executable(), "compile", "--quiet", "--select", "cost_per_lead_by_channel_kind",
+                           "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                           "--target-path", str(settings.home / "dbt_target")],
+                          capture_output=True, text=True, env={**os.environ, "BUDGETLENS_DUCKDB": str(copy_dir / settings.duckdb_path.name)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    sql = next((settings.home / "dbt_target").rglob("cost_per_lead_by_channel_kind.sql")).read_text()
+    by_kind = {(str(r[0]), r[1]): r[4] for r in conn.execute(sql).fetchall()}
+    ppc = dict(conn.execute("""select cast(period_start as varchar), value from main.metric_values
+        where budget_id = 'marketing_acquisition' and metric_id = 'cost_per_lead' and grain = 'month'
+          and segment_level = 'channel' and segment_id = 'ppc'""").fetchall())
+    assert ppc and all(by_kind[(month, "paid_media")] == pytest.approx(value, rel=1e-12) for month, value in ppc.items())
 
 
 def test_rerunning_the_same_window_changes_nothing(demo):
