@@ -199,6 +199,10 @@ def optimise(problem: Problem) -> Allocation:
         ]
         solver = "HiGHS (linear programme)"
     else:
+        # the limits other than capacity are linear: diagnose a conflict among them by name first
+        rows = [r for r in _rows(problem) if r[0] != "capacity"]
+        if rows and _solve_linear(problem, rows) is None:
+            raise InfeasibleAllocation(_conflict(problem, rows))
         x = _solve_concave(problem)
         constraints = _concave_constraints(problem, x)
         solver = "SLSQP (concave response curves)"

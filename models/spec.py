@@ -190,6 +190,31 @@ class KnownEvent(_Strict):
     segment: str | None = None
 
 
+class LeverBounds(_Strict):
+    min: float = Field(default=0.0, ge=0)
+    max: float | None = Field(default=None, ge=0)
+
+
+class LeverRatio(_Strict):
+    numerator: str
+    denominator: str
+    max_ratio: float = Field(gt=0)
+
+
+class Optimization(_Strict):
+    """Reallocate a spend metric across the segments of one level to maximise an outcome metric."""
+
+    objective: Name = Field(description="outcome metric to maximise (a base count or sum)")
+    lever: Name = Field(description="spend metric to allocate (a base sum)")
+    level: Name = Field(description="segment level whose segments are the levers")
+    grain: Grain = "week"
+    budget: float | None = Field(default=None, gt=0, description="total lever per period; default: the current total")
+    capacity: float | None = Field(default=None, gt=0, description="most of the objective that can be absorbed per period")
+    bounds: dict[str, LeverBounds] = Field(default_factory=dict, description="segment id -> min/max of the lever")
+    ratios: list[LeverRatio] = Field(default_factory=list)
+    history_periods: int = Field(default=26, ge=6, le=520)
+
+
 class Source(_Strict):
     kind: Literal["demo", "files"]
     scenario: Name | None = Field(default=None, description="demo scenario name (kind: demo)")
@@ -243,6 +268,7 @@ class BudgetSpec(_Strict):
     goals: list[Goal] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     events: list[KnownEvent] = Field(default_factory=list)
+    optimization: Optimization | None = None
     source: Source
 
     @property
@@ -357,6 +383,13 @@ def _cross_check(spec: BudgetSpec) -> list[tuple[str, str]]:
             problems.append((f"events.{i}", "level and segment go together"))
         if event.end_date and event.end_date < event.date:
             problems.append((f"events.{i}.end_date", "end_date is before date"))
+    opt = spec.optimization
+    if opt is not None:
+        for key, metric_id, aggs in (("objective", opt.objective, ("count", "sum")), ("lever", opt.lever, ("sum",))):
+            if known_metric(metric_id, f"optimization.{key}") and metrics[metric_id].agg not in aggs:
+                problems.append((f"optimization.{key}", f"{metric_id!r} must be a base metric with agg {' or '.join(aggs)}"))
+        if opt.level not in levels:
+            problems.append(("optimization.level", f"unknown segment level {opt.level!r}{_suggest(opt.level, levels)}"))
     source = spec.source
     if source.kind == "files":
         if source.segments and set(source.segments) != set(levels):

@@ -7,7 +7,7 @@ SESSION_HOME = tempfile.mkdtemp(prefix="budgetlens-tests-")
 BASE_ENV = {
     "BUDGETLENS_HOME": SESSION_HOME,
     "BUDGETLENS_START_DATE": "2026-01-01",
-    "BUDGETLENS_END_DATE": "2026-02-14",
+    "BUDGETLENS_END_DATE": "2026-02-15",
     "BUDGETLENS_DEMO_SCALE": "0.05",
     "DAGSTER_HOME": os.path.join(SESSION_HOME, "dagster_home"),
 }

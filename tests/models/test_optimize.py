@@ -104,3 +104,11 @@ def test_gain_interval_widens_with_uncertainty_and_is_seeded():
 def test_response_curve_input_errors(spend, outcome, message):
     with pytest.raises(ValueError, match=message):
         fit_response(spend, outcome)
+
+
+def test_concave_problems_name_conflicting_constraints_too():
+    levers = (Lever("ppc", ResponseCurve("log", 0.0, 40.0, scale=100.0), minimum=1500),
+              Lever("sales", ResponseCurve("log", 0.0, 60.0, scale=100.0)))
+    with pytest.raises(InfeasibleAllocation) as err:
+        optimise(Problem(levers=levers, budget=1000))
+    assert sorted(err.value.conflicting) == ["budget", "minimum ppc"]

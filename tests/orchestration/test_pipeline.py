@@ -17,10 +17,11 @@ from orchestration.cli import run_pipeline
 
 pytestmark = pytest.mark.e2e
 
-START, END = dt.date(2026, 1, 1), dt.date(2026, 2, 14)
+START, END = dt.date(2026, 1, 1), dt.date(2026, 2, 15)  # six complete ISO weeks
 TABLES = ["raw.events", "raw.quarantine", "raw.documents", "main.fct_digest_hourly", "main.fct_digest_daily",
           "main.fct_digest_weekly", "main.fct_digest_monthly", "main.metric_values", "main.fct_segment_rankings",
-          "main.metrics", "main.metric_edges", "main.dim_segments", "main.briefings"]
+          "main.metrics", "main.metric_edges", "main.dim_segments", "main.allocation_recommendations",
+          "main.allocation_constraints", "main.briefings"]
 
 
 def table_hash(conn, table: str) -> str:
@@ -118,6 +119,19 @@ def test_rankings_name_best_and_worst(demo):
         from main.fct_segment_rankings where budget_id = 'marketing_acquisition' and metric_id = 'customer_acquisition_cost'
           and grain = 'month' and period_start = date '2026-01-01' and segment_level = 'channel'""").fetchone()
     assert best != worst and worst == "ppc"  # ppc's leads convert worst: its CAC is highest
+
+
+def test_allocation_is_recommended_from_six_weeks_of_history(demo):
+    _, _, conn = demo
+    rows = conn.execute("""select segment_id, current, recommended, basis_period from main.allocation_recommendations
+                           where budget_id = 'marketing_acquisition' order by segment_id""").fetchall()
+    assert [r[0] for r in rows] == ["consultants", "ppc", "sales_team"]
+    assert rows[0][3] == dt.date(2026, 2, 9)  # the latest complete week is the basis
+    assert sum(r[2] for r in rows) <= sum(r[1] for r in rows) * (1 + 1e-6)  # the budget is what is spent now
+    recommended = {r[0]: r[2] for r in rows}
+    assert recommended["sales_team"] <= 3 * recommended["ppc"] + 1e-6  # the spec's ratio constraint
+    necks = conn.execute("select count(*) from main.allocation_constraints where is_bottleneck").fetchone()[0]
+    assert necks <= 1
 
 
 def test_one_briefing_per_budget_written_offline_and_labelled(demo):

@@ -143,7 +143,7 @@ all_values as (
 ),
 
 coverage as (
-    select budget_id, max(day) as last_day from {{ ref('fct_digest_daily') }} group by budget_id
+    select budget_id, min(day) as first_day, max(day) as last_day from {{ ref('fct_digest_daily') }} group by budget_id
 ),
 
 final as (
@@ -159,7 +159,10 @@ final as (
         v.value,
         v.null_reason,
         'observed' as provenance,
-        {{ period_end('v.grain', 'v.period_start') }} <= cast({{ dbt.dateadd('day', 1, 'cov.last_day') }} as date) as is_complete
+        -- complete = the data covers the whole period (a week straddling the first day is partial)
+        v.period_start >= cov.first_day
+            and {{ period_end('v.grain', 'v.period_start') }} <= cast({{ dbt.dateadd('day', 1, 'cov.last_day') }} as date)
+            as is_complete
     from all_values as v
     inner join catalog as c on c.budget_id = v.budget_id and c.metric_id = v.metric_id
     inner join coverage as cov on cov.budget_id = v.budget_id

@@ -1,0 +1,84 @@
+"""Prescriptive stage: optimal reallocation of each budget that declares an `optimization` section."""
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from assets.settings import Settings
+from assets.warehouse import prepare
+from models.allocation import build_problem, constraint_rows, recommendation_rows
+from models.optimize import InfeasibleAllocation, gain_interval, optimise
+from models.spec import load_specs
+
+RECOMMENDATION_COLUMNS = [
+    "budget_id", "basis_period", "grain", "lever_metric", "objective_metric", "segment_id", "current", "recommended",
+    "change", "curve_form", "curve_slope", "curve_slope_low95", "curve_slope_high95", "curve_observations",
+    "expected_objective_current", "expected_objective_recommended", "expected_gain", "expected_gain_low90",
+    "expected_gain_high90", "solver", "provenance"]
+CONSTRAINT_COLUMNS = ["budget_id", "basis_period", "constraint_name", "limit_value", "used", "shadow_price",
+                      "is_binding", "is_bottleneck", "explanation"]
+
+
+def _history(conn, spec) -> pd.DataFrame:
+    opt = spec.optimization
+    return conn.execute("""
+        select l.period_start, l.segment_id, l.value as lever, o.value as objective
+        from main.metric_values l
+        join main.metric_values o using (budget_id, grain, period_start, segment_level, segment_id)
+        where l.budget_id = ? and l.grain = ? and l.segment_level = ? and l.is_complete
+          and l.metric_id = ? and o.metric_id = ?
+        order by l.period_start, l.segment_id""", [spec.id, opt.grain, opt.level, opt.lever, opt.objective]).df()
+
+
+@dg.asset(
+    name="allocation_recommendations",
+    deps=[dg.AssetKey("metric_values")],
+    kinds={"python", "scipy", "duckdb"},
+    owners=["team:budget-owners"],
+    group_name="prescriptive",
+    pool="duckdb",
+    description="For budgets with an `optimization` section: response curves per lever fitted on history "
+                "(statsmodels), the optimal allocation (HiGHS LP, or SLSQP for diminishing returns), the expected "
+                "gain with a 90% interval, and every constraint with its shadow price and the bottleneck "
+                "(tables main.allocation_recommendations and main.allocation_constraints).",
+)
+def allocation_recommendations(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    settings = Settings.from_env()
+    recommendations, constraints, notes = [], [], []
+    with duckdb.get_connection() as conn:
+        prepare(conn)
+        for spec in [s for s in load_specs(settings.specs_dir) if s.optimization is not None]:
+            basis = None
+            try:
+                problem, basis = build_problem(spec, _history(conn, spec))
+                allocation = optimise(problem)
+            except InfeasibleAllocation as err:
+                notes.append(f"{spec.id}: infeasible: {', '.join(err.conflicting)}")
+                constraints += [{"budget_id": spec.id, "basis_period": basis, "constraint_name": name,
+                                 "limit_value": None, "used": None, "shadow_price": None, "is_binding": None,
+                                 "is_bottleneck": False, "explanation": f"infeasible: {str(err)}"}
+                                for name in err.conflicting]
+                continue
+            except ValueError as err:
+                notes.append(f"{spec.id}: {err}")
+                continue
+            recommendations += recommendation_rows(spec, problem, allocation, basis, gain_interval(problem, allocation))
+            constraints += constraint_rows(spec, problem, allocation, basis)
+            notes.append(f"{spec.id}: gain {allocation.gain:+.1f} {problem.outcome}/{spec.optimization.grain}; "
+                         + allocation.explain(problem))
+        for table, rows, columns in (("allocation_recommendations", recommendations, RECOMMENDATION_COLUMNS),
+                                     ("allocation_constraints", constraints, CONSTRAINT_COLUMNS)):
+            frame = pd.DataFrame(rows, columns=columns)
+            conn.register("_frame", frame)
+            conn.execute(f"create or replace table main.{table} as select * from _frame")
+            conn.unregister("_frame")
+    for note in notes:
+        context.log.info(note)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(recommendations),
+        "summary": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes) or "no budget declares an optimization"),
+        "recommendations": dg.MetadataValue.md(
+            pd.DataFrame(recommendations, columns=RECOMMENDATION_COLUMNS)[
+                ["budget_id", "segment_id", "current", "recommended", "curve_form", "expected_gain"]].round(2).to_markdown(index=False)
+            if recommendations else "(none)"),
+    })

@@ -1,0 +1,84 @@
+"""From a budget's history to an allocation problem, and from its solution to table rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from models.optimize import Allocation, Lever, Problem, Ratio
+from models.response import fit_response
+from models.spec import BudgetSpec
+
+
+def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.date]:
+    """The spec's optimisation problem with response curves fitted on ``history``.
+
+    Parameters
+    ----------
+    spec : BudgetSpec
+        A budget with an ``optimization`` section.
+    history : pandas.DataFrame
+        Complete periods at the section's grain and level: period_start, segment_id,
+        lever (spend) and objective (outcome) columns.
+
+    Returns
+    -------
+    (Problem, datetime.date)
+        The problem, with each lever's current value taken from the latest period (the basis).
+    """
+    opt = spec.optimization
+    if opt is None:
+        raise ValueError(f"budget {spec.id!r} has no optimization section")
+    periods = sorted(history["period_start"].unique())[-opt.history_periods:]
+    recent = history[history["period_start"].isin(periods)]
+    if len(periods) < 6:
+        raise ValueError(f"{spec.id}: need at least 6 complete {opt.grain}s of history, have {len(periods)}")
+    basis = periods[-1]
+    levers = []
+    for segment_id, rows in recent.groupby("segment_id", sort=True):
+        rows = rows.sort_values("period_start")
+        bounds = opt.bounds.get(segment_id)
+        current = rows.loc[rows["period_start"] == basis, "lever"]
+        levers.append(Lever(segment_id, fit_response(rows["lever"].to_numpy(), rows["objective"].to_numpy()),
+                            current=float(current.iloc[0]) if len(current) else 0.0,
+                            minimum=bounds.min if bounds else 0.0, maximum=bounds.max if bounds else None))
+    unknown = sorted(set(opt.bounds) - {l.name for l in levers})
+    if unknown:
+        raise ValueError(f"{spec.id}: optimization.bounds names segments without history: {', '.join(unknown)}")
+    budget = opt.budget if opt.budget is not None else sum(l.current for l in levers)
+    problem = Problem(tuple(levers), budget=budget, capacity=opt.capacity,
+                      ratios=tuple(Ratio(r.numerator, r.denominator, r.max_ratio) for r in opt.ratios),
+                      outcome=opt.objective, spend=opt.lever)
+    return problem, pd.Timestamp(basis).date()
+
+
+def recommendation_rows(spec: BudgetSpec, problem: Problem, allocation: Allocation, basis: dt.date,
+                        gain: tuple[float, float]) -> list[dict]:
+    """One row per lever: current vs recommended, with its fitted curve."""
+    rows = []
+    for lever in problem.levers:
+        low, high = lever.curve.slope_interval(0.95)
+        rows.append({
+            "budget_id": spec.id, "basis_period": basis, "grain": spec.optimization.grain,
+            "lever_metric": problem.spend, "objective_metric": problem.outcome, "segment_id": lever.name,
+            "current": allocation.current[lever.name], "recommended": allocation.recommended[lever.name],
+            "change": allocation.recommended[lever.name] - allocation.current[lever.name],
+            "curve_form": lever.curve.form, "curve_slope": lever.curve.slope,
+            "curve_slope_low95": low, "curve_slope_high95": high, "curve_observations": lever.curve.n,
+            "expected_objective_current": allocation.current_outcome,
+            "expected_objective_recommended": allocation.expected_outcome,
+            "expected_gain": allocation.gain, "expected_gain_low90": gain[0], "expected_gain_high90": gain[1],
+            "solver": allocation.solver, "provenance": "predicted",
+        })
+    return rows
+
+
+def constraint_rows(spec: BudgetSpec, problem: Problem, allocation: Allocation, basis: dt.date) -> list[dict]:
+    """One row per constraint: limit, use, shadow price, binding, and which one is the bottleneck."""
+    neck = allocation.bottleneck
+    return [{"budget_id": spec.id, "basis_period": basis, "constraint_name": c.name, "limit_value": c.limit,
+             "used": c.used, "shadow_price": c.shadow_price, "is_binding": c.binding,
+             "is_bottleneck": neck is not None and c.name == neck.name,
+             "explanation": allocation.explain(problem) if neck is not None and c.name == neck.name else None}
+            for c in allocation.constraints]

@@ -1,0 +1,66 @@
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.allocation import build_problem, constraint_rows, recommendation_rows
+from models.optimize import gain_interval, optimise
+from models.spec import parse_spec
+from tests.models.test_spec import VALID
+
+YIELDS = {"web": 0.010, "mail": 0.025, "tv": 0.004}
+
+
+def spec_with(**optimization):
+    data = {**VALID, "optimization": {"objective": "orders", "lever": "revenue", "level": "channel", **optimization}}
+    return parse_spec(data, "shop.yaml")
+
+
+def history(weeks: int = 30, seed: int = 2) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for w in range(weeks):
+        for channel, rate in YIELDS.items():
+            spend = rng.uniform(2000, 6000)
+            rows.append({"period_start": dt.date(2026, 1, 5) + dt.timedelta(weeks=w), "segment_id": channel,
+                         "lever": spend, "objective": rate * spend + rng.normal(0, 2)})
+    return pd.DataFrame(rows)
+
+
+def test_history_becomes_a_problem_and_the_best_yield_gets_the_money():
+    spec = spec_with(capacity=1000, bounds={"tv": {"min": 500}})
+    problem, basis = build_problem(spec, history())
+    assert basis == dt.date(2026, 1, 5) + dt.timedelta(weeks=29)
+    # whichever form AIC picks, the fitted curve's yield over the observed range matches the planted one
+    marginal = {l.name: float(l.curve.predict(5000) - l.curve.predict(3000)) / 2000 for l in problem.levers}
+    assert marginal == pytest.approx(YIELDS, abs=0.002)
+    allocation = optimise(problem)
+    assert allocation.recommended["tv"] == pytest.approx(500)
+    assert allocation.recommended["mail"] == pytest.approx(problem.budget - 500, rel=1e-6)
+    rows = recommendation_rows(spec, problem, allocation, basis, gain_interval(problem, allocation))
+    assert {r["segment_id"] for r in rows} == set(YIELDS) and all(r["provenance"] == "predicted" for r in rows)
+    neck = [r for r in constraint_rows(spec, problem, allocation, basis) if r["is_bottleneck"]]
+    assert [r["constraint_name"] for r in neck] == ["budget"] and "holds orders back" in neck[0]["explanation"]
+
+
+def test_budget_defaults_to_the_current_total():
+    problem, basis = build_problem(spec_with(), history())
+    current = history()
+    assert problem.budget == pytest.approx(current[current["period_start"] == basis]["lever"].sum())
+
+
+def test_clear_errors_for_short_history_and_unknown_segments():
+    with pytest.raises(ValueError, match="need at least 6 complete weeks"):
+        build_problem(spec_with(), history(weeks=4))
+    with pytest.raises(ValueError, match="bounds names segments without history: radio"):
+        build_problem(spec_with(bounds={"radio": {"max": 10}}), history())
+
+
+def test_spec_validates_the_optimization_section():
+    from models.spec import SpecError
+
+    with pytest.raises(SpecError, match="optimization.lever: 'conversion' must be a base metric with agg sum"):
+        spec_with(lever="conversion")
+    with pytest.raises(SpecError, match="optimization.level: unknown segment level 'chanel'"):
+        spec_with(level="chanel")
