@@ -6,6 +6,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.settings import Settings
 from assets.warehouse import prepare
+from models.actions import ACTION_COLUMNS, evaluate_rules
 from models.allocation import build_problem, constraint_rows, recommendation_rows
 from models.optimize import InfeasibleAllocation, gain_interval, optimise
 from models.spec import load_specs
@@ -81,4 +82,64 @@ def allocation_recommendations(context: dg.AssetExecutionContext, duckdb: DuckDB
             pd.DataFrame(recommendations, columns=RECOMMENDATION_COLUMNS)[
                 ["budget_id", "segment_id", "current", "recommended", "curve_form", "expected_gain"]].round(2).to_markdown(index=False)
             if recommendations else "(none)"),
+    })
+
+
+ACTIONS_DDL = """
+create table if not exists main.actions (
+    action_key varchar primary key,
+    budget_id varchar not null,
+    rule_id varchar not null,
+    period_grain varchar not null,
+    period_start date not null,
+    segment_level varchar not null,
+    segment_id varchar not null,
+    condition varchar not null,
+    trigger_values varchar not null,
+    action_type varchar not null,
+    action_target varchar,
+    action_amount double,
+    message varchar,
+    class_kind varchar not null,
+    class_type varchar not null,
+    class_detail varchar
+)
+"""
+
+
+@dg.asset(
+    name="actions",
+    deps=[dg.AssetKey("metric_values"), dg.AssetKey(["raw", "rules"])],
+    kinds={"python", "duckdb"},
+    owners=["team:budget-owners"],
+    group_name="prescriptive",
+    pool="duckdb",
+    description="Spec rules evaluated on each budget's latest complete period of their grain, at their scope "
+                "level: every firing is recorded once in main.actions (keyed by budget, rule, period and segment) "
+                "with the values that triggered it and its classification (decision: programmed focus/remove or "
+                "non-programmed; action: quantity more, or quality unique/best/above-par/on-par/below-par).",
+)
+def actions(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    settings = Settings.from_env()
+    fired = []
+    with duckdb.get_connection() as conn:
+        prepare(conn)
+        for spec in [s for s in load_specs(settings.specs_dir) if s.rules]:
+            values = conn.execute(
+                "select metric_id, grain, period_start, segment_level, segment_id, value, is_complete "
+                "from main.metric_values where budget_id = ? order by all", [spec.id]).df()
+            fired.append(evaluate_rules(spec, values))
+        frame = pd.concat(fired, ignore_index=True) if fired else pd.DataFrame(columns=ACTION_COLUMNS)
+        conn.execute(ACTIONS_DDL)
+        conn.register("_fired", frame)
+        new = conn.execute("select count(*) from _fired where action_key not in (select action_key from main.actions)").fetchone()[0]
+        conn.execute("insert into main.actions select * from _fired "
+                     "where action_key not in (select action_key from main.actions) order by action_key")
+        conn.unregister("_fired")
+        total = conn.execute("select count(*) from main.actions").fetchone()[0]
+    context.log.info(f"{len(frame)} rule firing(s) this run, {new} new")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": total, "fired_this_run": len(frame), "new_actions": new,
+        "fired": dg.MetadataValue.md(frame[["budget_id", "rule_id", "period_start", "segment_id", "class_kind",
+                                            "class_type"]].to_markdown(index=False) if len(frame) else "(none)"),
     })

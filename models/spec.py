@@ -169,6 +169,34 @@ class Action(_Strict):
         return self
 
 
+DETAILS = {
+    ("decision", "programmed"): {"focus", "remove"},
+    ("decision", "non_programmed"): {None},
+    ("action", "quantity"): {"more"},
+    ("action", "quality"): {"unique", "best", "above_par", "on_par", "below_par"},
+}
+
+
+class Classification(_Strict):
+    """Decision (programmed: focus/remove; non-programmed) or Action (quantity: more; quality: unique/best/...)."""
+
+    kind: Literal["decision", "action"]
+    type: Literal["programmed", "non_programmed", "quantity", "quality"]
+    detail: Literal["focus", "remove", "more", "unique", "best", "above_par", "on_par", "below_par"] | None = None
+
+    @model_validator(mode="after")
+    def _valid_combination(self) -> "Classification":
+        allowed = DETAILS.get((self.kind, self.type))
+        if allowed is None:
+            raise ValueError(f"a {self.kind} cannot be of type {self.type}; use "
+                             + ", ".join(f"{k}/{t}" for k, t in DETAILS))
+        if self.detail not in allowed:
+            raise ValueError(f"{self.kind}/{self.type} takes detail "
+                             + (" or ".join(sorted(d for d in allowed if d)) if allowed != {None} else "none")
+                             + f", got {self.detail!r}")
+        return self
+
+
 class RuleScope(_Strict):
     level: Name | None = Field(default=None, description="segment level the rule is evaluated at; none = total")
 
@@ -179,6 +207,16 @@ class Rule(_Strict):
     scope: RuleScope = RuleScope()
     period: Grain = "week"
     action: Action
+    classify: Classification | None = Field(default=None, description="default: allocate -> action/quantity/more, "
+                                            "flag and notify -> decision/non_programmed")
+
+    @property
+    def classification(self) -> Classification:
+        if self.classify is not None:
+            return self.classify
+        if self.action.type == "allocate":
+            return Classification(kind="action", type="quantity", detail="more")
+        return Classification(kind="decision", type="non_programmed")
 
 
 class KnownEvent(_Strict):

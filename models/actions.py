@@ -1,0 +1,66 @@
+"""Rules -> deterministic actions: every rule evaluated on the latest complete period of its grain."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+
+from models.spec import BudgetSpec
+
+ACTION_COLUMNS = [
+    "action_key", "budget_id", "rule_id", "period_grain", "period_start", "segment_level", "segment_id",
+    "condition", "trigger_values", "action_type", "action_target", "action_amount", "message",
+    "class_kind", "class_type", "class_detail"]
+
+
+def action_key(budget_id: str, rule_id: str, grain: str, period_start, segment_id: str) -> str:
+    """Identity of a firing: the same rule on the same segment and period is one action, however often it runs."""
+    text = f"{budget_id}|{rule_id}|{grain}|{pd.Timestamp(period_start).date().isoformat()}|{segment_id}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def evaluate_rules(spec: BudgetSpec, values: pd.DataFrame) -> pd.DataFrame:
+    """Actions fired by ``spec``'s rules on its latest complete periods.
+
+    Parameters
+    ----------
+    spec : BudgetSpec
+        The budget and its rules.
+    values : pandas.DataFrame
+        metric_values rows of the budget: metric_id, grain, period_start, segment_level,
+        segment_id, value, is_complete.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per firing (columns :data:`ACTION_COLUMNS`); ``trigger_values`` holds the
+        values the condition saw (JSON), so a later run can measure what followed.
+        A condition that cannot be decided (a value is missing) fires nothing.
+    """
+    rows = []
+    for rule in spec.rules:
+        condition = spec.parsed_rules()[rule.id]
+        level = rule.scope.level or "_total"
+        scoped = values[(values["grain"] == rule.period) & (values["segment_level"] == level) & values["is_complete"]
+                        & values["metric_id"].isin(condition.references())]
+        if scoped.empty:
+            continue
+        period = scoped["period_start"].max()
+        latest = scoped[scoped["period_start"] == period]
+        cls = rule.classification
+        for segment_id, seg in latest.groupby("segment_id", sort=True):
+            seen = {m: (None if pd.isna(v) else float(v)) for m, v in zip(seg["metric_id"], seg["value"])}
+            if condition.holds(seen) is not True:
+                continue
+            rows.append({
+                "action_key": action_key(spec.id, rule.id, rule.period, period, segment_id),
+                "budget_id": spec.id, "rule_id": rule.id, "period_grain": rule.period,
+                "period_start": pd.Timestamp(period).date(), "segment_level": level, "segment_id": segment_id,
+                "condition": rule.when, "trigger_values": json.dumps(seen, sort_keys=True),
+                "action_type": rule.action.type, "action_target": rule.action.target,
+                "action_amount": rule.action.amount, "message": rule.action.message,
+                "class_kind": cls.kind, "class_type": cls.type, "class_detail": cls.detail,
+            })
+    return pd.DataFrame(rows, columns=ACTION_COLUMNS)
