@@ -12,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.narrative import AnthropicWriter
 from assets.settings import Settings
-from assets.warehouse import prepare
+from assets.warehouse import prepare, table_exists
 from models.briefing.payload import BriefingInputs, build_payload, latest_complete_period
 from models.briefing.template import render_markdown
 from models.spec import BudgetSpec, load_specs
@@ -50,10 +50,15 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
         "group by 1 order by rows desc, reason limit 5", [spec.id]).fetchall()
     last_event = conn.execute("select max(event_ts) from raw.events where budget_id = ?", [spec.id]).fetchone()[0]
     events = conn.execute("select * from raw.known_events where budget_id = ? order by event_date, name", [spec.id]).df()
+    prescriptive = {table: conn.execute(f"select * from main.{table} where budget_id = ? order by all", [spec.id]).df()
+                    if table_exists(conn, "main", table) else pd.DataFrame()
+                    for table in ("actions", "allocation_recommendations", "allocation_constraints")}
     quality = {"received": int(received), "loaded": int(loaded), "quarantined": int(quarantined),
                "top_reasons": [{"reason": r, "rows": int(n)} for r, n in reasons],
                "last_event": None if last_event is None else pd.Timestamp(last_event).isoformat()}
-    return BriefingInputs(values=values, rankings=rankings, quality=quality, known_events=events)
+    return BriefingInputs(values=values, rankings=rankings, quality=quality, known_events=events,
+                          actions=prescriptive["actions"], allocation=prescriptive["allocation_recommendations"],
+                          constraints=prescriptive["allocation_constraints"])
 
 
 def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out_dir: Path, log) -> dict:
@@ -92,6 +97,7 @@ def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out
 @dg.asset(
     name="briefings",
     deps=[dg.AssetKey("metric_values"), dg.AssetKey("fct_segment_rankings"), dg.AssetKey("metrics"),
+          dg.AssetKey("actions"), dg.AssetKey("allocation_recommendations"),
           dg.AssetKey(["raw", "events"]), dg.AssetKey(["raw", "known_events"])],
     kinds={"python", "anthropic", "markdown"},
     owners=["team:budget-owners"],

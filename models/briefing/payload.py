@@ -9,8 +9,9 @@ period-to-period variation.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ class BriefingInputs:
     rankings: pd.DataFrame    # fct_segment_rankings rows of the briefing period and grain
     quality: dict             # received / loaded / quarantined / top reasons / last event
     known_events: pd.DataFrame  # event_date, end_date, name, kind, segment_level, segment_value
+    actions: pd.DataFrame = field(default_factory=pd.DataFrame)      # main.actions rows of the budget
+    allocation: pd.DataFrame = field(default_factory=pd.DataFrame)   # main.allocation_recommendations rows
+    constraints: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.allocation_constraints rows
 
 
 def _num(value) -> float | None:
@@ -196,7 +200,8 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     period = latest_complete_period(inputs.values, grain)
     if period is None:
         return {"budget": _budget(spec), "period": None, "metrics": [], "goals": [], "segments": [],
-                "composites": [], "data_quality": inputs.quality, "known_events": [],
+                "composites": [], "actions": [], "allocation": None, "data_quality": inputs.quality,
+                "known_events": [],
                 "notes": [f"no complete {grain} with data yet"]}
     period_end = (pd.Timestamp(period) + (pd.DateOffset(months=1) if grain == "month" else
                                            pd.Timedelta(days=7 if grain == "week" else 1))).date()
@@ -222,6 +227,8 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
                             for c in m.composite.components]}
             for mid, m in spec.metrics.items() if m.composite is not None
         ],
+        "actions": _latest_actions(inputs.actions),
+        "allocation": _allocation(inputs.allocation, inputs.constraints),
         "data_quality": inputs.quality,
         "known_events": [
             {"date": pd.Timestamp(r.event_date).date().isoformat(), "name": r.name, "kind": r.kind,
@@ -230,6 +237,42 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
             for r in in_period.itertuples()
         ],
     })
+
+
+def _latest_actions(actions: pd.DataFrame) -> list[dict]:
+    """Each rule's firings of its most recent period: what the rules say to do now."""
+    if actions.empty:
+        return []
+    latest = actions[actions["period_start"] == actions.groupby("rule_id")["period_start"].transform("max")]
+    return [{"rule_id": r.rule_id, "period_grain": r.period_grain,
+             "period_start": pd.Timestamp(r.period_start).date().isoformat(), "segment_id": r.segment_id,
+             "condition": r.condition, "trigger_values": json.loads(r.trigger_values), "action_type": r.action_type,
+             "message": r.message, "classification": {"kind": r.class_kind, "type": r.class_type,
+                                                      "detail": r.class_detail},
+             "needs_judgement": r.class_kind == "decision" and r.class_type == "non_programmed",
+             "provenance": "rule on observed values"}
+            for r in latest.sort_values(["rule_id", "segment_id"]).itertuples()]
+
+
+def _allocation(allocation: pd.DataFrame, constraints: pd.DataFrame) -> dict | None:
+    if allocation.empty:
+        if constraints.empty:
+            return None
+        return {"infeasible": sorted(constraints["constraint_name"]), "explanation": constraints["explanation"].iloc[0]}
+    first = allocation.iloc[0]
+    neck = constraints[constraints["is_bottleneck"].fillna(False).astype(bool)] if not constraints.empty else constraints
+    return {
+        "basis_period": pd.Timestamp(first["basis_period"]).date().isoformat(), "grain": first["grain"],
+        "lever_metric": first["lever_metric"], "objective_metric": first["objective_metric"],
+        "levers": [{"segment_id": r.segment_id, "current": r.current, "recommended": r.recommended,
+                    "change": r.change, "curve_form": r.curve_form} for r in allocation.itertuples()],
+        "expected_objective_current": first["expected_objective_current"],
+        "expected_objective_recommended": first["expected_objective_recommended"],
+        "expected_gain": first["expected_gain"],
+        "expected_gain_interval90": [first["expected_gain_low90"], first["expected_gain_high90"]],
+        "bottleneck": None if neck.empty else neck["explanation"].iloc[0],
+        "provenance": "predicted (response curves fitted on history)",
+    }
 
 
 def _rounded(value):

@@ -91,6 +91,7 @@ def render_markdown(payload: dict, writer_note: str, narrative: str | None = Non
             parts = ", ".join(f"{p['metric_id']} × {p['weight']:g} ({p['normalize']}) = {fmt(p['value'])}" for p in c["components"])
             lines.append(f"- **{c['metric_id']}**: {fmt(c['value'])} from {parts}")
         lines.append("")
+    lines += _what_to_do(payload)
     if payload["known_events"]:
         lines += ["## Known events in the period", ""]
         lines += [f"- {e['date']}: {e['name']} ({e['kind']}{', ' + e['segment'] if e['segment'] else ''})"
@@ -127,3 +128,38 @@ def _summary(payload: dict) -> str:
     if behind:
         sentences.append("Behind pace: " + ", ".join(g["goal_id"] for g in behind) + ".")
     return " ".join(sentences)
+
+
+def _what_to_do(payload: dict) -> list[str]:
+    """Fired rules (deterministic) and the recommended allocation (predicted)."""
+    actions, allocation = payload.get("actions") or [], payload.get("allocation")
+    if not actions and not allocation:
+        return []
+    lines = ["## What should we do", ""]
+    if actions:
+        lines += ["| rule | period | segment | saw | classification | action |", "|---|---|---|---|---|---|"]
+        for a in actions:
+            cls = a["classification"]
+            label = "/".join(p for p in (cls["kind"], cls["type"], cls["detail"]) if p)
+            saw = ", ".join(f"{k} = {fmt(v)}" for k, v in a["trigger_values"].items())
+            lines.append(f"| {a['rule_id']} | {a['period_grain']} {a['period_start']} | {a['segment_id']} | {saw} "
+                         f"| {label} | {a['action_type']}: {a['message'] or ''} |")
+        lines += ["", "_Rules decide programmed decisions and actions deterministically; non-programmed decisions "
+                      "need the owner's judgement._", ""]
+    if allocation and "infeasible" in allocation:
+        lines += [f"Reallocation is impossible as specified: {allocation['explanation']}", ""]
+    elif allocation:
+        lines += [f"Recommended {allocation['lever_metric']} per {allocation['grain']} (predicted, from response "
+                  f"curves fitted on history; basis {allocation['basis_period']}):", "",
+                  "| segment | current | recommended | change | curve |", "|---|---|---|---|---|"]
+        for lever in allocation["levers"]:
+            lines.append(f"| {lever['segment_id']} | {fmt(lever['current'])} | {fmt(lever['recommended'])} "
+                         f"| {fmt(lever['change'])} | {lever['curve_form']} |")
+        low, high = allocation["expected_gain_interval90"]
+        lines += ["", f"Expected {allocation['objective_metric']}: {fmt(allocation['expected_objective_current'])} → "
+                      f"{fmt(allocation['expected_objective_recommended'])} per {allocation['grain']}, a gain of "
+                      f"{fmt(allocation['expected_gain'])} (90% interval {fmt(low)} to {fmt(high)}; predicted)."]
+        if allocation["bottleneck"]:
+            lines.append(allocation["bottleneck"])
+        lines.append("")
+    return lines

@@ -96,3 +96,28 @@ def test_payload_floats_carry_no_summation_noise():
     values.loc[values["metric_id"] == "spend", "value"] = 395454.2899999999
     spend = next(m for m in build_payload(SPEC, inputs(values))["metrics"] if m["metric_id"] == "spend")
     assert spend["value"] == 395454.29
+
+
+def test_what_to_do_section_shows_classified_actions_and_the_predicted_allocation():
+    base = inputs(monthly_values(1000.0))
+    actions = pd.DataFrame([{
+        "rule_id": "expensive_acquisition", "period_grain": "week", "period_start": dt.date(2026, 6, 22),
+        "segment_id": "ppc", "condition": "customer_acquisition_cost > 300",
+        "trigger_values": '{"customer_acquisition_cost": 312.5}', "action_type": "flag", "message": "CAC high",
+        "class_kind": "decision", "class_type": "programmed", "class_detail": "remove"}])
+    allocation = pd.DataFrame([{
+        "basis_period": dt.date(2026, 6, 22), "grain": "week", "lever_metric": "spend", "objective_metric": "new_customers",
+        "segment_id": s, "current": c, "recommended": r, "change": r - c, "curve_form": "linear",
+        "expected_objective_current": 480.0, "expected_objective_recommended": 520.0, "expected_gain": 40.0,
+        "expected_gain_low90": 12.0, "expected_gain_high90": 71.0} for s, c, r in (("ppc", 30000.0, 20000.0), ("sales_team", 40000.0, 50000.0))])
+    constraints = pd.DataFrame([{"constraint_name": "budget", "is_bottleneck": True,
+                                 "explanation": "Budget, not capacity, is what holds new_customers back."}])
+    payload = build_payload(SPEC, BriefingInputs(base.values, base.rankings, base.quality, base.known_events,
+                                                 actions=actions, allocation=allocation, constraints=constraints))
+    assert payload["actions"][0]["needs_judgement"] is False
+    assert payload["allocation"]["expected_gain_interval90"] == [12.0, 71.0]
+    text = render_markdown(payload, "template")
+    assert "## What should we do" in text and "decision/programmed/remove" in text
+    assert "customer_acquisition_cost = 312.5" in text
+    assert "a gain of 40 (90% interval 12 to 71; predicted)" in text
+    assert "Budget, not capacity, is what holds new_customers back." in text

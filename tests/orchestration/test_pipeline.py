@@ -151,6 +151,8 @@ def test_one_briefing_per_budget_written_offline_and_labelled(demo):
         assert writer == "template" and reason == "no ANTHROPIC_API_KEY"
         text = Path(md).read_text()
         assert "deterministic template (no ANTHROPIC_API_KEY set)" in text and "## What happened (observed)" in text
+        if budget == "marketing_acquisition":
+            assert "## What should we do" in text and "lead_drought" in text
         payload = json.loads(Path(js).read_text())
         assert payload["period"]["start"] == "2026-01-01" and payload["metrics"][0]["is_north_star"]
         assert Path(md).parent == settings.output_dir / "briefings" / budget
