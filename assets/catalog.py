@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from assets.warehouse import prepare
+from assets.warehouse import prepare, replace_table
 from models.catalog import CATALOG_TABLES
 from models.spec import BudgetSpec
 
@@ -17,9 +17,7 @@ def write_catalog(conn: duckdb.DuckDBPyConnection, specs: list[BudgetSpec]) -> d
     try:
         for table, build in CATALOG_TABLES.items():
             frame = build(specs)
-            conn.register("_catalog_frame", frame)
-            conn.execute(f"create or replace table raw.{table} as select * from _catalog_frame")
-            conn.unregister("_catalog_frame")
+            replace_table(conn, f"raw.{table}", frame)
             counts[table] = len(frame)
         conn.execute("commit")
     except BaseException:

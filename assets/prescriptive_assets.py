@@ -5,7 +5,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.settings import Settings
-from assets.warehouse import prepare
+from assets.warehouse import prepare, replace_table
 from models.actions import ACTION_COLUMNS, evaluate_rules
 from models.allocation import build_problem, constraint_rows, recommendation_rows
 from models.optimize import InfeasibleAllocation, gain_interval, optimise
@@ -69,10 +69,7 @@ def allocation_recommendations(context: dg.AssetExecutionContext, duckdb: DuckDB
                          + allocation.explain(problem))
         for table, rows, columns in (("allocation_recommendations", recommendations, RECOMMENDATION_COLUMNS),
                                      ("allocation_constraints", constraints, CONSTRAINT_COLUMNS)):
-            frame = pd.DataFrame(rows, columns=columns)
-            conn.register("_frame", frame)
-            conn.execute(f"create or replace table main.{table} as select * from _frame")
-            conn.unregister("_frame")
+            replace_table(conn, f"main.{table}", pd.DataFrame(rows, columns=columns))
     for note in notes:
         context.log.info(note)
     return dg.MaterializeResult(metadata={

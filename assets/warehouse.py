@@ -70,6 +70,15 @@ def prepare(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(RAW_DDL)
 
 
+def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame) -> None:
+    """Replace ``table`` (schema-qualified) with the rows of a pandas DataFrame."""
+    conn.register("_replacement", frame)
+    try:
+        conn.execute(f"create or replace table {table} as select * from _replacement")
+    finally:
+        conn.unregister("_replacement")
+
+
 def quote_ident(name: str) -> str:
     """Quote an SQL identifier (names from specs are validated too; this is the second fence)."""
     return '"' + name.replace('"', '""') + '"'

@@ -159,6 +159,9 @@ def _what_to_do(payload: dict) -> list[str]:
         lines += ["", f"Expected {allocation['objective_metric']}: {fmt(allocation['expected_objective_current'])} → "
                       f"{fmt(allocation['expected_objective_recommended'])} per {allocation['grain']}, a gain of "
                       f"{fmt(allocation['expected_gain'])} (90% interval {fmt(low)} to {fmt(high)}; predicted)."]
+        if low <= 0 <= high:
+            lines.append("The interval includes zero: history does not yet show this reallocation would help; "
+                         "treat it as a direction to test, not a decision.")
         if allocation["bottleneck"]:
             lines.append(allocation["bottleneck"])
         lines.append("")

@@ -121,3 +121,6 @@ def test_what_to_do_section_shows_classified_actions_and_the_predicted_allocatio
     assert "customer_acquisition_cost = 312.5" in text
     assert "a gain of 40 (90% interval 12 to 71; predicted)" in text
     assert "Budget, not capacity, is what holds new_customers back." in text
+    assert "interval includes zero" not in text
+    payload["allocation"]["expected_gain_interval90"] = [-15.0, 71.0]
+    assert "The interval includes zero" in render_markdown(payload, "template")
