@@ -52,13 +52,13 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
     events = conn.execute("select * from raw.known_events where budget_id = ? order by event_date, name", [spec.id]).df()
     prescriptive = {table: conn.execute(f"select * from main.{table} where budget_id = ? order by all", [spec.id]).df()
                     if table_exists(conn, "main", table) else pd.DataFrame()
-                    for table in ("actions", "allocation_recommendations", "allocation_constraints")}
+                    for table in ("actions", "allocation_recommendations", "allocation_constraints", "decision_outcomes")}
     quality = {"received": int(received), "loaded": int(loaded), "quarantined": int(quarantined),
                "top_reasons": [{"reason": r, "rows": int(n)} for r, n in reasons],
                "last_event": None if last_event is None else pd.Timestamp(last_event).isoformat()}
     return BriefingInputs(values=values, rankings=rankings, quality=quality, known_events=events,
                           actions=prescriptive["actions"], allocation=prescriptive["allocation_recommendations"],
-                          constraints=prescriptive["allocation_constraints"])
+                          constraints=prescriptive["allocation_constraints"], outcomes=prescriptive["decision_outcomes"])
 
 
 def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out_dir: Path, log) -> dict:
@@ -97,7 +97,7 @@ def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out
 @dg.asset(
     name="briefings",
     deps=[dg.AssetKey("metric_values"), dg.AssetKey("fct_segment_rankings"), dg.AssetKey("metrics"),
-          dg.AssetKey("actions"), dg.AssetKey("allocation_recommendations"),
+          dg.AssetKey("actions"), dg.AssetKey("allocation_recommendations"), dg.AssetKey("decision_outcomes"),
           dg.AssetKey(["raw", "events"]), dg.AssetKey(["raw", "known_events"])],
     kinds={"python", "anthropic", "markdown"},
     owners=["team:budget-owners"],

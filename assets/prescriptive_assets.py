@@ -5,15 +5,17 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.settings import Settings
-from assets.warehouse import prepare, replace_table
+from assets.warehouse import prepare, replace_table, table_exists
 from models.actions import ACTION_COLUMNS, evaluate_rules
 from models.allocation import build_problem, constraint_rows, recommendation_rows
+from models.learning import action_outcomes, outcomes_frame, recommendation_outcomes
 from models.optimize import InfeasibleAllocation, gain_interval, optimise
 from models.spec import load_specs
 
 RECOMMENDATION_COLUMNS = [
     "budget_id", "basis_period", "grain", "lever_metric", "objective_metric", "segment_id", "current", "recommended",
-    "change", "curve_form", "curve_slope", "curve_slope_low95", "curve_slope_high95", "curve_observations",
+    "change", "curve_form", "curve_intercept", "curve_slope", "curve_scale", "curve_slope_low95",
+    "curve_slope_high95", "curve_observations",
     "expected_objective_current", "expected_objective_recommended", "expected_gain", "expected_gain_low90",
     "expected_gain_high90", "solver", "provenance"]
 CONSTRAINT_COLUMNS = ["budget_id", "basis_period", "constraint_name", "limit_value", "used", "shadow_price",
@@ -70,6 +72,11 @@ def allocation_recommendations(context: dg.AssetExecutionContext, duckdb: DuckDB
         for table, rows, columns in (("allocation_recommendations", recommendations, RECOMMENDATION_COLUMNS),
                                      ("allocation_constraints", constraints, CONSTRAINT_COLUMNS)):
             replace_table(conn, f"main.{table}", pd.DataFrame(rows, columns=columns))
+        # every recommendation is also kept, once per basis period, so later runs can judge it
+        conn.execute("create table if not exists main.allocation_log as select * from main.allocation_recommendations limit 0")
+        conn.execute("insert into main.allocation_log select * from main.allocation_recommendations r where not exists "
+                     "(select 1 from main.allocation_log l where l.budget_id = r.budget_id "
+                     "and l.basis_period = r.basis_period and l.segment_id = r.segment_id) order by all")
     for note in notes:
         context.log.info(note)
     return dg.MaterializeResult(metadata={
@@ -139,4 +146,44 @@ def actions(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.Mat
         "dagster/row_count": total, "fired_this_run": len(frame), "new_actions": new,
         "fired": dg.MetadataValue.md(frame[["budget_id", "rule_id", "period_start", "segment_id", "class_kind",
                                             "class_type"]].to_markdown(index=False) if len(frame) else "(none)"),
+    })
+
+
+@dg.asset(
+    name="decision_outcomes",
+    deps=[dg.AssetKey("actions"), dg.AssetKey("allocation_recommendations")],
+    kinds={"python", "duckdb"},
+    owners=["team:budget-owners"],
+    group_name="prescriptive",
+    pool="duckdb",
+    description="What followed earlier decisions (main.decision_outcomes): each logged reallocation judged on the "
+                "next period (how far it was followed, observed outcome vs what the response curves expected for "
+                "the spend actually made) and each rule action by difference in differences against the budget "
+                "total. Rebuilt each run from main.allocation_log, main.actions and metric_values.",
+)
+def decision_outcomes(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    settings = Settings.from_env()
+    rows = []
+    with duckdb.get_connection() as conn:
+        prepare(conn)
+        specs = load_specs(settings.specs_dir)
+        if table_exists(conn, "main", "allocation_log"):
+            log = conn.execute("select * from main.allocation_log order by all").df()
+            realized = pd.concat([_history(conn, s).assign(budget_id=s.id) for s in specs if s.optimization is not None]
+                                 or [pd.DataFrame(columns=["budget_id", "period_start", "segment_id", "lever", "objective"])])
+            rows += recommendation_outcomes(log, realized)
+        if table_exists(conn, "main", "actions"):
+            fired = conn.execute("select * from main.actions order by all").df()
+            if len(fired):
+                values = conn.execute(
+                    "select budget_id, metric_id, grain, period_start, segment_level, segment_id, value, is_complete "
+                    "from main.metric_values where budget_id in (select distinct budget_id from main.actions)").df()
+                rows += action_outcomes(fired, values)
+        frame = outcomes_frame(rows)
+        replace_table(conn, "main.decision_outcomes", frame)
+    for row in rows:
+        context.log.info(row["summary"])
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(rows),
+        "outcomes": dg.MetadataValue.md("\n".join(f"- {r['summary']}" for r in rows) or "(nothing to judge yet)"),
     })

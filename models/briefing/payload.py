@@ -33,6 +33,7 @@ class BriefingInputs:
     actions: pd.DataFrame = field(default_factory=pd.DataFrame)      # main.actions rows of the budget
     allocation: pd.DataFrame = field(default_factory=pd.DataFrame)   # main.allocation_recommendations rows
     constraints: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.allocation_constraints rows
+    outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)     # main.decision_outcomes rows
 
 
 def _num(value) -> float | None:
@@ -200,7 +201,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     period = latest_complete_period(inputs.values, grain)
     if period is None:
         return {"budget": _budget(spec), "period": None, "metrics": [], "goals": [], "segments": [],
-                "composites": [], "actions": [], "allocation": None, "data_quality": inputs.quality,
+                "composites": [], "actions": [], "decision_outcomes": [], "allocation": None, "data_quality": inputs.quality,
                 "known_events": [],
                 "notes": [f"no complete {grain} with data yet"]}
     period_end = (pd.Timestamp(period) + (pd.DateOffset(months=1) if grain == "month" else
@@ -228,6 +229,11 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
             for mid, m in spec.metrics.items() if m.composite is not None
         ],
         "actions": _latest_actions(inputs.actions),
+        "decision_outcomes": [] if inputs.outcomes.empty else [
+            {"decision": r.decision, "decided_period": pd.Timestamp(r.decided_period).date().isoformat(),
+             "evaluated_period": pd.Timestamp(r.evaluated_period).date().isoformat(), "summary": r.summary,
+             "provenance": "observed after the decision, against the expected path"}
+            for r in inputs.outcomes.sort_values(["evaluated_period", "decision"], ascending=[False, True]).head(10).itertuples()],
         "allocation": _allocation(inputs.allocation, inputs.constraints),
         "data_quality": inputs.quality,
         "known_events": [
@@ -239,6 +245,11 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     })
 
 
+def _text(value) -> str | None:
+    """SQL NULL text arrives as None, NaN or pd.NA depending on the pandas version: one None."""
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
 def _latest_actions(actions: pd.DataFrame) -> list[dict]:
     """Each rule's firings of its most recent period: what the rules say to do now."""
     if actions.empty:
@@ -247,8 +258,8 @@ def _latest_actions(actions: pd.DataFrame) -> list[dict]:
     return [{"rule_id": r.rule_id, "period_grain": r.period_grain,
              "period_start": pd.Timestamp(r.period_start).date().isoformat(), "segment_id": r.segment_id,
              "condition": r.condition, "trigger_values": json.loads(r.trigger_values), "action_type": r.action_type,
-             "message": r.message, "classification": {"kind": r.class_kind, "type": r.class_type,
-                                                      "detail": r.class_detail},
+             "message": _text(r.message), "classification": {"kind": r.class_kind, "type": r.class_type,
+                                                             "detail": _text(r.class_detail)},
              "needs_judgement": r.class_kind == "decision" and r.class_type == "non_programmed",
              "provenance": "rule on observed values"}
             for r in latest.sort_values(["rule_id", "segment_id"]).itertuples()]

@@ -133,9 +133,14 @@ def _summary(payload: dict) -> str:
 def _what_to_do(payload: dict) -> list[str]:
     """Fired rules (deterministic) and the recommended allocation (predicted)."""
     actions, allocation = payload.get("actions") or [], payload.get("allocation")
-    if not actions and not allocation:
+    followed = payload.get("decision_outcomes") or []
+    if not actions and not allocation and not followed:
         return []
     lines = ["## What should we do", ""]
+    if followed:
+        lines += ["What followed earlier decisions (observed):", ""]
+        lines += [f"- {o['summary']}" for o in followed]
+        lines.append("")
     if actions:
         lines += ["| rule | period | segment | saw | classification | action |", "|---|---|---|---|---|---|"]
         for a in actions:

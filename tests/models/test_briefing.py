@@ -112,9 +112,18 @@ def test_what_to_do_section_shows_classified_actions_and_the_predicted_allocatio
         "expected_gain_low90": 12.0, "expected_gain_high90": 71.0} for s, c, r in (("ppc", 30000.0, 20000.0), ("sales_team", 40000.0, 50000.0))])
     constraints = pd.DataFrame([{"constraint_name": "budget", "is_bottleneck": True,
                                  "explanation": "Budget, not capacity, is what holds new_customers back."}])
+    outcomes = pd.DataFrame([{"decision": "reallocation", "decided_period": dt.date(2026, 6, 15),
+                              "evaluated_period": dt.date(2026, 6, 22),
+                              "summary": "reallocation of week 2026-06-15: followed 50%; observed +7.0 new_customers "
+                                         "against +5.0 expected for the spend actually made"}])
     payload = build_payload(SPEC, BriefingInputs(base.values, base.rankings, base.quality, base.known_events,
-                                                 actions=actions, allocation=allocation, constraints=constraints))
+                                                 actions=actions, allocation=allocation, constraints=constraints,
+                                                 outcomes=outcomes))
     assert payload["actions"][0]["needs_judgement"] is False
+    actions.loc[0, ["class_kind", "class_type", "class_detail"]] = ["decision", "non_programmed", float("nan")]
+    again = build_payload(SPEC, BriefingInputs(base.values, base.rankings, base.quality, base.known_events, actions=actions))
+    assert again["actions"][0]["classification"]["detail"] is None and again["actions"][0]["needs_judgement"]
+    assert "decision/non_programmed |" in render_markdown(again, "template")
     assert payload["allocation"]["expected_gain_interval90"] == [12.0, 71.0]
     text = render_markdown(payload, "template")
     assert "## What should we do" in text and "decision/programmed/remove" in text
@@ -122,5 +131,6 @@ def test_what_to_do_section_shows_classified_actions_and_the_predicted_allocatio
     assert "a gain of 40 (90% interval 12 to 71; predicted)" in text
     assert "Budget, not capacity, is what holds new_customers back." in text
     assert "interval includes zero" not in text
+    assert "- reallocation of week 2026-06-15: followed 50%; observed +7.0 new_customers against +5.0 expected" in text
     payload["allocation"]["expected_gain_interval90"] = [-15.0, 71.0]
     assert "The interval includes zero" in render_markdown(payload, "template")

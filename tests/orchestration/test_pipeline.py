@@ -21,7 +21,8 @@ START, END = dt.date(2026, 1, 1), dt.date(2026, 2, 15)  # six complete ISO weeks
 TABLES = ["raw.events", "raw.quarantine", "raw.documents", "main.fct_digest_hourly", "main.fct_digest_daily",
           "main.fct_digest_weekly", "main.fct_digest_monthly", "main.metric_values", "main.fct_segment_rankings",
           "main.metrics", "main.metric_edges", "main.dim_segments", "main.allocation_recommendations",
-          "main.allocation_constraints", "main.actions", "main.briefings"]
+          "main.allocation_constraints", "main.allocation_log", "main.actions", "main.decision_outcomes",
+          "main.briefings"]
 
 
 def table_hash(conn, table: str) -> str:
@@ -56,7 +57,8 @@ def test_every_table_is_filled(demo):
     _, _, conn = demo
     for table in TABLES:
         rows = conn.execute(f"select count(*) from {table}").fetchone()[0]
-        assert rows > 0 or table == "raw.quarantine", table
+        # nothing is quarantined in the demo, and no decision has had a following period yet in one run
+        assert rows > 0 or table in ("raw.quarantine", "main.decision_outcomes"), table
     budgets = {r[0] for r in conn.execute("select distinct budget_id from main.metric_values").fetchall()}
     assert budgets == {"marketing_acquisition", "product_delivery", "customer_support"}
 
@@ -214,12 +216,37 @@ def test_one_more_day_run_alone_equals_a_full_rebuild(demo, tmp_path, monkeypatc
     try:
         # Same rows and keys exactly; floats to 1e-9: incremental tables hold their rows in another
         # physical order, so float sums accumulate in another order (re-runs of one path are byte-identical).
-        # briefings hold their file paths; actions are a log of decisions, so the warehouse that also ran
-        # the earlier day keeps that day's firings (the re-run test covers their idempotency)
-        for table in [t for t in TABLES if t not in ("main.briefings", "main.actions")]:
+        # briefings hold their file paths; actions and the allocation log are logs of decisions (and
+        # decision_outcomes judges them), so the warehouse that also ran the earlier day keeps that day's
+        # entries and can already judge them (the re-run test covers their idempotency)
+        for table in [t for t in TABLES if t not in ("main.briefings", "main.actions", "main.allocation_log",
+                                                      "main.decision_outcomes")]:
             left = incremental.execute(f"select * from {table} order by all").df()
             right = full.execute(f"select * from {table} order by all").df()
             pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=1e-9, obj=table)
     finally:
         incremental.close()
         full.close()
+
+
+def test_a_later_run_judges_earlier_decisions(demo, tmp_path, monkeypatch):
+    """Run six weeks, then the next week: last run's reallocation and rule actions get an observed outcome."""
+    monkeypatch.setenv("BUDGETLENS_HOME", str(tmp_path))
+    monkeypatch.setenv("BUDGETLENS_DUCKDB", str(tmp_path / "learning.duckdb"))
+    settings = Settings.from_env()
+    assert run_pipeline(START, END, instance=dg.DagsterInstance.ephemeral(), settings=settings).success
+    assert run_pipeline(END + dt.timedelta(days=1), END + dt.timedelta(days=7),
+                        instance=dg.DagsterInstance.ephemeral(), settings=settings).success
+    conn = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        outcomes = conn.execute("select decision, decided_period, evaluated_period, followed_share, summary "
+                                "from main.decision_outcomes where budget_id = 'marketing_acquisition'").fetchall()
+        logged = conn.execute("select count(distinct basis_period) from main.allocation_log").fetchone()[0]
+    finally:
+        conn.close()
+    realloc = [o for o in outcomes if o[0] == "reallocation"]
+    assert logged == 2 and len(realloc) == 1
+    assert (realloc[0][1], realloc[0][2]) == (dt.date(2026, 2, 9), dt.date(2026, 2, 16))
+    assert realloc[0][3] is not None and "expected for the spend actually made" in realloc[0][4]
+    briefing = (settings.output_dir / "briefings" / "marketing_acquisition").glob("*.md")
+    assert any("What followed earlier decisions" in p.read_text() for p in briefing)

@@ -1,0 +1,50 @@
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+
+from models.learning import action_outcomes, recommendation_outcomes
+
+BASIS, NEXT = dt.date(2026, 3, 2), dt.date(2026, 3, 9)
+
+
+def log_rows():
+    # two linear levers: a yields 0.01 per unit, b 0.02; recommended moving 1000 from a to b
+    return pd.DataFrame([
+        {"budget_id": "m", "basis_period": pd.Timestamp(BASIS), "grain": "week", "objective_metric": "customers",
+         "segment_id": seg, "current": cur, "recommended": rec, "curve_form": "linear", "curve_intercept": 0.0,
+         "curve_slope": slope, "curve_scale": 1.0}
+        for seg, cur, rec, slope in (("a", 3000.0, 2000.0, 0.01), ("b", 1000.0, 2000.0, 0.02))])
+
+
+def test_a_half_followed_reallocation_is_judged_against_the_curves():
+    realized = pd.DataFrame([
+        {"budget_id": "m", "period_start": pd.Timestamp(NEXT), "segment_id": "a", "lever": 2500.0, "objective": 26.0},
+        {"budget_id": "m", "period_start": pd.Timestamp(NEXT), "segment_id": "b", "lever": 1500.0, "objective": 31.0}])
+    (row,) = recommendation_outcomes(log_rows(), realized)
+    assert row["followed_share"] == pytest.approx(0.5)
+    assert row["value_at_decision"] == pytest.approx(50.0)       # 0.01*3000 + 0.02*1000
+    assert row["expected_effect"] == pytest.approx(5.0)          # 0.01*2500 + 0.02*1500 - 50
+    assert row["observed_effect"] == pytest.approx(7.0)          # 57 observed - 50
+    assert row["evaluated_period"] == NEXT
+    assert "followed 50%; observed +7.0 customers against +5.0 expected" in row["summary"]
+
+
+def test_nothing_is_judged_before_the_next_period_is_complete():
+    assert recommendation_outcomes(log_rows(), pd.DataFrame(columns=["budget_id", "period_start", "segment_id", "lever", "objective"])) == []
+
+
+def test_rule_action_effect_is_a_difference_in_differences():
+    actions = pd.DataFrame([{"budget_id": "m", "rule_id": "expensive", "period_grain": "week",
+                             "period_start": pd.Timestamp(BASIS), "segment_id": "ppc",
+                             "trigger_values": json.dumps({"cac": 320.0})}])
+    values = pd.DataFrame([
+        {"budget_id": "m", "metric_id": "cac", "grain": "week", "period_start": pd.Timestamp(p), "segment_level": lvl,
+         "segment_id": seg, "value": v, "is_complete": True}
+        for p, lvl, seg, v in ((BASIS, "channel", "ppc", 320.0), (NEXT, "channel", "ppc", 240.0),
+                               (BASIS, "_total", "_total", 200.0), (NEXT, "_total", "_total", 190.0))])
+    (row,) = action_outcomes(actions, values)
+    assert row["observed_effect"] == pytest.approx(-0.25 - (-0.05))  # ppc fell 25% while the budget fell 5%
+    assert row["value_at_decision"] == 320.0 and row["value_after"] == 240.0
+    assert "relative effect -20.0%" in row["summary"]
