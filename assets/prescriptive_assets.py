@@ -6,7 +6,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.settings import Settings
 from assets.warehouse import prepare, replace_table, table_exists
-from models.actions import ACTION_COLUMNS, evaluate_rules
+from models.actions import ACTION_COLUMNS, evaluate_rules, rule_metrics
 from models.allocation import build_problem, constraint_rows, recommendation_rows
 from models.learning import action_outcomes, outcomes_frame, recommendation_outcomes
 from models.optimize import InfeasibleAllocation, gain_interval, optimise
@@ -129,9 +129,11 @@ def actions(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.Mat
     with duckdb.get_connection() as conn:
         prepare(conn)
         for spec in [s for s in load_specs(settings.specs_dir) if s.rules]:
+            # only the metrics the rules read: the rest of the budget's values never reach pandas
             values = conn.execute(
                 "select metric_id, grain, period_start, segment_level, segment_id, value, is_complete "
-                "from main.metric_values where budget_id = ? order by all", [spec.id]).df()
+                "from main.metric_values where budget_id = ? and list_contains(?, metric_id) order by all",
+                [spec.id, rule_metrics(spec)]).df()
             fired.append(evaluate_rules(spec, values))
         frame = pd.concat(fired, ignore_index=True) if fired else pd.DataFrame(columns=ACTION_COLUMNS)
         conn.execute(ACTIONS_DDL)

@@ -21,6 +21,11 @@ def action_key(budget_id: str, rule_id: str, grain: str, period_start, segment_i
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def rule_metrics(spec: BudgetSpec) -> list[str]:
+    """Every metric the spec's rule conditions read (what :func:`evaluate_rules` needs to see)."""
+    return sorted({m for condition in spec.parsed_rules().values() for m in condition.references()})
+
+
 def evaluate_rules(spec: BudgetSpec, values: pd.DataFrame) -> pd.DataFrame:
     """Actions fired by ``spec``'s rules on its latest complete periods.
 
@@ -40,8 +45,9 @@ def evaluate_rules(spec: BudgetSpec, values: pd.DataFrame) -> pd.DataFrame:
         A condition that cannot be decided (a value is missing) fires nothing.
     """
     rows = []
+    conditions = spec.parsed_rules()
     for rule in spec.rules:
-        condition = spec.parsed_rules()[rule.id]
+        condition = conditions[rule.id]
         level = rule.scope.level or "_total"
         scoped = values[(values["grain"] == rule.period) & (values["segment_level"] == level) & values["is_complete"]
                         & values["metric_id"].isin(condition.references())]

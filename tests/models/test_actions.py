@@ -51,3 +51,10 @@ def test_declared_classification_is_kept_and_validated():
         spec([{**rule, "classify": {"kind": "decision", "type": "programmed", "detail": "best"}}])
     with pytest.raises(SpecError, match="a decision cannot be of type quality"):
         spec([{**rule, "classify": {"kind": "decision", "type": "quality", "detail": "best"}}])
+
+
+def test_rule_metrics_lists_what_the_conditions_read():
+    from models.actions import rule_metrics
+
+    rules = [RULE, {**RULE, "id": "busy", "when": "visits > 10 and orders / visits < 0.2"}]
+    assert rule_metrics(spec(rules)) == ["conversion", "orders", "visits"]
