@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from assets.charts import fan_chart
 from assets.narrative import AnthropicWriter
 from assets.settings import Settings
 from assets.warehouse import prepare, table_exists
@@ -52,17 +53,25 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
     events = conn.execute("select * from raw.known_events where budget_id = ? order by event_date, name", [spec.id]).df()
     prescriptive = {table: conn.execute(f"select * from main.{table} where budget_id = ? order by all", [spec.id]).df()
                     if table_exists(conn, "main", table) else pd.DataFrame()
-                    for table in ("actions", "allocation_recommendations", "allocation_constraints", "decision_outcomes")}
+                    for table in ("actions", "allocation_recommendations", "allocation_constraints", "decision_outcomes",
+                                  "goal_tracking", "goal_constraints")}
+    forecasts = conn.execute(
+        "select * from main.metric_forecasts where budget_id = ? and segment_level = '_total' order by all",
+        [spec.id]).df() if table_exists(conn, "main", "metric_forecasts") else pd.DataFrame()
     quality = {"received": int(received), "loaded": int(loaded), "quarantined": int(quarantined),
                "top_reasons": [{"reason": r, "rows": int(n)} for r, n in reasons],
                "last_event": None if last_event is None else pd.Timestamp(last_event).isoformat()}
     return BriefingInputs(values=values, rankings=rankings, quality=quality, known_events=events,
                           actions=prescriptive["actions"], allocation=prescriptive["allocation_recommendations"],
-                          constraints=prescriptive["allocation_constraints"], outcomes=prescriptive["decision_outcomes"])
+                          constraints=prescriptive["allocation_constraints"], outcomes=prescriptive["decision_outcomes"],
+                          goal_tracking=prescriptive["goal_tracking"], goal_constraints=prescriptive["goal_constraints"],
+                          forecasts=forecasts)
 
 
-def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out_dir: Path, log) -> dict:
-    """Word the payload (LLM if a key is set, else the template), write both files, return the table row."""
+def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out_dir: Path, log,
+                   history: pd.DataFrame | None = None) -> dict:
+    """Word the payload (LLM if a key is set, else the template), write both files (and the north star's
+    fan chart from ``history``, its observed values at the reporting grain), return the table row."""
     narrative, model, fallback, tokens = None, None, None, (None, None)
     if payload["period"] is None:
         note = "deterministic template"
@@ -79,10 +88,15 @@ def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out
     else:
         fallback = "no ANTHROPIC_API_KEY"
         note = "deterministic template (no ANTHROPIC_API_KEY set)"
-    markdown = render_markdown(payload, note, narrative)
     stem = f"{spec.reporting_grain}-{payload['period']['start']}" if payload["period"] else "no-period"
     folder = out_dir / spec.id
     folder.mkdir(parents=True, exist_ok=True)
+    ahead = payload.get("what_will_happen") or {}
+    if ahead.get("forecast") and history is not None:
+        chart = fan_chart(history, ahead["forecast"], f"{ahead['north_star']} per {ahead['grain']}: observed and predicted",
+                          folder / f"{stem}-{ahead['north_star']}-fan.png")
+        ahead["chart"] = chart.name
+    markdown = render_markdown(payload, note, narrative)
     payload_text = json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n"
     (folder / f"{stem}.json").write_text(payload_text, encoding="utf-8")
     (folder / f"{stem}.md").write_text(markdown, encoding="utf-8")
@@ -98,6 +112,7 @@ def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out
     name="briefings",
     deps=[dg.AssetKey("metric_values"), dg.AssetKey("fct_segment_rankings"), dg.AssetKey("metrics"),
           dg.AssetKey("actions"), dg.AssetKey("allocation_recommendations"), dg.AssetKey("decision_outcomes"),
+          dg.AssetKey("metric_forecasts"), dg.AssetKey("goal_tracking"),
           dg.AssetKey(["raw", "events"]), dg.AssetKey(["raw", "known_events"])],
     kinds={"python", "anthropic", "markdown"},
     owners=["team:budget-owners"],
@@ -115,8 +130,11 @@ def briefings(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: An
     with duckdb.get_connection() as conn:
         prepare(conn)
         for spec in specs:
-            payload = build_payload(spec, _inputs(conn, spec))
-            rows.append(write_briefing(spec, payload, llm, out_dir, context.log))
+            inputs = _inputs(conn, spec)
+            payload = build_payload(spec, inputs)
+            v = inputs.values
+            history = v[(v["metric_id"] == spec.north_star) & (v["grain"] == spec.reporting_grain) & v["is_complete"]]
+            rows.append(write_briefing(spec, payload, llm, out_dir, context.log, history.tail(36)))
         frame = pd.DataFrame(rows)
         conn.execute(BRIEFINGS_DDL)
         conn.register("_briefings", frame)

@@ -57,6 +57,7 @@ class Settings:
     raw_retention_days: int | None
     hourly_retention_days: int | None
     llm_model: str
+    forecast_levels: int
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -78,6 +79,8 @@ class Settings:
             raw_retention_days=_number("BUDGETLENS_RAW_RETENTION_DAYS", None, int, minimum=1),
             hourly_retention_days=_number("BUDGETLENS_HOURLY_RETENTION_DAYS", None, int, minimum=1),
             llm_model=os.environ.get("BUDGETLENS_LLM_MODEL", "claude-sonnet-4-5"),
+            # segment levels below the total that get forecasts (0 = budget totals only)
+            forecast_levels=_number("BUDGETLENS_FORECAST_LEVELS", "1", int, minimum=0),
         )
 
     def export(self) -> None:

@@ -338,3 +338,34 @@ def evaluate(expr: Expr, values: Mapping[str, float | None]) -> Evaluation:
 
 class _Null(Exception):
     pass
+
+
+def evaluate_array(expr: Expr, values: Mapping[str, "np.ndarray"]) -> "np.ndarray":
+    """Evaluate ``expr`` element-wise over arrays (e.g. forecast paths); a zero denominator gives NaN."""
+    import numpy as np
+
+    def ev(node: Expr):
+        if isinstance(node, Num):
+            return np.float64(node.value)
+        if isinstance(node, Ref):
+            if node.name not in values:
+                raise KeyError(f"missing input: {node.name}")
+            return np.asarray(values[node.name], dtype=float)
+        if isinstance(node, Neg):
+            return -ev(node.operand)
+        if isinstance(node, Call):
+            args = np.broadcast_arrays(*[ev(a) for a in node.args])
+            if node.func == "abs":
+                return np.abs(args[0])
+            return np.min(args, axis=0) if node.func == "min" else np.max(args, axis=0)
+        left, right = ev(node.left), ev(node.right)
+        if node.op == "+":
+            return left + right
+        if node.op == "-":
+            return left - right
+        if node.op == "*":
+            return left * right
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(right == 0, np.nan, left / np.where(right == 0, 1.0, right))
+
+    return np.asarray(ev(expr), dtype=float)

@@ -136,6 +136,15 @@ def cmd_demo_generate(args) -> int:
     return 0
 
 
+def cmd_bench_m4(args) -> int:
+    from orchestration import bench_m4
+
+    scores = bench_m4.run(args.frequency, Path(args.data), Path(args.out), workers=args.workers)
+    print(bench_m4.report(args.frequency, scores))
+    print(f"forecasts written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="budgetlens", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -160,6 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--start", help="first day (default BUDGETLENS_START_DATE)")
     gen.add_argument("--end", help="last day, inclusive (default BUDGETLENS_END_DATE)")
     gen.set_defaults(func=cmd_demo_generate)
+    bench = sub.add_parser("bench", help="benchmarks")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+    m4 = bench_sub.add_parser("m4", help="score the forecaster on the M4 competition's Weekly or Hourly series")
+    m4.add_argument("--frequency", choices=["weekly", "hourly"], required=True)
+    m4.add_argument("--data", default=str(PROJECT_ROOT.parent / "shared" / "bench" / "m4"),
+                    help="folder with <Frequency>-train.csv and -test.csv (default ../shared/bench/m4)")
+    m4.add_argument("--out", required=True, help="forecasts CSV to write (id, step, yhat, lo95, hi95)")
+    m4.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    m4.set_defaults(func=cmd_bench_m4)
     return parser
 
 
@@ -167,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SpecError, SettingsError) as err:
+    except (SpecError, SettingsError, FileNotFoundError) as err:
         print(f"budgetlens: {err}", file=sys.stderr)
         return 2
 

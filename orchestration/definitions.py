@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.briefing_assets import briefings
 from assets.catalog_assets import budget_catalog
+from assets.forecast_assets import predictive
 from assets.ingestion_assets import build_raw_events, ingestion_reconciles
 from assets.prescriptive_assets import actions, allocation_recommendations, decision_outcomes
 from assets.retention_assets import storage_retention
@@ -20,7 +21,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[budget_catalog, build_raw_events(partitions), *build_dbt_assets(partitions), allocation_recommendations, actions,
                 decision_outcomes,
-                storage_retention, briefings],
+                predictive, storage_retention, briefings],
         asset_checks=[ingestion_reconciles],
         jobs=[budgetlens_job],
         schedules=[daily_schedule],

@@ -34,6 +34,9 @@ class BriefingInputs:
     allocation: pd.DataFrame = field(default_factory=pd.DataFrame)   # main.allocation_recommendations rows
     constraints: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.allocation_constraints rows
     outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)     # main.decision_outcomes rows
+    goal_tracking: pd.DataFrame = field(default_factory=pd.DataFrame)     # main.goal_tracking rows
+    goal_constraints: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.goal_constraints rows
+    forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.metric_forecasts, total scope
 
 
 def _num(value) -> float | None:
@@ -201,7 +204,8 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     period = latest_complete_period(inputs.values, grain)
     if period is None:
         return {"budget": _budget(spec), "period": None, "metrics": [], "goals": [], "segments": [],
-                "composites": [], "actions": [], "decision_outcomes": [], "allocation": None, "data_quality": inputs.quality,
+                "composites": [], "actions": [], "decision_outcomes": [], "allocation": None,
+                "what_will_happen": {"goals": [], "forecast": []}, "data_quality": inputs.quality,
                 "known_events": [],
                 "notes": [f"no complete {grain} with data yet"]}
     period_end = (pd.Timestamp(period) + (pd.DateOffset(months=1) if grain == "month" else
@@ -235,6 +239,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
              "provenance": "observed after the decision, against the expected path"}
             for r in inputs.outcomes.sort_values(["evaluated_period", "decision"], ascending=[False, True]).head(10).itertuples()],
         "allocation": _allocation(inputs.allocation, inputs.constraints),
+        "what_will_happen": _predictions(spec, inputs),
         "data_quality": inputs.quality,
         "known_events": [
             {"date": pd.Timestamp(r.event_date).date().isoformat(), "name": r.name, "kind": r.kind,
@@ -284,6 +289,32 @@ def _allocation(allocation: pd.DataFrame, constraints: pd.DataFrame) -> dict | N
         "bottleneck": None if neck.empty else neck["explanation"].iloc[0],
         "provenance": "predicted (response curves fitted on history)",
     }
+
+
+def _predictions(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
+    """Goal projections and the north star's forecast at the reporting grain: all labelled predicted."""
+    constraints = inputs.goal_constraints
+    goals = []
+    for g in ([] if inputs.goal_tracking.empty else inputs.goal_tracking.to_dict("records")):
+        rows = constraints[constraints["goal_id"] == g["goal_id"]] if not constraints.empty else constraints
+        goals.append({
+            "goal_id": g["goal_id"], "metric_id": g["metric_id"], "target": _num(g["target"]),
+            "deadline": pd.Timestamp(g["deadline"]).date().isoformat(), "projected": _num(g["projected"]),
+            "projected_low95": _num(g["projected_lo95"]), "projected_high95": _num(g["projected_hi95"]),
+            "probability": _num(g["probability"]), "gap": _num(g["gap"]), "status": g["status"],
+            "required_daily_rate": _num(g["required_daily_rate"]), "current_daily_rate": _num(g["current_daily_rate"]),
+            "binding_input": g["binding_input"], "provenance": "predicted (95% interval)",
+            "inputs": [{"metric_id": r.input_metric, "projected": _num(r.projected), "required": _num(r.required),
+                        "required_change": _num(r.required_change), "historical_p95_change": _num(r.historical_p95_change),
+                        "status": r.status} for r in rows.itertuples()],
+        })
+    f = inputs.forecasts
+    star = f[(f["metric_id"] == spec.north_star) & (f["grain"] == spec.reporting_grain)] if not f.empty else f
+    return {"goals": goals, "north_star": spec.north_star, "grain": spec.reporting_grain, "forecast": [
+        {"period_start": pd.Timestamp(r.period_start).date().isoformat(), "value": _num(r.value),
+         "low80": _num(r.lo80), "high80": _num(r.hi80), "low95": _num(r.lo95), "high95": _num(r.hi95),
+         "method": r.method, "provenance": "predicted"}
+        for r in star.sort_values("period_start").itertuples()]}
 
 
 def _rounded(value):

@@ -91,6 +91,7 @@ def render_markdown(payload: dict, writer_note: str, narrative: str | None = Non
             parts = ", ".join(f"{p['metric_id']} × {p['weight']:g} ({p['normalize']}) = {fmt(p['value'])}" for p in c["components"])
             lines.append(f"- **{c['metric_id']}**: {fmt(c['value'])} from {parts}")
         lines.append("")
+    lines += _what_will_happen(payload)
     lines += _what_to_do(payload)
     if payload["known_events"]:
         lines += ["## Known events in the period", ""]
@@ -104,9 +105,49 @@ def render_markdown(payload: dict, writer_note: str, narrative: str | None = Non
               f"- Last event: {q['last_event'] or 'none'}."]
     if q["top_reasons"]:
         lines.append("- Top quarantine reasons: " + "; ".join(f"{r['reason']} ({r['rows']:,})" for r in q["top_reasons"]) + ".")
-    lines += ["", "---", "_All figures are observed: measured from ingested events by the pipeline. "
-              "The writer only words them._", ""]
+    lines += ["", "---", "_Figures are observed (measured from ingested events) unless marked predicted; "
+              "predicted figures carry their interval. The writer only words them._", ""]
     return "\n".join(lines)
+
+
+def _what_will_happen(payload: dict) -> list[str]:
+    ahead = payload.get("what_will_happen") or {}
+    if not ahead.get("goals") and not ahead.get("forecast"):
+        return []
+    units = {f["metric_id"]: f["unit"] for f in payload["metrics"]}
+    lines = ["## What will happen (predicted)", ""]
+    if ahead.get("goals"):
+        lines += ["| goal | target | projected at deadline (95% interval) | chance of reaching it | status | binding input |",
+                  "|---|---|---|---|---|---|"]
+        for g in ahead["goals"]:
+            unit = units.get(g["metric_id"], "")
+            chance = "n/a" if g["probability"] is None else f"{g['probability'] * 100:.0f}%"
+            lines.append(f"| {g['goal_id']} ({g['metric_id']}, by {g['deadline']}) | {fmt(g['target'], unit)} "
+                         f"| predicted {fmt(g['projected'], unit)} ({fmt(g['projected_low95'], unit)} – "
+                         f"{fmt(g['projected_high95'], unit)}) | {chance} | {g['status'].replace('_', ' ')} "
+                         f"| {g['binding_input'] or 'n/a'} |")
+        lines.append("")
+        for g in ahead["goals"]:
+            blocked = [i for i in g["inputs"] if i["status"] in ("stretch", "infeasible")]
+            for i in blocked:
+                lines.append(f"- **{g['goal_id']}** needs {i['metric_id']} to change by {fmt_pct(i['required_change'])} "
+                             f"over the time left; history's 95th percentile for such a stretch is "
+                             f"{fmt_pct(i['historical_p95_change'])}: {i['status']}.")
+            if g["required_daily_rate"] is not None and g["status"] not in ("achieved", "missed"):
+                lines.append(f"- **{g['goal_id']}** needs {fmt(g['required_daily_rate'])} per day from here; "
+                             f"the last 28 days ran at {fmt(g['current_daily_rate'])} per day.")
+        lines.append("")
+    if ahead.get("forecast"):
+        unit = units.get(ahead["north_star"], "")
+        shown = ahead["forecast"][:6]
+        lines += [f"**{ahead['north_star']}**, next {len(shown)} {ahead['grain']}s (predicted, {shown[0]['method']}):", "",
+                  "| period | predicted | 80% interval | 95% interval |", "|---|---|---|---|"]
+        lines += [f"| {p['period_start']} | {fmt(p['value'], unit)} | {fmt(p['low80'], unit)} – {fmt(p['high80'], unit)} "
+                  f"| {fmt(p['low95'], unit)} – {fmt(p['high95'], unit)} |" for p in shown]
+        lines.append("")
+        if ahead.get("chart"):
+            lines += [f"![{ahead['north_star']} fan chart]({ahead['chart']})", ""]
+    return lines
 
 
 def _summary(payload: dict) -> str:

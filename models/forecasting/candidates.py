@@ -1,0 +1,84 @@
+"""Classical candidate models (statsmodels), each returning point forecast and quantiles.
+
+Every candidate has the same shape: ``fn(y, horizon, period, probabilities) ->
+(mean, quantiles)`` with ``quantiles`` of shape (len(probabilities), horizon).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+from statsmodels.tsa.forecasting.theta import ThetaModel
+from statsmodels.tsa.holtwinters import SimpleExpSmoothing
+
+
+def _normal(mean: np.ndarray, sd: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    return mean[None, :] + norm.ppf(probabilities)[:, None] * sd[None, :]
+
+
+def seasonal_naive(y: np.ndarray, horizon: int, period: int, probabilities: np.ndarray):
+    """Repeat the last cycle (the last value when ``period`` is 1); random-walk intervals."""
+    m = period if period > 1 and len(y) > period else 1
+    steps = np.arange(horizon)
+    mean = y[len(y) - m + steps % m]
+    errors = y[m:] - y[:-m]
+    sigma = float(np.sqrt(np.mean(errors**2))) if len(errors) else 0.0
+    sd = sigma * np.sqrt(steps // m + 1)
+    return mean, _normal(mean, sd, probabilities)
+
+
+def damped_ets(y: np.ndarray, horizon: int, period: int, probabilities: np.ndarray):
+    """ETS(A,Ad,N), or ETS(A,Ad,A) when a season fits, by maximum likelihood."""
+    seasonal = "add" if period > 1 and len(y) >= 2 * period + 10 else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # A pandas Series: ETS prediction results need an index.
+        model = ETSModel(pd.Series(y), error="add", trend="add", damped_trend=True, seasonal=seasonal,
+                         seasonal_periods=period if seasonal else None)
+        fit = model.fit(disp=False, maxiter=200)
+        prediction = fit.get_prediction(start=len(y), end=len(y) + horizon - 1)
+        mean = np.asarray(prediction.predicted_mean, float)
+        sd = np.sqrt(np.asarray(prediction.var_pred_mean, float))
+    if not np.all(np.isfinite(mean)) or not np.all(np.isfinite(sd)):
+        raise ArithmeticError("ETS produced a non-finite forecast")
+    return mean, _normal(mean, sd, probabilities)
+
+
+def theta(y: np.ndarray, horizon: int, period: int, probabilities: np.ndarray):
+    """The Theta method (SES with drift), deseasonalised when a multiplicative season fits."""
+    deseasonalize = period > 1 and len(y) >= 2 * period and bool(np.all(y > 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ThetaModel(y, period=period if deseasonalize else 1, deseasonalize=deseasonalize).fit()
+        mean = np.asarray(fit.forecast(horizon), float)
+        # Theta's intervals are SES intervals around the drifted mean.
+        lower = np.asarray(fit.prediction_intervals(horizon, alpha=0.3173)["lower"], float)
+    sd = np.maximum(mean - lower, 0.0)
+    return mean, _normal(mean, sd, probabilities)
+
+
+def croston_sba(y: np.ndarray, horizon: int, period: int, probabilities: np.ndarray):
+    """Intermittent series: Syntetos–Boylan corrected Croston (SES on sizes and intervals).
+
+    Intervals are the empirical quantiles of recent periods' values, which keeps
+    them non-negative and honest about the many zeros.
+    """
+    nonzero = np.flatnonzero(y)
+    if len(nonzero) < 2:
+        level = float(np.mean(y))
+        return np.repeat(level, horizon), np.repeat(np.quantile(y, probabilities)[:, None], horizon, axis=1)
+    sizes = y[nonzero]
+    gaps = np.diff(np.r_[-1, nonzero]).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        size = float(SimpleExpSmoothing(sizes, initialization_method="estimated").fit().forecast(1)[0])
+        gap_fit = SimpleExpSmoothing(gaps, initialization_method="estimated").fit()
+    gap = float(gap_fit.forecast(1)[0])
+    alpha = float(gap_fit.params["smoothing_level"])  # SBA's correction uses the intervals' weight
+    rate = (1 - alpha / 2) * size / max(gap, 1.0)
+    recent = y[-max(4 * max(period, 1), 26):]
+    return np.repeat(rate, horizon), np.repeat(np.quantile(recent, probabilities)[:, None], horizon, axis=1)

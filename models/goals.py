@@ -1,0 +1,225 @@
+"""Goal tracking and constraint analysis from daily history and daily forecasts.
+
+A goal's value over its window is computed the way metric_values computes any
+period: additive base metrics (count, sum) add up over the days, other base
+metrics average, derived metrics apply their formula to the window's
+component values. Observed days count as they are; the rest of the window
+comes from the forecast's joint paths, which gives a predictive distribution
+of the goal's value and so the probability of reaching the target.
+
+Constraint analysis back-solves the target through the formula: holding every
+other input at its projection, which value of this input reaches the target,
+and has that input ever grown (or shrunk) that much over a stretch as long as
+the time left? An input that must move beyond anything in its history makes
+the route a stretch (beyond the 95th percentile) or infeasible (beyond the
+maximum); the binding input is the most achievable route, and if even that one
+is beyond history the goal is flagged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+
+from models.formula import Ref, evaluate_array, references
+from models.projections import ADDITIVE, SeriesForecast, base_expressions
+from models.spec import BudgetSpec, Goal
+
+ON_TRACK_PROBABILITY = 0.5
+
+
+def _additive(spec: BudgetSpec, metric_id: str) -> bool:
+    metric = spec.metrics[metric_id]
+    return metric.kind == "base" and metric.agg in ADDITIVE
+
+
+def _window_inputs(spec, goal: Goal, expr, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast],
+                   today: dt.date):
+    """Per input: observed days in the window, and the forecast path columns falling inside it."""
+    out = {}
+    for name in references(expr):
+        observed = daily[(daily.metric_id == name) & (daily.period_start >= (goal.start or dt.date.min))
+                         & (daily.period_start <= min(goal.deadline, today))]["value"].to_numpy(float)
+        observed = observed[np.isfinite(observed)]  # days without a value (e.g. no deliveries) do not count
+        f = forecasts.get(name)
+        steps = [i for i, start in enumerate(f.starts) if (goal.start or dt.date.min) <= start <= goal.deadline] if f else []
+        paths = f.paths[:, steps] if f is not None and steps else np.zeros((1, 0))
+        means = f.mean[steps] if f is not None and steps else np.zeros(0)
+        out[name] = (observed, paths, means)
+    return out
+
+
+def _aggregate(spec, name, observed, future, aggregation):
+    """Window value of one input from observed values and future values (last axis = days)."""
+    if aggregation == "last":
+        return future[..., -1] if future.shape[-1] else (observed[-1] if len(observed) else np.nan)
+    total = observed.sum() + future.sum(axis=-1)
+    if _additive(spec, name) and aggregation == "total":
+        return total
+    days = len(observed) + future.shape[-1]
+    return total / days if days else np.nan
+
+
+def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast],
+               today: dt.date) -> tuple[dict, list[dict]]:
+    """Projection, probability, gap and required run-rate of one goal, plus its constraint rows.
+
+    Parameters
+    ----------
+    daily : DataFrame
+        Observed daily values at the budget total: ``metric_id, period_start, value``.
+    forecasts : dict
+        Daily total-scope forecasts from :func:`models.projections.forecast_scope`.
+    today : date
+        Last observed day.
+    """
+    expr = base_expressions(spec).get(goal.metric, Ref(goal.metric))
+    inputs = _window_inputs(spec, goal, expr, daily, forecasts, today)
+    aggregation = goal.aggregation
+    point = {n: _aggregate(spec, n, o, m, aggregation) for n, (o, _, m) in inputs.items()}
+    drawn = {n: _aggregate(spec, n, o, p, aggregation) for n, (o, p, _) in inputs.items()}
+    projected = float(evaluate_array(expr, point))
+    draws = np.atleast_1d(evaluate_array(expr, drawn))
+    favourable = spec.metrics[goal.metric].favourable
+    days_left = max((goal.deadline - max(today, (goal.start or today) - dt.timedelta(days=1))).days, 0)
+    finished = today >= goal.deadline
+    reach = (draws <= goal.target) if favourable == "down" else (draws >= goal.target)
+    probability = float(np.mean(reach[np.isfinite(draws)])) if np.isfinite(draws).any() else None
+    observed_so_far = {n: float(_aggregate(spec, n, o, np.zeros(0), aggregation)) if len(o) else np.nan
+                       for n, (o, _, _) in inputs.items()}
+    observed_value = float(evaluate_array(expr, observed_so_far))
+    met_at_projection = (projected <= goal.target) if favourable == "down" else (projected >= goal.target)
+    constraints = [] if finished else _constraints(spec, goal, expr, inputs, point, daily, days_left,
+                                                   met_at_projection)
+    feasible = [c for c in constraints if c["status"] in ("feasible", "no change needed")]
+    ranked = sorted(constraints, key=lambda c: c["difficulty"])
+    binding = ranked[0]["input_metric"] if ranked else None
+    if finished:
+        status = "achieved" if probability == 1.0 else "missed"
+    elif probability is not None and probability >= ON_TRACK_PROBABILITY:
+        status = "on_track"
+    elif feasible:
+        status = "at_risk"
+    elif ranked and ranked[0]["status"] in ("stretch", "infeasible"):
+        status = ranked[0]["status"]  # even the most achievable input must move beyond its history
+    else:
+        status = "at_risk"
+    required_rate = None
+    if goal.metric in inputs and _additive(spec, goal.metric) and aggregation == "total" and days_left:
+        required_rate = (goal.target - np.nan_to_num(observed_so_far[goal.metric])) / days_left
+    with np.errstate(all="ignore"):
+        lo95, hi95 = (np.nanquantile(draws, [0.025, 0.975]) if np.isfinite(draws).any() else (np.nan, np.nan))
+    row = {
+        "budget_id": spec.id, "goal_id": goal.id, "metric_id": goal.metric, "aggregation": aggregation,
+        "window_start": goal.start, "deadline": goal.deadline, "as_of": today, "days_left": days_left,
+        "target": goal.target, "observed_to_date": _f(observed_value),
+        "projected": _f(projected), "projected_lo95": _f(lo95), "projected_hi95": _f(hi95),
+        "probability": probability, "gap": _f(goal.target - projected),
+        "required_daily_rate": _f(required_rate) if required_rate is not None else None,
+        "current_daily_rate": _f(_recent_rate(daily, goal.metric)) if required_rate is not None else None,
+        "binding_input": binding, "status": status, "provenance": "predicted",
+    }
+    for c in constraints:
+        c.pop("difficulty")
+    return row, constraints
+
+
+def _recent_rate(daily: pd.DataFrame, metric_id: str, days: int = 28) -> float:
+    values = daily[daily.metric_id == metric_id].sort_values("period_start")["value"].to_numpy(float)[-days:]
+    return float(np.mean(values)) if len(values) else np.nan
+
+
+def _constraints(spec, goal, expr, inputs, point, daily, days_left, met_at_projection: bool) -> list[dict]:
+    rows = []
+    for name in inputs:
+        observed, _, means = inputs[name]
+        required = _solve(expr, point, name, goal.target)
+        projected = point[name]
+        row = {"budget_id": spec.id, "goal_id": goal.id, "input_metric": name, "projected": _f(projected),
+               "required": _f(required), "required_change": None, "historical_p95_change": None,
+               "historical_max_change": None, "status": "not solvable", "difficulty": np.inf}
+        if required is None or not np.isfinite(projected):
+            rows.append(row)
+            continue
+        # The change is asked of the days still to come, so compare their run-rate with history's.
+        future_projected = float(means.sum()) if _additive(spec, name) and goal.aggregation == "total" else float(np.mean(means)) if len(means) else projected
+        future_required = future_projected + (required - projected) * (
+            1 if _additive(spec, name) and goal.aggregation == "total" else (len(observed) + len(means)) / max(len(means), 1))
+        change = future_required / future_projected - 1 if future_projected else np.inf
+        p95, highest = _historical_change(daily, name, max(days_left, 1), up=change >= 0)
+        row.update(required_change=_f(change), historical_p95_change=_f(p95), historical_max_change=_f(highest))
+        if met_at_projection or abs(change) < 1e-9:
+            # The projection already reaches the target: the input has this much room to spare.
+            row.update(status="no change needed", difficulty=0.0)
+        elif p95 is None:
+            row.update(status="untested (history too short)", difficulty=abs(change) * 1e3)
+        else:
+            row["status"] = ("feasible" if abs(change) <= abs(p95) else
+                             "stretch" if abs(change) <= abs(highest) else "infeasible")
+            row["difficulty"] = abs(change) / max(abs(p95), 1e-9)
+        rows.append(row)
+    return rows
+
+
+def _solve(expr, point: dict, name: str, target: float) -> float | None:
+    """Value of input ``name`` that makes the formula equal ``target``, others held at ``point``."""
+    def gap(x):
+        return float(evaluate_array(expr, {**point, name: np.float64(x)})) - target
+
+    base = float(point[name]) if np.isfinite(point[name]) and point[name] != 0 else 1.0
+    for low, high in ((0.0, abs(base) * 2), (0.0, abs(base) * 100), (-abs(base) * 100, abs(base) * 100)):
+        try:
+            g_low, g_high = gap(low), gap(high)
+        except (ZeroDivisionError, FloatingPointError):
+            continue
+        if np.isfinite(g_low) and np.isfinite(g_high) and g_low * g_high <= 0:
+            return float(brentq(gap, low, high, xtol=1e-9 * max(abs(base), 1)))
+        if np.isfinite(gap(low + 1e-12 * abs(base))) and np.isfinite(g_high):
+            g_low = gap(low + 1e-12 * abs(base))
+            if g_low * g_high <= 0:
+                return float(brentq(gap, low + 1e-12 * abs(base), high, xtol=1e-9 * max(abs(base), 1)))
+    return None
+
+
+def _historical_change(daily: pd.DataFrame, name: str, window: int, up: bool) -> tuple[float | None, float | None]:
+    """95th percentile and extreme of the change between consecutive ``window``-day stretches."""
+    values = daily[daily.metric_id == name].sort_values("period_start")["value"].to_numpy(float)
+    if len(values) < 2 * window + 1:
+        return None, None
+    sums = np.convolve(values, np.ones(window), mode="valid")
+    previous, current = sums[:-window], sums[window:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        changes = current / previous - 1
+    changes = changes[np.isfinite(changes)]
+    if not len(changes):
+        return None, None
+    if up:
+        return float(np.quantile(changes, 0.95)), float(changes.max())
+    return float(np.quantile(changes, 0.05)), float(changes.min())
+
+
+def _f(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class GoalReport:
+    tracking: list[dict]
+    constraints: list[dict]
+
+
+def track_goals(spec: BudgetSpec, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast], today: dt.date) -> GoalReport:
+    """:func:`track_goal` for every goal of the spec."""
+    tracking, constraints = [], []
+    for goal in spec.goals:
+        row, rows = track_goal(spec, goal, daily, forecasts, today)
+        tracking.append(row)
+        constraints += rows
+    return GoalReport(tracking, constraints)

@@ -1,0 +1,159 @@
+"""Metric forecasts for a budget: base metrics forecast, derived metrics composed.
+
+Base and composite metrics are forecast series by series (:func:`forecast`);
+derived metrics are never forecast on their own: their point forecast is their
+formula applied to the components' point forecasts, and their intervals come
+from the formula applied to the components' joint future paths. So a forecast
+CAC is always forecast spend / forecast new customers. Components are sampled
+independently of each other (their cross-correlation is not modelled), which
+the interval of a derived metric inherits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.formula import evaluate_array, references, substitute
+from models.forecasting import forecast
+from models.spec import BudgetSpec
+
+# Seasonal periods worth testing at each grain, and the horizon when no goal asks for more.
+GRAIN_PERIODS = {"day": (7, 365), "week": (52,), "month": (12,)}
+DEFAULT_HORIZON = {"day": 28, "week": 13, "month": 6}
+PATHS = 1000
+# Additive aggregates: a period's value is the sum of its days' values.
+ADDITIVE = {"count", "sum"}
+
+
+def next_period(grain: str, start: dt.date, steps: int = 1) -> dt.date:
+    """Start of the period ``steps`` after the one starting at ``start``."""
+    if grain == "day":
+        return start + dt.timedelta(days=steps)
+    if grain == "week":
+        return start + dt.timedelta(weeks=steps)
+    month = start.month - 1 + steps
+    return dt.date(start.year + month // 12, month % 12 + 1, 1)
+
+
+def horizon_for(spec: BudgetSpec, grain: str, last_start: dt.date) -> int:
+    """Steps from the period after ``last_start`` to the end of the latest goal (at least the default)."""
+    steps = DEFAULT_HORIZON[grain]
+    for goal in spec.goals:
+        needed = 0
+        while next_period(grain, last_start, needed + 1) <= goal.deadline:
+            needed += 1
+        steps = max(steps, needed)
+    return steps
+
+
+def series_seed(*parts: object) -> int:
+    """A stable seed per series (Python's hash() is salted per process)."""
+    return zlib.crc32("|".join(map(str, parts)).encode())
+
+
+def base_expressions(spec: BudgetSpec) -> dict:
+    """Each derived metric's formula with derived references inlined down to forecastable metrics."""
+    formulas = spec.parsed_formulas()
+    return {metric: substitute(expr, formulas) for metric, expr in formulas.items()}
+
+
+@dataclass(frozen=True)
+class SeriesForecast:
+    metric_id: str
+    method: str
+    history_points: int
+    starts: list[dt.date]
+    mean: np.ndarray
+    lo80: np.ndarray
+    hi80: np.ndarray
+    lo95: np.ndarray
+    hi95: np.ndarray
+    paths: np.ndarray
+
+
+def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon: int,
+                   scope: tuple[str, str]) -> dict[str, SeriesForecast]:
+    """Forecast every metric of one segment scope at one grain.
+
+    Parameters
+    ----------
+    spec : BudgetSpec
+    grain : {"day", "week", "month"}
+    history : DataFrame
+        Complete periods of this scope and grain: ``metric_id, period_start, value``.
+    horizon : int
+        Steps to forecast after the last complete period.
+    scope : (segment_level, segment_id)
+        Only used to seed the paths.
+
+    Returns
+    -------
+    dict of metric id → SeriesForecast (metrics without history are left out).
+    """
+    wide = history.pivot_table(index="period_start", columns="metric_id", values="value", aggfunc="first")
+    if wide.empty:
+        return {}
+    # Every calendar period from the first to the last, so gaps are seen (and interpolated) as gaps.
+    first, last = wide.index.min(), wide.index.max()
+    calendar, cursor = [], first
+    while cursor <= last:
+        calendar.append(cursor)
+        cursor = next_period(grain, cursor)
+    wide = wide.reindex(calendar)
+    starts = [next_period(grain, last, step) for step in range(1, horizon + 1)]
+    result: dict[str, SeriesForecast] = {}
+    for metric_id, metric in spec.metrics.items():
+        if metric.kind == "derived" or metric_id not in wide or wide[metric_id].notna().sum() == 0:
+            continue
+        # Float sums differ in their last digits with the order rows were added (an incremental
+        # warehouse vs a rebuild); optimisers amplify that, so the forecast sees 10 significant digits.
+        values = _significant(wide[metric_id].to_numpy(float))
+        f = forecast(values, horizon, GRAIN_PERIODS[grain], paths=PATHS,
+                     seed=series_seed(spec.id, metric_id, grain, *scope))
+        result[metric_id] = SeriesForecast(metric_id, f.method, int(np.isfinite(values).sum()), starts,
+                                           f.mean, f.lo80, f.hi80, f.lo95, f.hi95, f.paths)
+    for metric_id, expr in base_expressions(spec).items():
+        inputs = references(expr)
+        if not all(name in result for name in inputs):
+            continue
+        mean = np.broadcast_to(evaluate_array(expr, {name: result[name].mean for name in inputs}), (horizon,))
+        drawn = np.broadcast_to(evaluate_array(expr, {name: result[name].paths for name in inputs}), (PATHS, horizon))
+        with np.errstate(all="ignore"):
+            lo95, lo80, hi80, hi95 = np.nanquantile(drawn, [0.025, 0.1, 0.9, 0.975], axis=0)
+        result[metric_id] = SeriesForecast(
+            metric_id, "composed: " + " ".join(sorted(inputs)), min(result[n].history_points for n in inputs),
+            starts, mean, np.fmin(lo80, mean), np.fmax(hi80, mean), np.fmin(lo95, lo80), np.fmax(hi95, hi80), drawn)
+    return result
+
+
+def forecast_rows(spec: BudgetSpec, grain: str, scope: tuple[str, str], last_start: dt.date,
+                  forecasts: dict[str, SeriesForecast]) -> list[dict]:
+    """Rows of ``main.metric_forecasts`` for one scope and grain."""
+    rows = []
+    for metric_id, f in forecasts.items():
+        for step, start in enumerate(f.starts):
+            end = next_period(grain, start) - dt.timedelta(days=1)
+            rows.append({
+                "budget_id": spec.id, "metric_id": metric_id, "grain": grain, "segment_level": scope[0],
+                "segment_id": scope[1], "origin_period": last_start, "step": step + 1, "period_start": start,
+                "period_end": end, "value": _finite(f.mean[step]), "lo80": _finite(f.lo80[step]),
+                "hi80": _finite(f.hi80[step]), "lo95": _finite(f.lo95[step]), "hi95": _finite(f.hi95[step]),
+                "method": f.method, "history_points": f.history_points, "provenance": "predicted"})
+    return rows
+
+
+def _significant(values: np.ndarray, digits: int = 10) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        magnitude = np.where(np.isfinite(values) & (values != 0), np.floor(np.log10(np.abs(values))), 0)
+    scale = 10.0 ** (digits - 1 - magnitude)
+    return np.round(values * scale) / scale
+
+
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None

@@ -1,0 +1,91 @@
+"""Goal tracking, constraint back-solving and composed forecasts, with known numbers."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from models.formula import evaluate_array, parse_formula
+from models.goals import track_goal
+from models.projections import SeriesForecast, forecast_scope, horizon_for, next_period
+from models.spec import BudgetSpec, load_specs
+from pathlib import Path
+
+SPECS = Path(__file__).resolve().parents[2] / "models" / "demo" / "specs"
+
+
+def marketing() -> BudgetSpec:
+    return next(s for s in load_specs(SPECS) if s.id == "marketing_acquisition")
+
+
+def flat(metric, value, days, start=dt.date(2026, 7, 1)):
+    return pd.DataFrame({"metric_id": metric, "period_start": [start + dt.timedelta(d) for d in range(days)],
+                         "value": float(value)})
+
+
+def certain(metric, value, starts):
+    """A forecast with no uncertainty: every path equals the mean."""
+    mean = np.full(len(starts), float(value))
+    return SeriesForecast(metric, "test", 100, starts, mean, mean, mean, mean, mean, np.tile(mean, (10, 1)))
+
+
+def test_vectorised_formula_evaluation_matches_scalar_and_guards_zero():
+    out = evaluate_array(parse_formula("a / b + max(a, 1)"), {"a": np.array([2.0, 3.0]), "b": np.array([4.0, 0.0])})
+    assert out[0] == 2.5 and np.isnan(out[1])
+
+
+def test_period_arithmetic_and_horizon_to_the_latest_goal():
+    assert next_period("month", dt.date(2026, 12, 1)) == dt.date(2027, 1, 1)
+    assert next_period("week", dt.date(2026, 10, 19), 2) == dt.date(2026, 11, 2)
+    assert horizon_for(marketing(), "day", dt.date(2026, 10, 31)) == 61  # to 2026-12-31
+    assert horizon_for(marketing(), "month", dt.date(2026, 10, 1)) == 6  # default covers the goals
+
+
+def test_a_total_goal_adds_observed_and_predicted_days():
+    spec = marketing()
+    goal = next(g for g in spec.goals if g.id == "customers_h2_2026")  # 10,500 new customers Jul–Dec
+    today = dt.date(2026, 10, 31)
+    history = flat("new_customers", 50, 123)  # Jul 1 .. Oct 31: 6,150 observed
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    row, constraints = track_goal(spec, goal, history, {"new_customers": certain("new_customers", 60, starts)}, today)
+    assert row["observed_to_date"] == 6150 and row["projected"] == 6150 + 61 * 60
+    assert row["probability"] == 0.0 and row["status"] in {"stretch", "infeasible", "at_risk"}
+    assert row["required_daily_rate"] == (10500 - 6150) / 61
+    assert row["gap"] == 10500 - (6150 + 61 * 60)
+    (c,) = constraints
+    assert c["input_metric"] == "new_customers" and c["required"] == 10500
+    # the days left must bring 4,350 instead of the projected 3,660
+    assert np.isclose(c["required_change"], 4350 / 3660 - 1)
+    assert c["status"] == "infeasible"  # a flat history never grew at all
+
+
+def test_a_ratio_goal_back_solves_each_input_holding_the_other():
+    spec = marketing()
+    goal = next(g for g in spec.goals if g.id == "cac_q4_2026")  # CAC ≤ 200 over Q4, lower is better
+    today = dt.date(2026, 10, 31)
+    history = pd.concat([flat("spend", 10000, 31, dt.date(2026, 10, 1)), flat("new_customers", 40, 31, dt.date(2026, 10, 1))])
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    forecasts = {"spend": certain("spend", 10000, starts), "new_customers": certain("new_customers", 40, starts)}
+    row, constraints = track_goal(spec, goal, history, forecasts, today)
+    assert np.isclose(row["projected"], 250.0) and row["probability"] == 0.0
+    by_input = {c["input_metric"]: c for c in constraints}
+    # an average goal compares daily averages: 10,000 spend per day at 40 customers per day → spend must
+    # average 8,000 per day over Q4, or customers 50 per day
+    assert np.isclose(by_input["spend"]["required"], 8000)
+    assert np.isclose(by_input["new_customers"]["required"], 50)
+    # October already happened at 10,000 a day, so the 61 days left carry all of the cut: 92/61 of it
+    assert np.isclose(by_input["spend"]["required_change"], -2000 * 92 / 61 / 10000)
+
+
+def test_derived_forecasts_are_their_formula_of_component_forecasts():
+    spec = marketing()
+    rng = np.random.default_rng(0)
+    days = [dt.date(2026, 1, 1) + dt.timedelta(d) for d in range(120)]
+    rows = [{"metric_id": m, "period_start": d, "value": v}
+            for d in days for m, v in (("spend", 1000 + rng.normal(0, 50)), ("new_customers", 5 + rng.poisson(3)),
+                                       ("leads", 30 + rng.poisson(5)))]
+    result = forecast_scope(spec, "day", pd.DataFrame(rows), 14, ("_total", "_total"))
+    cac = result["customer_acquisition_cost"]
+    assert np.allclose(cac.mean, result["spend"].mean / result["new_customers"].mean)
+    assert np.all(cac.lo95 <= cac.mean) and np.all(cac.mean <= cac.hi95)
+    assert "revenue" not in result  # its components (units, avg_price) have no history here
