@@ -309,12 +309,13 @@ def _predictions(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
                         "status": r.status} for r in rows.itertuples()],
         })
     f = inputs.forecasts
-    star = f[(f["metric_id"] == spec.north_star) & (f["grain"] == spec.reporting_grain)] if not f.empty else f
+    star = [] if f.empty else f[(f["metric_id"] == spec.north_star) & (f["grain"] == spec.reporting_grain)
+                                ].sort_values("period_start").itertuples()
     return {"goals": goals, "north_star": spec.north_star, "grain": spec.reporting_grain, "forecast": [
         {"period_start": pd.Timestamp(r.period_start).date().isoformat(), "value": _num(r.value),
          "low80": _num(r.lo80), "high80": _num(r.hi80), "low95": _num(r.lo95), "high95": _num(r.hi95),
          "method": r.method, "provenance": "predicted"}
-        for r in star.sort_values("period_start").itertuples()]}
+        for r in star]}
 
 
 def _rounded(value):

@@ -73,7 +73,7 @@ def test_markdown_cites_payload_figures_and_labels_the_writer():
     assert "deterministic template (no ANTHROPIC_API_KEY set)" in text
     assert "1,500" in text and "new customers ★" in text
     assert "quarantined 1" in text and "value missing (1)" in text
-    assert "All figures are observed" in text
+    assert "Figures are observed (measured from ingested events) unless marked predicted" in text
 
 
 def test_empty_history_renders_without_crashing():

@@ -185,6 +185,39 @@ def test_attribute_grouping_example_compiles_and_matches_metric_values(demo):
     assert ppc and all(by_kind[(month, "paid_media")] == pytest.approx(value, rel=1e-12) for month, value in ppc.items())
 
 
+def test_forecasts_are_labelled_and_derived_ones_follow_their_formula(demo):
+    _, _, conn = demo
+    assert conn.execute("select count(*) from main.metric_forecasts where provenance <> 'predicted' "
+                        "or not (lo95 <= lo80 and lo80 <= value and value <= hi80 and hi80 <= hi95)").fetchone()[0] == 0
+    # customer_acquisition_cost = spend / new_customers, forecast by composing the components' forecasts
+    mismatch = conn.execute("""
+        select count(*) from main.metric_forecasts c
+        join main.metric_forecasts s using (budget_id, grain, segment_level, segment_id, step)
+        join main.metric_forecasts n using (budget_id, grain, segment_level, segment_id, step)
+        where c.metric_id = 'customer_acquisition_cost' and s.metric_id = 'spend' and n.metric_id = 'new_customers'
+          and abs(c.value - s.value / n.value) > 1e-9 * abs(c.value)""").fetchone()[0]
+    assert mismatch == 0
+    # horizons reach the end of the latest goal (2026-12-31) at every grain
+    assert conn.execute("select min(last) from (select max(period_end) as last from main.metric_forecasts "
+                        "group by budget_id, grain)").fetchone()[0] >= dt.date(2026, 12, 31)
+
+
+def test_goals_are_tracked_with_probability_and_constraints(demo):
+    settings, _, conn = demo
+    goals = conn.execute("select * from main.goal_tracking order by budget_id, goal_id").df()
+    assert len(goals) == 5 and goals["probability"].between(0, 1).all()
+    assert set(goals["status"]) <= {"on_track", "at_risk", "stretch", "infeasible", "achieved", "missed"}
+    assert (goals["as_of"] == pd.Timestamp(END)).all()
+    constraints = conn.execute("select * from main.goal_constraints where goal_id = 'cac_q4_2026'").df()
+    assert set(constraints["input_metric"]) == {"spend", "new_customers"}
+    briefing = Path(conn.execute("select markdown_path from main.briefings where budget_id = 'marketing_acquisition'")
+                    .fetchone()[0])
+    text = briefing.read_text()
+    assert "## What will happen (predicted)" in text and "cac_q4_2026" in text
+    chart = text.split("](")[-1].split(")")[0] if "fan chart](" in text else None
+    assert chart and (briefing.parent / chart).stat().st_size > 1000
+
+
 def test_rerunning_the_same_window_changes_nothing(demo):
     settings, _, conn = demo
     before = {t: table_hash(conn, t) for t in TABLES}
@@ -250,36 +283,3 @@ def test_a_later_run_judges_earlier_decisions(demo, tmp_path, monkeypatch):
     assert realloc[0][3] is not None and "expected for the spend actually made" in realloc[0][4]
     briefing = (settings.output_dir / "briefings" / "marketing_acquisition").glob("*.md")
     assert any("What followed earlier decisions" in p.read_text() for p in briefing)
-
-
-def test_forecasts_are_labelled_and_derived_ones_follow_their_formula(demo):
-    _, _, conn = demo
-    assert conn.execute("select count(*) from main.metric_forecasts where provenance <> 'predicted' "
-                        "or not (lo95 <= lo80 and lo80 <= value and value <= hi80 and hi80 <= hi95)").fetchone()[0] == 0
-    # customer_acquisition_cost = spend / new_customers, forecast by composing the components' forecasts
-    mismatch = conn.execute("""
-        select count(*) from main.metric_forecasts c
-        join main.metric_forecasts s using (budget_id, grain, segment_level, segment_id, step)
-        join main.metric_forecasts n using (budget_id, grain, segment_level, segment_id, step)
-        where c.metric_id = 'customer_acquisition_cost' and s.metric_id = 'spend' and n.metric_id = 'new_customers'
-          and abs(c.value - s.value / n.value) > 1e-9 * abs(c.value)""").fetchone()[0]
-    assert mismatch == 0
-    # horizons reach the end of the latest goal (2026-12-31) at every grain
-    assert conn.execute("select min(last) from (select max(period_end) as last from main.metric_forecasts "
-                        "group by budget_id, grain)").fetchone()[0] >= dt.date(2026, 12, 31)
-
-
-def test_goals_are_tracked_with_probability_and_constraints(demo):
-    settings, _, conn = demo
-    goals = conn.execute("select * from main.goal_tracking order by budget_id, goal_id").df()
-    assert len(goals) == 5 and goals["probability"].between(0, 1).all()
-    assert set(goals["status"]) <= {"on_track", "at_risk", "stretch", "infeasible", "achieved", "missed"}
-    assert (goals["as_of"] == pd.Timestamp(END)).all()
-    constraints = conn.execute("select * from main.goal_constraints where goal_id = 'cac_q4_2026'").df()
-    assert set(constraints["input_metric"]) == {"spend", "new_customers"}
-    briefing = Path(conn.execute("select markdown_path from main.briefings where budget_id = 'marketing_acquisition'")
-                    .fetchone()[0])
-    text = briefing.read_text()
-    assert "## What will happen (predicted)" in text and "cac_q4_2026" in text
-    chart = text.split("](")[-1].split(")")[0] if "fan chart](" in text else None
-    assert chart and (briefing.parent / chart).stat().st_size > 1000
