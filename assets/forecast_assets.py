@@ -86,7 +86,7 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
                     # Every scope forecasts from the same origin, so levels stay comparable.
                     scope = scope[scope.period_start <= last]
                     result = forecast_scope(spec, grain, scope, horizon, (level, segment))
-                    forecasts += forecast_rows(spec, grain, (level, segment), last, _from_origin(result, scope, last, grain))
+                    forecasts += forecast_rows(spec, grain, (level, segment), last, _from_origin(result, scope, last))
                     if grain == "day" and level == "_total":
                         report = track_goals(spec, scope, result, last)
                         goals += report.tracking
@@ -119,7 +119,7 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
                   "origins": len(scores)})
 
 
-def _from_origin(result, scope, last: dt.date, grain: str):
+def _from_origin(result, scope, last: dt.date):
     """Scopes whose history stops before the common origin (a vanished segment) get no forecast."""
     latest = scope["period_start"].max() if len(scope) else None
     return result if latest == last else {}

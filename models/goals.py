@@ -37,7 +37,7 @@ def _additive(spec: BudgetSpec, metric_id: str) -> bool:
     return metric.kind == "base" and metric.agg in ADDITIVE
 
 
-def _window_inputs(spec, goal: Goal, expr, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast],
+def _window_inputs(goal: Goal, expr, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast],
                    today: dt.date):
     """Per input: observed days in the window, and the forecast path columns falling inside it."""
     out = {}
@@ -78,7 +78,7 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
         Last observed day.
     """
     expr = base_expressions(spec).get(goal.metric, Ref(goal.metric))
-    inputs = _window_inputs(spec, goal, expr, daily, forecasts, today)
+    inputs = _window_inputs(goal, expr, daily, forecasts, today)
     aggregation = goal.aggregation
     point = {n: _aggregate(spec, n, o, m, aggregation) for n, (o, _, m) in inputs.items()}
     drawn = {n: _aggregate(spec, n, o, p, aggregation) for n, (o, p, _) in inputs.items()}

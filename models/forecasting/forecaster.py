@@ -89,7 +89,7 @@ def _clean(y) -> np.ndarray:
     return y
 
 
-def _candidates(y: np.ndarray, horizon: int, periods: tuple[int, ...], season: int):
+def _candidates(y: np.ndarray, horizon: int, periods: tuple[int, ...]):
     n = len(y)
     nonnegative = bool(np.all(y >= 0))
     if nonnegative and np.mean(y == 0) >= INTERMITTENT_SHARE:
@@ -138,7 +138,7 @@ def forecast(y, horizon: int, periods: tuple[int, ...] = (), *, paths: int = 0, 
         return Forecast(flat, flat, flat, flat, flat, "constant", season,
                         paths=np.tile(flat, (paths, 1)) if paths > 0 else None)
 
-    found = _candidates(y, horizon, periods, season)
+    found = _candidates(y, horizon, periods)
     scores: dict[str, float] = {}
     if "direct_ar" in found:
         # Enough history for a full seasonal cycle of lags: the direct AR wins
@@ -176,7 +176,7 @@ def _holdout_scores(y, horizon, periods, season, found) -> dict[str, float]:
         return {}
     train, actual = y[:-validation], y[-validation:]
     scores = {}
-    for name, run in _candidates(train, validation, periods, season).items():
+    for name, run in _candidates(train, validation, periods).items():
         if name not in found:
             continue
         try:
