@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from assets.charts import fan_chart
+from assets.charts import fan_chart, waterfall_chart
 from assets.narrative import AnthropicWriter
 from assets.settings import Settings
 from assets.warehouse import prepare, table_exists
@@ -58,6 +58,9 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
     forecasts = conn.execute(
         "select * from main.metric_forecasts where budget_id = ? and segment_level = '_total' order by all",
         [spec.id]).df() if table_exists(conn, "main", "metric_forecasts") else pd.DataFrame()
+    drift = conn.execute(
+        "select * from main.drift_attributions where budget_id = ? and segment_id = '_total' and grain = ? "
+        "order by all", [spec.id, spec.reporting_grain]).df() if table_exists(conn, "main", "drift_attributions") else pd.DataFrame()
     quality = {"received": int(received), "loaded": int(loaded), "quarantined": int(quarantined),
                "top_reasons": [{"reason": r, "rows": int(n)} for r, n in reasons],
                "last_event": None if last_event is None else pd.Timestamp(last_event).isoformat()}
@@ -65,7 +68,7 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
                           actions=prescriptive["actions"], allocation=prescriptive["allocation_recommendations"],
                           constraints=prescriptive["allocation_constraints"], outcomes=prescriptive["decision_outcomes"],
                           goal_tracking=prescriptive["goal_tracking"], goal_constraints=prescriptive["goal_constraints"],
-                          forecasts=forecasts)
+                          forecasts=forecasts, drift=drift)
 
 
 def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out_dir: Path, log,
@@ -96,6 +99,13 @@ def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out
         chart = fan_chart(history, ahead["forecast"], f"{ahead['north_star']} per {ahead['grain']}: observed and predicted",
                           folder / f"{stem}-{ahead['north_star']}-fan.png")
         ahead["chart"] = chart.name
+    for entry in payload.get("why_it_changed") or []:
+        shown = next((c for c in entry["comparisons"] if c["baseline"] == "previous"), None)
+        if entry["headline"] and shown and shown["baseline_value"] is not None:
+            chart = waterfall_chart(shown["baseline_value"], shown["factors"],
+                                    f"{entry['metric_id']}: why it changed vs {shown['baseline_start']}",
+                                    folder / f"{stem}-{entry['metric_id']}-waterfall.png")
+            entry["chart"] = chart.name
     markdown = render_markdown(payload, note, narrative)
     payload_text = json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n"
     (folder / f"{stem}.json").write_text(payload_text, encoding="utf-8")
@@ -112,7 +122,7 @@ def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out
     name="briefings",
     deps=[dg.AssetKey("metric_values"), dg.AssetKey("fct_segment_rankings"), dg.AssetKey("metrics"),
           dg.AssetKey("actions"), dg.AssetKey("allocation_recommendations"), dg.AssetKey("decision_outcomes"),
-          dg.AssetKey("metric_forecasts"), dg.AssetKey("goal_tracking"),
+          dg.AssetKey("metric_forecasts"), dg.AssetKey("goal_tracking"), dg.AssetKey("drift_attributions"),
           dg.AssetKey(["raw", "events"]), dg.AssetKey(["raw", "known_events"])],
     kinds={"python", "anthropic", "markdown"},
     owners=["team:budget-owners"],

@@ -33,3 +33,27 @@ def fan_chart(observed: pd.DataFrame, forecast: list[dict], title: str, path: Pa
     fig.savefig(path, format="png", metadata={"Software": None})
     plt.close(fig)
     return path
+
+
+def waterfall_chart(start: float, factors: dict[str, float], title: str, path: Path) -> Path:
+    """Baseline value, one bar per factor (green up, red down) and the current value."""
+    labels = ["baseline", *[f.replace("_", " ") for f in factors], "current"]
+    steps = list(factors.values())
+    bottoms, heights, level = [0.0], [start], start
+    for step in steps:
+        bottoms.append(level if step >= 0 else level + step)
+        heights.append(abs(step))
+        level += step
+    bottoms.append(0.0)
+    heights.append(level)
+    colours = ["#1f3b73", *["#59a14f" if s >= 0 else "#e15759" for s in steps], "#1f3b73"]
+    fig, ax = plt.subplots(figsize=(8, 3.2), dpi=100)
+    ax.bar(range(len(labels)), heights, bottom=bottoms, color=colours)
+    ax.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8, ha="right")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return path

@@ -37,6 +37,15 @@ def _number(name: str, default: str | None, kind=float, minimum: float | None = 
     return value
 
 
+def _grains(name: str, default: str) -> tuple[str, ...]:
+    raw = os.environ.get(name, default)
+    grains = tuple(g.strip() for g in raw.split(",") if g.strip())
+    unknown = [g for g in grains if g not in ("day", "week", "month")]
+    if unknown:
+        raise SettingsError(f"{name}={raw!r}: unknown grain(s) {', '.join(unknown)} (use day, week, month)")
+    return grains
+
+
 def _path(name: str, default: Path) -> Path:
     return Path(os.environ.get(name) or default).expanduser().resolve()
 
@@ -58,6 +67,7 @@ class Settings:
     hourly_retention_days: int | None
     llm_model: str
     forecast_levels: int
+    drift_grains: tuple[str, ...]
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -81,6 +91,8 @@ class Settings:
             llm_model=os.environ.get("BUDGETLENS_LLM_MODEL", "claude-sonnet-4-5"),
             # segment levels below the total that get forecasts (0 = budget totals only)
             forecast_levels=_number("BUDGETLENS_FORECAST_LEVELS", "1", int, minimum=0),
+            # grains decomposed by the drift stage besides each budget's reporting grain
+            drift_grains=_grains("BUDGETLENS_DRIFT_GRAINS", "week"),
         )
 
     def export(self) -> None:

@@ -145,6 +145,16 @@ def cmd_bench_m4(args) -> int:
     return 0
 
 
+def cmd_bench_drift(args) -> int:
+    from orchestration import bench_drift
+
+    settings = Settings.from_env()
+    results = bench_drift.run(None if args.skip_demo else settings.duckdb_path, settings.specs_dir,
+                              settings.drift_grains, [int(m) for m in args.multipliers.split(",") if m])
+    print(bench_drift.report(results))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="budgetlens", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -178,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     m4.add_argument("--out", required=True, help="forecasts CSV to write (id, step, yhat, lo95, hi95)")
     m4.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     m4.set_defaults(func=cmd_bench_m4)
+    drift = bench_sub.add_parser("drift", help="time the drift decomposition of every metric x scope x latest period")
+    drift.add_argument("--multipliers", default="1,10,100",
+                       help="leaf-segment multipliers of the planted shop (default 1,10,100)")
+    drift.add_argument("--skip-demo", action="store_true", help="skip the default demo's warehouse")
+    drift.set_defaults(func=cmd_bench_drift)
     return parser
 
 

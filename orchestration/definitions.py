@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.briefing_assets import briefings
 from assets.catalog_assets import budget_catalog
+from assets.drift_assets import drift_attributions, drift_contributions_add_up
 from assets.forecast_assets import predictive
 from assets.ingestion_assets import build_raw_events, ingestion_reconciles
 from assets.prescriptive_assets import actions, allocation_recommendations, decision_outcomes
@@ -20,9 +21,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = daily_partitions(settings)
     return dg.Definitions(
         assets=[budget_catalog, build_raw_events(partitions), *build_dbt_assets(partitions), allocation_recommendations, actions,
-                decision_outcomes,
-                predictive, storage_retention, briefings],
-        asset_checks=[ingestion_reconciles],
+                decision_outcomes, drift_attributions, predictive, storage_retention, briefings],
+        asset_checks=[ingestion_reconciles, drift_contributions_add_up],
         jobs=[budgetlens_job],
         schedules=[daily_schedule],
         sensors=[landing_files_sensor],

@@ -37,6 +37,7 @@ class BriefingInputs:
     goal_tracking: pd.DataFrame = field(default_factory=pd.DataFrame)     # main.goal_tracking rows
     goal_constraints: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.goal_constraints rows
     forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.metric_forecasts, total scope
+    drift: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.drift_attributions, total scope, latest period
 
 
 def _num(value) -> float | None:
@@ -205,7 +206,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     if period is None:
         return {"budget": _budget(spec), "period": None, "metrics": [], "goals": [], "segments": [],
                 "composites": [], "actions": [], "decision_outcomes": [], "allocation": None,
-                "what_will_happen": {"goals": [], "forecast": []}, "data_quality": inputs.quality,
+                "what_will_happen": {"goals": [], "forecast": []}, "why_it_changed": [], "data_quality": inputs.quality,
                 "known_events": [],
                 "notes": [f"no complete {grain} with data yet"]}
     period_end = (pd.Timestamp(period) + (pd.DateOffset(months=1) if grain == "month" else
@@ -239,6 +240,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
              "provenance": "observed after the decision, against the expected path"}
             for r in inputs.outcomes.sort_values(["evaluated_period", "decision"], ascending=[False, True]).head(10).itertuples()],
         "allocation": _allocation(inputs.allocation, inputs.constraints),
+        "why_it_changed": _why_it_changed(headline, inputs.drift, period),
         "what_will_happen": _predictions(spec, inputs),
         "data_quality": inputs.quality,
         "known_events": [
@@ -289,6 +291,43 @@ def _allocation(allocation: pd.DataFrame, constraints: pd.DataFrame) -> dict | N
         "bottleneck": None if neck.empty else neck["explanation"].iloc[0],
         "provenance": "predicted (response curves fitted on history)",
     }
+
+
+OTHER_MATERIAL_CHANGES = 5
+
+
+def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date) -> list[dict]:
+    """Headline metrics' waterfalls first, then the other material changes (largest |z| first).
+
+    Each entry carries, per baseline, the change, its materiality, the total of
+    every factor and the three largest drivers: estimates from the drift stage.
+    """
+    if drift.empty:
+        return []
+    drift = drift[pd.to_datetime(drift["period_start"]).dt.date == period]
+    material = drift[drift["verdict"] == "material"].assign(z=lambda d: d["delta_z"].abs().fillna(float("inf")))
+    others = [m for m in material.sort_values(["z", "metric_id"], ascending=[False, True])["metric_id"].unique()
+              if m not in headline][:OTHER_MATERIAL_CHANGES]
+    out = []
+    for metric_id in [m for m in headline if m in set(drift["metric_id"])] + others:
+        rows = drift[drift["metric_id"] == metric_id]
+        comparisons = []
+        for baseline, r in rows.groupby("baseline", sort=False):
+            first = r.iloc[0]
+            drivers = r[r["contribution"] != 0].assign(size=lambda d: d["contribution"].abs()).sort_values(
+                ["size", "factor"], ascending=[False, True]).head(3)
+            comparisons.append({
+                "baseline": baseline, "baseline_start": pd.Timestamp(first["baseline_start"]).date().isoformat(),
+                "value": _num(first["value"]), "baseline_value": _num(first["baseline_value"]),
+                "delta": _num(first["delta"]), "delta_z": _num(first["delta_z"]), "verdict": first["verdict"],
+                "factors": {f: _num(v) for f, v in r.groupby("factor", sort=False)["contribution"].sum().items()},
+                "top_drivers": [{"factor": d.factor, "driver": _text(d.driver), "contribution": _num(d.contribution),
+                                 "share_of_delta": _num(d.share_of_delta), "evidence": _text(d.evidence)}
+                                for d in drivers.itertuples()],
+            })
+        out.append({"metric_id": metric_id, "headline": metric_id in headline, "comparisons": comparisons,
+                    "provenance": "observed change; attribution estimated by the drift stage"})
+    return out
 
 
 def _predictions(spec: BudgetSpec, inputs: BriefingInputs) -> dict:

@@ -65,6 +65,7 @@ def render_markdown(payload: dict, writer_note: str, narrative: str | None = Non
         "past period-to-period changes; otherwise it is within normal variation._",
         "",
     ]
+    lines += _why_it_changed(payload)
     if payload["goals"]:
         lines += ["## Goals (observed so far)", "", "| goal | metric | target | so far | time elapsed | status |",
                   "|---|---|---|---|---|---|"]
@@ -108,6 +109,36 @@ def render_markdown(payload: dict, writer_note: str, narrative: str | None = Non
     lines += ["", "---", "_Figures are observed (measured from ingested events) unless marked predicted; "
               "predicted figures carry their interval. The writer only words them._", ""]
     return "\n".join(lines)
+
+
+BASELINE_WORDS = {"previous": "the previous period", "year_ago": "a year before"}
+
+
+def _why_it_changed(payload: dict) -> list[str]:
+    entries = payload.get("why_it_changed") or []
+    if not entries:
+        return []
+    units = {f["metric_id"]: f["unit"] for f in payload["metrics"]}
+    lines, quiet = ["## Why it changed (attribution estimated)", ""], []
+    for entry in entries:
+        unit = units.get(entry["metric_id"], "")
+        told = [c for c in entry["comparisons"] if c["verdict"] == "material"]
+        quiet += [f"{entry['metric_id']} vs {BASELINE_WORDS.get(c['baseline'], c['baseline'])}"
+                  for c in entry["comparisons"] if c["verdict"] != "material"]
+        for c in told:
+            z = "" if c["delta_z"] is None else f", z {c['delta_z']:+.1f}"
+            drivers = "; ".join(f"{d['factor'].replace('_', ' ')} {fmt(d['contribution'], unit)}"
+                                + (f" ({d['driver']})" if d["driver"] else "") for d in c["top_drivers"])
+            lines.append(f"- **{entry['metric_id']}** {fmt(c['baseline_value'], unit)} → {fmt(c['value'], unit)} vs "
+                         f"{BASELINE_WORDS.get(c['baseline'], c['baseline'])} (change {fmt(c['delta'], unit)}{z}, "
+                         f"beyond normal variation): {drivers}.")
+        if entry.get("chart"):
+            lines += ["", f"![{entry['metric_id']} waterfall]({entry['chart']})", ""]
+    if quiet:
+        lines += ["", "_Within normal variation, so not narrated: " + ", ".join(quiet) + "._"]
+    lines += ["", "_Each change is split into temporal variance, event shocks, influence drift, dimension drift, "
+                  "component drift and a residual that add up to it exactly (table drift_attributions)._", ""]
+    return lines
 
 
 def _what_will_happen(payload: dict) -> list[str]:

@@ -134,3 +134,35 @@ def test_what_to_do_section_shows_classified_actions_and_the_predicted_allocatio
     assert "- reallocation of week 2026-06-15: followed 50%; observed +7.0 new_customers against +5.0 expected" in text
     payload["allocation"]["expected_gain_interval90"] = [-15.0, 71.0]
     assert "The interval includes zero" in render_markdown(payload, "template")
+
+
+def drift_rows() -> pd.DataFrame:
+    def rows(metric, baseline, delta, z, verdict, parts):
+        return [{"metric_id": metric, "grain": "month", "segment_id": "_total", "period_start": dt.date(2026, 6, 1),
+                 "baseline": baseline, "baseline_start": dt.date(2026, 5, 1), "value": 1000 + delta,
+                 "baseline_value": 1000.0, "delta": delta, "delta_z": z, "verdict": verdict, "factor": factor,
+                 "driver": driver, "contribution": value, "share_of_delta": value / delta, "evidence": None}
+                for factor, driver, value in parts]
+    return pd.DataFrame(
+        rows("new_customers", "previous", 500.0, 6.1, "material",
+             [("event_shock", "Price up (2026-06-01)", 350.0), ("dimension_drift", "channel=ppc", 120.0),
+              ("temporal_variance", "weekday mix and calendar", 20.0), ("residual", None, 10.0)])
+        + rows("new_customers", "year_ago", 40.0, 0.4, "normal variation", [("residual", None, 40.0)])
+        + rows("spend", "previous", -300.0, -4.0, "material", [("dimension_drift", "channel=ppc", -300.0)])
+        + rows("leads", "previous", 5.0, 0.2, "normal variation", [("residual", None, 5.0)]))
+
+
+def test_why_it_changed_puts_headline_first_and_narrates_only_material_changes():
+    base = inputs(monthly_values(1500.0))
+    payload = build_payload(SPEC, BriefingInputs(**{**base.__dict__, "drift": drift_rows()}))
+    why = payload["why_it_changed"]
+    headline = [m for m in payload["headline_metrics"] if m in {"new_customers", "leads"}]
+    # headline metrics always (north star first), then other material changes; non-headline noise never
+    assert [w["metric_id"] for w in why] == [*headline, "spend"] and headline[0] == SPEC.north_star
+    previous = why[0]["comparisons"][0]
+    assert previous["top_drivers"][0]["driver"] == "Price up (2026-06-01)"
+    assert sum(previous["factors"].values()) == pytest.approx(previous["delta"])
+    text = render_markdown(payload, "template")
+    assert "## Why it changed" in text and "event shock 350" in text
+    assert "new_customers vs a year before" in text  # within normal variation: named, not narrated
+    assert "**leads**" not in text

@@ -22,7 +22,8 @@ TABLES = ["raw.events", "raw.quarantine", "raw.documents", "main.fct_digest_hour
           "main.fct_digest_weekly", "main.fct_digest_monthly", "main.metric_values", "main.fct_segment_rankings",
           "main.metrics", "main.metric_edges", "main.dim_segments", "main.allocation_recommendations",
           "main.allocation_constraints", "main.allocation_log", "main.actions", "main.decision_outcomes",
-          "main.metric_forecasts", "main.goal_tracking", "main.goal_constraints", "main.briefings"]
+          "main.metric_forecasts", "main.goal_tracking", "main.goal_constraints", "main.drift_attributions",
+          "main.briefings"]
 
 
 def table_hash(conn, table: str) -> str:
@@ -216,6 +217,25 @@ def test_goals_are_tracked_with_probability_and_constraints(demo):
     assert "## What will happen (predicted)" in text and "cac_q4_2026" in text
     chart = text.split("](")[-1].split(")")[0] if "fan chart](" in text else None
     assert chart and (briefing.parent / chart).stat().st_size > 1000
+
+
+def test_drift_attributions_add_up_at_every_scope_and_name_their_drivers(demo):
+    _, result, conn = demo
+    check = [c for c in result.get_asset_check_evaluations() if c.check_name == "drift_contributions_add_up"]
+    assert len(check) == 1 and check[0].passed
+    frame = conn.execute("select * from main.drift_attributions").df()
+    assert set(frame["grain"]) == {"week"}  # a month needs the month before it; six weeks have that
+    assert set(frame["factor"]) >= {"temporal_variance", "event_shock", "influence_drift", "dimension_drift",
+                                    "component_drift", "residual"}
+    sums = frame.groupby(["budget_id", "metric_id", "segment_id", "baseline"]).agg(
+        total=("contribution", "sum"), delta=("delta", "first"))
+    assert (sums["total"] - sums["delta"]).abs().max() < 1e-6
+    # every node of every budget is a scope; formulas are attributed down to their base components
+    nodes = conn.execute("select count(*) from main.dim_segments").fetchone()[0]
+    assert frame.groupby("budget_id")["segment_id"].nunique().sum() == nodes
+    cpl = frame[(frame.metric_id == "cost_per_lead") & (frame.factor == "component_drift") & (frame.contribution != 0)]
+    assert set(cpl["driver"]) <= {"spend", "leads"} and len(cpl) > 0
+    assert set(frame["verdict"]) <= {"material", "normal variation", "unknown"}
 
 
 def test_rerunning_the_same_window_changes_nothing(demo):

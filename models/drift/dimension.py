@@ -1,0 +1,93 @@
+"""Dimension drift: the part of a change that belongs to particular segments.
+
+Additive metrics (counts, sums) are the sum of their slices: every slice is
+expected to move with the common growth rate (the median of the slices' growth,
+robust to the slices that drive the change; slices under 1% of the total are too
+noisy to vote), and what a slice does beyond that is its own. The median is not
+weighted: one slice holding most of the volume must not define "common".
+Averages (means) are count-weighted means of their slices' averages, so a change
+splits exactly (Kitagawa, symmetric weights) into a mix
+effect (slices gaining or losing weight) and a rate effect; the rate effect beyond
+the common rate change is the slice's own. New slices contribute all they bring,
+vanished slices all they took away.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+MIN_VOTING_SHARE = 0.01
+
+
+def common_change(values: np.ndarray, weights: np.ndarray) -> float:
+    """Median change of the slices holding at least 1% of the weight (0 when none)."""
+    weights = np.where(np.isfinite(weights), weights, 0.0)
+    total = weights.sum()
+    ok = np.isfinite(values) & (weights > 0) & (weights >= MIN_VOTING_SHARE * total)
+    return float(np.median(values[ok])) if ok.any() else 0.0
+
+
+def additive_drift(v0: pd.Series, v1: pd.Series) -> pd.DataFrame:
+    """Slice-specific change of an additive metric.
+
+    Parameters
+    ----------
+    v0, v1 : Series
+        Slice values in the baseline and current periods (index: slice id;
+        a slice missing from one side is new or vanished).
+
+    Returns
+    -------
+    DataFrame
+        Per slice: ``contribution`` (its change beyond the common growth),
+        ``effect`` (change / new / vanished).
+    """
+    slices = v0.index.union(v1.index)
+    a, b = v0.reindex(slices).fillna(0.0), v1.reindex(slices).fillna(0.0)
+    base = a.to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.where(base > 0, (b.to_numpy(float) - base) / base, np.nan)
+    common = common_change(growth, base)
+    contribution = (b - a) - common * a
+    effect = np.where(~slices.isin(v0.index) | (a == 0), "new", np.where(~slices.isin(v1.index) | (b == 0), "vanished", "change"))
+    # a slice both absent before and after carries nothing
+    effect = np.where((a == 0) & (b == 0), "change", effect)
+    return pd.DataFrame({"contribution": contribution.to_numpy(float), "effect": effect}, index=slices)
+
+
+def average_drift(r0: pd.Series, r1: pd.Series, w0: pd.Series, w1: pd.Series) -> pd.DataFrame:
+    """Mix and slice-specific rate effects of a weighted average.
+
+    Parameters
+    ----------
+    r0, r1 : Series
+        Slice averages (index: slice id).
+    w0, w1 : Series
+        Slice weights (e.g. event counts), same index convention.
+
+    Returns
+    -------
+    DataFrame
+        Per slice: ``mix``, ``rate`` (beyond the common rate change) and ``effect``.
+    """
+    slices = r0.index.union(r1.index).union(w0.index).union(w1.index)
+    w0 = w0.reindex(slices).fillna(0.0).to_numpy(float)
+    w1 = w1.reindex(slices).fillna(0.0).to_numpy(float)
+    r0 = r0.reindex(slices).to_numpy(float)
+    r1 = r1.reindex(slices).to_numpy(float)
+    present0, present1 = (w0 > 0) & np.isfinite(r0), (w1 > 0) & np.isfinite(r1)
+    s0 = np.where(present0, w0, 0.0) / max(np.where(present0, w0, 0.0).sum(), 1e-300)
+    s1 = np.where(present1, w1, 0.0) / max(np.where(present1, w1, 0.0).sum(), 1e-300)
+    v0, v1 = float(np.nansum(s0 * np.where(present0, r0, 0))), float(np.nansum(s1 * np.where(present1, r1, 0)))
+    # a slice present on one side only is valued at its one known average
+    r_mid = np.where(present0 & present1, (r0 + r1) / 2, np.where(present0, r0, np.where(present1, r1, 0.0)))
+    both = present0 & present1
+    mix = (s1 - s0) * (r_mid - (v0 + v1) / 2)
+    w_mid = np.where(both, (s0 + s1) / 2, 0.0)
+    rate_change = np.where(both, r1 - r0, np.nan)
+    common = common_change(rate_change, w_mid)
+    rate = np.where(both, w_mid * (rate_change - common), 0.0)
+    effect = np.where(present1 & ~present0, "new", np.where(present0 & ~present1, "vanished", "change"))
+    return pd.DataFrame({"mix": mix, "rate": rate, "effect": effect}, index=slices)

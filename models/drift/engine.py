@@ -1,0 +1,510 @@
+"""Why did a metric change? Every change split into five estimated factors plus a residual.
+
+For one metric, one segment scope and one pair of periods, the change
+``delta = value(current) - value(baseline)`` is written as a waterfall of signed
+contributions that add up to ``delta`` exactly:
+
+* **temporal_variance** -- what the weekday make-up, the length of the periods and
+  last year's change between the same periods predict (:mod:`.seasonal`);
+* **event_shock** -- days that break from the level before and after them, matched
+  to the spec's known events (:mod:`.shocks`);
+* **influence_drift** -- movements of declared influences times their estimated
+  effect, and shifts of the effect itself (:mod:`.influence`);
+* **dimension_drift** -- what particular slices of the next segment level did
+  beyond the common movement (:mod:`.dimension`);
+* **component_drift** -- for formulas and composite scores, the components whose own
+  change none of the above explains, down to the base metrics (Shapley values over
+  every component x factor move, :mod:`.shapley`);
+* **residual** -- the rest (for a base metric: the change nothing above explains).
+
+Base metrics are decomposed on their own daily series. A formula's change is
+the Shapley attribution of its base inputs' factor moves through the formula, so
+a factor of a ratio is that factor's effect on the ratio, not on an input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from models.drift.dimension import additive_drift, average_drift
+from models.drift.influence import influence
+from models.drift.seasonal import Profile, temporal_change, weekday_profile
+from models.drift.shapley import shapley
+from models.drift.shocks import group_shocks, match_event, shock_days
+from models.formula import evaluate_array, references, substitute
+from models.spec import BudgetSpec, Metric
+
+FACTORS = ("temporal_variance", "event_shock", "influence_drift", "dimension_drift", "component_drift", "residual")
+ADDITIVE = {"count", "sum"}
+TOP_SLICES = 5
+MATERIAL_Z = 3.0        # |z| of the change against history's changes (3: noise across many metrics stays quiet)
+MIN_CHANGES = 4         # history changes needed before judging materiality
+YEAR_STEPS = {"day": 364, "week": 52, "month": 12}
+ATTRIBUTION_COLUMNS = [
+    "budget_id", "metric_id", "grain", "segment_level", "segment_id", "period_start", "baseline", "baseline_start",
+    "value", "baseline_value", "delta", "factor", "driver", "path", "contribution", "share_of_delta", "evidence",
+    "confidence", "delta_z", "verdict"]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two periods of one grain: the baseline (``start0``) and the current one (``start1``)."""
+
+    label: str
+    grain: str
+    start0: dt.date
+    start1: dt.date
+
+    @property
+    def days0(self) -> pd.DatetimeIndex:
+        return _days(self.grain, self.start0)
+
+    @property
+    def days1(self) -> pd.DatetimeIndex:
+        return _days(self.grain, self.start1)
+
+
+@dataclass
+class Piece:
+    factor: str
+    driver: str | None
+    contribution: float
+    evidence: str | None = None
+    confidence: float | None = None
+    path: str | None = None
+    leaf: str | None = field(default=None, repr=False)
+
+
+def shift_period(grain: str, start: dt.date, steps: int) -> dt.date:
+    if grain == "day":
+        return start + dt.timedelta(days=steps)
+    if grain == "week":
+        return start + dt.timedelta(weeks=steps)
+    month = start.month - 1 + steps
+    return dt.date(start.year + month // 12, month % 12 + 1, 1)
+
+
+def default_pairs(grain: str, latest: dt.date) -> list[Pair]:
+    """The latest complete period against the previous one and against the same period a year before."""
+    return [Pair("previous", grain, shift_period(grain, latest, -1), latest),
+            Pair("year_ago", grain, shift_period(grain, latest, -YEAR_STEPS[grain]), latest)]
+
+
+def _days(grain: str, start: dt.date) -> pd.DatetimeIndex:
+    end = shift_period(grain, start, 1)
+    return pd.date_range(start, end - dt.timedelta(days=1), freq="D")
+
+
+@dataclass(frozen=True)
+class BudgetFrames:
+    """What the engine reads for one budget (all pure data frames).
+
+    ``daily``: metric_id, segment_id, period_start, value -- every metric at day grain, complete days.
+    ``periods``: metric_id, segment_id, period_start, value, is_complete -- every metric at the analysis grain.
+    ``weights``: measure, segment_id, period_start, weight -- daily event counts of the measures of mean metrics.
+    ``nodes``: segment_level, segment_id, node_value, parent_id -- the segment hierarchy ('_total' at the root).
+    """
+
+    daily: pd.DataFrame
+    periods: pd.DataFrame
+    weights: pd.DataFrame
+    nodes: pd.DataFrame
+
+
+class DriftEngine:
+    """Decompositions of one budget's metrics at one grain; caches per-series estimates across pairs."""
+
+    def __init__(self, spec: BudgetSpec, frames: BudgetFrames, grain: str):
+        self.spec, self.grain = spec, grain
+        daily = frames.daily.copy()
+        daily["period_start"] = pd.to_datetime(daily["period_start"])
+        self.calendar = pd.date_range(daily["period_start"].min(), daily["period_start"].max(), freq="D") \
+            if len(daily) else pd.DatetimeIndex([])
+        self._daily = {key: grp.set_index("period_start")["value"].astype(float)
+                       for key, grp in daily.groupby(["metric_id", "segment_id"], sort=False)}
+        periods = frames.periods.copy()
+        periods["period_start"] = pd.to_datetime(periods["period_start"]).dt.date
+        self._periods = {key: grp.set_index("period_start") for key, grp in periods.groupby(["metric_id", "segment_id"], sort=False)}
+        weights = frames.weights.copy()
+        weights["period_start"] = pd.to_datetime(weights["period_start"])
+        self._weights = {key: grp.set_index("period_start")["weight"].astype(float)
+                         for key, grp in weights.groupby(["measure", "segment_id"], sort=False)}
+        nodes = frames.nodes
+        self.level_of = dict(zip(nodes["segment_id"], nodes["segment_level"]))
+        self.value_of = dict(zip(nodes["segment_id"], nodes["node_value"]))
+        self.children: dict[str, list[str]] = {}
+        for node, parent in zip(nodes["segment_id"], nodes["parent_id"]):
+            if isinstance(parent, str):
+                self.children.setdefault(parent, []).append(node)
+        formulas = spec.parsed_formulas()
+        self.expressions = {m: substitute(e, formulas) for m, e in formulas.items()}
+        self.relationships = {}
+        for rel in spec.relationships:
+            self.relationships.setdefault(rel.target, []).append(rel)
+        self._series, self._profiles, self._flags, self._base = {}, {}, {}, {}
+
+    # --- data access ------------------------------------------------------------------
+
+    def series(self, metric: str, node: str) -> pd.Series:
+        key = (metric, node)
+        if key not in self._series:
+            raw = self._daily.get(key)
+            self._series[key] = (raw.reindex(self.calendar) if raw is not None
+                                 else pd.Series(np.nan, index=self.calendar))
+        return self._series[key]
+
+    def period_value(self, metric: str, node: str, start: dt.date) -> float:
+        frame = self._periods.get((metric, node))
+        if frame is None or start not in frame.index:
+            return float("nan")
+        value = frame.at[start, "value"]
+        return float(value) if value is not None and pd.notna(value) else float("nan")
+
+    def _additive(self, metric: Metric) -> bool:
+        return metric.kind == "base" and metric.agg in ADDITIVE
+
+    # --- one base metric --------------------------------------------------------------
+
+    def _profile(self, metric: str, node: str, before: pd.Timestamp) -> Profile:
+        key = (metric, node, before)
+        if key not in self._profiles:
+            self._profiles[key] = weekday_profile(self.series(metric, node), before)
+        return self._profiles[key]
+
+    def _shock_flags(self, metric: str, node: str, pair: Pair) -> pd.DataFrame:
+        key = (metric, node, pair)
+        if key not in self._flags:
+            profile = self._profile(metric, node, pd.Timestamp(pair.start1))
+            y = self.series(metric, node)
+            factors = pd.Series(profile.at(y.index) if profile.mode != "none" else np.zeros(len(y)), index=y.index)
+            multiplicative = profile.mode == "multiplicative"
+            z = profile.deseasonalise(y) if profile.mode != "none" else y
+            self._flags[key] = shock_days(z, factors, y, pair.days0.union(pair.days1), multiplicative)
+        return self._flags[key]
+
+    def base_pieces(self, metric_id: str, node: str, pair: Pair) -> list[Piece] | None:
+        """The factors of a base (or composite-free) metric's change; None if a value is missing."""
+        key = (metric_id, node, pair)
+        if key in self._base:
+            return self._base[key]
+        v0 = self.period_value(metric_id, node, pair.start0)
+        v1 = self.period_value(metric_id, node, pair.start1)
+        if not (np.isfinite(v0) and np.isfinite(v1)):
+            self._base[key] = None
+            return None
+        metric = self.spec.metrics[metric_id]
+        additive = self._additive(metric)
+        y = self.series(metric_id, node)
+        profile = self._profile(metric_id, node, pd.Timestamp(pair.start1))
+        z = profile.deseasonalise(y) if profile.mode != "none" else y
+        flags = self._shock_flags(metric_id, node, pair)
+        days0, days1 = pair.days0, pair.days1
+        pieces = self._shock_pieces(flags, y, node, days0, days1, additive)
+        pieces += self._temporal_pieces(metric_id, node, profile, z, flags, pair, additive)
+        pieces += self._influence_pieces(metric_id, node, z, flags, pair, additive)
+        pieces += self._dimension_pieces(metric_id, metric, node, flags, pair)
+        pieces.append(Piece("residual", None, (v1 - v0) - sum(p.contribution for p in pieces)))
+        self._base[key] = pieces
+        return pieces
+
+    def _shock_pieces(self, flags, y, node, days0, days1, additive) -> list[Piece]:
+        pieces = []
+        n0 = max(int(y.reindex(days0).notna().sum()), 1)
+        n1 = max(int(y.reindex(days1).notna().sum()), 1)
+        for shock in group_shocks(flags):
+            in1 = float(shock.abnormal[shock.abnormal.index.isin(days1)].sum())
+            in0 = float(shock.abnormal[shock.abnormal.index.isin(days0)].sum())
+            contribution = (in1 - in0) if additive else (in1 / n1 - in0 / n0)
+            event = match_event(shock, self._events_for(node))
+            span = f"{shock.first:%Y-%m-%d}" + (f"..{shock.last:%Y-%m-%d}" if shock.last != shock.first else "")
+            driver = f"{event['name']} ({span})" if event else f"unexplained shock {span}"
+            pieces.append(Piece("event_shock", driver, contribution, f"robust z {shock.peak_z:.1f}"
+                                + ("" if event else "; no known event matches"), None))
+        return pieces
+
+    def _yearly(self, metric_id: str, node: str, pair: Pair) -> tuple[float, str] | None:
+        """Last year's change between the same two periods: (ratio, "ratio") or (difference, "difference")."""
+        days0, days1 = pair.days0, pair.days1
+        ly0 = pd.DatetimeIndex(days0 - pd.DateOffset(years=1))
+        ly1 = pd.DatetimeIndex(days1 - pd.DateOffset(years=1))
+        if ly1.max() >= days0.min():  # a year-on-year pair has no earlier twin in the data
+            return None
+        profile = self._profile(metric_id, node, pd.Timestamp(pair.start1))
+        y = self.series(metric_id, node)
+        z = profile.deseasonalise(y) if profile.mode != "none" else y
+        a, b = z.reindex(ly0), z.reindex(ly1)
+        if a.notna().mean() < 0.5 or b.notna().mean() < 0.5:
+            return None
+        m0, m1 = float(a.median()), float(b.median())
+        if profile.mode == "multiplicative":
+            return (m1 / m0, "ratio") if m0 > 0 else None
+        return m1 - m0, "difference"
+
+    def _temporal_pieces(self, metric_id, node, profile, z, flags, pair: Pair, additive) -> list[Piece]:
+        days0, days1 = pair.days0, pair.days1
+        clean0 = z.reindex(days0.difference(flags.index))
+        level = float(clean0.mean()) if clean0.notna().any() else float("nan")
+        found = self._yearly(metric_id, node, pair)
+        yearly = found[0] if found else None
+        calendar, seasonal = temporal_change(profile, level, yearly, days0, days1, additive)
+        weekly = (f"weekday pattern (Kruskal-Wallis p={profile.p_value:.2g})" if profile.mode != "none"
+                  else "no weekday pattern")
+        confidence = 1 - profile.p_value if profile.mode != "none" and profile.p_value is not None else None
+        pieces = [Piece("temporal_variance", "weekday mix and calendar", calendar, weekly, confidence)]
+        if found:
+            said = f"{yearly - 1:+.1%}" if found[1] == "ratio" else f"{yearly:+.4g}"
+            pieces.append(Piece("temporal_variance", "yearly pattern", seasonal,
+                                f"the same periods last year changed {said}", None))
+        return pieces
+
+    def _influence_pieces(self, metric_id, node, z, flags, pair: Pair, additive) -> list[Piece]:
+        pieces, before = [], pd.Timestamp(pair.start1)
+        for rel in self.relationships.get(metric_id, []):
+            x = self.series(rel.source, node)
+            if x.notna().sum() == 0:
+                continue
+            profile = self._profile(rel.source, node, before)
+            x_adj = profile.deseasonalise(x) if profile.mode != "none" else x
+            found = influence(z, x_adj, rel.lag_days, pair.days0, pair.days1, flags.index, additive,
+                              self._yearly(rel.source, node, pair))
+            if found is None:
+                continue
+            label = f"{rel.source} -> {metric_id}" + (f" (lag {rel.lag_days}d)" if rel.lag_days else "")
+            pieces.append(Piece("influence_drift", f"{label}: movement", found.movement,
+                                f"effect {found.effect:.4g} per unit, p={found.effect_p:.3g}", 1 - found.effect_p))
+            if found.change:
+                ratio = found.effect_shift / found.effect if found.effect else float("nan")
+                pieces.append(Piece("influence_drift", f"{label}: relationship changed", found.change,
+                                    f"effect shifted by {found.effect_shift:+.4g} per unit ({ratio:+.0%}), "
+                                    f"p={found.shift_p:.3g}", 1 - found.shift_p))
+        return pieces
+
+    def _dimension_pieces(self, metric_id, metric: Metric, node, flags, pair: Pair) -> list[Piece]:
+        days0, days1 = pair.days0, pair.days1
+        children = self.children.get(node, [])
+        if not children or metric.kind != "base" or metric.agg not in ADDITIVE | {"mean"}:
+            return []
+        keep0, keep1 = days0.difference(flags.index), days1.difference(flags.index)
+        if len(keep0) == 0 or len(keep1) == 0:
+            return []
+        scale0, scale1 = len(days0) / len(keep0), len(days1) / len(keep1)
+        level = self.level_of[children[0]]
+        if metric.agg in ADDITIVE:
+            v0 = pd.Series({c: np.nansum(self.series(metric_id, c).reindex(keep0)) * scale0 for c in children})
+            v1 = pd.Series({c: np.nansum(self.series(metric_id, c).reindex(keep1)) * scale1 for c in children})
+            # what a slice's declared influences explain is theirs, not the slice's own
+            v1 = v1 - pd.Series({c: self._influence_total(metric_id, c, pair) for c in children})
+            drift = additive_drift(v0[v0 != 0], v1[v1 != 0])
+            rows = [(c, r.contribution, r.effect) for c, r in drift.iterrows()]
+        else:
+            parts = {}
+            for c in children:
+                r = self.series(metric_id, c)
+                w = self._weights.get((metric.measure, c), pd.Series(dtype=float)).reindex(self.calendar).fillna(0.0)
+                for side, keep in ((0, keep0), (1, keep1)):
+                    rk, wk = r.reindex(keep), w.reindex(keep)
+                    ok = rk.notna() & (wk > 0)
+                    total = float(wk[ok].sum())
+                    parts[(c, side)] = (float((rk[ok] * wk[ok]).sum() / total) if total else np.nan, total)
+            frame = {f"{k}{s}": pd.Series({c: parts[(c, s)][i] for c in children})
+                     for s in (0, 1) for k, i in (("r", 0), ("w", 1))}
+            drift = average_drift(frame["r0"], frame["r1"], frame["w0"], frame["w1"])
+            rows = [(c, r.mix, "mix" if r.effect == "change" else r.effect) for c, r in drift.iterrows()]
+            rows += [(c, r.rate, "rate") for c, r in drift.iterrows() if r.effect == "change"]
+        rows = sorted((r for r in rows if r[1] != 0), key=lambda r: (-abs(r[1]), r[0], r[2]))
+        pieces = [Piece("dimension_drift", f"{level}={self.value_of.get(c, c)}"
+                        + ("" if effect == "change" else f" ({effect})"), value,
+                        f"slice-specific change beyond the common movement of {len(children)} {level} slices")
+                  for c, value, effect in rows[:TOP_SLICES]]
+        rest = rows[TOP_SLICES:]
+        if rest:
+            pieces.append(Piece("dimension_drift", f"{len(rest)} other {level} slices", sum(r[1] for r in rest),
+                                "slice-specific changes, smaller each"))
+        return pieces
+
+    def _influence_total(self, metric_id: str, node: str, pair: Pair) -> float:
+        if not self.relationships.get(metric_id):
+            return 0.0
+        pieces = self.base_pieces(metric_id, node, pair) or []
+        return float(sum(p.contribution for p in pieces if p.factor == "influence_drift"))
+
+    def _events_for(self, node: str) -> list[dict]:
+        """Known events about this scope, one of its ancestors or one of its descendants."""
+        out = []
+        for event in self.spec.events:
+            if event.level is None or node == "_total":
+                out.append(event.model_dump())
+                continue
+            for other, level in self.level_of.items():
+                if level == event.level and self.value_of.get(other) == event.segment and (
+                        other == node or node.startswith(other + "/") or other.startswith(node + "/")):
+                    out.append(event.model_dump())
+                    break
+        return out
+
+    # --- formulas and composites ---------------------------------------------------------
+
+    def _function(self, metric_id: str, node: str):
+        """(leaves, vectorised function of the leaves' values) for a derived or composite metric."""
+        metric = self.spec.metrics[metric_id]
+        if metric.kind == "derived":
+            expr = self.expressions[metric_id]
+            leaves = sorted(set(references(expr)))
+            return leaves, lambda X: evaluate_array(expr, {leaf: X[:, i] for i, leaf in enumerate(leaves)})
+        parts = []
+        for comp in metric.composite.components:
+            expr = self.expressions.get(comp.metric)
+            parts.append((comp, expr))
+        leaves = sorted({r for comp, expr in parts for r in (references(expr) if expr is not None else [comp.metric])})
+        norms = [self._normaliser(comp, node) for comp, _ in parts]
+
+        def func(X):
+            values = {leaf: X[:, i] for i, leaf in enumerate(leaves)}
+            total = np.zeros(X.shape[0])
+            for (comp, expr), norm in zip(parts, norms):
+                raw = evaluate_array(expr, values) if expr is not None else values[comp.metric]
+                total = total + comp.weight * norm(raw)
+            return total
+        return leaves, func
+
+    def _normaliser(self, comp, node):
+        method = comp.normalize.method
+        if method == "range":
+            lo, hi = comp.normalize.min, comp.normalize.max
+            return lambda v: np.clip((v - lo) / (hi - lo), 0.0, 1.0)
+        if method == "zscore":
+            frame = self._periods.get((comp.metric, node))
+            history = frame["value"].astype(float).dropna() if frame is not None else pd.Series(dtype=float)
+            mean, sd = float(history.mean()), float(history.std(ddof=1)) if len(history) > 1 else float("nan")
+            return lambda v: (v - mean) / sd if sd and np.isfinite(sd) else np.full_like(v, np.nan)
+        return lambda v: v
+
+    def composed_pieces(self, metric_id: str, node: str, pair: Pair) -> list[Piece] | None:
+        leaves, func = self._function(metric_id, node)
+        x0 = np.array([self.period_value(leaf, node, pair.start0) for leaf in leaves])
+        x1 = np.array([self.period_value(leaf, node, pair.start1) for leaf in leaves])
+        v0 = self.period_value(metric_id, node, pair.start0)
+        v1 = self.period_value(metric_id, node, pair.start1)
+        if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(x1)) and np.isfinite(v0) and np.isfinite(v1)):
+            return None
+        groups: list[tuple[int, str, list[Piece]]] = []
+        for i, leaf in enumerate(leaves):
+            pieces = self.base_pieces(leaf, node, pair)
+            if pieces is None:
+                return None
+            by_factor: dict[str, list[Piece]] = {}
+            for piece in pieces:
+                factor = "component_drift" if piece.factor == "residual" else piece.factor
+                by_factor.setdefault(factor, []).append(piece)
+            for factor, members in by_factor.items():
+                if sum(p.contribution for p in members) != 0:
+                    groups.append((i, factor, members))
+        moves = np.zeros((len(groups), len(leaves)))
+        for g, (i, _, members) in enumerate(groups):
+            moves[g, i] = sum(p.contribution for p in members)
+        values = shapley(func, x0, moves, seed=0)
+        paths = self._paths(metric_id)
+        out: list[Piece] = []
+        if len(groups) and not np.all(np.isfinite(values)):
+            out.append(Piece("residual", None, v1 - v0, "the formula is undefined between the two periods' values"))
+            return out
+        for (i, factor, members), value in zip(groups, values):
+            leaf = leaves[i]
+            if factor == "component_drift":
+                out.append(Piece(factor, leaf, float(value), "change of the component that no other factor explains",
+                                 path=paths.get(leaf), leaf=leaf))
+                continue
+            raw = np.array([p.contribution for p in members])
+            shares = raw / raw.sum() if raw.sum() != 0 else np.full(len(raw), 1 / len(raw))
+            for piece, share in zip(members, shares):
+                out.append(Piece(factor, f"{leaf}: {piece.driver}", float(value * share), piece.evidence,
+                                 piece.confidence, path=paths.get(leaf), leaf=leaf))
+        out.append(Piece("residual", None, (v1 - v0) - sum(p.contribution for p in out),
+                         "difference between the formula's attribution and the stored values (rounding)"))
+        return out
+
+    def _paths(self, metric_id: str) -> dict[str, str]:
+        """Leaf base metric -> the chain of components from ``metric_id`` down to it."""
+        formulas = self.spec.parsed_formulas()
+        found: dict[str, list[str]] = {}
+
+        def walk(name: str, trail: list[str]) -> None:
+            metric = self.spec.metrics[name]
+            if metric.kind == "base":
+                found.setdefault(name, []).append(" <- ".join(trail))
+                return
+            refs = (references(formulas[name]) if metric.kind == "derived"
+                    else [c.metric for c in metric.composite.components])
+            for ref in dict.fromkeys(refs):
+                walk(ref, trail + [ref])
+
+        walk(metric_id, [metric_id])
+        return {leaf: "; ".join(chains) for leaf, chains in found.items()}
+
+    # --- one decomposition ------------------------------------------------------------
+
+    def pieces(self, metric_id: str, node: str, pair: Pair) -> list[Piece] | None:
+        metric = self.spec.metrics[metric_id]
+        if metric.kind == "base":
+            return self.base_pieces(metric_id, node, pair)
+        return self.composed_pieces(metric_id, node, pair)
+
+    def materiality(self, metric_id: str, node: str, pair: Pair, delta: float) -> tuple[float | None, str]:
+        """Robust z of the change against history's changes over the same distance (or one period)."""
+        frame = self._periods.get((metric_id, node))
+        if frame is None:
+            return None, "unknown"
+        history = frame[frame["is_complete"].astype(bool)]["value"].astype(float)
+        history = history[[start < pair.start1 for start in history.index]].sort_index()
+        lag = 1 if pair.label == "previous" else YEAR_STEPS[pair.grain]
+        changes = history.diff(lag).dropna() if len(history) > lag else pd.Series(dtype=float)
+        if len(changes) < MIN_CHANGES:
+            changes = history.diff().dropna()
+        if len(changes) < MIN_CHANGES:
+            return None, "unknown"
+        centre = float(changes.median())
+        spread = 1.4826 * float(np.median(np.abs(changes - centre)))
+        if spread == 0:
+            return None, "material" if delta != centre else "normal variation"
+        z = (delta - centre) / spread
+        return float(z), "material" if abs(z) > MATERIAL_Z else "normal variation"
+
+    def decompose(self, metric_id: str, node: str, pair: Pair) -> list[dict]:
+        """Waterfall rows of one metric x scope x pair (empty when a value is missing)."""
+        pieces = self.pieces(metric_id, node, pair)
+        if pieces is None:
+            return []
+        v0 = self.period_value(metric_id, node, pair.start0)
+        v1 = self.period_value(metric_id, node, pair.start1)
+        delta = v1 - v0
+        z, verdict = self.materiality(metric_id, node, pair, delta)
+        present = {p.factor for p in pieces}
+        pieces = pieces + [Piece(f, None, 0.0, "not estimated to contribute") for f in FACTORS if f not in present]
+        pieces.sort(key=lambda p: (FACTORS.index(p.factor), -abs(p.contribution), p.driver or ""))
+        return [{
+            "budget_id": self.spec.id, "metric_id": metric_id, "grain": pair.grain,
+            "segment_level": self.level_of.get(node, "_total"), "segment_id": node,
+            "period_start": pair.start1, "baseline": pair.label, "baseline_start": pair.start0,
+            "value": v1, "baseline_value": v0, "delta": delta, "factor": p.factor, "driver": p.driver,
+            "path": p.path, "contribution": p.contribution,
+            "share_of_delta": p.contribution / delta if delta else None,
+            "evidence": p.evidence, "confidence": p.confidence, "delta_z": z, "verdict": verdict,
+        } for p in pieces]
+
+
+def decompose_budget(spec: BudgetSpec, frames: BudgetFrames, grain: str, pairs: list[Pair],
+                     metrics: list[str] | None = None, scopes: list[str] | None = None) -> list[dict]:
+    """Every metric x scope x pair of one budget (defaults: all metrics, every segment node and the total)."""
+    engine = DriftEngine(spec, frames, grain)
+    metrics = metrics or list(spec.metrics)
+    scopes = scopes or ["_total", *sorted(s for s in engine.level_of if s != "_total")]
+    rows = []
+    for node in scopes:
+        for metric_id in metrics:
+            for pair in pairs:
+                rows += engine.decompose(metric_id, node, pair)
+    return rows

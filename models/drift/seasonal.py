@@ -1,0 +1,107 @@
+"""Weekday profile of a daily series and the temporal (cyclic) change it predicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+PROFILE_DAYS = 364     # a year of weeks before the current period
+MIN_PROFILE_DAYS = 28
+WEEKDAY_ALPHA = 0.01   # Kruskal-Wallis level at which weekdays are taken to differ
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Weekday factors (Monday first): multiplicative around 1, additive around 0, or none."""
+
+    mode: str                   # multiplicative | additive | none
+    factors: np.ndarray         # shape (7,)
+    p_value: float | None
+
+    def at(self, days: pd.DatetimeIndex) -> np.ndarray:
+        return self.factors[days.weekday]
+
+    def deseasonalise(self, y: pd.Series) -> pd.Series:
+        f = self.at(y.index)
+        return y / f if self.mode == "multiplicative" else y - f
+
+    def expected(self, level: float, days: pd.DatetimeIndex) -> np.ndarray:
+        f = self.at(days)
+        return level * f if self.mode == "multiplicative" else level + f
+
+
+FLAT = Profile("none", np.zeros(7), None)
+
+
+def weekday_profile(y: pd.Series, before: pd.Timestamp) -> Profile:
+    """Weekday effects of ``y`` (daily, DatetimeIndex) over the year before ``before``.
+
+    Each day is compared with its centred 7-day mean; weekdays are kept only if a
+    Kruskal-Wallis test finds them different at ``WEEKDAY_ALPHA``, so a series
+    without a weekly cycle is not given a spurious one.
+    """
+    window = y[(y.index < before) & (y.index >= before - pd.Timedelta(days=PROFILE_DAYS))]
+    local = window.rolling(7, center=True, min_periods=7).mean()
+    ok = window.notna() & local.notna()
+    if ok.sum() < MIN_PROFILE_DAYS:
+        return FLAT
+    positive = bool((window[ok] > 0).all() and (local[ok] > 0).all())
+    ratio = (window / local if positive else window - local)[ok]
+    groups = [ratio[ratio.index.weekday == d].to_numpy() for d in range(7)]
+    if min(len(g) for g in groups) < 2 or np.ptp(ratio.to_numpy()) == 0:
+        return FLAT
+    p_value = float(stats.kruskal(*groups).pvalue)
+    if not p_value < WEEKDAY_ALPHA:
+        return Profile("none", np.zeros(7), p_value)
+    factors = np.array([np.median(g) for g in groups])
+    if positive:
+        return Profile("multiplicative", factors / factors.mean(), p_value)
+    return Profile("additive", factors - factors.mean(), p_value)
+
+
+def _flat(profile: Profile) -> Profile:
+    return profile if profile.mode != "none" else Profile("additive", np.zeros(7), profile.p_value)
+
+
+def temporal_change(profile: Profile, level: float, yearly: float | None, days0: pd.DatetimeIndex,
+                    days1: pd.DatetimeIndex, additive: bool) -> tuple[float, float]:
+    """Expected change from the weekday/calendar make-up of two periods and the yearly pattern.
+
+    Parameters
+    ----------
+    profile : Profile
+        Weekday effects.
+    level : float
+        Deseasonalised level of the baseline period.
+    yearly : float or None
+        Last year's change between the same two periods (a ratio for a
+        multiplicative profile, a difference otherwise); None when unknown.
+    days0, days1 : DatetimeIndex
+        Calendar days of the baseline and current periods.
+    additive : bool
+        Whether the period value is the sum of its days (counts, sums) rather
+        than a level (means, ratios).
+
+    Returns
+    -------
+    (calendar, yearly) : tuple of float
+        Change from the periods' weekday make-up and length, and from the yearly
+        pattern; both zero when nothing is known.
+    """
+    if not np.isfinite(level):
+        return 0.0, 0.0
+    profile = _flat(profile)
+    agg = np.sum if additive else np.mean
+    base0 = agg(profile.expected(level, days0))
+    base1 = agg(profile.expected(level, days1))
+    calendar = float(base1 - base0)
+    if yearly is None or not np.isfinite(yearly):
+        return calendar, 0.0
+    if profile.mode == "multiplicative":
+        shifted = agg(profile.expected(level * yearly, days1))
+    else:
+        shifted = agg(profile.expected(level + yearly, days1))
+    return calendar, float(shifted - base1)

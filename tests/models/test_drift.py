@@ -1,0 +1,221 @@
+"""Drift engine: known numbers, exact additivity, planted scenarios (one per factor, null, mixtures), edges."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.demo.planted import Effect, frames, planted_spec, simulate
+from models.drift.dimension import additive_drift, average_drift
+from models.drift.engine import FACTORS, decompose_budget, default_pairs
+from models.drift.shapley import EXACT_MAX_PLAYERS, shapley
+
+START, END = dt.date(2025, 1, 1), dt.date(2026, 10, 1)
+SEP = dt.date(2026, 9, 1)
+OUTAGE = [{"date": "2026-09-10", "end_date": "2026-09-14", "name": "Site outage", "kind": "outage"}]
+
+
+def run(effects, events=None, yearly=0.1, metrics=None, scopes=("_total",), mutate=None, spec=None):
+    spec = spec or planted_spec(events=events)
+    days = simulate(effects, START, END, yearly_amplitude=yearly)
+    if mutate is not None:
+        days = mutate(days)
+    rows = decompose_budget(spec, frames(spec, days), "month", default_pairs("month", SEP),
+                            metrics=metrics, scopes=list(scopes))
+    return pd.DataFrame(rows)
+
+
+def top(rows, metric, baseline="previous", scope="_total"):
+    r = rows[(rows.metric_id == metric) & (rows.baseline == baseline) & (rows.segment_id == scope)]
+    totals = r.groupby("factor")["contribution"].sum()
+    factor = totals.abs().idxmax()
+    in_factor = r[r.factor == factor]
+    return factor, in_factor.loc[in_factor.contribution.abs().idxmax()]
+
+
+def assert_adds_up(rows):
+    for _, r in rows.groupby(["metric_id", "segment_id", "baseline"]):
+        assert r["contribution"].sum() == pytest.approx(r["delta"].iloc[0], rel=1e-9, abs=1e-9)
+        assert set(r["factor"]) == set(FACTORS)
+
+
+# --- pure pieces: known numbers ----------------------------------------------------------
+
+
+def test_shapley_of_a_product_splits_the_interaction_evenly():
+    values = shapley(lambda X: X[:, 0] * X[:, 1], np.array([2.0, 3.0]), np.array([[2.0, 0.0], [0.0, 3.0]]))
+    # a: 2 * (3 + 6) / 2 = 9, b: 3 * (2 + 4) / 2 = 9, total 24 - 6
+    assert values == pytest.approx([9.0, 9.0])
+
+
+def test_sampled_shapley_stays_additive_beyond_exact_size():
+    players = EXACT_MAX_PLAYERS + 2
+    rng = np.random.default_rng(1)
+    moves = np.diag(rng.uniform(0.1, 1.0, players))
+    start = np.ones(players)
+    values = shapley(lambda X: X.prod(axis=1) / (1 + X[:, 0]), start, moves, seed=3)
+    end = start + moves.sum(0)
+    assert values.sum() == pytest.approx(end.prod() / (1 + end[0]) - start.prod() / (1 + start[0]), rel=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.5, 50), min_size=3, max_size=3), st.lists(st.floats(-0.4, 3), min_size=3, max_size=3))
+def test_shapley_adds_up_for_any_ratio_of_products(start, growth):
+    start = np.array(start)
+    moves = np.diag(start * np.array(growth))
+    func = lambda X: X[:, 0] * X[:, 1] / X[:, 2]  # noqa: E731
+    values = shapley(func, start, moves)
+    end = start + moves.sum(0)
+    assert values.sum() == pytest.approx(end[0] * end[1] / end[2] - start[0] * start[1] / start[2], rel=1e-9, abs=1e-9)
+
+
+def test_additive_dimension_drift_names_the_slice_beyond_common_growth():
+    drift = additive_drift(pd.Series({"a": 100.0, "b": 100.0, "c": 100.0}),
+                           pd.Series({"a": 110.0, "b": 110.0, "c": 200.0, "d": 50.0}))
+    assert drift.loc["c", "contribution"] == pytest.approx(90.0)   # 100 more, 10 of it the common +10%
+    assert drift.loc["a", "contribution"] == pytest.approx(0.0)
+    assert (drift.loc["d", "contribution"], drift.loc["d", "effect"]) == (50.0, "new")
+
+
+def test_vanished_slice_takes_away_what_it_had():
+    drift = additive_drift(pd.Series({"a": 100.0, "b": 100.0, "c": 100.0, "x": 40.0}),
+                           pd.Series({"a": 100.0, "b": 100.0, "c": 100.0}))
+    assert (drift.loc["x", "contribution"], drift.loc["x", "effect"]) == (-40.0, "vanished")
+
+
+def test_kitagawa_mix_and_full_rate_add_up_to_the_change():
+    r0, r1 = pd.Series({"a": 1.0, "b": 3.0}), pd.Series({"a": 1.0, "b": 3.0})
+    w0, w1 = pd.Series({"a": 75.0, "b": 25.0}), pd.Series({"a": 25.0, "b": 75.0})
+    drift = average_drift(r0, r1, w0, w1)
+    # overall mean 1.5 -> 2.5 with unchanged rates: all of it is mix
+    assert drift["mix"].sum() == pytest.approx(1.0)
+    assert drift["rate"].abs().sum() == pytest.approx(0.0)
+
+
+# --- planted scenarios --------------------------------------------------------------------
+
+
+def test_event_shock_is_the_largest_factor_and_matches_the_known_event():
+    rows = run([Effect("event_shock", dt.date(2026, 9, 10), dt.date(2026, 9, 14), -0.9)], events=OUTAGE)
+    factor, driver = top(rows, "leads")
+    assert factor == "event_shock" and driver.driver.startswith("Site outage")
+    assert_adds_up(rows)
+
+
+def test_a_shock_no_known_event_explains_is_reported_as_unexplained():
+    rows = run([Effect("event_shock", dt.date(2026, 9, 10), dt.date(2026, 9, 14), -0.9)], metrics=["leads"])
+    factor, driver = top(rows, "leads")
+    assert factor == "event_shock" and driver.driver.startswith("unexplained shock 2026-09-1")
+
+
+def test_mix_shift_is_dimension_drift_naming_the_slice():
+    rows = run([Effect("mix_shift", SEP, None, 1.5, ("r1",))], metrics=["orders", "spend"])
+    for metric in ("orders", "spend"):
+        factor, driver = top(rows, metric)
+        assert (factor, driver.driver) == ("dimension_drift", "region=r1")
+
+
+def test_component_change_is_component_drift_down_the_formula_path():
+    rows = run([Effect("component_change", SEP, None, 0.4)], metrics=["revenue"])
+    factor, driver = top(rows, "revenue")
+    assert (factor, driver.driver, driver.path) == ("component_drift", "avg_price", "revenue <- avg_price")
+    assert_adds_up(rows)
+
+
+def test_changed_relationship_is_influence_drift_reported_as_a_change():
+    rows = run([Effect("influence_change", SEP, None, -0.4)], metrics=["leads"])
+    factor, driver = top(rows, "leads")
+    assert factor == "influence_drift" and driver.driver == "spend -> leads: relationship changed"
+
+
+def test_moved_influence_is_influence_drift_by_movement():
+    rows = run([Effect("influence_move", SEP, None, 0.6)], metrics=["leads"])
+    factor, driver = top(rows, "leads")
+    assert factor == "influence_drift" and driver.driver == "spend -> leads: movement"
+
+
+def test_strong_season_is_temporal_variance():
+    rows = run([], yearly=0.4, metrics=["orders"])
+    factor, driver = top(rows, "orders")
+    assert factor == "temporal_variance" and driver.driver == "yearly pattern"
+
+
+def test_null_scenario_is_not_material():
+    rows = run([], yearly=0.0, metrics=["orders", "leads", "revenue", "avg_price"])
+    at_total = rows[rows.segment_id == "_total"].drop_duplicates(["metric_id", "baseline"])
+    assert set(at_total["verdict"]) == {"normal variation"}
+    assert_adds_up(rows)
+
+
+def test_mixture_names_each_planted_cause():
+    rows = run([Effect("component_change", SEP, None, 0.4),
+                Effect("event_shock", dt.date(2026, 9, 10), dt.date(2026, 9, 14), -0.9)],
+               events=OUTAGE, metrics=["revenue"])
+    factor, driver = top(rows, "revenue")
+    assert (factor, driver.driver) == ("component_drift", "avg_price")
+    shocks = rows[(rows.factor == "event_shock") & (rows.baseline == "previous")]
+    assert shocks["driver"].str.contains("Site outage").any() and shocks["contribution"].sum() < 0
+
+
+def test_every_scope_adds_up_and_is_material_when_planted():
+    rows = run([Effect("mix_shift", SEP, None, 1.5, ("r1",))], metrics=["orders", "conversion", "avg_price"],
+               scopes=("_total", "r0", "r1", "r1/s0"))
+    assert_adds_up(rows)
+    orders = rows[(rows.metric_id == "orders") & (rows.segment_id == "r1") & (rows.baseline == "previous")]
+    assert orders["verdict"].iloc[0] == "material"
+
+
+# --- edge cases ---------------------------------------------------------------------------
+
+
+def test_new_and_vanished_stores_are_named_as_such():
+    def reshape(days):
+        late = days["day"] >= SEP
+        return days[~((days["leaf"] == "r2/s1") & ~late) & ~((days["leaf"] == "r0/s0") & late)]
+    rows = run([], mutate=reshape, metrics=["orders"], scopes=("r2", "r0"))
+    drivers = set(rows["driver"].dropna())
+    assert "store=s1 (new)" in drivers and "store=s0 (vanished)" in drivers
+    assert_adds_up(rows)
+
+
+def test_zero_baseline_decomposes_counts_and_skips_undefined_ratios():
+    rows = run([Effect("event_shock", dt.date(2026, 8, 1), dt.date(2026, 8, 31), -1.0)],
+               metrics=["leads", "conversion"])
+    leads = rows[rows.metric_id == "leads"]
+    assert (leads["baseline_value"] == 0).any()
+    assert_adds_up(leads)
+    previous_conversion = rows[(rows.metric_id == "conversion") & (rows.baseline == "previous")]
+    assert previous_conversion.empty   # 0 / 0 in the baseline: nothing to decompose
+
+
+def test_missing_days_do_not_break_the_waterfall():
+    rows = run([], mutate=lambda d: d[(d["day"] < dt.date(2026, 8, 10)) | (d["day"] > dt.date(2026, 8, 20))],
+               metrics=["orders", "revenue", "avg_price"])
+    assert_adds_up(rows)
+
+
+def test_constant_series_has_no_change_and_no_invented_factor():
+    def constant(days):
+        days = days.copy()
+        lead = days["measure"] == "lead"
+        days.loc[lead, "count"] = 10
+        days.loc[lead, "sum"] = 10.0
+        return days
+    rows = run([], mutate=constant, metrics=["leads"])
+    previous = rows[rows.baseline == "previous"]
+    # Aug and Sep differ only in length (31 vs 30 days of 10): all of it is calendar, nothing else.
+    assert previous["delta"].iloc[0] == pytest.approx(-60.0)
+    assert previous.groupby("factor")["contribution"].sum()["temporal_variance"] == pytest.approx(-60.0)
+    assert_adds_up(rows)
+
+
+def test_metric_with_a_single_component_passes_its_factors_through():
+    spec = planted_spec(extra_metrics={"orders_x2": {"formula": "orders * 2", "step": "sell"}})
+    rows = run([Effect("mix_shift", SEP, None, 1.5, ("r1",))], metrics=["orders", "orders_x2"], spec=spec)
+    single = rows[(rows.metric_id == "orders_x2")].groupby(["baseline", "factor"])["contribution"].sum()
+    base = rows[(rows.metric_id == "orders")].groupby(["baseline", "factor"])["contribution"].sum()
+    base = base.rename({"residual": "component_drift"}, level=1).groupby(level=[0, 1]).sum()
+    assert single.reindex(base.index).to_numpy() == pytest.approx(2 * base.to_numpy(), abs=1e-6)
