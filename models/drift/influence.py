@@ -74,8 +74,8 @@ def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, day
     # Daily means, so the periods' lengths (calendar) stay with the temporal factor; an additive y
     # (a count or sum over the period) then moves by the per-day effect times the current period's days.
     days = len(days1) if additive else 1
-    x0 = np.nanmean(x_lag.reindex(days0).to_numpy(float))
-    x1 = np.nanmean(x_lag.reindex(days1).to_numpy(float))
+    x0 = float(x_lag.reindex(days0).mean())  # NaN when x has no day in the period
+    x1 = float(x_lag.reindex(days1).mean())
     if x_yearly is not None:
         x0 = x0 * x_yearly[0] if x_yearly[1] == "ratio" else x0 + x_yearly[0]
     movement = effect * (x1 - x0) * days if effect_p < EFFECT_ALPHA and np.isfinite(x1 - x0) else 0.0
