@@ -27,6 +27,7 @@ import pandas as pd
 from models.demo.seasonality import WEEKDAY_CONSUMER, daily_factor
 from models.drift.engine import BudgetFrames
 from models.formula import evaluate_array
+from models.projections import next_period
 from models.spec import BudgetSpec, parse_spec
 
 MEASURES = {"spend": "sum", "lead": "count", "order": "count", "units": "sum", "price": "mean", "score": "mean"}
@@ -159,9 +160,8 @@ def frames(spec: BudgetSpec, leaf_days: pd.DataFrame, grain: str = "month") -> B
     daily = _metric_values(spec, data, ["segment_id", "period_start"])
     weights = (data.groupby(["measure", "segment_id", "period_start"], as_index=False)["count"].sum()
                .rename(columns={"count": "weight"}))
-    freq = {"month": "MS", "week": "W-MON", "day": "D"}[grain]
-    data["period_start"] = data["period_start"].dt.to_period({"month": "M", "week": "W-SUN", "day": "D"}[grain]).dt.start_time \
-        if freq != "D" else data["period_start"]
+    if grain != "day":
+        data["period_start"] = data["period_start"].dt.to_period({"month": "M", "week": "W-SUN"}[grain]).dt.start_time
     periods = _metric_values(spec, data, ["segment_id", "period_start"])
     last_day = leaf_days["day"].max()
     periods["is_complete"] = [_complete(grain, p.date(), last_day) for p in periods["period_start"]]
@@ -169,5 +169,4 @@ def frames(spec: BudgetSpec, leaf_days: pd.DataFrame, grain: str = "month") -> B
 
 
 def _complete(grain: str, start: dt.date, last_day: dt.date) -> bool:
-    from models.drift.engine import shift_period
-    return shift_period(grain, start, 1) <= last_day + dt.timedelta(days=1)
+    return next_period(grain, start, 1) <= last_day + dt.timedelta(days=1)

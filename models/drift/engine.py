@@ -36,6 +36,7 @@ from models.drift.seasonal import Profile, temporal_change, weekday_profile
 from models.drift.shapley import shapley
 from models.drift.shocks import group_shocks, match_event, shock_days
 from models.formula import evaluate_array, references, substitute
+from models.projections import next_period
 from models.spec import BudgetSpec, Metric
 
 FACTORS = ("temporal_variance", "event_shock", "influence_drift", "dimension_drift", "component_drift", "residual")
@@ -79,23 +80,14 @@ class Piece:
     leaf: str | None = field(default=None, repr=False)
 
 
-def shift_period(grain: str, start: dt.date, steps: int) -> dt.date:
-    if grain == "day":
-        return start + dt.timedelta(days=steps)
-    if grain == "week":
-        return start + dt.timedelta(weeks=steps)
-    month = start.month - 1 + steps
-    return dt.date(start.year + month // 12, month % 12 + 1, 1)
-
-
 def default_pairs(grain: str, latest: dt.date) -> list[Pair]:
     """The latest complete period against the previous one and against the same period a year before."""
-    return [Pair("previous", grain, shift_period(grain, latest, -1), latest),
-            Pair("year_ago", grain, shift_period(grain, latest, -YEAR_STEPS[grain]), latest)]
+    return [Pair("previous", grain, next_period(grain, latest, -1), latest),
+            Pair("year_ago", grain, next_period(grain, latest, -YEAR_STEPS[grain]), latest)]
 
 
 def _days(grain: str, start: dt.date) -> pd.DatetimeIndex:
-    end = shift_period(grain, start, 1)
+    end = next_period(grain, start, 1)
     return pd.date_range(start, end - dt.timedelta(days=1), freq="D")
 
 
@@ -140,8 +132,8 @@ class DriftEngine:
         for node, parent in zip(nodes["segment_id"], nodes["parent_id"]):
             if isinstance(parent, str):
                 self.children.setdefault(parent, []).append(node)
-        formulas = spec.parsed_formulas()
-        self.expressions = {m: substitute(e, formulas) for m, e in formulas.items()}
+        self.formulas = spec.parsed_formulas()
+        self.expressions = {m: substitute(e, self.formulas) for m, e in self.formulas.items()}
         self.relationships = {}
         for rel in spec.relationships:
             self.relationships.setdefault(rel.target, []).append(rel)
@@ -429,7 +421,6 @@ class DriftEngine:
 
     def _paths(self, metric_id: str) -> dict[str, str]:
         """Leaf base metric -> the chain of components from ``metric_id`` down to it."""
-        formulas = self.spec.parsed_formulas()
         found: dict[str, list[str]] = {}
 
         def walk(name: str, trail: list[str]) -> None:
@@ -437,7 +428,7 @@ class DriftEngine:
             if metric.kind == "base":
                 found.setdefault(name, []).append(" <- ".join(trail))
                 return
-            refs = (references(formulas[name]) if metric.kind == "derived"
+            refs = (references(self.formulas[name]) if metric.kind == "derived"
                     else [c.metric for c in metric.composite.components])
             for ref in dict.fromkeys(refs):
                 walk(ref, trail + [ref])
