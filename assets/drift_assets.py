@@ -1,5 +1,6 @@
 """Diagnostic stage: every metric's change at every scope decomposed into the five factors."""
 
+import dataclasses
 import time
 
 import dagster as dg
@@ -15,14 +16,11 @@ from models.spec import BudgetSpec, load_specs
 ADDITIVITY_TOLERANCE = 1e-9
 
 
-def load_frames(conn, spec: BudgetSpec, grain: str) -> BudgetFrames:
-    """The engine's inputs for one budget at one grain, straight from the warehouse."""
+def load_frames(conn, spec: BudgetSpec) -> BudgetFrames:
+    """The engine's grain-independent inputs for one budget (``periods`` left empty; see :func:`at_grain`)."""
     daily = conn.execute(
         "select metric_id, segment_id, period_start, value from main.metric_values "
         "where budget_id = ? and grain = 'day' and is_complete and value is not null", [spec.id]).df()
-    periods = conn.execute(
-        "select metric_id, segment_id, period_start, value, is_complete from main.metric_values "
-        "where budget_id = ? and grain = ?", [spec.id, grain]).df()
     mean_measures = sorted({m.measure for m in spec.metrics.values() if m.agg == "mean"})
     weights = conn.execute(
         "select measure, segment_id, period_start, event_count as weight from main.int_node_digests "
@@ -30,7 +28,14 @@ def load_frames(conn, spec: BudgetSpec, grain: str) -> BudgetFrames:
     nodes = conn.execute(
         "select segment_level, segment_id, node_value, parent_id from main.dim_segments where budget_id = ?",
         [spec.id]).df()
-    return BudgetFrames(daily=daily, periods=periods, weights=weights, nodes=nodes)
+    return BudgetFrames(daily=daily, periods=pd.DataFrame(), weights=weights, nodes=nodes)
+
+
+def at_grain(conn, spec: BudgetSpec, frames: BudgetFrames, grain: str) -> BudgetFrames:
+    periods = conn.execute(
+        "select metric_id, segment_id, period_start, value, is_complete from main.metric_values "
+        "where budget_id = ? and grain = ?", [spec.id, grain]).df()
+    return dataclasses.replace(frames, periods=periods)
 
 
 def latest_complete(frames: BudgetFrames):
@@ -47,8 +52,9 @@ def drift_rows(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...]) -> 
     rows, seconds = [], {}
     for spec in specs:
         started = time.perf_counter()
+        shared = load_frames(conn, spec)
         for grain in drift_grains(spec, extra_grains):
-            frames = load_frames(conn, spec, grain)
+            frames = at_grain(conn, spec, shared, grain)
             latest = latest_complete(frames)
             if latest is not None:
                 rows += decompose_budget(spec, frames, grain, default_pairs(grain, latest))

@@ -137,7 +137,7 @@ class DriftEngine:
         self.relationships = {}
         for rel in spec.relationships:
             self.relationships.setdefault(rel.target, []).append(rel)
-        self._series, self._profiles, self._flags, self._base = {}, {}, {}, {}
+        self._series, self._profiles, self._adjusted, self._flags, self._base = {}, {}, {}, {}, {}
 
     # --- data access ------------------------------------------------------------------
 
@@ -167,16 +167,24 @@ class DriftEngine:
             self._profiles[key] = weekday_profile(self.series(metric, node), before)
         return self._profiles[key]
 
+    def _deseasonalised(self, metric: str, node: str, before: pd.Timestamp) -> pd.Series:
+        key = (metric, node, before)
+        if key not in self._adjusted:
+            self._adjusted[key] = self._profile(metric, node, before).deseasonalise(self.series(metric, node))
+        return self._adjusted[key]
+
     def _shock_flags(self, metric: str, node: str, pair: Pair) -> pd.DataFrame:
-        key = (metric, node, pair)
+        """Shock days of the pair's two periods; the series is tested once for every pair sharing a profile."""
+        before = pd.Timestamp(pair.start1)
+        key = (metric, node, before)
         if key not in self._flags:
-            profile = self._profile(metric, node, pd.Timestamp(pair.start1))
+            profile = self._profile(metric, node, before)
             y = self.series(metric, node)
-            factors = pd.Series(profile.at(y.index) if profile.mode != "none" else np.zeros(len(y)), index=y.index)
-            multiplicative = profile.mode == "multiplicative"
-            z = profile.deseasonalise(y) if profile.mode != "none" else y
-            self._flags[key] = shock_days(z, factors, y, pair.days0.union(pair.days1), multiplicative)
-        return self._flags[key]
+            factors = pd.Series(profile.at(y.index), index=y.index)
+            self._flags[key] = shock_days(self._deseasonalised(metric, node, before), factors, y, y.index,
+                                          profile.mode == "multiplicative")
+        flags = self._flags[key]
+        return flags[flags.index.isin(pair.days0.union(pair.days1))]
 
     def base_pieces(self, metric_id: str, node: str, pair: Pair) -> list[Piece] | None:
         """The factors of a base (or composite-free) metric's change; None if a value is missing."""
@@ -192,7 +200,7 @@ class DriftEngine:
         additive = self._additive(metric)
         y = self.series(metric_id, node)
         profile = self._profile(metric_id, node, pd.Timestamp(pair.start1))
-        z = profile.deseasonalise(y) if profile.mode != "none" else y
+        z = self._deseasonalised(metric_id, node, pd.Timestamp(pair.start1))
         flags = self._shock_flags(metric_id, node, pair)
         days0, days1 = pair.days0, pair.days1
         pieces = self._shock_pieces(flags, y, node, days0, days1, additive)
@@ -226,8 +234,7 @@ class DriftEngine:
         if ly1.max() >= days0.min():  # a year-on-year pair has no earlier twin in the data
             return None
         profile = self._profile(metric_id, node, pd.Timestamp(pair.start1))
-        y = self.series(metric_id, node)
-        z = profile.deseasonalise(y) if profile.mode != "none" else y
+        z = self._deseasonalised(metric_id, node, pd.Timestamp(pair.start1))
         a, b = z.reindex(ly0), z.reindex(ly1)
         if a.notna().mean() < 0.5 or b.notna().mean() < 0.5:
             return None
@@ -259,9 +266,7 @@ class DriftEngine:
             x = self.series(rel.source, node)
             if x.notna().sum() == 0:
                 continue
-            profile = self._profile(rel.source, node, before)
-            x_adj = profile.deseasonalise(x) if profile.mode != "none" else x
-            found = influence(z, x_adj, rel.lag_days, pair.days0, pair.days1, flags.index, additive,
+            found = influence(z, self._deseasonalised(rel.source, node, before), rel.lag_days, pair.days0, pair.days1, flags.index, additive,
                               self._yearly(rel.source, node, pair))
             if found is None:
                 continue

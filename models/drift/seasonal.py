@@ -62,10 +62,6 @@ def weekday_profile(y: pd.Series, before: pd.Timestamp) -> Profile:
     return Profile("additive", factors - factors.mean(), p_value)
 
 
-def _flat(profile: Profile) -> Profile:
-    return profile if profile.mode != "none" else Profile("additive", np.zeros(7), profile.p_value)
-
-
 def temporal_change(profile: Profile, level: float, yearly: float | None, days0: pd.DatetimeIndex,
                     days1: pd.DatetimeIndex, additive: bool) -> tuple[float, float]:
     """Expected change from the weekday/calendar make-up of two periods and the yearly pattern.
@@ -93,7 +89,6 @@ def temporal_change(profile: Profile, level: float, yearly: float | None, days0:
     """
     if not np.isfinite(level):
         return 0.0, 0.0
-    profile = _flat(profile)
     agg = np.sum if additive else np.mean
     base0 = agg(profile.expected(level, days0))
     base1 = agg(profile.expected(level, days1))
