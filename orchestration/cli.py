@@ -17,7 +17,8 @@ from models.spec import SpecError, load_specs
 REPORT_TABLES = [
     "raw.events", "raw.quarantine", "raw.documents", "raw.segment_members", "main.fct_digest_hourly",
     "main.fct_digest_daily", "main.fct_digest_weekly", "main.fct_digest_monthly", "main.metric_values",
-    "main.fct_segment_rankings", "main.metrics", "main.metric_edges", "main.dim_segments", "main.briefings",
+    "main.fct_segment_rankings", "main.metrics", "main.metric_edges", "main.dim_segments",
+    "main.drift_attributions", "main.metric_forecasts", "main.goal_tracking", "main.briefings",
 ]
 
 
