@@ -1,17 +1,18 @@
 """The final asset: one briefing per budget (Markdown + the JSON payload it was written from)."""
 
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
 
-import anthropic
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.charts import fan_chart, waterfall_chart
-from assets.narrative import AnthropicWriter
+from assets.briefing_writer import WriterOutcome, write_offline, write_with_llm
+from assets.llm import AnthropicLLM, LlmLedger
 from assets.settings import Settings
 from assets.warehouse import prepare, table_exists
 from models.briefing.payload import BriefingInputs, build_payload, latest_complete_period
@@ -26,13 +27,22 @@ create table if not exists main.briefings (
     writer varchar not null,
     model varchar,
     fallback_reason varchar,
+    attempts integer,
     input_tokens bigint,
     output_tokens bigint,
+    cache_read_input_tokens bigint,
+    cost_usd double,
+    grounded_ratio double,
+    ungrounded_numbers varchar,
     markdown_path varchar not null,
     payload_path varchar not null,
     payload_sha256 varchar not null
 )
 """
+# columns added after the first release: older warehouses gain them in place
+BRIEFINGS_MIGRATIONS = [f"alter table main.briefings add column if not exists {c}" for c in (
+    "attempts integer", "cache_read_input_tokens bigint", "cost_usd double", "grounded_ratio double",
+    "ungrounded_numbers varchar")]
 
 
 def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
@@ -71,26 +81,30 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
                           forecasts=forecasts, drift=drift)
 
 
-def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out_dir: Path, log,
-                   history: pd.DataFrame | None = None) -> dict:
-    """Word the payload (LLM if a key is set, else the template), write both files (and the north star's
-    fan chart from ``history``, its observed values at the reporting grain), return the table row."""
-    narrative, model, fallback, tokens = None, None, None, (None, None)
+def word_briefing(payload: dict, llm: AnthropicLLM, ledger: LlmLedger, log) -> tuple[WriterOutcome, str]:
+    """Claude's grounded draft when a key is set and the caps allow, else the template; and the writer's note."""
     if payload["period"] is None:
-        note = "deterministic template"
-    elif writer.enabled():
-        try:
-            result = writer.write(payload)
-            narrative, model, tokens = result.text, result.model, (result.input_tokens, result.output_tokens)
-            note = f"Claude ({result.model}) wrote the summary from the pipeline's payload; tables are the pipeline's"
-        except (anthropic.APIError, ValueError) as err:
-            status = getattr(err, "status_code", None)
-            fallback = f"{type(err).__name__}{f' (HTTP {status})' if status else ''}"
-            log.warning(f"{spec.id}: LLM call failed ({fallback}); using the deterministic template")
-            note = f"deterministic template — fallback after LLM failure: {fallback}"
-    else:
-        fallback = "no ANTHROPIC_API_KEY"
-        note = "deterministic template (no ANTHROPIC_API_KEY set)"
+        return WriterOutcome(fallback_reason="no complete period"), "deterministic template"
+    if not llm.enabled():
+        return write_offline(payload, "no ANTHROPIC_API_KEY"), "deterministic template (no ANTHROPIC_API_KEY set)"
+    outcome = write_with_llm(llm, ledger, payload, llm.min_grounded_ratio)
+    if outcome.writer == "llm":
+        return outcome, (f"Claude ({outcome.model}) wrote the headline, summary and weighed recommendations from the "
+                         f"pipeline's payload (grounded: every number checked against it); tables are the pipeline's")
+    log.warning(f"{payload['budget']['id']}: LLM briefing not used ({outcome.fallback_reason}); using the template")
+    offline = write_offline(payload, outcome.fallback_reason)
+    spent = dict(attempts=outcome.attempts, model=outcome.model, input_tokens=outcome.input_tokens,
+                 output_tokens=outcome.output_tokens, cache_read_input_tokens=outcome.cache_read_input_tokens,
+                 cost_usd=outcome.cost_usd, ungrounded=outcome.ungrounded or offline.ungrounded)
+    return (dataclasses.replace(offline, **spent),
+            f"deterministic template — fallback: {outcome.fallback_reason}")
+
+
+def write_briefing(spec: BudgetSpec, payload: dict, llm: AnthropicLLM, ledger: LlmLedger, out_dir: Path, log,
+                   history: pd.DataFrame | None = None) -> dict:
+    """Word the payload, write the Markdown and the payload JSON (and the north star's fan chart from
+    ``history``, its observed values at the reporting grain, and the headline waterfalls); return the table row."""
+    outcome, note = word_briefing(payload, llm, ledger, log)
     stem = f"{spec.reporting_grain}-{payload['period']['start']}" if payload["period"] else "no-period"
     folder = out_dir / spec.id
     folder.mkdir(parents=True, exist_ok=True)
@@ -106,14 +120,20 @@ def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out
                                     f"{entry['metric_id']}: why it changed vs {shown['baseline_start']}",
                                     folder / f"{stem}-{entry['metric_id']}-waterfall.png")
             entry["chart"] = chart.name
-    markdown = render_markdown(payload, note, narrative)
+    markdown = render_markdown(payload, note, outcome.draft)
     payload_text = json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n"
     (folder / f"{stem}.json").write_text(payload_text, encoding="utf-8")
     (folder / f"{stem}.md").write_text(markdown, encoding="utf-8")
+    if outcome.draft is not None:
+        draft_text = json.dumps(outcome.draft, indent=2, sort_keys=True) + "\n"
+        (folder / f"{stem}.draft.json").write_text(draft_text, encoding="utf-8")
     return {"budget_id": spec.id, "period_grain": spec.reporting_grain,
             "period_start": payload["period"]["start"] if payload["period"] else None,
-            "writer": "llm" if narrative else "template", "model": model, "fallback_reason": fallback,
-            "input_tokens": tokens[0], "output_tokens": tokens[1],
+            "writer": outcome.writer, "model": outcome.model, "fallback_reason": outcome.fallback_reason,
+            "attempts": outcome.attempts, "input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens,
+            "cache_read_input_tokens": outcome.cache_read_input_tokens, "cost_usd": round(outcome.cost_usd, 6),
+            "grounded_ratio": outcome.grounded_ratio,
+            "ungrounded_numbers": ", ".join(outcome.ungrounded) or None,
             "markdown_path": str(folder / f"{stem}.md"), "payload_path": str(folder / f"{stem}.json"),
             "payload_sha256": hashlib.sha256(payload_text.encode()).hexdigest()}
 
@@ -132,28 +152,32 @@ def write_briefing(spec: BudgetSpec, payload: dict, writer: AnthropicWriter, out
                 "$BUDGETLENS_OUTPUT/briefings/<budget>/. Figures come from the pipeline; the LLM (if a key is "
                 "set) only writes the summary, with a labelled template fallback.",
 )
-def briefings(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: AnthropicWriter) -> dg.MaterializeResult:
+def briefings(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: AnthropicLLM) -> dg.MaterializeResult:
     settings = Settings.from_env()
     specs = load_specs(settings.specs_dir)
     out_dir = settings.output_dir / "briefings"
     rows = []
     with duckdb.get_connection() as conn:
         prepare(conn)
+        ledger = LlmLedger.for_run(conn, context.run_id, llm.run_cost_cap_usd, llm.run_token_cap)
         for spec in specs:
             inputs = _inputs(conn, spec)
             payload = build_payload(spec, inputs)
             v = inputs.values
             history = v[(v["metric_id"] == spec.north_star) & (v["grain"] == spec.reporting_grain) & v["is_complete"]]
-            rows.append(write_briefing(spec, payload, llm, out_dir, context.log, history.tail(36)))
+            rows.append(write_briefing(spec, payload, llm, ledger, out_dir, context.log, history.tail(36)))
+        calls = ledger.persist(conn)
         frame = pd.DataFrame(rows)
         conn.execute(BRIEFINGS_DDL)
+        for statement in BRIEFINGS_MIGRATIONS:
+            conn.execute(statement)
         conn.register("_briefings", frame)
         conn.execute("begin transaction")
         conn.execute("delete from main.briefings where (budget_id, period_grain, coalesce(period_start, date '1900-01-01')) in "
                      "(select budget_id, period_grain, coalesce(cast(period_start as date), date '1900-01-01') from _briefings)")
         conn.execute("insert into main.briefings by name select budget_id, period_grain, cast(period_start as date) as period_start, "
-                     "writer, model, fallback_reason, input_tokens, output_tokens, markdown_path, payload_path, payload_sha256 "
-                     "from _briefings")
+                     "writer, model, fallback_reason, attempts, input_tokens, output_tokens, cache_read_input_tokens, cost_usd, "
+                     "grounded_ratio, ungrounded_numbers, markdown_path, payload_path, payload_sha256 from _briefings")
         conn.execute("commit")
         conn.unregister("_briefings")
         total = conn.execute("select count(*) from main.briefings").fetchone()[0]
@@ -163,4 +187,6 @@ def briefings(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: An
         "briefings": dg.MetadataValue.md("\n".join(f"- {r['budget_id']}: `{r['markdown_path']}` ({r['writer']})" for r in rows)),
         "preview": dg.MetadataValue.md(first[:4000]),
         "output_folder": str(out_dir),
+        "llm_calls": calls,
+        "llm_cost_usd": round(sum(r["cost_usd"] for r in rows), 6),
     })

@@ -66,6 +66,9 @@ class Settings:
     raw_retention_days: int | None
     hourly_retention_days: int | None
     llm_model: str
+    llm_run_cost_cap_usd: float
+    llm_run_token_cap: int
+    llm_min_grounded_ratio: float
     forecast_levels: int
     drift_grains: tuple[str, ...]
 
@@ -88,7 +91,10 @@ class Settings:
             demo_scale=_number("BUDGETLENS_DEMO_SCALE", "1.0", float, minimum=1e-6),
             raw_retention_days=_number("BUDGETLENS_RAW_RETENTION_DAYS", None, int, minimum=1),
             hourly_retention_days=_number("BUDGETLENS_HOURLY_RETENTION_DAYS", None, int, minimum=1),
-            llm_model=os.environ.get("BUDGETLENS_LLM_MODEL", "claude-sonnet-4-5"),
+            llm_model=os.environ.get("BUDGETLENS_LLM_MODEL") or "claude-sonnet-5-5",
+            llm_run_cost_cap_usd=_number("BUDGETLENS_LLM_RUN_COST_CAP_USD", "2.0", float, minimum=0),
+            llm_run_token_cap=_number("BUDGETLENS_LLM_RUN_TOKEN_CAP", "400000", int, minimum=0),
+            llm_min_grounded_ratio=_number("BUDGETLENS_LLM_MIN_GROUNDED", "1.0", float, minimum=0),
             # segment levels below the total that get forecasts (0 = budget totals only)
             forecast_levels=_number("BUDGETLENS_FORECAST_LEVELS", "1", int, minimum=0),
             # grains decomposed by the drift stage besides each budget's reporting grain

@@ -29,6 +29,8 @@ from models.formula import Ref, evaluate_array, references
 from models.projections import ADDITIVE, SeriesForecast, base_expressions
 from models.spec import BudgetSpec, Goal
 
+CURRENT_RATE_DAYS = 28  # the 'current pace' of a goal: the last four weeks
+
 ON_TRACK_PROBABILITY = 0.5
 
 
@@ -128,7 +130,7 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
     return row, constraints
 
 
-def _recent_rate(daily: pd.DataFrame, metric_id: str, days: int = 28) -> float:
+def _recent_rate(daily: pd.DataFrame, metric_id: str, days: int = CURRENT_RATE_DAYS) -> float:
     values = daily[daily.metric_id == metric_id].sort_values("period_start")["value"].to_numpy(float)[-days:]
     return float(np.mean(values)) if len(values) else np.nan
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster_duckdb import DuckDBResource
 
-from assets.narrative import AnthropicWriter
+from assets.llm import AnthropicLLM
 from assets.settings import Settings
 from orchestration.dbt import dbt_resource
 
@@ -14,5 +14,6 @@ def build_resources(settings: Settings) -> dict:
     return {
         "duckdb": DuckDBResource(database=str(settings.duckdb_path)),
         "dbt": dbt_resource(),
-        "llm": AnthropicWriter(model=settings.llm_model),
+        "llm": AnthropicLLM(model=settings.llm_model, run_cost_cap_usd=settings.llm_run_cost_cap_usd,
+                            run_token_cap=settings.llm_run_token_cap, min_grounded_ratio=settings.llm_min_grounded_ratio),
     }

@@ -1,40 +1,53 @@
 """A local HTTP server speaking just enough of the Anthropic Messages API for offline tests.
 
 The real SDK (its HTTP client, retries and parsing) talks to it over loopback.
+``answer(body)`` gives the input of the tool the request forces (or None for a
+plain-text answer without the tool: a malformed reply); ``statuses`` scripts the
+HTTP status of each successive request (the last one repeats).
 """
 
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+ERRORS = {429: "rate_limit_error", 500: "api_error", 529: "overloaded_error", 503: "api_error"}
+
 
 class FakeAnthropic:
-    def __init__(self, statuses=(200,), text="New customers held steady.", model="claude-sonnet-5-5"):
+    def __init__(self, answer=None, statuses=(200,), model="claude-sonnet-5-5", stall_seconds: float = 0.0):
+        self.answer = answer or (lambda body: None)
         self.statuses = list(statuses)
-        self.text = text
         self.model = model
+        self.stall_seconds = stall_seconds
         self.requests: list[dict] = []
+        self.lock = threading.Lock()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                fake.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
-                status = fake.statuses[min(len(fake.requests) - 1, len(fake.statuses) - 1)]
+                with fake.lock:
+                    fake.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                          "body": body})
+                    n = len(fake.requests)
+                status = fake.statuses[min(n - 1, len(fake.statuses) - 1)]
+                if status == "stall":
+                    threading.Event().wait(fake.stall_seconds)
+                    status = 200
                 if status == 200:
-                    payload = {"id": f"msg_{len(fake.requests)}", "type": "message", "role": "assistant",
-                               "model": fake.model, "content": [{"type": "text", "text": fake.text}],
-                               "stop_reason": "end_turn", "stop_sequence": None,
-                               "usage": {"input_tokens": 1200, "output_tokens": 80}}
+                    payload = fake._message(body, n)
                 else:
-                    payload = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+                    payload = {"type": "error", "error": {"type": ERRORS.get(status, "api_error"), "message": "scripted"}}
                 data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.send_header("retry-after-ms", "5")
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    self.send_header("retry-after-ms", "5")
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client timed out and left
 
             def log_message(self, *args):
                 pass
@@ -42,6 +55,25 @@ class FakeAnthropic:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _message(self, body: dict, n: int) -> dict:
+        tool = (body.get("tool_choice") or {}).get("name")
+        given = self.answer(body)
+        if given is None or tool is None:
+            content = [{"type": "text", "text": "I would rather write prose."}]
+            stop = "end_turn"
+        else:
+            content = [{"type": "tool_use", "id": f"toolu_{n}", "name": tool, "input": given}]
+            stop = "tool_use"
+        first = n == 1
+        return {"id": f"msg_{n}", "type": "message", "role": "assistant", "model": self.model, "content": content,
+                "stop_reason": stop, "stop_sequence": None,
+                "usage": {"input_tokens": 300, "output_tokens": 80,
+                          "cache_creation_input_tokens": 900 if first else 0,
+                          "cache_read_input_tokens": 0 if first else 900}}
+
+    def tool_requests(self) -> list[dict]:
+        return [r["body"] for r in self.requests]
 
     def __enter__(self):
         self.thread.start()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from models.goals import CURRENT_RATE_DAYS
 from models.spec import BudgetSpec
 
 NOISE_Z = 2.0  # a change beyond 2 standard deviations of past changes is called notable
@@ -288,6 +289,7 @@ def _allocation(allocation: pd.DataFrame, constraints: pd.DataFrame) -> dict | N
         "expected_objective_recommended": first["expected_objective_recommended"],
         "expected_gain": first["expected_gain"],
         "expected_gain_interval90": [first["expected_gain_low90"], first["expected_gain_high90"]],
+        "interval_level": 0.9,
         "bottleneck": None if neck.empty else neck["explanation"].iloc[0],
         "provenance": "predicted (response curves fitted on history)",
     }
@@ -350,7 +352,8 @@ def _predictions(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     f = inputs.forecasts
     star = [] if f.empty else f[(f["metric_id"] == spec.north_star) & (f["grain"] == spec.reporting_grain)
                                 ].sort_values("period_start").itertuples()
-    return {"goals": goals, "north_star": spec.north_star, "grain": spec.reporting_grain, "forecast": [
+    return {"goals": goals, "north_star": spec.north_star, "grain": spec.reporting_grain,
+            "interval_levels": [0.8, 0.95], "current_rate_days": CURRENT_RATE_DAYS, "forecast": [
         {"period_start": pd.Timestamp(r.period_start).date().isoformat(), "value": _num(r.value),
          "low80": _num(r.lo80), "high80": _num(r.hi80), "low95": _num(r.lo95), "high95": _num(r.hi95),
          "method": r.method, "provenance": "predicted"}

@@ -34,11 +34,13 @@ def _metric_row(f: dict) -> str:
             f"| {fmt_pct(f['year_ago_change_pct'])} | {f['assessment']} |")
 
 
-def render_markdown(payload: dict, writer_note: str, narrative: str | None = None) -> str:
+def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) -> str:
     """Render ``payload`` as a Markdown briefing.
 
-    ``narrative`` (from an LLM) is placed under "Summary"; without it the summary is
-    composed from the payload's notable changes. Every figure is marked observed.
+    ``draft`` (an LLM's validated, grounded :class:`~models.briefing.draft.BriefingDraft`
+    as a dict) gives the headline and summary sections and the weighed recommendations;
+    without it the summary is composed from the payload's notable changes. Tables
+    always come from the payload.
     """
     budget, period = payload["budget"], payload["period"]
     lines = [f"# {budget['name']} — briefing", ""]
@@ -51,10 +53,7 @@ def render_markdown(payload: dict, writer_note: str, narrative: str | None = Non
         f"per {budget['allocation']['period']}  ",
         f"**Written by:** {writer_note}",
         "",
-        "## Summary",
-        "",
-        narrative.strip() if narrative else _summary(payload),
-        "",
+        *_summary_lines(payload, draft),
         "## What happened (observed)",
         "",
         "| metric | this period | previous | change | vs a year ago | assessment |",
@@ -93,7 +92,7 @@ def render_markdown(payload: dict, writer_note: str, narrative: str | None = Non
             lines.append(f"- **{c['metric_id']}**: {fmt(c['value'])} from {parts}")
         lines.append("")
     lines += _what_will_happen(payload)
-    lines += _what_to_do(payload)
+    lines += _what_to_do(payload, draft)
     if payload["known_events"]:
         lines += ["## Known events in the period", ""]
         lines += [f"- {e['date']}: {e['name']} ({e['kind']}{', ' + e['segment'] if e['segment'] else ''})"
@@ -166,7 +165,7 @@ def _what_will_happen(payload: dict) -> list[str]:
                              f"{fmt_pct(i['historical_p95_change'])}: {i['status']}.")
             if g["required_daily_rate"] is not None and g["status"] not in ("achieved", "missed"):
                 lines.append(f"- **{g['goal_id']}** needs {fmt(g['required_daily_rate'])} per day from here; "
-                             f"the last 28 days ran at {fmt(g['current_daily_rate'])} per day.")
+                             f"the last {ahead['current_rate_days']} days ran at {fmt(g['current_daily_rate'])} per day.")
         lines.append("")
     if ahead.get("forecast"):
         unit = units.get(ahead["north_star"], "")
@@ -181,7 +180,16 @@ def _what_will_happen(payload: dict) -> list[str]:
     return lines
 
 
-def _summary(payload: dict) -> str:
+def _summary_lines(payload: dict, draft: dict | None) -> list[str]:
+    if draft is None:
+        return ["## Summary", "", summary_text(payload), ""]
+    lines = [f"## {draft['headline'].strip()}", ""]
+    for section in draft["sections"]:
+        lines += [f"### {section['title'].strip()}", "", section["body"].strip(), ""]
+    return lines
+
+
+def summary_text(payload: dict) -> str:
     """A plain summary: the north star, then every notable change, from the payload only."""
     metrics = payload["metrics"]
     star = next((f for f in metrics if f["is_north_star"]), None)
@@ -202,11 +210,12 @@ def _summary(payload: dict) -> str:
     return " ".join(sentences)
 
 
-def _what_to_do(payload: dict) -> list[str]:
-    """Fired rules (deterministic) and the recommended allocation (predicted)."""
+def _what_to_do(payload: dict, draft: dict | None = None) -> list[str]:
+    """Fired rules (deterministic), the recommended allocation (predicted), the writer's weighed recommendations."""
     actions, allocation = payload.get("actions") or [], payload.get("allocation")
     followed = payload.get("decision_outcomes") or []
-    if not actions and not allocation and not followed:
+    weighed = (draft or {}).get("recommendations") or []
+    if not actions and not allocation and not followed and not weighed:
         return []
     lines = ["## What should we do", ""]
     if followed:
@@ -242,4 +251,15 @@ def _what_to_do(payload: dict) -> list[str]:
         if allocation["bottleneck"]:
             lines.append(allocation["bottleneck"])
         lines.append("")
+    if weighed:
+        lines += ["Recommendations (weighed by the LLM from the payload; its judgement, not a rule's):", ""]
+        lines += [f"- **{_class_label(r['classification'])}**"
+                  + (f" [{r['metric_id']}]" if r.get("metric_id") else "") + f": {r['text'].strip()}" for r in weighed]
+        lines.append("")
     return lines
+
+
+def _class_label(c: dict) -> str:
+    """'Decision (programmed: focus)', 'Action (quality: above par)' and so on."""
+    detail = f": {c['detail'].replace('_', ' ')}" if c.get("detail") else ""
+    return f"{c['kind'].capitalize()} ({c['type'].replace('_', '-')}{detail})"
