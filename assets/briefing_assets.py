@@ -47,7 +47,7 @@ BRIEFINGS_MIGRATIONS = [f"alter table main.briefings add column if not exists {c
 
 def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
     values = conn.execute(
-        "select metric_id, grain, period_start, value, null_reason, is_complete from main.metric_values "
+        "select metric_id, grain, period_start, value, null_reason, is_complete, provenance, confidence from main.metric_values "
         "where budget_id = ? and segment_level = '_total' order by metric_id, grain, period_start", [spec.id]).df()
     period = latest_complete_period(values, spec.reporting_grain)
     rankings = conn.execute(
@@ -71,6 +71,11 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
     drift = conn.execute(
         "select * from main.drift_attributions where budget_id = ? and segment_id = '_total' and grain = ? "
         "order by all", [spec.id, spec.reporting_grain]).df() if table_exists(conn, "main", "drift_attributions") else pd.DataFrame()
+    text_evidence = conn.execute(
+        "select * from raw.text_metric_values where budget_id = ? and segment_level = '_total' and grain = ?",
+        [spec.id, spec.reporting_grain]).df()
+    archetypes = conn.execute("select * from main.segment_archetypes where budget_id = ?", [spec.id]).df() \
+        if table_exists(conn, "main", "segment_archetypes") else pd.DataFrame()
     quality = {"received": int(received), "loaded": int(loaded), "quarantined": int(quarantined),
                "top_reasons": [{"reason": r, "rows": int(n)} for r, n in reasons],
                "last_event": None if last_event is None else pd.Timestamp(last_event).isoformat()}
@@ -78,7 +83,8 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
                           actions=prescriptive["actions"], allocation=prescriptive["allocation_recommendations"],
                           constraints=prescriptive["allocation_constraints"], outcomes=prescriptive["decision_outcomes"],
                           goal_tracking=prescriptive["goal_tracking"], goal_constraints=prescriptive["goal_constraints"],
-                          forecasts=forecasts, drift=drift)
+                          forecasts=forecasts, drift=drift, archetypes=archetypes,
+                          text_evidence=text_evidence)
 
 
 def word_briefing(payload: dict, llm: AnthropicLLM, ledger: LlmLedger, log) -> tuple[WriterOutcome, str]:
@@ -143,14 +149,16 @@ def write_briefing(spec: BudgetSpec, payload: dict, llm: AnthropicLLM, ledger: L
     deps=[dg.AssetKey("metric_values"), dg.AssetKey("fct_segment_rankings"), dg.AssetKey("metrics"),
           dg.AssetKey("actions"), dg.AssetKey("allocation_recommendations"), dg.AssetKey("decision_outcomes"),
           dg.AssetKey("metric_forecasts"), dg.AssetKey("goal_tracking"), dg.AssetKey("drift_attributions"),
+          dg.AssetKey("segment_archetypes"), dg.AssetKey(["raw", "text_metric_values"]),
           dg.AssetKey(["raw", "events"]), dg.AssetKey(["raw", "known_events"])],
     kinds={"python", "anthropic", "markdown"},
     owners=["team:budget-owners"],
     group_name="briefings",
     pool="duckdb",
     description="One briefing per budget: Markdown and the JSON payload it was written from, in "
-                "$BUDGETLENS_OUTPUT/briefings/<budget>/. Figures come from the pipeline; the LLM (if a key is "
-                "set) only writes the summary, with a labelled template fallback.",
+                "$BUDGETLENS_OUTPUT/briefings/<budget>/. Figures come from the pipeline; Claude (if a key is "
+                "set) writes the headline, summary sections and weighed recommendations through a validated tool "
+                "answer whose every number is checked against the payload; else, or on failure, the labelled template.",
 )
 def briefings(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: AnthropicLLM) -> dg.MaterializeResult:
     settings = Settings.from_env()

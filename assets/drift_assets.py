@@ -28,7 +28,10 @@ def load_frames(conn, spec: BudgetSpec) -> BudgetFrames:
     nodes = conn.execute(
         "select segment_level, segment_id, node_value, parent_id from main.dim_segments where budget_id = ?",
         [spec.id]).df()
-    return BudgetFrames(daily=daily, periods=pd.DataFrame(), weights=weights, nodes=nodes)
+    text_weights = conn.execute(
+        "select metric_id, grain, segment_id, period_start, documents_used as weight from raw.text_metric_values "
+        "where budget_id = ? and value is not null", [spec.id]).df()
+    return BudgetFrames(daily=daily, periods=pd.DataFrame(), weights=weights, nodes=nodes, text_weights=text_weights)
 
 
 def at_grain(conn, spec: BudgetSpec, frames: BudgetFrames, grain: str) -> BudgetFrames:

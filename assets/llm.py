@@ -26,25 +26,6 @@ from models.llm.cost import Price, Usage, cost_usd, price_for, worst_case
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 
-LLM_CALLS_DDL = """
-create table if not exists raw.llm_calls (
-    run_id varchar not null,
-    call_seq integer not null,
-    called_at timestamp not null,
-    budget_id varchar not null,
-    purpose varchar not null,
-    subject varchar,
-    model varchar not null,
-    outcome varchar not null,
-    input_tokens bigint not null,
-    output_tokens bigint not null,
-    cache_creation_input_tokens bigint not null,
-    cache_read_input_tokens bigint not null,
-    cost_usd double not null,
-    price_basis varchar not null,
-    error varchar
-)
-"""
 
 
 class LlmUnavailable(Exception):
@@ -81,7 +62,6 @@ class LlmLedger:
 
     @classmethod
     def for_run(cls, conn, run_id: str, cap_usd: float, cap_tokens: int) -> "LlmLedger":
-        conn.execute(LLM_CALLS_DDL)
         usd, tokens = conn.execute(
             "select coalesce(sum(cost_usd), 0), coalesce(sum(input_tokens + output_tokens + cache_creation_input_tokens "
             "+ cache_read_input_tokens), 0) from raw.llm_calls where run_id = ?", [run_id]).fetchone()
@@ -118,7 +98,6 @@ class LlmLedger:
         """Append this step's calls to ``raw.llm_calls``; returns how many."""
         if not self.rows:
             return 0
-        conn.execute(LLM_CALLS_DDL)
         frame = pd.DataFrame(self.rows)
         conn.register("_llm_calls", frame)
         conn.execute("insert into raw.llm_calls by name select * from _llm_calls")

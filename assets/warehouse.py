@@ -59,6 +59,44 @@ create table if not exists raw.landing_files (
     rows bigint not null,
     error varchar
 );
+create table if not exists raw.llm_calls (
+    run_id varchar not null,
+    call_seq integer not null,
+    called_at timestamp not null,
+    budget_id varchar not null,
+    purpose varchar not null,
+    subject varchar,
+    model varchar not null,
+    outcome varchar not null,
+    input_tokens bigint not null,
+    output_tokens bigint not null,
+    cache_creation_input_tokens bigint not null,
+    cache_read_input_tokens bigint not null,
+    cost_usd double not null,
+    price_basis varchar not null,
+    error varchar
+);
+create table if not exists raw.text_metric_values (
+    budget_id varchar not null,
+    metric_id varchar not null,
+    grain varchar not null,
+    period_start date not null,
+    segment_level varchar not null,
+    segment_id varchar not null,
+    value double,
+    null_reason varchar,
+    confidence double,
+    provenance varchar not null,
+    method varchar not null,
+    documents_available integer not null,
+    documents_used integer not null,
+    tokens_used integer not null,
+    sources varchar,
+    conflict varchar,
+    reasoning varchar,
+    rejected varchar,
+    cache_key varchar not null
+);
 """
 
 

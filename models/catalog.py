@@ -12,7 +12,7 @@ import json
 import pandas as pd
 
 from models.formula import null_reason_sql, references, substitute, to_source, to_sql
-from models.spec import BudgetSpec
+from models.spec import SYSTEM_METRICS, BudgetSpec
 
 ADDITIVE_AGGS = {"count", "sum"}
 
@@ -41,6 +41,15 @@ def metric_catalog(specs: list[BudgetSpec]) -> pd.DataFrame:
                 "base_metrics": base_refs, "step": m.step, "step_order": spec.value_chain.index(m.step) + 1,
                 "roles": ",".join(m.roles), "classification": ",".join(m.classification),
                 "is_north_star": "north_star" in m.roles, "favourable": m.favourable, "unit": m.unit,
+            })
+        for mid, (name, agg, unit, description) in SYSTEM_METRICS.items():
+            # the pipeline's own spending: an input cost of the budget's first value-chain step
+            rows.append({
+                "budget_id": spec.id, "metric_id": mid, "name": name, "description": description,
+                "metric_kind": "system", "measure": None, "aggregation": agg, "of_level": None, "formula": None,
+                "sql_value": None, "sql_null_reason": None, "base_metrics": None, "step": spec.value_chain[0],
+                "step_order": 1, "roles": "input", "classification": "quantitative,efficiency,operational",
+                "is_north_star": False, "favourable": "down", "unit": unit,
             })
     return pd.DataFrame(rows, columns=[
         "budget_id", "metric_id", "name", "description", "metric_kind", "measure", "aggregation", "of_level",

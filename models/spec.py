@@ -33,6 +33,17 @@ Classification = Literal[
 Aggregate = Literal["count", "sum", "mean", "min", "max", "variance", "distinct_count"]
 
 
+# Metrics every budget carries: the pipeline's own LLM spending for it (from raw.llm_calls).
+# metric id -> (name, aggregation, unit, description)
+SYSTEM_METRICS = {
+    "llm_calls": ("LLM calls", "count", "calls", "Calls to the LLM for this budget (briefing, text metrics, "
+                  "archetypes), failed and rejected ones included."),
+    "llm_input_tokens": ("LLM input tokens", "sum", "tokens", "Prompt tokens, cached ones included."),
+    "llm_output_tokens": ("LLM output tokens", "sum", "tokens", "Tokens the LLM wrote."),
+    "llm_cost_usd": ("LLM cost", "sum", "USD", "What the calls cost at the model's price (USD)."),
+}
+
+
 class SpecError(ValueError):
     """One or more problems in budget specs, each as ``file: key.path: message``."""
 
@@ -101,6 +112,25 @@ class Composite(_Strict):
     components: list[Component] = Field(min_length=1)
 
 
+class TextSource(_Strict):
+    """A qualitative metric read from documents (raw.documents) per period and segment."""
+
+    kinds: list[Name] = Field(min_length=1, description="document kinds to read, e.g. ticket, meeting_note, chat")
+    question: str = Field(min_length=10, description="what the value rates, asked of each period and segment")
+    min: float = Field(description="lowest valid value (validation rule)")
+    max: float = Field(description="highest valid value (validation rule)")
+    min_confidence: float = Field(default=0.5, ge=0, le=1, description="values read with less confidence are not used")
+    token_budget: int = Field(default=3000, ge=200, le=100_000, description="tokens of documents one reading may use")
+    grain: Grain | None = Field(default=None, description="period of a reading; default the reporting grain")
+    level: Name | None = Field(default=None, description="segment level read besides the budget total")
+
+    @model_validator(mode="after")
+    def _range(self) -> "TextSource":
+        if self.max <= self.min:
+            raise ValueError(f"max ({self.max:g}) must be above min ({self.min:g})")
+        return self
+
+
 class Metric(_Strict):
     name: str = ""
     description: str = ""
@@ -109,6 +139,7 @@ class Metric(_Strict):
     of: Name | None = Field(default=None, description="segment level counted by distinct_count")
     formula: str | None = None
     composite: Composite | None = None
+    text: TextSource | None = Field(default=None, description="a qualitative metric read from documents")
     step: Name
     roles: list[Role] = Field(default_factory=list)
     classification: list[Classification] = Field(default_factory=list)
@@ -119,9 +150,10 @@ class Metric(_Strict):
     def _one_definition(self) -> "Metric":
         kinds = [k for k, present in (("measure", self.measure is not None),
                                       ("formula", self.formula is not None),
-                                      ("composite", self.composite is not None)) if present]
+                                      ("composite", self.composite is not None),
+                                      ("text", self.text is not None)) if present]
         if len(kinds) != 1:
-            raise ValueError("define exactly one of measure (+ agg), formula or composite"
+            raise ValueError("define exactly one of measure (+ agg), formula, composite or text"
                              + (f"; found {', '.join(kinds)}" if kinds else ""))
         if self.measure is not None and self.agg is None:
             raise ValueError("a base metric needs agg (count, sum, mean, min, max, variance, distinct_count)")
@@ -132,9 +164,11 @@ class Metric(_Strict):
         return self
 
     @property
-    def kind(self) -> Literal["base", "derived", "composite"]:
+    def kind(self) -> Literal["base", "derived", "composite", "qualitative"]:
         if self.measure is not None:
             return "base"
+        if self.text is not None:
+            return "qualitative"
         return "derived" if self.formula is not None else "composite"
 
 
@@ -253,6 +287,14 @@ class Optimization(_Strict):
     history_periods: int = Field(default=26, ge=6, le=520)
 
 
+class Archetypes(_Strict):
+    """How segments are placed on reward against risk (see models.archetypes)."""
+
+    level: Name | None = Field(default=None, description="segment level classified; default the top level")
+    metric: Name | None = Field(default=None, description="metric whose level is the reward; default the north star")
+    periods: int = Field(default=12, ge=4, le=120, description="latest complete periods used")
+
+
 class Source(_Strict):
     kind: Literal["demo", "files"]
     scenario: Name | None = Field(default=None, description="demo scenario name (kind: demo)")
@@ -307,6 +349,7 @@ class BudgetSpec(_Strict):
     rules: list[Rule] = Field(default_factory=list)
     events: list[KnownEvent] = Field(default_factory=list)
     optimization: Optimization | None = None
+    archetypes: Archetypes = Archetypes()
     source: Source
 
     @property
@@ -364,6 +407,10 @@ def _cross_check(spec: BudgetSpec) -> list[tuple[str, str]]:
         if not allow_composite and metrics[ref].kind == "composite":
             problems.append((key, f"{ref!r} is a composite score; formulas and composites may not reference one"))
             return False
+        if not allow_composite and metrics[ref].kind == "qualitative":
+            problems.append((key, f"{ref!r} is read from text at its own grain; formulas and composites may not "
+                                  "reference it"))
+            return False
         return True
 
     for level in spec.segments.attributes:
@@ -371,10 +418,14 @@ def _cross_check(spec: BudgetSpec) -> list[tuple[str, str]]:
             problems.append((f"segments.attributes.{level}", f"unknown segment level {level!r}{_suggest(level, levels)}"))
     for mid, metric in metrics.items():
         key = f"metrics.{mid}"
+        if mid in SYSTEM_METRICS:
+            problems.append((key, f"{mid!r} is a system metric every budget already has (LLM spending); pick another id"))
         if metric.step not in spec.value_chain:
             problems.append((f"{key}.step", f"unknown value-chain step {metric.step!r}{_suggest(metric.step, spec.value_chain)}"))
         if metric.measure is not None and metric.measure not in spec.measures:
             problems.append((f"{key}.measure", f"unknown measure {metric.measure!r}{_suggest(metric.measure, spec.measures)}"))
+        if metric.text is not None and metric.text.level is not None and metric.text.level not in levels:
+            problems.append((f"{key}.text.level", f"unknown segment level {metric.text.level!r}{_suggest(metric.text.level, levels)}"))
         if metric.of is not None and metric.of not in levels:
             problems.append((f"{key}.of", f"unknown segment level {metric.of!r}{_suggest(metric.of, levels)}"))
         if metric.formula is not None:
@@ -414,6 +465,10 @@ def _cross_check(spec: BudgetSpec) -> list[tuple[str, str]]:
             known_metric(ref, f"rules.{i}.when")
         if rule.scope.level is not None and rule.scope.level not in levels:
             problems.append((f"rules.{i}.scope.level", f"unknown segment level {rule.scope.level!r}{_suggest(rule.scope.level, levels)}"))
+    if spec.archetypes.level is not None and spec.archetypes.level not in levels:
+        problems.append(("archetypes.level", f"unknown segment level {spec.archetypes.level!r}{_suggest(spec.archetypes.level, levels)}"))
+    if spec.archetypes.metric is not None:
+        known_metric(spec.archetypes.metric, "archetypes.metric")
     for i, event in enumerate(spec.events):
         if event.level is not None and event.level not in levels:
             problems.append((f"events.{i}.level", f"unknown segment level {event.level!r}{_suggest(event.level, levels)}"))

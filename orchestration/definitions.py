@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.archetype_assets import segment_archetypes
 from assets.briefing_assets import briefings
 from assets.catalog_assets import budget_catalog
 from assets.drift_assets import drift_attributions, drift_contributions_add_up
@@ -10,6 +11,7 @@ from assets.ingestion_assets import build_raw_events, ingestion_reconciles
 from assets.prescriptive_assets import actions, allocation_recommendations, decision_outcomes
 from assets.retention_assets import storage_retention
 from assets.settings import Settings
+from assets.text_metric_assets import text_metric_values
 from orchestration.dbt import build_dbt_assets
 from orchestration.jobs import budgetlens_job, daily_schedule, landing_files_sensor
 from orchestration.partitions import daily_partitions
@@ -21,7 +23,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = daily_partitions(settings)
     return dg.Definitions(
         assets=[budget_catalog, build_raw_events(partitions), *build_dbt_assets(partitions), allocation_recommendations, actions,
-                decision_outcomes, drift_attributions, predictive, storage_retention, briefings],
+                decision_outcomes, text_metric_values, segment_archetypes, drift_attributions, predictive, storage_retention, briefings],
         asset_checks=[ingestion_reconciles, drift_contributions_add_up],
         jobs=[budgetlens_job],
         schedules=[daily_schedule],

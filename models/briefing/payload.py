@@ -39,6 +39,8 @@ class BriefingInputs:
     goal_constraints: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.goal_constraints rows
     forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.metric_forecasts, total scope
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.drift_attributions, total scope, latest period
+    archetypes: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.segment_archetypes rows of the budget
+    text_evidence: pd.DataFrame = field(default_factory=pd.DataFrame)  # raw.text_metric_values, total scope
 
 
 def _num(value) -> float | None:
@@ -89,6 +91,10 @@ def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: 
                   .set_index("period_start")["value"].sort_index())
         series = series[series.index <= period]
         current = _num(series.get(period))
+        row = grain_values[(grain_values["metric_id"] == metric_id)
+                           & (pd.to_datetime(grain_values["period_start"]).dt.date == period)]
+        provenance = _text(row["provenance"].iloc[0]) if "provenance" in row and len(row) else None
+        confidence = _num(row["confidence"].iloc[0]) if "confidence" in row and len(row) else None
         previous_period = series.index[-2] if len(series) >= 2 and series.index[-1] == period else None
         previous = _num(series.get(previous_period)) if previous_period else None
         year_ago_period = (pd.Timestamp(period) - pd.DateOffset(years=1)).date()
@@ -107,7 +113,7 @@ def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: 
             "classification": list(metric.classification),
             "favourable": metric.favourable,
             "is_north_star": "north_star" in metric.roles,
-            "provenance": "observed",
+            "provenance": provenance or "observed",
             "value": current,
             "null_reason": None if current is not None else _null_reason(grain_values, metric_id, period),
             "previous_period_start": previous_period.isoformat() if previous_period else None,
@@ -117,7 +123,8 @@ def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: 
             "year_ago_value": year_ago,
             "year_ago_change_pct": _pct(current, year_ago),
             "change_z": None if z is None else round(z, 2),
-            "confidence": "measured" if current is not None else "unavailable",
+            "confidence": (confidence if confidence is not None and metric.kind == "qualitative"
+                           else "measured" if current is not None else "unavailable"),
             "assessment": _assessment(change, metric.favourable, notable),
         })
     return sorted(figures, key=lambda f: (not f["is_north_star"], spec.value_chain.index(f["step"]), f["metric_id"]))
@@ -207,12 +214,14 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     if period is None:
         return {"budget": _budget(spec), "period": None, "metrics": [], "goals": [], "segments": [],
                 "composites": [], "actions": [], "decision_outcomes": [], "allocation": None,
-                "what_will_happen": {"goals": [], "forecast": []}, "why_it_changed": [], "data_quality": inputs.quality,
+                "what_will_happen": {"goals": [], "forecast": []}, "why_it_changed": [], "archetypes": None,
+                "data_quality": inputs.quality,
                 "known_events": [],
                 "notes": [f"no complete {grain} with data yet"]}
     period_end = (pd.Timestamp(period) + (pd.DateOffset(months=1) if grain == "month" else
                                            pd.Timedelta(days=7 if grain == "week" else 1))).date()
     figures = _metric_figures(spec, inputs.values, grain, period)
+    _attach_text_evidence(figures, inputs.text_evidence, period)
     daily = inputs.values[inputs.values["grain"] == "day"]
     last_day = pd.Timestamp(daily["period_start"].max()).date() if not daily.empty else period_end
     headline = [f["metric_id"] for f in figures if f["is_north_star"] or {"output", "lagging"} & set(f["roles"])]
@@ -242,6 +251,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
             for r in inputs.outcomes.sort_values(["evaluated_period", "decision"], ascending=[False, True]).head(10).itertuples()],
         "allocation": _allocation(inputs.allocation, inputs.constraints),
         "why_it_changed": _why_it_changed(headline, inputs.drift, period),
+        "archetypes": _archetypes(inputs.archetypes),
         "what_will_happen": _predictions(spec, inputs),
         "data_quality": inputs.quality,
         "known_events": [
@@ -330,6 +340,41 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date) -
         out.append({"metric_id": metric_id, "headline": metric_id in headline, "comparisons": comparisons,
                     "provenance": "observed change; attribution estimated by the drift stage"})
     return out
+
+
+def _attach_text_evidence(figures: list[dict], evidence: pd.DataFrame, period: dt.date) -> None:
+    """What a qualitative metric's reading rests on: method, documents, conflicts between sources.
+
+    Free text an LLM wrote from documents (its reasoning, its account of conflicts) stays in
+    raw.text_metric_values for analysts and never enters the payload: a document cannot reach the
+    briefing writer's prompt, so it cannot instruct it. The offline reader's text is the pipeline's own."""
+    if evidence.empty:
+        return
+    rows = evidence[pd.to_datetime(evidence["period_start"]).dt.date == period].set_index("metric_id")
+    for f in figures:
+        if f["kind"] == "qualitative" and f["metric_id"] in rows.index:
+            r = rows.loc[f["metric_id"]]
+            own_words = r["provenance"] == "text_scored"
+            f["evidence"] = {"method": r["method"], "documents_available": int(r["documents_available"]),
+                             "documents_used": int(r["documents_used"]),
+                             "sources_conflict": _text(r["conflict"]) is not None,
+                             "conflict": _text(r["conflict"]) if own_words else None,
+                             "rejected_llm_answer": _text(r["rejected"])}
+
+
+def _archetypes(archetypes: pd.DataFrame) -> dict | None:
+    """Segments on reward against risk, with who classified them (LLM or the quadrant rule)."""
+    if archetypes.empty:
+        return None
+    first = archetypes.iloc[0]
+    return {"segment_level": first["segment_level"], "metric_id": first["metric_id"],
+            "latest_period": pd.Timestamp(first["latest_period"]).date().isoformat(), "method": first["method"],
+            "fallback_reason": _text(first["fallback_reason"]),
+            "reward_median": _num(first["reward_median"]), "risk_median": _num(first["risk_median"]),
+            "provenance": "estimated (reward = recent level, risk = volatility of changes)",
+            "segments": [{"segment_id": r.segment_id, "archetype": r.archetype, "rule_archetype": r.rule_archetype,
+                          "reward": _num(r.reward), "risk": _num(r.risk), "periods": int(r.periods)}
+                         for r in archetypes.sort_values("segment_id").itertuples()]}
 
 
 def _predictions(spec: BudgetSpec, inputs: BriefingInputs) -> dict:

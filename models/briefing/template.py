@@ -27,9 +27,14 @@ def fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:+.1f}%"
 
 
+TEXT_PROVENANCE = {"llm_extracted": "read from text by the LLM", "text_scored": "read from text offline (lexicon)"}
+
+
 def _metric_row(f: dict) -> str:
     star = " ★" if f["is_north_star"] else ""
     value = fmt(f["value"], f["unit"]) if f["value"] is not None else f"n/a ({f['null_reason'] or 'no value'})"
+    if f["provenance"] in TEXT_PROVENANCE and isinstance(f["confidence"], float):
+        value += f" ({TEXT_PROVENANCE[f['provenance']]}, confidence {f['confidence']:.2f})"
     return (f"| {f['name']}{star} | {value} | {fmt(f['previous_value'], f['unit'])} | {fmt_pct(f['change_pct'])} "
             f"| {fmt_pct(f['year_ago_change_pct'])} | {f['assessment']} |")
 
@@ -63,6 +68,7 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
         "_Assessment: a change counts as notable when it exceeds twice the standard deviation of the metric's "
         "past period-to-period changes; otherwise it is within normal variation._",
         "",
+        *_text_evidence_lines(payload),
     ]
     lines += _why_it_changed(payload)
     if payload["goals"]:
@@ -91,6 +97,7 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
             parts = ", ".join(f"{p['metric_id']} × {p['weight']:g} ({p['normalize']}) = {fmt(p['value'])}" for p in c["components"])
             lines.append(f"- **{c['metric_id']}**: {fmt(c['value'])} from {parts}")
         lines.append("")
+    lines += _archetype_lines(payload)
     lines += _what_will_happen(payload)
     lines += _what_to_do(payload, draft)
     if payload["known_events"]:
@@ -108,6 +115,33 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
     lines += ["", "---", "_Figures are observed (measured from ingested events) unless marked predicted; "
               "predicted figures carry their interval. The writer only words them._", ""]
     return "\n".join(lines)
+
+
+def _text_evidence_lines(payload: dict) -> list[str]:
+    lines = []
+    for f in payload["metrics"]:
+        e = f.get("evidence")
+        if e:
+            conflict = (f"; sources disagree: {e['conflict']}" if e["conflict"] else
+                        "; sources disagree (see raw.text_metric_values)" if e["sources_conflict"] else "")
+            rejected = f"; the LLM's answer was rejected ({e['rejected_llm_answer']})" if e["rejected_llm_answer"] else ""
+            lines.append(f"- _{f['name']}: read by {e['method']} from {e['documents_used']:,} of "
+                         f"{e['documents_available']:,} documents{conflict}{rejected}._")
+    return lines + [""] if lines else []
+
+
+def _archetype_lines(payload: dict) -> list[str]:
+    a = payload.get("archetypes")
+    if not a:
+        return []
+    who = a["method"] if a["method"].startswith("quadrant") else f"{a['method']} (the quadrant rule's label beside it)"
+    lines = ["## Segment archetypes (estimated)", "",
+             f"{a['segment_level']} segments by {a['metric_id']}: reward = its level over the last complete periods, "
+             f"risk = volatility of its changes; classified by {who}.", "",
+             "| segment | archetype | quadrant rule | reward | risk |", "|---|---|---|---|---|"]
+    lines += [f"| {s['segment_id']} | {s['archetype']} | {s['rule_archetype']} | {fmt(s['reward'])} | "
+              f"{fmt(s['risk'], 'ratio')} |" for s in a["segments"]]
+    return lines + [""]
 
 
 BASELINE_WORDS = {"previous": "the previous period", "year_ago": "a year before"}

@@ -146,6 +146,21 @@ class MarketingAcquisition(Scenario):
 
 LAUNCH = dt.date(2026, 3, 2)
 CONTRACTOR_COST = dt.date(2026, 5, 1)
+MOBILE_CRUNCH = (LAUNCH - dt.timedelta(days=14), LAUNCH + dt.timedelta(days=21))
+_TEAMS = ("platform", "mobile", "data", "ux", "brand", "infra", "tools")
+_VOICE = {
+    1: ["Honestly this is burning everyone out.", "I am exhausted and fed up with these deadlines.",
+        "Nobody trusts this plan anymore, it is awful."],
+    2: ["Morale is low after the last sprint.", "People are frustrated with the constant changes.",
+        "We are struggling to keep up and feel overloaded."],
+    3: ["Busy week, work is progressing as usual.", "Some blockers this week, nothing dramatic.",
+        "Normal week, nothing special to report."],
+    4: ["Good progress this week, the team is positive.", "Nice collaboration on the release.",
+        "Happy with how the sprint went."],
+    5: ["Fantastic week, everyone is energised!", "Great teamwork, really proud of this team.",
+        "Excellent momentum and a great spirit in the team."],
+}
+_AGENDA = ["Reviewed the roadmap.", "Discussed hiring.", "Planned the next sprint.", "Went through incidents."]
 
 
 class ProductDelivery(Scenario):
@@ -188,7 +203,43 @@ class ProductDelivery(Scenario):
             sat_mean = sat_mean - np.where(team == "mobile", 1.2, 0.0)
         leaf, second = _draw(rng, np.full((n, 24), 3.0 * scale * season / 24))
         sat = Emission("satisfaction_score", leaf, second, np.clip(np.rint(rng.normal(sat_mean[leaf], 0.8)), 1, 5))
-        return [cost, points, milestones, sat], []
+        # documents are drawn after every event, so the events do not depend on them
+        return [cost, points, milestones, sat], self._team_voice(day, rng, scale)
+
+    def morale(self, day: dt.date, kind: str) -> dict[str, float]:
+        """Planted morale (1-5) per team: mobile's launch crunch; engineering's chat sours after contractors
+        arrive while its meeting notes stay upbeat (a conflict between sources)."""
+        mood = {team: 3.8 for team in _TEAMS}
+        if MOBILE_CRUNCH[0] <= day < MOBILE_CRUNCH[1]:
+            mood["mobile"] = 2.0
+        if day >= CONTRACTOR_COST and kind == "chat":
+            for team in ("platform", "mobile", "data"):
+                mood[team] = min(mood[team], 2.4)
+        return mood
+
+    def _team_voice(self, day: dt.date, rng: np.random.Generator, scale: float) -> list[Documents]:
+        """Monday meeting notes (one per team) and weekday chat messages, their tone drawn around the planted morale."""
+        if day.weekday() >= 5:
+            return []
+        first_leaf = {team: next(i for i, leaf in enumerate(self.leaves) if leaf[1] == team) for team in _TEAMS}
+        out = []
+        for kind, per_team in (("meeting_note", 1.0 if day.weekday() == 0 else 0.0), ("chat", 3.0 * scale)):
+            mood = self.morale(day, kind)
+            leaves, seconds, texts = [], [], []
+            for team in _TEAMS:
+                for _ in range(int(rng.poisson(per_team)) if kind == "chat" else int(per_team)):
+                    tone = int(np.clip(np.rint(rng.normal(mood[team], 0.7)), 1, 5))
+                    bank = _VOICE[tone]
+                    if kind == "meeting_note":
+                        text = (f"Weekly sync, {team} team. {bank[int(rng.integers(len(bank)))]} "
+                                f"{_AGENDA[int(rng.integers(len(_AGENDA)))]}")
+                    else:
+                        text = bank[int(rng.integers(len(bank)))]
+                    leaves.append(first_leaf[team])
+                    seconds.append(int(rng.integers(9 * 3600, 18 * 3600)))
+                    texts.append(text)
+            out.append(Documents(kind, np.array(leaves, dtype=int), np.array(seconds, dtype=int), texts))
+        return out
 
 
 # --- customer support ----------------------------------------------------------------
@@ -290,6 +341,10 @@ PLANTED: tuple[Planted, ...] = (
             "Mobile app v3 launch", "team", ("mobile",), -1.2, "mobile satisfaction fell 1.2 points for 10 days"),
     Planted("product_delivery", "component_change", CONTRACTOR_COST, CONTRACTOR_COST, "cost_per_point", "cost",
             "department", ("engineering",), 0.2, "engineering cost per transaction rose 20%"),
+    Planted("product_delivery", "sentiment_shift", *MOBILE_CRUNCH, "team_morale", "meeting notes and chat",
+            "team", ("mobile",), -1.8, "mobile team morale fell from 3.8 to 2.0 around the app launch"),
+    Planted("product_delivery", "sentiment_conflict", CONTRACTOR_COST, dt.date(2026, 10, 31), "team_morale", "chat",
+            "department", ("engineering",), -1.4, "engineering chat soured (3.8 -> 2.4) while meeting notes stayed upbeat"),
     Planted("customer_support", "mix_shift", *APAC_GROWTH, "tickets", "region", "region",
             ("apac",), 1.0, "apac ticket volume doubled over two months"),
     Planted("customer_support", "influence_change", CSAT_SENSITIVITY_CHANGE, CSAT_SENSITIVITY_CHANGE, "csat",

@@ -99,12 +99,16 @@ class BudgetFrames:
     ``periods``: metric_id, segment_id, period_start, value, is_complete -- every metric at the analysis grain.
     ``weights``: measure, segment_id, period_start, weight -- daily event counts of the measures of mean metrics.
     ``nodes``: segment_level, segment_id, node_value, parent_id -- the segment hierarchy ('_total' at the root).
+    ``text_weights``: metric_id, grain, segment_id, period_start, weight -- documents with evidence behind each
+    reading of a qualitative metric (its slices' weights).
     """
 
     daily: pd.DataFrame
     periods: pd.DataFrame
     weights: pd.DataFrame
     nodes: pd.DataFrame
+    text_weights: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["metric_id", "grain", "segment_id", "period_start", "weight"]))
 
 
 class DriftEngine:
@@ -125,6 +129,9 @@ class DriftEngine:
         weights["period_start"] = pd.to_datetime(weights["period_start"])
         self._weights = {key: grp.set_index("period_start")["weight"].astype(float)
                          for key, grp in weights.groupby(["measure", "segment_id"], sort=False)}
+        text = frames.text_weights[frames.text_weights["grain"] == grain]
+        self._text_weights = {(m, seg, pd.Timestamp(p).date()): float(w) for m, seg, p, w in
+                              zip(text["metric_id"], text["segment_id"], text["period_start"], text["weight"])}
         nodes = frames.nodes
         self.level_of = dict(zip(nodes["segment_id"], nodes["segment_level"]))
         self.value_of = dict(zip(nodes["segment_id"], nodes["node_value"]))
@@ -447,7 +454,35 @@ class DriftEngine:
         metric = self.spec.metrics[metric_id]
         if metric.kind == "base":
             return self.base_pieces(metric_id, node, pair)
+        if metric.kind == "qualitative":
+            return self.text_pieces(metric_id, node, pair)
         return self.composed_pieces(metric_id, node, pair)
+
+    def text_pieces(self, metric_id: str, node: str, pair: Pair) -> list[Piece] | None:
+        """A qualitative metric's change: readings only exist per period, so the total's change splits into
+        its read slices' mix and slice-specific changes (documents with evidence as weights) and a residual."""
+        v0 = self.period_value(metric_id, node, pair.start0)
+        v1 = self.period_value(metric_id, node, pair.start1)
+        if not (np.isfinite(v0) and np.isfinite(v1)):
+            return None
+        level = self.spec.metrics[metric_id].text.level
+        slices = [n for n, lvl in self.level_of.items() if lvl == level] if node == "_total" and level else []
+        pieces = []
+        if slices:
+            def side(start):
+                r = pd.Series({c: self.period_value(metric_id, c, start) for c in slices})
+                w = pd.Series({c: self._text_weights.get((metric_id, c, start), 0.0) for c in slices})
+                return r, w
+            (r0, w0), (r1, w1) = side(pair.start0), side(pair.start1)
+            drift = average_drift(r0, r1, w0, w1)
+            rows = [(c, r.mix, "mix" if r.effect == "change" else r.effect) for c, r in drift.iterrows()]
+            rows += [(c, r.rate, "rate") for c, r in drift.iterrows() if r.effect == "change"]
+            pieces = [Piece("dimension_drift", f"{level}={self.value_of.get(c, c)} ({effect})", value,
+                            f"readings of {len(slices)} {level} slices weighted by documents with evidence")
+                      for c, value, effect in sorted((r for r in rows if r[1] != 0), key=lambda r: (-abs(r[1]), r[0], r[2]))]
+        pieces.append(Piece("residual", None, (v1 - v0) - sum(p.contribution for p in pieces),
+                            "read from text: no daily series to split further"))
+        return pieces
 
     def materiality(self, metric_id: str, node: str, pair: Pair, delta: float) -> tuple[float | None, str]:
         """Robust z of the change against history's changes over the same distance (or one period)."""

@@ -2,7 +2,9 @@
 -- budget total (segment_level '_total'). Base metrics come from merged digests; derived
 -- metrics evaluate their formulas (compiled to SQL from the spec catalogue, evaluated on the
 -- node's own base values, so ratios are ratios of sums); composite scores combine their
--- normalised, weighted components. A NULL value always carries a null_reason.
+-- normalised, weighted components. Qualitative metrics come from text (raw.text_metric_values:
+-- LLM-extracted or scored offline, with a confidence); system metrics measure the pipeline's own
+-- LLM spending (raw.llm_calls). A NULL value always carries a null_reason.
 
 {%- set catalog_query -%}
     select budget_id, metric_id, metric_kind, aggregation, sql_value, sql_null_reason
@@ -136,14 +138,70 @@ composites as (
     group by budget_id, metric_id, grain, period_start, segment_level, segment_id
 ),
 
+text_values as (
+    select budget_id, metric_id, grain, period_start, segment_level, segment_id, value, null_reason,
+           confidence, provenance
+    from {{ source('raw', 'text_metric_values') }}
+),
+
+llm_daily as (
+    select
+        budget_id,
+        cast(called_at as date) as day,
+        cast(count(*) as double) as llm_calls,
+        cast(sum(input_tokens + cache_creation_input_tokens + cache_read_input_tokens) as double) as llm_input_tokens,
+        cast(sum(output_tokens) as double) as llm_output_tokens,
+        sum(cost_usd) as llm_cost_usd
+    from {{ source('raw', 'llm_calls') }}
+    group by budget_id, cast(called_at as date)
+),
+
+llm_by_period as (
+    {%- for grain in ['day', 'week', 'month'] %}
+    {% if not loop.first %}union all{% endif %}
+    select budget_id, '{{ grain }}' as grain,
+           cast({{ dbt.date_trunc(grain, 'day') }} as date) as period_start,
+           sum(llm_calls) as llm_calls, sum(llm_input_tokens) as llm_input_tokens,
+           sum(llm_output_tokens) as llm_output_tokens, sum(llm_cost_usd) as llm_cost_usd
+    from llm_daily
+    group by budget_id, cast({{ dbt.date_trunc(grain, 'day') }} as date)
+    {%- endfor %}
+),
+
+llm_spine as (
+    select budget_id, grain, period_start from spine where segment_level = '_total'
+    union
+    select budget_id, grain, period_start from llm_by_period
+),
+
+system_values as (
+    {%- for metric_id in ['llm_calls', 'llm_input_tokens', 'llm_output_tokens', 'llm_cost_usd'] %}
+    {% if not loop.first %}union all{% endif %}
+    select s.budget_id, '{{ metric_id }}' as metric_id, s.grain, s.period_start,
+           '_total' as segment_level, '_total' as segment_id,
+           coalesce(l.{{ metric_id }}, 0) as value, cast(null as varchar) as null_reason
+    from llm_spine as s
+    left join llm_by_period as l
+        on l.budget_id = s.budget_id and l.grain = s.grain and l.period_start = s.period_start
+    {%- endfor %}
+),
+
 all_values as (
-    select * from base_and_derived
+    select *, cast(null as double) as confidence, 'observed' as provenance from base_and_derived
     union all
-    select * from composites
+    select *, cast(null as double) as confidence, 'observed' as provenance from composites
+    union all
+    select * from text_values
+    union all
+    select *, cast(null as double) as confidence, 'system' as provenance from system_values
 ),
 
 coverage as (
     select budget_id, min(day) as first_day, max(day) as last_day from {{ ref('fct_digest_daily') }} group by budget_id
+),
+
+ledger_coverage as (
+    select max(day) as last_day from llm_daily
 ),
 
 final as (
@@ -158,14 +216,18 @@ final as (
         v.segment_id,
         v.value,
         v.null_reason,
-        'observed' as provenance,
-        -- complete = the data covers the whole period (a week straddling the first day is partial)
+        v.provenance,
+        v.confidence,
+        -- complete = the data covers the whole period (a week straddling the first day is partial);
+        -- the LLM ledger covers its own days, which run on past the events
         v.period_start >= cov.first_day
-            and {{ period_end('v.grain', 'v.period_start') }} <= cast({{ dbt.dateadd('day', 1, 'cov.last_day') }} as date)
+            and {{ period_end('v.grain', 'v.period_start') }} <= cast({{ dbt.dateadd('day', 1,
+                "case when c.metric_kind = 'system' then greatest(cov.last_day, coalesce(lc.last_day, cov.last_day)) else cov.last_day end") }} as date)
             as is_complete
     from all_values as v
     inner join catalog as c on c.budget_id = v.budget_id and c.metric_id = v.metric_id
     inner join coverage as cov on cov.budget_id = v.budget_id
+    cross join ledger_coverage as lc
 )
 
 select * from final

@@ -1,0 +1,46 @@
+"""Segment archetypes: reward/risk profiles, the quadrant rule, and checks on an LLM's classification."""
+
+import pandas as pd
+import pytest
+
+from models.archetypes import ARCHETYPES, archetype_tool, check_assignments, profile_segments, quadrant_archetypes
+
+
+def values(series: dict[str, list[float]]) -> pd.DataFrame:
+    return pd.DataFrame([{"segment_id": s, "period_start": pd.Timestamp("2026-01-01") + pd.DateOffset(months=i), "value": v}
+                         for s, vs in series.items() for i, v in enumerate(vs)])
+
+
+def test_profile_and_quadrants_with_known_numbers():
+    profile = profile_segments(values({
+        "steady_big": [100, 100, 100, 100, 100], "wild_big": [100, 150, 75, 150, 25],
+        "steady_small": [10, 10, 10, 10, 10.5], "wild_small": [10, 20, 10, 20, 10], "short": [1, 2]}), window=12)
+    assert list(profile["segment_id"]) == ["steady_big", "steady_small", "wild_big", "wild_small"]  # short: too few
+    wild = profile.set_index("segment_id").loc["wild_big"]
+    assert wild["reward"] == pytest.approx(100) and wild["risk"] == pytest.approx(pd.Series([0.5, -0.5, 1.0, -5 / 6]).std())
+    labels = quadrant_archetypes(profile, "up").set_index("segment_id")["archetype"]
+    assert labels.to_dict() == {"steady_big": "low-risk/high-reward", "wild_big": "high-risk/high-reward",
+                                "steady_small": "low-risk/low-reward", "wild_small": "high-risk/low-reward"}
+    flipped = quadrant_archetypes(profile, "down").set_index("segment_id")["archetype"]
+    assert flipped["steady_small"] == "low-risk/high-reward"  # lower is better for a cost
+
+
+def test_window_uses_the_latest_periods():
+    profile = profile_segments(values({"a": [1000, 1, 2, 3, 4, 5]}), window=4)
+    assert profile["reward"].iloc[0] == pytest.approx(3.5) and profile["periods"].iloc[0] == 4
+
+
+def test_llm_classifications_are_checked():
+    tool = archetype_tool()
+    assert tool["input_schema"]["properties"]["assignments"]["items"]["properties"]["archetype"]["enum"] == list(ARCHETYPES)
+    good = {"assignments": [{"segment_id": "a", "archetype": ARCHETYPES[0], "rationale": "r"},
+                            {"segment_id": "b", "archetype": ARCHETYPES[3], "rationale": "r"}]}
+    assert check_assignments(good, ["a", "b"])["b"] == (ARCHETYPES[3], "r")
+    with pytest.raises(ValueError, match="missing segments: c"):
+        check_assignments(good, ["a", "b", "c"])
+    with pytest.raises(ValueError, match="unknown archetype 'unicorn'"):
+        check_assignments({"assignments": [{"segment_id": "a", "archetype": "unicorn", "rationale": "r"}]}, ["a"])
+    with pytest.raises(ValueError, match="classified twice"):
+        check_assignments({"assignments": good["assignments"] + good["assignments"][:1]}, ["a", "b"])
+    with pytest.raises(ValueError, match="malformed"):
+        check_assignments({"assignments": "all high"}, ["a"])
