@@ -37,7 +37,7 @@ def classify(spec: BudgetSpec, values: pd.DataFrame, llm: AnthropicLLM, ledger: 
                           "risk_median": rule["risk_median"].iloc[0], "segments": table}, default=str)
     try:
         answer = llm.ask(ledger, budget_id=spec.id, purpose="archetypes", subject=metric_id, system=SYSTEM_PROMPT,
-                         messages=[{"role": "user", "content": message}], tool=archetype_tool())
+                         messages=[{"role": "user", "content": message}], tool=archetype_tool(), max_tokens=1500)
         chosen = check_assignments(answer.data, rule["segment_id"].tolist())
     except LlmUnavailable as err:
         return rule.assign(fallback_reason=err.reason)

@@ -118,7 +118,7 @@ class AnthropicLLM(dg.ConfigurableResource):
     max_retries: int = Field(default=3, description="SDK retries on 408/409/429/5xx/529 (honouring retry-after).")
     timeout_seconds: float = Field(default=60.0, description="Per-request timeout.")
     max_output_tokens: int = Field(default=2000, description="Output token cap per call.")
-    run_cost_cap_usd: float = Field(default=2.0, description="Most a run may spend on LLM calls (BUDGETLENS_LLM_RUN_COST_CAP_USD).")
+    run_cost_cap_usd: float = Field(default=5.0, description="Most a run may spend on LLM calls (BUDGETLENS_LLM_RUN_COST_CAP_USD).")
     run_token_cap: int = Field(default=400_000, description="Most tokens a run may use (BUDGETLENS_LLM_RUN_TOKEN_CAP).")
     min_grounded_ratio: float = Field(default=1.0, ge=0, le=1, description="Share of a briefing's numbers that must "
                                       "be payload values; below it the answer is retried once, then the template is used.")
@@ -132,8 +132,9 @@ class AnthropicLLM(dg.ConfigurableResource):
         return price_for(self.model, self.price_input_per_mtok, self.price_output_per_mtok)
 
     def ask(self, ledger: LlmLedger, *, budget_id: str, purpose: str, subject: str, system: str, messages: list,
-            tool: dict) -> ToolAnswer:
-        """One call forced to answer with ``tool``; the static ``system`` text is cached.
+            tool: dict, max_tokens: int | None = None) -> ToolAnswer:
+        """One call forced to answer with ``tool`` (at most ``max_tokens``, default ``max_output_tokens``);
+        the static ``system`` text is cached.
 
         Raises
         ------
@@ -144,12 +145,13 @@ class AnthropicLLM(dg.ConfigurableResource):
         if not self.enabled():
             raise LlmUnavailable("no ANTHROPIC_API_KEY")
         price = self.price()
+        max_tokens = max_tokens or self.max_output_tokens
         prompt_chars = len(system) + len(json.dumps(tool)) + len(json.dumps(messages))
-        ledger.reserve(*worst_case(prompt_chars, self.max_output_tokens, price))
+        ledger.reserve(*worst_case(prompt_chars, max_tokens, price))
         client = anthropic.Anthropic(max_retries=self.max_retries, timeout=self.timeout_seconds)
         try:
             response = client.messages.create(
-                model=self.model, max_tokens=self.max_output_tokens,
+                model=self.model, max_tokens=max_tokens,
                 system=[{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
                 tools=[tool], tool_choice={"type": "tool", "name": tool["name"]}, messages=messages)
         except anthropic.APIError as err:

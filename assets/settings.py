@@ -92,7 +92,7 @@ class Settings:
             raw_retention_days=_number("BUDGETLENS_RAW_RETENTION_DAYS", None, int, minimum=1),
             hourly_retention_days=_number("BUDGETLENS_HOURLY_RETENTION_DAYS", None, int, minimum=1),
             llm_model=os.environ.get("BUDGETLENS_LLM_MODEL") or "claude-sonnet-5-5",
-            llm_run_cost_cap_usd=_number("BUDGETLENS_LLM_RUN_COST_CAP_USD", "2.0", float, minimum=0),
+            llm_run_cost_cap_usd=_number("BUDGETLENS_LLM_RUN_COST_CAP_USD", "5.0", float, minimum=0),
             llm_run_token_cap=_number("BUDGETLENS_LLM_RUN_TOKEN_CAP", "400000", int, minimum=0),
             llm_min_grounded_ratio=_number("BUDGETLENS_LLM_MIN_GROUNDED", "1.0", float, minimum=0),
             # segment levels below the total that get forecasts (0 = budget totals only)

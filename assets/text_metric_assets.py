@@ -23,6 +23,7 @@ from models.text_metrics.selection import select_documents
 from models.text_metrics.synthesis import synthesise
 
 OFFLINE_METHOD = "lexicon v1 (offline scorer)"
+ANSWER_TOKENS = 600  # a value, a confidence, a few ids and a short reasoning
 SOURCES_KEPT = 20  # document ids listed per value (the count is always complete)
 
 
@@ -67,7 +68,8 @@ def llm_reading(docs: pd.DataFrame, spec: BudgetSpec, metric_id: str, text: Text
     message = prompt(metric_id, text, period, segment, chosen.documents)
     try:
         answer = llm.ask(ledger, budget_id=spec.id, purpose="text_metric", subject=f"{metric_id} {scope}",
-                         system=SYSTEM_PROMPT, messages=[{"role": "user", "content": message}], tool=metric_tool())
+                         system=SYSTEM_PROMPT, messages=[{"role": "user", "content": message}], tool=metric_tool(),
+                         max_tokens=ANSWER_TOKENS)
     except LlmUnavailable as err:
         return None, err.reason, key
     verdict = check_answer(answer.data, text, set(chosen.documents["doc_id"]))

@@ -44,7 +44,7 @@ class Planted:
     """A phenomenon planted in the demo data, for tests and the ground-truth file."""
 
     budget: str
-    phenomenon: str  # event_shock | mix_shift | component_change | influence_change
+    phenomenon: str  # event_shock | mix_shift | component_change | influence_change | sentiment_shift | sentiment_conflict
     start: dt.date
     end: dt.date
     metric: str

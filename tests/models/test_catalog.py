@@ -3,7 +3,7 @@ import pytest
 
 from assets.settings import DEMO_SPECS
 from models.catalog import metric_catalog, metric_components, metric_relationships
-from models.spec import load_specs
+from models.spec import SYSTEM_METRICS, load_specs
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,9 @@ def test_derived_sql_is_inlined_to_base_metrics(specs):
 def test_every_metric_is_catalogued_once_with_its_place_in_the_chain(specs):
     catalog = metric_catalog(specs)
     assert not catalog.duplicated(["budget_id", "metric_id"]).any()
-    assert len(catalog) == sum(len(s.metrics) for s in specs)
+    assert len(catalog) == sum(len(s.metrics) + len(SYSTEM_METRICS) for s in specs)
+    system = catalog[catalog["metric_kind"] == "system"]
+    assert set(system["metric_id"]) == set(SYSTEM_METRICS) and not system["is_north_star"].any()
     assert catalog.groupby("budget_id")["is_north_star"].sum().eq(1).all()
     assert (catalog["step_order"] >= 1).all()
 

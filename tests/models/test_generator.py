@@ -78,7 +78,8 @@ def test_planted_outage_shock_hits_ppc_leads():
 def test_ground_truth_lists_every_kind_of_phenomenon():
     truth = ground_truth()
     kinds = {p["phenomenon"] for p in truth["phenomena"]}
-    assert kinds == {"event_shock", "mix_shift", "component_change", "influence_change"}
+    assert kinds == {"event_shock", "mix_shift", "component_change", "influence_change", "sentiment_shift",
+                     "sentiment_conflict"}
     assert all(p["budget"] in SCENARIOS for p in truth["phenomena"])
 
 

@@ -101,11 +101,11 @@ def test_retention_keeps_statistics_but_bounds_raw_storage(byo):
 def test_llm_failure_falls_back_to_the_labelled_template(byo):
     settings, _, conn, fake = byo
     writer, reason, path = conn.execute("select writer, fallback_reason, markdown_path from main.briefings").fetchone()
-    assert writer == "template" and reason == "OverloadedError (HTTP 529)"
-    assert len(fake.requests) == 3  # the SDK's own retries: 1 + 2
-    assert "fallback after LLM failure: OverloadedError (HTTP 529)" in Path(path).read_text()
+    assert writer == "template" and reason == "LLM call failed: OverloadedError (HTTP 529)"
+    assert len(fake.requests) == 4  # the SDK's own retries: 1 + 3
+    assert "deterministic template — fallback: LLM call failed: OverloadedError (HTTP 529)" in Path(path).read_text()
     assert fake.requests[0]["headers"]["authorization"] == f"Bearer {PLANTED_KEY}"
-    assert [r["headers"]["x-stainless-retry-count"] for r in fake.requests] == ["0", "1", "2"]
+    assert [r["headers"]["x-stainless-retry-count"] for r in fake.requests] == ["0", "1", "2", "3"]
 
 
 def test_the_key_never_reaches_an_output(byo):

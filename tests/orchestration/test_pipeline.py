@@ -14,6 +14,7 @@ import pytest
 
 from assets.settings import Settings
 from orchestration.cli import run_pipeline
+from tests.fake_anthropic import FakeAnthropic, sensible_answer
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +24,7 @@ TABLES = ["raw.events", "raw.quarantine", "raw.documents", "main.fct_digest_hour
           "main.metrics", "main.metric_edges", "main.dim_segments", "main.allocation_recommendations",
           "main.allocation_constraints", "main.allocation_log", "main.actions", "main.decision_outcomes",
           "main.metric_forecasts", "main.goal_tracking", "main.goal_constraints", "main.drift_attributions",
-          "main.briefings"]
+          "raw.text_metric_values", "main.segment_archetypes", "main.briefings"]
 
 
 def table_hash(conn, table: str) -> str:
@@ -58,8 +59,9 @@ def test_every_table_is_filled(demo):
     _, _, conn = demo
     for table in TABLES:
         rows = conn.execute(f"select count(*) from {table}").fetchone()[0]
-        # nothing is quarantined in the demo, and no decision has had a following period yet in one run
-        assert rows > 0 or table in ("raw.quarantine", "main.decision_outcomes"), table
+        # nothing is quarantined in the demo, no decision has had a following period yet in one run, and
+        # archetypes need four complete months (the window has one)
+        assert rows > 0 or table in ("raw.quarantine", "main.decision_outcomes", "main.segment_archetypes"), table
     budgets = {r[0] for r in conn.execute("select distinct budget_id from main.metric_values").fetchall()}
     assert budgets == {"marketing_acquisition", "product_delivery", "customer_support"}
 
@@ -238,6 +240,20 @@ def test_drift_attributions_add_up_at_every_scope_and_name_their_drivers(demo):
     assert set(frame["verdict"]) <= {"material", "normal variation", "unknown"}
 
 
+def test_qualitative_metrics_join_metric_values_offline_with_their_confidence(demo):
+    _, _, conn = demo
+    rows = conn.execute("select metric_id, segment_level, provenance, confidence, value, null_reason "
+                        "from main.metric_values where metric_kind = 'qualitative' and grain = 'month'").df()
+    assert set(rows["metric_id"]) == {"customer_sentiment", "team_morale"}
+    assert set(rows["provenance"]) == {"text_scored"} and rows["confidence"].between(0, 1).all()
+    assert set(rows["segment_level"]) == {"_total", "region", "department"}
+    assert (rows["value"].notna() | rows["null_reason"].notna()).all()
+    system = conn.execute("select distinct metric_id, provenance, value from main.metric_values "
+                          "where metric_kind = 'system'").df()
+    assert set(system["metric_id"]) == {"llm_calls", "llm_input_tokens", "llm_output_tokens", "llm_cost_usd"}
+    assert set(system["value"]) == {0.0} and set(system["provenance"]) == {"system"}  # offline: nothing spent
+
+
 def test_rerunning_the_same_window_changes_nothing(demo):
     settings, _, conn = demo
     before = {t: table_hash(conn, t) for t in TABLES}
@@ -303,3 +319,37 @@ def test_a_later_run_judges_earlier_decisions(demo, tmp_path, monkeypatch):
     assert realloc[0][3] is not None and "expected for the spend actually made" in realloc[0][4]
     briefing = (settings.output_dir / "briefings" / "marketing_acquisition").glob("*.md")
     assert any("What followed earlier decisions" in p.read_text() for p in briefing)
+
+
+def test_with_a_key_the_llm_reads_writes_and_its_spending_becomes_metrics(tmp_path, monkeypatch):
+    key = "sk-ant-e2e-PLANTED-SECRET-51d0"
+    monkeypatch.setenv("BUDGETLENS_HOME", str(tmp_path))
+    monkeypatch.setenv("BUDGETLENS_DUCKDB", str(tmp_path / "llm.duckdb"))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+    settings = Settings.from_env()
+    instance = dg.DagsterInstance.ephemeral()
+    with FakeAnthropic(answer=sensible_answer) as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+        result = run_pipeline(START, END, instance=instance, settings=settings)
+    assert result.success
+    conn = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        calls = conn.execute("select purpose, outcome, count(*), sum(cost_usd) from raw.llm_calls group by all").fetchall()
+        text = conn.execute("select distinct provenance, method from raw.text_metric_values").fetchall()
+        briefings = conn.execute("select writer, attempts, grounded_ratio, cost_usd from main.briefings").fetchall()
+        spent = conn.execute("select sum(value) from main.metric_values where metric_id = 'llm_calls' and grain = 'day'").fetchone()[0]
+        text_calls = conn.execute("select count(*) from raw.llm_calls where purpose = 'text_metric'").fetchone()[0]
+        cost = conn.execute("select sum(value) from main.metric_values where metric_id = 'llm_cost_usd' and grain = 'day'").fetchone()[0]
+        tables = conn.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        dumps = "".join(repr(conn.execute(f'select * from "{s}"."{t}"').fetchall()) for s, t in tables)
+    finally:
+        conn.close()
+    assert {(p, o) for p, o, _, _ in calls} == {("text_metric", "answered"), ("briefing", "answered")}
+    assert text == [("llm_extracted", "claude-sonnet-5-5")]
+    assert [b[0] for b in briefings] == ["llm"] * 3 and all(b[2] == 1.0 and b[3] > 0 for b in briefings)
+    # the text readings ran before dbt, so this run's metric_values already counts them (briefing calls,
+    # the last step, are counted by the next run)
+    assert spent == text_calls > 0 and cost > 0
+    files = "".join(p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".md", ".json"))
+    logs = "".join(str(e.user_message) + str(e.dagster_event) for e in instance.all_logs(result.run_id))
+    assert key not in dumps and key not in files and key not in logs
