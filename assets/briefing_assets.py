@@ -98,11 +98,9 @@ def word_briefing(payload: dict, llm: AnthropicLLM, ledger: LlmLedger, log) -> t
         return outcome, (f"Claude ({outcome.model}) wrote the headline, summary and weighed recommendations from the "
                          f"pipeline's payload (grounded: every number checked against it); tables are the pipeline's")
     log.warning(f"{payload['budget']['id']}: LLM briefing not used ({outcome.fallback_reason}); using the template")
-    offline = write_offline(payload, outcome.fallback_reason)
-    spent = dict(attempts=outcome.attempts, model=outcome.model, input_tokens=outcome.input_tokens,
-                 output_tokens=outcome.output_tokens, cache_read_input_tokens=outcome.cache_read_input_tokens,
-                 cost_usd=outcome.cost_usd, ungrounded=outcome.ungrounded or offline.ungrounded)
-    return (dataclasses.replace(offline, **spent),
+    # the grounding reported is the rejected answer's when there was one, else the template's own
+    measured = outcome if outcome.grounded_ratio is not None else write_offline(payload, outcome.fallback_reason)
+    return (dataclasses.replace(outcome, grounded_ratio=measured.grounded_ratio, ungrounded=measured.ungrounded),
             f"deterministic template — fallback: {outcome.fallback_reason}")
 
 

@@ -57,17 +57,16 @@ def offline_reading(docs: pd.DataFrame, text: TextSource) -> dict:
             "reasoning": result.reasoning}
 
 
-def llm_reading(docs: pd.DataFrame, spec: BudgetSpec, metric_id: str, text: TextSource, scope: str, llm: AnthropicLLM,
-                ledger: LlmLedger, stored: dict[str, dict]) -> tuple[dict | None, str | None, str]:
+def llm_reading(docs: pd.DataFrame, spec: BudgetSpec, metric_id: str, text: TextSource, period: str, segment: str,
+                llm: AnthropicLLM, ledger: LlmLedger, stored: dict[str, dict]) -> tuple[dict | None, str | None, str]:
     """Claude's validated reading (or a stored one for the same documents); else None and why."""
-    period, segment = scope.split(" ", 1)
     chosen = select_documents(docs, text.token_budget)
     key = cache_key(llm.model, metric_id, text, period, segment, chosen.documents)
     if key in stored:
         return stored[key], None, key
     message = prompt(metric_id, text, period, segment, chosen.documents)
     try:
-        answer = llm.ask(ledger, budget_id=spec.id, purpose="text_metric", subject=f"{metric_id} {scope}",
+        answer = llm.ask(ledger, budget_id=spec.id, purpose="text_metric", subject=f"{metric_id} {period} {segment}",
                          system=SYSTEM_PROMPT, messages=[{"role": "user", "content": message}], tool=metric_tool(),
                          max_tokens=ANSWER_TOKENS)
     except LlmUnavailable as err:
@@ -90,8 +89,8 @@ def read_text_metric(conn, spec: BudgetSpec, metric_id: str, llm: AnthropicLLM, 
     docs = _documents(conn, spec, text, grain)
     rows = []
     for period, level, node, scope_docs in _scopes(docs, text.level):
-        scope = f"{pd.Timestamp(period).date().isoformat()} {node}"
-        reading, rejected, key = (llm_reading(scope_docs, spec, metric_id, text, scope, llm, ledger, stored)
+        start = pd.Timestamp(period).date().isoformat()
+        reading, rejected, key = (llm_reading(scope_docs, spec, metric_id, text, start, node, llm, ledger, stored)
                                   if llm.enabled() else (None, None, ""))
         if reading is None:
             reading = offline_reading(scope_docs, text)
