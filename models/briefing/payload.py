@@ -8,6 +8,7 @@ period-to-period variation.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -210,6 +211,8 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
         composites, data_quality, known_events. Deterministic for the same inputs.
     """
     grain = spec.reporting_grain
+    # the spec's metrics only: system metrics (the LLM ledger) run on past the data, to the day of the calls
+    inputs = dataclasses.replace(inputs, values=inputs.values[inputs.values["metric_id"].isin(list(spec.metrics))])
     period = latest_complete_period(inputs.values, grain)
     if period is None:
         return {"budget": _budget(spec), "period": None, "metrics": [], "goals": [], "segments": [],

@@ -166,3 +166,13 @@ def test_why_it_changed_puts_headline_first_and_narrates_only_material_changes()
     assert "## Why it changed" in text and "event shock 350" in text
     assert "new_customers vs a year before" in text  # within normal variation: named, not narrated
     assert "**leads**" not in text
+
+
+def test_system_metrics_after_the_data_do_not_move_the_period_or_data_through():
+    values = monthly_values(1500.0)
+    ledger = pd.DataFrame([{"metric_id": "llm_calls", "grain": g, "period_start": dt.date(2026, 11, 23) if g == "day"
+                            else dt.date(2026, 11, 1), "value": 5.0, "null_reason": None, "is_complete": True}
+                           for g in ("day", "month")])
+    payload = build_payload(SPEC, inputs(pd.concat([values, ledger], ignore_index=True)))
+    assert payload["period"] == build_payload(SPEC, inputs(values))["period"]
+    assert payload["period"]["data_through"] == "2026-06-30"

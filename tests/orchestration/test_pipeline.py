@@ -350,6 +350,9 @@ def test_with_a_key_the_llm_reads_writes_and_its_spending_becomes_metrics(tmp_pa
     # the text readings ran before dbt, so this run's metric_values already counts them (briefing calls,
     # the last step, are counted by the next run)
     assert spent == text_calls > 0 and cost > 0
+    payloads = [json.loads(p.read_text()) for p in (tmp_path / "output" / "briefings").rglob("*-*.json")
+                if not p.name.endswith(".draft.json")]
+    assert {p["period"]["data_through"] for p in payloads} == {END.isoformat()}  # the ledger's days are not data
     files = "".join(p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".md", ".json"))
     logs = "".join(str(e.user_message) + str(e.dagster_event) for e in instance.all_logs(result.run_id))
     assert key not in dumps and key not in files and key not in logs
