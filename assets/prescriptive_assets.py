@@ -23,14 +23,20 @@ CONSTRAINT_COLUMNS = ["budget_id", "basis_period", "constraint_name", "limit_val
 
 
 def _history(conn, spec) -> pd.DataFrame:
+    """Complete periods of the levers: lever and objective columns, and one column per limited metric."""
     opt = spec.optimization
-    return conn.execute("""
-        select l.period_start, l.segment_id, l.value as lever, o.value as objective
-        from main.metric_values l
-        join main.metric_values o using (budget_id, grain, period_start, segment_level, segment_id)
-        where l.budget_id = ? and l.grain = ? and l.segment_level = ? and l.is_complete
-          and l.metric_id = ? and o.metric_id = ?
-        order by l.period_start, l.segment_id""", [spec.id, opt.grain, opt.level, opt.lever, opt.objective]).df()
+    needed = sorted({opt.lever, opt.objective, *(b.metric for b in opt.limits)})
+    long = conn.execute("""
+        select period_start, segment_id, metric_id, value from main.metric_values
+        where budget_id = ? and grain = ? and segment_level = ? and is_complete and list_contains(?, metric_id)
+        order by period_start, segment_id""", [spec.id, opt.grain, opt.level, needed]).df()
+    wide = long.pivot_table(index=["period_start", "segment_id"], columns="metric_id", values="value",
+                            aggfunc="first").reset_index()
+    wide = wide.dropna(subset=[opt.lever, opt.objective]) if len(wide) else wide
+    if not len(wide):
+        return pd.DataFrame(columns=["period_start", "segment_id", "lever", "objective", *needed])
+    return wide.assign(lever=wide[opt.lever], objective=wide[opt.objective]).sort_values(
+        ["period_start", "segment_id"], ignore_index=True)
 
 
 @dg.asset(

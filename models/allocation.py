@@ -6,8 +6,8 @@ import datetime as dt
 
 import pandas as pd
 
-from models.optimize import Allocation, Lever, Problem, Ratio
-from models.response import fit_response
+from models.optimize import Allocation, Lever, MetricLimit, Problem, Ratio
+from models.response import ResponseCurve, fit_response
 from models.spec import BudgetSpec
 
 
@@ -20,7 +20,7 @@ def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.
         A budget with an ``optimization`` section.
     history : pandas.DataFrame
         Complete periods at the section's grain and level: period_start, segment_id,
-        lever (spend) and objective (outcome) columns.
+        lever (spend) and objective (outcome) columns, and one column per limited metric.
 
     Returns
     -------
@@ -35,21 +35,33 @@ def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.
     if len(periods) < 6:
         raise ValueError(f"{spec.id}: need at least 6 complete {opt.grain}s of history, have {len(periods)}")
     basis = periods[-1]
-    levers = []
+
+    def curve(rows: pd.DataFrame, metric_id: str, column: str) -> ResponseCurve:
+        # the lever's own total responds to itself exactly
+        if metric_id == opt.lever:
+            return ResponseCurve.linear(1.0)
+        return fit_response(rows["lever"].to_numpy(), rows[column].to_numpy())
+
+    levers, limit_curves = [], {bound.metric: {} for bound in opt.limits}
     for segment_id, rows in recent.groupby("segment_id", sort=True):
         rows = rows.sort_values("period_start")
         bounds = opt.bounds.get(segment_id)
         current = rows.loc[rows["period_start"] == basis, "lever"]
-        levers.append(Lever(segment_id, fit_response(rows["lever"].to_numpy(), rows["objective"].to_numpy()),
+        levers.append(Lever(segment_id, curve(rows, opt.objective, "objective"),
                             current=float(current.iloc[0]) if len(current) else 0.0,
-                            minimum=bounds.min if bounds else 0.0, maximum=bounds.max if bounds else None))
+                            minimum=bounds.min if bounds else 0.0, maximum=bounds.max if bounds else None,
+                            step=bounds.step if bounds else None))
+        for metric_id, curves in limit_curves.items():
+            curves[segment_id] = curve(rows, metric_id, metric_id)
     unknown = sorted(set(opt.bounds) - {l.name for l in levers})
     if unknown:
         raise ValueError(f"{spec.id}: optimization.bounds names segments without history: {', '.join(unknown)}")
     budget = opt.budget if opt.budget is not None else sum(l.current for l in levers)
     problem = Problem(tuple(levers), budget=budget, capacity=opt.capacity,
                       ratios=tuple(Ratio(r.numerator, r.denominator, r.max_ratio) for r in opt.ratios),
-                      outcome=opt.objective, spend=opt.lever)
+                      outcome=opt.objective, spend=opt.lever, sense=opt.sense,
+                      limits=tuple(MetricLimit(b.metric, limit_curves[b.metric], maximum=b.max, minimum=b.min)
+                                   for b in opt.limits))
     return problem, pd.Timestamp(basis).date()
 
 

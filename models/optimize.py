@@ -1,20 +1,25 @@
 """Optimal reallocation of a budget across levers (e.g. spend per channel).
 
-Each lever turns spend into outcome through a :class:`~models.response.ResponseCurve`.
-Linear curves are solved exactly as a linear programme with HiGHS
-(``scipy.optimize.linprog``), whose duals are the shadow prices; concave
-(diminishing-returns) curves with SLSQP, whose shadow prices are measured by
-re-solving with each limit relaxed. Either way the result names the binding
-constraints and the bottleneck, and an infeasible problem names a minimal set of
-constraints that conflict.
+Each lever turns spend into outcome through a :class:`~models.response.ResponseCurve`;
+the outcome is maximised or minimised, and other metrics (each with its own
+curves per lever) can be capped or floored. Linear curves are solved exactly as a
+linear programme with HiGHS (``scipy.optimize.linprog``), whose duals are the
+shadow prices; levers allocated in whole steps (``Lever.step``: a hire, a booked
+day) make it a mixed-integer programme (HiGHS through ``scipy.optimize.milp``);
+concave (diminishing-returns) curves go to SLSQP. Without duals (mixed-integer,
+concave) shadow prices are measured by re-solving with each limit relaxed.
+Either way the result names the binding constraints and the bottleneck, and an
+infeasible problem names a minimal set of constraints that conflict.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linprog, minimize
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp, minimize
 
 from models.response import ResponseCurve
 
@@ -38,6 +43,17 @@ class Lever:
     current: float = 0.0
     minimum: float = 0.0
     maximum: float | None = None
+    step: float | None = None  # allocated in whole multiples of this (mixed-integer)
+
+
+@dataclass(frozen=True)
+class MetricLimit:
+    """Another metric's total over the levers (from its own response curve per lever), capped or floored."""
+
+    metric: str
+    curves: dict[str, ResponseCurve]
+    maximum: float | None = None
+    minimum: float | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +67,8 @@ class Ratio:
 
 @dataclass(frozen=True)
 class Problem:
-    """Maximise total outcome subject to a total budget, an outcome capacity, bounds and ratios."""
+    """Maximise (or minimise) total outcome subject to a total budget, an outcome capacity, limits on other
+    metrics, per-lever bounds and steps, and ratios."""
 
     levers: tuple[Lever, ...]
     budget: float | None = None
@@ -59,6 +76,22 @@ class Problem:
     ratios: tuple[Ratio, ...] = ()
     outcome: str = "outcome"
     spend: str = "spend"
+    sense: str = "maximise"  # or "minimise"
+    limits: tuple[MetricLimit, ...] = ()
+
+    def __post_init__(self):
+        if self.sense not in ("maximise", "minimise"):
+            raise ValueError(f"sense must be maximise or minimise, got {self.sense!r}")
+        names = {l.name for l in self.levers}
+        for limit in self.limits:
+            missing = sorted(names - set(limit.curves))
+            if missing:
+                raise ValueError(f"limit on {limit.metric} has no response curve for lever(s) {', '.join(missing)}")
+            if limit.maximum is None and limit.minimum is None:
+                raise ValueError(f"limit on {limit.metric} needs a maximum or a minimum")
+        for lever in self.levers:
+            if lever.step is not None and lever.step <= 0:
+                raise ValueError(f"lever {lever.name}: step must be positive, got {lever.step}")
 
 
 @dataclass(frozen=True)
@@ -100,10 +133,14 @@ class Allocation:
         """One sentence on what limits the outcome."""
         neck = self.bottleneck
         if neck is None:
-            return f"No constraint binds: more {problem.spend} would not add {problem.outcome}."
+            return (f"No constraint binds: more {problem.spend} would not add {problem.outcome}."
+                    if problem.sense == "maximise" else f"No constraint binds: {problem.outcome} is at its floor.")
         slack = [c.name for c in self.constraints if c.name != neck.name and c.shadow_price <= BINDING_TOL
                  and c.name in ("budget", "capacity")]
         others = f", not {' or '.join(slack)}," if slack else ""
+        if problem.sense == "minimise":
+            return (f"{neck.name.capitalize()}{others} is what keeps {problem.outcome} up: one unit more room in its "
+                    f"limit would save {neck.shadow_price:.4g} {problem.outcome}.")
         return (f"{neck.name.capitalize()}{others} is what holds {problem.outcome} back: one more unit of its limit "
                 f"is worth {neck.shadow_price:.4g} {problem.outcome}.")
 
@@ -118,6 +155,13 @@ def _rows(problem: Problem) -> list[tuple[str, np.ndarray, float]]:
     if problem.capacity is not None:
         intercepts = sum(l.curve.intercept for l in problem.levers)
         rows.append(("capacity", np.array([l.curve.slope for l in problem.levers]), problem.capacity - intercepts))
+    for limit in problem.limits:
+        slopes = np.array([limit.curves[l.name].slope for l in problem.levers])
+        intercepts = sum(limit.curves[l.name].intercept for l in problem.levers)
+        if limit.maximum is not None:
+            rows.append((f"maximum {limit.metric}", slopes, limit.maximum - intercepts))
+        if limit.minimum is not None:
+            rows.append((f"minimum {limit.metric}", -slopes, -(limit.minimum - intercepts)))
     for ratio in problem.ratios:
         coef = np.zeros(n)
         coef[index[ratio.numerator]] = 1.0
@@ -135,12 +179,31 @@ def _rows(problem: Problem) -> list[tuple[str, np.ndarray, float]]:
     return rows
 
 
-def _solve_linear(problem: Problem, rows) -> tuple[np.ndarray, np.ndarray] | None:
+def _stepped(problem: Problem) -> bool:
+    return any(l.step is not None for l in problem.levers)
+
+
+def _solve_linear(problem: Problem, rows) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Allocation and shadow prices (None for a mixed-integer programme); None when infeasible."""
     if not rows:
         raise ValueError("the problem needs at least one constraint (budget, capacity or lever maximum)")
-    c = -np.array([l.curve.slope for l in problem.levers])
+    slopes = np.array([l.curve.slope for l in problem.levers])
+    c = -slopes if problem.sense == "maximise" else slopes
     a_ub = np.vstack([r[1] for r in rows])
     b_ub = np.array([r[2] for r in rows])
+    if _stepped(problem):
+        # x = step * k with k whole for stepped levers; HiGHS branch and bound
+        scale = np.array([l.step or 1.0 for l in problem.levers])
+        integrality = np.array([1 if l.step else 0 for l in problem.levers])
+        res = milp(c * scale, constraints=LinearConstraint(a_ub * scale, -np.inf, b_ub), integrality=integrality,
+                   bounds=Bounds(0, np.inf))
+        if res.status == 2:
+            return None
+        if res.status == 3 or (res.status == 4 and res.x is None):
+            raise ValueError("the allocation is unbounded: add a budget, a capacity or lever maxima")
+        if not res.success:
+            raise RuntimeError(f"HiGHS failed: {res.message}")
+        return res.x * scale, None
     res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=[(0, None)] * len(problem.levers), method="highs")
     if res.status == 2:
         return None
@@ -148,7 +211,46 @@ def _solve_linear(problem: Problem, rows) -> tuple[np.ndarray, np.ndarray] | Non
         raise ValueError("the allocation is unbounded: add a budget, a capacity or lever maxima")
     if not res.success:
         raise RuntimeError(f"HiGHS failed: {res.message}")
-    return res.x, -res.ineqlin.marginals  # duals of a maximisation are non-negative
+    return res.x, -res.ineqlin.marginals  # improvement per unit of relaxed limit: non-negative either sense
+
+
+def _is_commitment(problem: Problem, name: str) -> bool:
+    """Lever minimums are commitments, not resources (floors on metrics are reported)."""
+    return name.startswith("minimum") and name[len("minimum "):] in {l.name for l in problem.levers}
+
+
+def _gross(problem: Problem, name: str, coef: np.ndarray, limit: float, x: np.ndarray, dual: float) -> Constraint:
+    """A row reported in the metric's own terms: intercepts added back, floors un-negated."""
+    if name == "capacity":
+        offset = sum(l.curve.intercept for l in problem.levers)
+        return Constraint(name, limit + offset, float(coef @ x) + offset, float(dual))
+    for m in problem.limits:
+        offset = sum(m.curves[l.name].intercept for l in problem.levers)
+        if name == f"maximum {m.metric}":
+            return Constraint(name, limit + offset, float(coef @ x) + offset, float(dual))
+        if name == f"minimum {m.metric}":
+            return Constraint(name, -limit + offset, -float(coef @ x) + offset, float(dual))
+    return Constraint(name, limit, float(coef @ x), float(dual))
+
+
+def _objective(problem: Problem, x: np.ndarray) -> float:
+    """The outcome as the solver sees it: larger is better."""
+    value = _outcome(problem, x)
+    return value if problem.sense == "maximise" else -value
+
+
+def _relaxed_duals(problem: Problem, rows, x: np.ndarray) -> list[float]:
+    """Shadow prices without duals: the objective's improvement when a limit is relaxed by one of the
+    smallest lever steps (per unit of limit)."""
+    best = _objective(problem, x)
+    unit = min(l.step for l in problem.levers if l.step)
+    prices = []
+    for i, (name, coef, limit) in enumerate(rows):
+        step = unit * max(1.0, float(np.abs(coef).max()))
+        relaxed = rows[:i] + [(name, coef, limit + step)] + rows[i + 1:]
+        solved = _solve_linear(problem, relaxed)
+        prices.append(0.0 if solved is None else max(0.0, (_objective(problem, solved[0]) - best) / step))
+    return prices
 
 
 def _conflict(problem: Problem, rows) -> list[str]:
@@ -183,29 +285,30 @@ def optimise(problem: Problem) -> Allocation:
         raise ValueError("no levers to allocate")
     current = np.array([l.current for l in problem.levers])
     names = [l.name for l in problem.levers]
-    if all(l.curve.form == "linear" for l in problem.levers):
+    curves = [l.curve for l in problem.levers] + [c for m in problem.limits for c in m.curves.values()]
+    if all(c.form == "linear" for c in curves):
         rows = _rows(problem)
         solved = _solve_linear(problem, rows)
         if solved is None:
             raise InfeasibleAllocation(_conflict(problem, rows))
         x, duals = solved
-        # capacity rows were written net of the curves' intercepts; report them gross
-        intercepts = sum(l.curve.intercept for l in problem.levers)
-        constraints = [
-            Constraint(name, limit + (intercepts if name == "capacity" else 0.0),
-                       float(coef @ x) + (intercepts if name == "capacity" else 0.0), float(dual))
-            for (name, coef, limit), dual in zip(rows, duals)
-            if not name.startswith("minimum")  # lower bounds are commitments, not resources
-        ]
-        solver = "HiGHS (linear programme)"
+        if duals is None:
+            duals = _relaxed_duals(problem, rows, x)
+            solver = "HiGHS (mixed-integer programme; shadow prices by re-solving with each limit relaxed)"
+        else:
+            solver = "HiGHS (linear programme)"
+        constraints = [_gross(problem, name, coef, limit, x, dual) for (name, coef, limit), dual in zip(rows, duals)
+                       if not _is_commitment(problem, name)]
     else:
-        # the limits other than capacity are linear: diagnose a conflict among them by name first
-        rows = [r for r in _rows(problem) if r[0] != "capacity"]
+        # budget, bounds and ratios are linear: diagnose a conflict among them by name first
+        limits = {f"{side} {m.metric}" for m in problem.limits for side in ("maximum", "minimum")}
+        rows = [r for r in _rows(problem) if r[0] != "capacity" and r[0] not in limits]
         if rows and _solve_linear(problem, rows) is None:
             raise InfeasibleAllocation(_conflict(problem, rows))
         x = _solve_concave(problem)
         constraints = _concave_constraints(problem, x)
-        solver = "SLSQP (concave response curves)"
+        solver = ("SLSQP for each combination of whole steps (concave response curves)" if _stepped(problem)
+                  else "SLSQP (concave response curves)")
     return Allocation(dict(zip(names, map(float, x))), dict(zip(names, map(float, current))),
                       _outcome(problem, x), _outcome(problem, current), constraints, solver)
 
@@ -219,18 +322,63 @@ def _scipy_constraints(problem: Problem, budget: float | None, capacity: float |
         cons.append({"type": "ineq", "fun": lambda x, c=capacity: c - _outcome(problem, x)})
     for r in problem.ratios:
         cons.append({"type": "ineq", "fun": lambda x, r=r: r.max_ratio * x[index[r.denominator]] - x[index[r.numerator]]})
+    for m in problem.limits:
+        total = lambda x, m=m: float(sum(m.curves[l.name].predict(xi) for l, xi in zip(problem.levers, x)))  # noqa: E731
+        if m.maximum is not None:
+            cons.append({"type": "ineq", "fun": lambda x, m=m, total=total: m.maximum - total(x)})
+        if m.minimum is not None:
+            cons.append({"type": "ineq", "fun": lambda x, m=m, total=total: total(x) - m.minimum})
     return cons
+
+
+MAX_STEP_COMBINATIONS = 2000
 
 
 def _solve_concave(problem: Problem, budget: float | None = None, capacity: float | None = None) -> np.ndarray:
     budget = problem.budget if budget is None else budget
     capacity = problem.capacity if capacity is None else capacity
-    bounds = [(l.minimum, l.maximum) for l in problem.levers]
     if budget is None and any(l.maximum is None for l in problem.levers):
         raise ValueError("the allocation is unbounded: add a budget or lever maxima")
-    total = budget if budget is not None else sum(l.maximum for l in problem.levers)
-    start = np.array([max(l.minimum, total / len(problem.levers)) for l in problem.levers])
-    res = minimize(lambda x: -_outcome(problem, x), start, method="SLSQP", bounds=bounds,
+    if not _stepped(problem):
+        return _slsqp(problem, budget, capacity, [(l.minimum, l.maximum) for l in problem.levers])
+    # whole steps with concave curves: enumerate the stepped levers' counts, SLSQP for the rest
+    ranges = []
+    for lever in problem.levers:
+        if lever.step is None:
+            ranges.append([None])
+            continue
+        top = min(v for v in (lever.maximum, budget) if v is not None)
+        ranges.append(range(int(np.ceil(lever.minimum / lever.step - 1e-9)), int(np.floor(top / lever.step + 1e-9)) + 1))
+    combinations = int(np.prod([len(r) for r in ranges]))
+    if combinations > MAX_STEP_COMBINATIONS:
+        raise ValueError(f"{combinations:,} combinations of whole steps with concave curves (at most "
+                         f"{MAX_STEP_COMBINATIONS:,}): use larger steps or fewer stepped levers")
+    best, best_x = -np.inf, None
+    for counts in itertools.product(*ranges):
+        bounds = [(l.minimum, l.maximum) if k is None else (k * l.step, k * l.step) for l, k in zip(problem.levers, counts)]
+        try:
+            x = _slsqp(problem, budget, capacity, bounds)
+        except InfeasibleAllocation:
+            continue
+        if _feasible(problem, x, budget, capacity) and _objective(problem, x) > best:
+            best, best_x = _objective(problem, x), x
+    if best_x is None:
+        raise InfeasibleAllocation(["no combination of whole steps satisfies every constraint"])
+    return best_x
+
+
+def _feasible(problem: Problem, x: np.ndarray, budget: float | None, capacity: float | None, tol: float = 1e-6) -> bool:
+    return all(c["fun"](x) >= -tol * max(1.0, abs(budget or 1.0)) for c in _scipy_constraints(problem, budget, capacity))
+
+
+def _slsqp(problem: Problem, budget: float | None, capacity: float | None, bounds: list) -> np.ndarray:
+    total = budget if budget is not None else sum(b[1] for b in bounds)
+    free = [i for i, (lo, hi) in enumerate(bounds) if lo != hi]
+    fixed = sum(lo for lo, hi in bounds if lo == hi)
+    start = np.array([lo if lo == hi else max(lo, (total - fixed) / max(len(free), 1)) for lo, hi in bounds])
+    start = np.array([min(v, hi) if hi is not None else v for v, (lo, hi) in zip(start, bounds)])
+    norm = max(1.0, abs(_objective(problem, start)))  # SLSQP's line search wants an objective of order one
+    res = minimize(lambda x: -_objective(problem, x) / norm, start, method="SLSQP", bounds=bounds,
                    constraints=_scipy_constraints(problem, budget, capacity),
                    options={"ftol": 1e-10, "maxiter": 500})
     if not res.success:
@@ -239,16 +387,31 @@ def _solve_concave(problem: Problem, budget: float | None = None, capacity: floa
 
 
 def _concave_constraints(problem: Problem, x: np.ndarray) -> list[Constraint]:
-    """Budget and capacity with shadow prices measured by re-solving with the limit relaxed by 1%."""
-    best = _outcome(problem, x)
+    """Budget, capacity and metric limits with shadow prices measured by re-solving with the limit relaxed by 1%."""
+    best = _objective(problem, x)
     out = []
     for name, limit, used in (("budget", problem.budget, float(x.sum())),
-                              ("capacity", problem.capacity, best)):
+                              ("capacity", problem.capacity, _outcome(problem, x))):
         if limit is None:
             continue
         step = 0.01 * max(abs(limit), 1.0)
         relaxed = _solve_concave(problem, **{name: limit + step})
-        out.append(Constraint(name, limit, used, max(0.0, (_outcome(problem, relaxed) - best) / step)))
+        out.append(Constraint(name, limit, used, max(0.0, (_objective(problem, relaxed) - best) / step)))
+    for i, m in enumerate(problem.limits):
+        used = float(sum(m.curves[l.name].predict(xi) for l, xi in zip(problem.levers, x)))
+        for side, limit, sign in (("maximum", m.maximum, 1.0), ("minimum", m.minimum, -1.0)):
+            if limit is None:
+                continue
+            step = 0.01 * max(abs(limit), 1.0)
+            moved = MetricLimit(m.metric, m.curves, **{side: limit + sign * step,
+                                                       ("minimum" if side == "maximum" else "maximum"):
+                                                       m.minimum if side == "maximum" else m.maximum})
+            relaxed = dataclasses.replace(problem, limits=problem.limits[:i] + (moved,) + problem.limits[i + 1:])
+            try:
+                gain = _objective(problem, _solve_concave(relaxed)) - best
+            except InfeasibleAllocation:
+                gain = 0.0
+            out.append(Constraint(f"{side} {m.metric}", limit, used, max(0.0, gain / step)))
     return out
 
 

@@ -265,6 +265,23 @@ class KnownEvent(_Strict):
 class LeverBounds(_Strict):
     min: float = Field(default=0.0, ge=0)
     max: float | None = Field(default=None, ge=0)
+    step: float | None = Field(default=None, gt=0, description="allocate in whole multiples (a hire, a booked day)")
+
+
+class MetricBound(_Strict):
+    """A cap or floor on another metric's total over the levers (e.g. tickets <= 500, new customers >= 200)."""
+
+    metric: Name
+    max: float | None = None
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> "MetricBound":
+        if self.max is None and self.min is None:
+            raise ValueError("give max, min or both")
+        if self.max is not None and self.min is not None and self.max < self.min:
+            raise ValueError(f"max ({self.max:g}) is below min ({self.min:g})")
+        return self
 
 
 class LeverRatio(_Strict):
@@ -274,9 +291,10 @@ class LeverRatio(_Strict):
 
 
 class Optimization(_Strict):
-    """Reallocate a spend metric across the segments of one level to maximise an outcome metric."""
+    """Reallocate a spend metric across the segments of one level to maximise (or minimise) a metric."""
 
-    objective: Name = Field(description="outcome metric to maximise (a base count or sum)")
+    objective: Name = Field(description="metric to maximise or minimise (a base count or sum; may be the lever)")
+    sense: Literal["maximise", "minimise"] = "maximise"
     lever: Name = Field(description="spend metric to allocate (a base sum)")
     level: Name = Field(description="segment level whose segments are the levers")
     grain: Grain = "week"
@@ -284,6 +302,7 @@ class Optimization(_Strict):
     capacity: float | None = Field(default=None, gt=0, description="most of the objective that can be absorbed per period")
     bounds: dict[str, LeverBounds] = Field(default_factory=dict, description="segment id -> min/max of the lever")
     ratios: list[LeverRatio] = Field(default_factory=list)
+    limits: list[MetricBound] = Field(default_factory=list, description="caps and floors on other metrics")
     history_periods: int = Field(default=26, ge=6, le=520)
 
 
@@ -481,6 +500,10 @@ def _cross_check(spec: BudgetSpec) -> list[tuple[str, str]]:
         for key, metric_id, aggs in (("objective", opt.objective, ("count", "sum")), ("lever", opt.lever, ("sum",))):
             if known_metric(metric_id, f"optimization.{key}") and metrics[metric_id].agg not in aggs:
                 problems.append((f"optimization.{key}", f"{metric_id!r} must be a base metric with agg {' or '.join(aggs)}"))
+        for i, bound in enumerate(opt.limits):
+            if known_metric(bound.metric, f"optimization.limits.{i}.metric") and metrics[bound.metric].agg not in ("count", "sum"):
+                problems.append((f"optimization.limits.{i}.metric",
+                                 f"{bound.metric!r} must be a base metric with agg count or sum (it adds up over levers)"))
         if opt.level not in levels:
             problems.append(("optimization.level", f"unknown segment level {opt.level!r}{_suggest(opt.level, levels)}"))
     source = spec.source

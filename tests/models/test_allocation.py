@@ -64,3 +64,34 @@ def test_spec_validates_the_optimization_section():
         spec_with(lever="conversion")
     with pytest.raises(SpecError, match="optimization.level: unknown segment level 'chanel'"):
         spec_with(level="chanel")
+
+
+def test_minimise_spend_for_a_floor_on_another_metric_with_whole_steps():
+    """The cheapest spend reaching 300 orders: mail has the best yield (0.025 per unit), tv comes in steps."""
+    spec = spec_with(objective="revenue", sense="minimise", limits=[{"metric": "orders", "min": 300}],
+                     bounds={"tv": {"step": 1000}}, budget=50_000)
+    data = history().assign(orders=lambda h: h["objective"])
+    problem, _ = build_problem(spec, data)
+    assert problem.sense == "minimise" and all(l.curve.slope == 1.0 for l in problem.levers)  # spend is itself
+    orders = problem.limits[0]
+    marginal = {k: float(c.predict(5000) - c.predict(3000)) / 2000 for k, c in orders.curves.items()}
+    assert marginal == pytest.approx(YIELDS, abs=0.002)
+    allocation = optimise(problem)
+    # whichever curve forms AIC picked, tv moves in whole steps and mail (the best yield) carries the floor
+    assert allocation.recommended["tv"] / 1000 == pytest.approx(round(allocation.recommended["tv"] / 1000), abs=1e-9)
+    assert ("mixed-integer" in allocation.solver) or ("whole steps" in allocation.solver)
+    reached = sum(orders.curves[k].predict(v) for k, v in allocation.recommended.items())
+    assert reached == pytest.approx(300, rel=1e-6) and allocation.recommended["mail"] > 10_000
+    floor = next(c for c in allocation.constraints if c.name == "minimum orders")
+    assert floor.binding and floor.shadow_price > 0
+
+
+def test_spec_validates_limits():
+    from models.spec import SpecError
+
+    with pytest.raises(SpecError, match="optimization.limits.0.metric: 'conversion' must be a base metric"):
+        spec_with(limits=[{"metric": "conversion", "max": 1}])
+    with pytest.raises(SpecError, match="give max, min or both"):
+        spec_with(limits=[{"metric": "orders"}])
+    with pytest.raises(SpecError, match="step"):
+        spec_with(bounds={"tv": {"step": 0}})

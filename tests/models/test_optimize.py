@@ -1,9 +1,11 @@
 """The design's worked example, infeasibility diagnosis, concave curves and gain intervals."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from models.optimize import InfeasibleAllocation, Lever, Problem, Ratio, gain_interval, optimise
+from models.optimize import InfeasibleAllocation, Lever, MetricLimit, Problem, Ratio, gain_interval, optimise
 from models.response import ResponseCurve, fit_response
 
 
@@ -112,3 +114,84 @@ def test_concave_problems_name_conflicting_constraints_too():
     with pytest.raises(InfeasibleAllocation) as err:
         optimise(Problem(levers=levers, budget=1000))
     assert sorted(err.value.conflicting) == ["budget", "minimum ppc"]
+
+
+def patients(spend_per_patient: dict[str, float], floor=None, cap=None) -> MetricLimit:
+    return MetricLimit("new patients", {k: ResponseCurve.linear(1 / v) for k, v in spend_per_patient.items()},
+                       minimum=floor, maximum=cap)
+
+
+YIELD = {"ppc": 100, "sales": 80, "consultants": 120}
+
+
+def test_minimising_spend_to_reach_a_floor_of_new_patients():
+    """The worked example turned round: the cheapest way to 25 new patients is 2,000 on sales."""
+    spend = tuple(Lever(k, ResponseCurve.linear(1.0)) for k in YIELD)
+    problem = Problem(spend, budget=20000, sense="minimise", limits=(patients(YIELD, floor=25),),
+                      outcome="spend", spend="spend")
+    result = optimise(problem)
+    assert result.recommended == pytest.approx({"ppc": 0, "sales": 2000, "consultants": 0})
+    assert result.expected_outcome == pytest.approx(2000)
+    floor = next(c for c in result.constraints if c.name == "minimum new patients")
+    assert floor.binding and floor.limit == pytest.approx(25) and floor.used == pytest.approx(25)
+    assert floor.shadow_price == pytest.approx(80)  # each patient fewer saves 80 of spend
+    assert result.explain(problem).startswith("Minimum new patients, not budget, is what keeps spend up")
+
+
+def test_a_cap_on_another_metric_shifts_spend_and_has_its_own_shadow_price():
+    complaints = MetricLimit("complaints", {"ppc": ResponseCurve.linear(0.0), "sales": ResponseCurve.linear(1 / 1000),
+                                            "consultants": ResponseCurve.linear(0.0)}, maximum=5)
+    problem = dataclasses.replace(clinic(20000), capacity=None, limits=(complaints,))
+    result = optimise(problem)
+    assert result.recommended == pytest.approx({"ppc": 15000, "sales": 5000, "consultants": 0})
+    assert result.expected_outcome == pytest.approx(212.5)
+    cap = next(c for c in result.constraints if c.name == "maximum complaints")
+    assert cap.binding and cap.shadow_price == pytest.approx(1000 * (1 / 80 - 1 / 100))
+    assert next(c for c in result.constraints if c.name == "budget").shadow_price == pytest.approx(1 / 100)
+
+
+def test_whole_step_levers_make_a_mixed_integer_programme():
+    """Sales is hired in steps of 800 (10 patients each); the rest goes to ppc."""
+    levers = (Lever("ppc", ResponseCurve.linear(1 / 100)), Lever("sales", ResponseCurve.linear(1 / 80), step=800),
+              Lever("consultants", ResponseCurve.linear(1 / 120)))
+    result = optimise(Problem(levers, budget=2000, capacity=150, outcome="new patients"))
+    assert result.recommended == pytest.approx({"ppc": 400, "sales": 1600, "consultants": 0})
+    assert result.expected_outcome == pytest.approx(24) and "mixed-integer" in result.solver
+    budget = next(c for c in result.constraints if c.name == "budget")
+    assert budget.binding and budget.shadow_price == pytest.approx(10 / 800)  # one more hire fits in 800 more
+    with pytest.raises(ValueError, match="step must be positive"):
+        Problem((Lever("x", ResponseCurve.linear(1.0), step=0),), budget=1)
+
+
+def test_an_unreachable_floor_names_what_conflicts():
+    spend = tuple(Lever(k, ResponseCurve.linear(1.0)) for k in YIELD)
+    problem = Problem(spend, budget=2000, sense="minimise", limits=(patients(YIELD, floor=50),), outcome="spend")
+    with pytest.raises(InfeasibleAllocation) as err:
+        optimise(problem)
+    assert sorted(err.value.conflicting) == ["budget", "minimum new patients"]
+
+
+def test_concave_curves_respect_a_floor_when_minimising():
+    a = {"ppc": 40.0, "sales": 60.0}
+    curves = {k: ResponseCurve("log", 0.0, v, scale=100.0) for k, v in a.items()}
+    spend = tuple(Lever(k, ResponseCurve.linear(1.0)) for k in a)
+    floor = MetricLimit("new patients", curves, minimum=150)
+    result = optimise(Problem(spend, budget=10_000, sense="minimise", limits=(floor,), outcome="spend"))
+    x = result.recommended
+    reached = sum(curves[k].predict(x[k]) for k in a)
+    assert reached == pytest.approx(150, rel=1e-4)
+    # at the cheapest mix the marginal patient costs the same on both levers: a_i / (100 + x_i) equal
+    assert a["ppc"] / (100 + x["ppc"]) == pytest.approx(a["sales"] / (100 + x["sales"]), rel=1e-3)
+    assert next(c for c in result.constraints if c.name == "minimum new patients").shadow_price > 0
+
+
+def test_whole_steps_with_concave_curves_are_enumerated():
+    a = {"ppc": 40.0, "sales": 60.0}
+    levers = (Lever("ppc", ResponseCurve("log", 0.0, a["ppc"], scale=100.0)),
+              Lever("sales", ResponseCurve("log", 0.0, a["sales"], scale=100.0), step=250))
+    result = optimise(Problem(levers, budget=1000))
+    assert "whole steps" in result.solver and result.recommended["sales"] % 250 == pytest.approx(0)
+    # brute force over the sales steps (ppc takes the rest: more is always better)
+    best = max(range(0, 1001, 250), key=lambda s: a["ppc"] * np.log1p((1000 - s) / 100) + a["sales"] * np.log1p(s / 100))
+    assert result.recommended["sales"] == pytest.approx(best)
+    assert result.recommended["ppc"] == pytest.approx(1000 - best, rel=1e-5)
