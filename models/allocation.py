@@ -82,7 +82,7 @@ def recommendation_rows(spec: BudgetSpec, problem: Problem, allocation: Allocati
             "expected_objective_current": allocation.current_outcome,
             "expected_objective_recommended": allocation.expected_outcome,
             "expected_gain": allocation.gain, "expected_gain_low90": gain[0], "expected_gain_high90": gain[1],
-            "solver": allocation.solver, "provenance": "predicted",
+            "solver": allocation.solver, "provenance": "predicted", "objective_sense": problem.sense,
         })
     return rows
 

@@ -296,6 +296,7 @@ def _allocation(allocation: pd.DataFrame, constraints: pd.DataFrame) -> dict | N
     return {
         "basis_period": pd.Timestamp(first["basis_period"]).date().isoformat(), "grain": first["grain"],
         "lever_metric": first["lever_metric"], "objective_metric": first["objective_metric"],
+        "objective_sense": _text(first.get("objective_sense")) or "maximise",
         "levers": [{"segment_id": r.segment_id, "current": r.current, "recommended": r.recommended,
                     "change": r.change, "curve_form": r.curve_form} for r in allocation.itertuples()],
         "expected_objective_current": first["expected_objective_current"],

@@ -276,8 +276,9 @@ def _what_to_do(payload: dict, draft: dict | None = None) -> list[str]:
             lines.append(f"| {lever['segment_id']} | {fmt(lever['current'])} | {fmt(lever['recommended'])} "
                          f"| {fmt(lever['change'])} | {lever['curve_form']} |")
         low, high = allocation["expected_gain_interval90"]
+        change = "a gain of" if allocation.get("objective_sense", "maximise") == "maximise" else "a change of"
         lines += ["", f"Expected {allocation['objective_metric']}: {fmt(allocation['expected_objective_current'])} → "
-                      f"{fmt(allocation['expected_objective_recommended'])} per {allocation['grain']}, a gain of "
+                      f"{fmt(allocation['expected_objective_recommended'])} per {allocation['grain']}, {change} "
                       f"{fmt(allocation['expected_gain'])} (90% interval {fmt(low)} to {fmt(high)}; predicted)."]
         if low <= 0 <= high:
             lines.append("The interval includes zero: history does not yet show this reallocation would help; "
