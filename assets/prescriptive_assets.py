@@ -113,14 +113,30 @@ create table if not exists main.actions (
     message varchar,
     class_kind varchar not null,
     class_type varchar not null,
-    class_detail varchar
+    class_detail varchar,
+    expected_next double,
+    expected_basis varchar
 )
+"""
+# columns added after the first release: older warehouses gain them in place
+ACTIONS_MIGRATIONS = ["alter table main.actions add column if not exists expected_next double",
+                      "alter table main.actions add column if not exists expected_basis varchar"]
+
+# the expected path at decision time: the forecast, made from the firing period, of the rule's first metric
+# for the segment's next period (forecasts cover the total and the first BUDGETLENS_FORECAST_LEVELS levels)
+EXPECTED_SQL = """
+select f.action_key, fc.value as expected_next,
+       'forecast at decision time (' || fc.method || ')' as expected_basis
+from _fired as f
+join main.metric_forecasts as fc
+  on fc.budget_id = f.budget_id and fc.metric_id = json_keys(f.trigger_values::json)[1]
+ and fc.grain = f.period_grain and fc.segment_id = f.segment_id and fc.origin_period = f.period_start and fc.step = 1
 """
 
 
 @dg.asset(
     name="actions",
-    deps=[dg.AssetKey("metric_values"), dg.AssetKey(["raw", "rules"])],
+    deps=[dg.AssetKey("metric_values"), dg.AssetKey(["raw", "rules"]), dg.AssetKey("metric_forecasts")],
     kinds={"python", "duckdb"},
     owners=["team:budget-owners"],
     group_name="prescriptive",
@@ -144,10 +160,16 @@ def actions(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.Mat
             fired.append(evaluate_rules(spec, values))
         frame = pd.concat(fired, ignore_index=True) if fired else pd.DataFrame(columns=ACTION_COLUMNS)
         conn.execute(ACTIONS_DDL)
+        for statement in ACTIONS_MIGRATIONS:
+            conn.execute(statement)
         conn.register("_fired", frame)
         new = conn.execute("select count(*) from _fired where action_key not in (select action_key from main.actions)").fetchone()[0]
-        conn.execute("insert into main.actions select * from _fired "
-                     "where action_key not in (select action_key from main.actions) order by action_key")
+        expected = "(select null::varchar as action_key, null::double as expected_next, null::varchar as expected_basis where false)"
+        if table_exists(conn, "main", "metric_forecasts"):
+            expected = f"({EXPECTED_SQL})"
+        conn.execute(f"insert into main.actions by name select f.*, e.expected_next, e.expected_basis from _fired as f "
+                     f"left join {expected} as e using (action_key) "
+                     "where f.action_key not in (select action_key from main.actions) order by f.action_key")
         conn.unregister("_fired")
         total = conn.execute("select count(*) from main.actions").fetchone()[0]
     context.log.info(f"{len(frame)} rule firing(s) this run, {new} new")

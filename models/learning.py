@@ -76,7 +76,8 @@ def recommendation_outcomes(log: pd.DataFrame, realized: pd.DataFrame) -> list[d
 
 
 def action_outcomes(actions: pd.DataFrame, values: pd.DataFrame) -> list[dict]:
-    """Judge each rule action on the period after it fired (difference in differences vs the budget total).
+    """Judge each rule action on the period after it fired: against the forecast made at decision time when
+    the action recorded one (``expected_next``), else by difference in differences against the budget total.
 
     ``values`` are metric_values rows: budget_id, metric_id, grain, period_start, segment_level,
     segment_id, value, is_complete.
@@ -99,15 +100,22 @@ def action_outcomes(actions: pd.DataFrame, values: pd.DataFrame) -> list[dict]:
         if None in (seg0, seg1, tot0, tot1) or seg0 == 0 or tot0 == 0:
             continue  # not complete yet, or no base to compare against
         seg_change, total_change = seg1 / seg0 - 1, tot1 / tot0 - 1
-        out.append({
-            "budget_id": a.budget_id, "decision": f"rule {a.rule_id}", "decided_period": before.date(),
-            "evaluated_period": after.date(), "segment_id": a.segment_id, "metric_id": metric, "followed_share": None,
-            "value_at_decision": seg0, "value_after": seg1, "observed_effect": seg_change - total_change,
-            "expected_effect": 0.0,
-            "summary": (f"{a.rule_id} on {a.segment_id} ({a.period_grain} {before.date()}): {metric} "
-                        f"{seg0:.4g} -> {seg1:.4g} ({seg_change:+.1%}) while the budget moved {total_change:+.1%}; "
-                        f"relative effect {seg_change - total_change:+.1%}"),
-        })
+        expected = getattr(a, "expected_next", None)
+        row = {"budget_id": a.budget_id, "decision": f"rule {a.rule_id}", "decided_period": before.date(),
+               "evaluated_period": after.date(), "segment_id": a.segment_id, "metric_id": metric,
+               "followed_share": None, "value_at_decision": seg0, "value_after": seg1}
+        head = f"{a.rule_id} on {a.segment_id} ({a.period_grain} {before.date()}): {metric} {seg0:.4g} -> {seg1:.4g}"
+        if expected is not None and pd.notna(expected):
+            # the expected path: what was forecast at decision time for the next period
+            row.update(observed_effect=seg1 - seg0, expected_effect=float(expected) - seg0,
+                       summary=f"{head} against {float(expected):.4g} expected ({a.expected_basis}); "
+                               f"difference {seg1 - float(expected):+.4g}")
+        else:
+            # no forecast for that scope: difference in differences against the budget total
+            row.update(observed_effect=seg_change - total_change, expected_effect=0.0,
+                       summary=f"{head} ({seg_change:+.1%}) while the budget moved {total_change:+.1%}; "
+                               f"relative effect {seg_change - total_change:+.1%}")
+        out.append(row)
     return out
 
 

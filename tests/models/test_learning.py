@@ -48,3 +48,18 @@ def test_rule_action_effect_is_a_difference_in_differences():
     assert row["observed_effect"] == pytest.approx(-0.25 - (-0.05))  # ppc fell 25% while the budget fell 5%
     assert row["value_at_decision"] == 320.0 and row["value_after"] == 240.0
     assert "relative effect -20.0%" in row["summary"]
+
+
+def test_rule_action_with_a_forecast_is_judged_against_the_expected_path():
+    actions = pd.DataFrame([{"budget_id": "m", "rule_id": "expensive", "period_grain": "week",
+                             "period_start": pd.Timestamp(BASIS), "segment_id": "ppc",
+                             "trigger_values": json.dumps({"cac": 320.0}), "expected_next": 300.0,
+                             "expected_basis": "forecast at decision time (theta)"}])
+    values = pd.DataFrame([
+        {"budget_id": "m", "metric_id": "cac", "grain": "week", "period_start": pd.Timestamp(p), "segment_level": lvl,
+         "segment_id": seg, "value": v, "is_complete": True}
+        for p, lvl, seg, v in ((BASIS, "channel", "ppc", 320.0), (NEXT, "channel", "ppc", 240.0),
+                               (BASIS, "_total", "_total", 200.0), (NEXT, "_total", "_total", 190.0))])
+    (row,) = action_outcomes(actions, values)
+    assert (row["observed_effect"], row["expected_effect"]) == (pytest.approx(-80.0), pytest.approx(-20.0))
+    assert row["summary"].endswith("against 300 expected (forecast at decision time (theta)); difference -60")
