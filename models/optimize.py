@@ -55,6 +55,10 @@ class MetricLimit:
     maximum: float | None = None
     minimum: float | None = None
 
+    def total(self, levers, x) -> float:
+        """The metric's total over the levers at allocation ``x``."""
+        return float(sum(self.curves[l.name].predict(xi) for l, xi in zip(levers, x)))
+
 
 @dataclass(frozen=True)
 class Ratio:
@@ -323,11 +327,10 @@ def _scipy_constraints(problem: Problem, budget: float | None, capacity: float |
     for r in problem.ratios:
         cons.append({"type": "ineq", "fun": lambda x, r=r: r.max_ratio * x[index[r.denominator]] - x[index[r.numerator]]})
     for m in problem.limits:
-        total = lambda x, m=m: float(sum(m.curves[l.name].predict(xi) for l, xi in zip(problem.levers, x)))  # noqa: E731
         if m.maximum is not None:
-            cons.append({"type": "ineq", "fun": lambda x, m=m, total=total: m.maximum - total(x)})
+            cons.append({"type": "ineq", "fun": lambda x, m=m: m.maximum - m.total(problem.levers, x)})
         if m.minimum is not None:
-            cons.append({"type": "ineq", "fun": lambda x, m=m, total=total: total(x) - m.minimum})
+            cons.append({"type": "ineq", "fun": lambda x, m=m: m.total(problem.levers, x) - m.minimum})
     return cons
 
 
@@ -398,14 +401,12 @@ def _concave_constraints(problem: Problem, x: np.ndarray) -> list[Constraint]:
         relaxed = _solve_concave(problem, **{name: limit + step})
         out.append(Constraint(name, limit, used, max(0.0, (_objective(problem, relaxed) - best) / step)))
     for i, m in enumerate(problem.limits):
-        used = float(sum(m.curves[l.name].predict(xi) for l, xi in zip(problem.levers, x)))
+        used = m.total(problem.levers, x)
         for side, limit, sign in (("maximum", m.maximum, 1.0), ("minimum", m.minimum, -1.0)):
             if limit is None:
                 continue
             step = 0.01 * max(abs(limit), 1.0)
-            moved = MetricLimit(m.metric, m.curves, **{side: limit + sign * step,
-                                                       ("minimum" if side == "maximum" else "maximum"):
-                                                       m.minimum if side == "maximum" else m.maximum})
+            moved = dataclasses.replace(m, **{side: limit + sign * step})
             relaxed = dataclasses.replace(problem, limits=problem.limits[:i] + (moved,) + problem.limits[i + 1:])
             try:
                 gain = _objective(problem, _solve_concave(relaxed)) - best
