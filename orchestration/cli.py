@@ -157,6 +157,20 @@ def cmd_bench_drift(args) -> int:
     return 0
 
 
+def cmd_bench_scale(args) -> int:
+    from orchestration import bench_scale
+
+    end = dt.date.fromisoformat(args.end)
+    start = end - dt.timedelta(days=args.days - 1)
+    out = Path(args.out).resolve()
+    results = []
+    for n in [int(float(v)) for v in args.events.split(",") if v]:
+        results.append(bench_scale.run(n, out, start, end))
+        print(bench_scale.report(results[-1:]), flush=True)
+    print("\n" + bench_scale.report(results))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="budgetlens", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -195,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leaf-segment multipliers of the planted shop (default 1,10,100)")
     drift.add_argument("--skip-demo", action="store_true", help="skip the default demo's warehouse")
     drift.set_defaults(func=cmd_bench_drift)
+    scale = bench_sub.add_parser("scale", help="the whole pipeline on N demo events from Parquet, beside a raw "
+                                                "DuckDB query of the same daily digests")
+    scale.add_argument("--events", required=True, help="comma-separated event counts, e.g. 1000000,10000000")
+    scale.add_argument("--days", type=int, default=730, help="days of history (default 730: two years)")
+    scale.add_argument("--end", default="2026-10-31", help="last day (the daily increment; default 2026-10-31)")
+    scale.add_argument("--out", required=True, help="work folder (landing files, warehouses)")
+    scale.set_defaults(func=cmd_bench_scale)
     return parser
 
 
