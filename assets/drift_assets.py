@@ -20,7 +20,8 @@ def load_frames(conn, spec: BudgetSpec) -> BudgetFrames:
     """The engine's grain-independent inputs for one budget (``periods`` left empty; see :func:`at_grain`)."""
     daily = conn.execute(
         "select metric_id, segment_id, period_start, value from main.metric_values "
-        "where budget_id = ? and grain = 'day' and is_complete and value is not null", [spec.id]).df()
+        "where budget_id = ? and grain = 'day' and is_complete and value is not null "
+        "and metric_kind <> 'system'", [spec.id]).df()  # the LLM ledger's days run past the data
     mean_measures = sorted({m.measure for m in spec.metrics.values() if m.agg == "mean"})
     weights = conn.execute(
         "select measure, segment_id, period_start, event_count as weight from main.int_node_digests "
@@ -37,7 +38,7 @@ def load_frames(conn, spec: BudgetSpec) -> BudgetFrames:
 def at_grain(conn, spec: BudgetSpec, frames: BudgetFrames, grain: str) -> BudgetFrames:
     periods = conn.execute(
         "select metric_id, segment_id, period_start, value, is_complete from main.metric_values "
-        "where budget_id = ? and grain = ?", [spec.id, grain]).df()
+        "where budget_id = ? and grain = ? and metric_kind <> 'system'", [spec.id, grain]).df()
     return dataclasses.replace(frames, periods=periods)
 
 

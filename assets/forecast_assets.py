@@ -29,7 +29,7 @@ CONSTRAINT_COLUMNS = ["budget_id", "goal_id", "input_metric", "projected", "requ
 def _history(conn, spec, levels: list[str]) -> pd.DataFrame:
     frame = conn.execute(
         "select metric_id, grain, segment_level, segment_id, period_start, value from main.metric_values "
-        "where budget_id = ? and is_complete and list_contains(?, segment_level) "
+        "where budget_id = ? and is_complete and list_contains(?, segment_level) and metric_kind <> 'system' "
         "order by grain, segment_level, segment_id, metric_id, period_start", [spec.id, levels]).df()
     frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
     return frame

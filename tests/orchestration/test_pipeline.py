@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from assets.settings import Settings
+from assets.warehouse import prepare
 from orchestration.cli import run_pipeline
 from tests.fake_anthropic import FakeAnthropic, sensible_answer
 
@@ -327,6 +328,12 @@ def test_with_a_key_the_llm_reads_writes_and_its_spending_becomes_metrics(tmp_pa
     monkeypatch.setenv("BUDGETLENS_DUCKDB", str(tmp_path / "llm.duckdb"))
     monkeypatch.setenv("ANTHROPIC_API_KEY", key)
     settings = Settings.from_env()
+    # an earlier run's call, weeks after the data: the ledger's periods must not be analysed as data periods
+    with duckdb.connect(str(settings.duckdb_path)) as setup:
+        prepare(setup)
+        setup.execute("insert into raw.llm_calls values ('earlier', 1, timestamp '2026-12-15 09:00', "
+                      "'product_delivery', 'briefing', '2026-11-01', 'claude-sonnet-5-5', 'answered', 10, 5, 0, 0, "
+                      "0.0001, 'sonnet list price', null)")
     instance = dg.DagsterInstance.ephemeral()
     with FakeAnthropic(answer=sensible_answer) as fake:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
@@ -340,6 +347,9 @@ def test_with_a_key_the_llm_reads_writes_and_its_spending_becomes_metrics(tmp_pa
         spent = conn.execute("select sum(value) from main.metric_values where metric_id = 'llm_calls' and grain = 'day'").fetchone()[0]
         text_calls = conn.execute("select count(*) from raw.llm_calls where purpose = 'text_metric'").fetchone()[0]
         cost = conn.execute("select sum(value) from main.metric_values where metric_id = 'llm_cost_usd' and grain = 'day'").fetchone()[0]
+        latest, weekly = conn.execute("select max(period_start), count(*) filter (where grain = 'week') "
+                                      "from main.drift_attributions").fetchone()
+        origins = conn.execute("select max(origin_period) from main.metric_forecasts").fetchone()[0]
         tables = conn.execute("select table_schema, table_name from information_schema.tables").fetchall()
         dumps = "".join(repr(conn.execute(f'select * from "{s}"."{t}"').fetchall()) for s, t in tables)
     finally:
@@ -349,7 +359,8 @@ def test_with_a_key_the_llm_reads_writes_and_its_spending_becomes_metrics(tmp_pa
     assert [b[0] for b in briefings] == ["llm"] * 3 and all(b[2] == 1.0 and b[3] > 0 for b in briefings)
     # the text readings ran before dbt, so this run's metric_values already counts them (briefing calls,
     # the last step, are counted by the next run)
-    assert spent == text_calls > 0 and cost > 0
+    assert spent == text_calls + 1 > 1 and cost > 0
+    assert weekly > 0 and latest <= END and origins <= END  # the ledger's days (today) are not analysed as data
     payloads = [json.loads(p.read_text()) for p in (tmp_path / "output" / "briefings").rglob("*-*.json")
                 if not p.name.endswith(".draft.json")]
     assert {p["period"]["data_through"] for p in payloads} == {END.isoformat()}  # the ledger's days are not data
