@@ -1,0 +1,108 @@
+"""Nothing lost under bad input: every case is one landing file; for each, received = loaded + quarantined,
+every quarantined row has a reason, and a file that cannot be read is one quarantine entry naming it."""
+
+import io
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from assets.ingestion import ingest_window
+from tests.assets.conftest import HISTORY_START, make_spec
+from tests.assets.test_ingestion import MARCH_1, MARCH_3
+
+HEADER = "id,timestamp,measure,value,channel,campaign\n"
+GOOD = "{i},2026-03-01 10:{m:02d}:00,visit,1,web,spring\n"
+
+
+def csv(rows: str, encoding: str = "utf-8") -> bytes:
+    return (HEADER + rows).encode(encoding)
+
+
+def parquet(frame: pd.DataFrame) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+    return sink.getvalue()
+
+
+GOOD_FRAME = pd.DataFrame({"id": [f"p{i}" for i in range(50)], "timestamp": ["2026-03-01 11:00:00"] * 50,
+                           "measure": ["visit"] * 50, "value": [1.0] * 50, "channel": ["web"] * 50,
+                           "campaign": ["spring"] * 50})
+
+CASES = {
+    "latin-1 bytes": ("a.csv", csv("x1,2026-03-01 08:00:00,visit,1,caf\xe9,a\n", "latin-1")),
+    "utf-16 with BOM": ("b.csv", csv("x1,2026-03-01 08:00:00,visit,1,web,a\n", "utf-16")),
+    "truncated parquet": ("c.parquet", parquet(GOOD_FRAME)[:-200]),
+    "value not numeric": ("d.csv", csv("x1,2026-03-01 08:00:00,visit,one,web,a\nx2,2026-03-01 08:01:00,visit,1,web,a\n")),
+    "parquet with a text value column": ("e.parquet", parquet(GOOD_FRAME.assign(value=["1"] * 49 + ["lots"]))),
+    "missing column": ("f.csv", b"id,timestamp,measure,channel,campaign\nx1,2026-03-01 08:00:00,visit,web,a\n"),
+    "extra columns": ("g.csv", b"id,timestamp,measure,value,channel,campaign,colour\nx1,2026-03-01 08:00:00,visit,1,web,a,red\n"),
+    "NaN, inf and negative values": ("h.csv", csv("x1,2026-03-01 08:00:00,order_value,NaN,web,a\n"
+                                                 "x2,2026-03-01 08:00:00,order_value,inf,web,a\n"
+                                                 "x3,2026-03-01 08:00:00,order_value,-1,web,a\n"
+                                                 "x4,2026-03-01 08:00:00,order_value,2.5,web,a\n")),
+    "timestamps out of range and mixed zones": ("i.csv", csv("x1,1999-03-01 08:00:00,visit,1,web,a\n"
+                                                            "x2,2026-03-01 08:00:00+05:00,visit,1,web,a\n"
+                                                            "x3,2026-03-01 08:00:00Z,visit,1,web,a\n"
+                                                            "x4,2026-03-01T08:00:00-03:00,visit,1,web,a\n"
+                                                            "x5,3026-03-01 08:00:00,visit,1,web,a\n")),
+    "duplicate rows": ("j.csv", csv("x1,2026-03-01 08:00:00,visit,1,web,a\n" * 3)),
+    "very long strings": ("k.csv", csv(f"x1,2026-03-01 08:00:00,visit,1,{'w' * 100_000},a\n"
+                                       "x2,2026-03-01 08:00:00,visit,1,web,a\n")),
+    "empty file": ("l.csv", b""),
+    "header only": ("m.csv", HEADER.encode()),
+    "ragged rows": ("n.csv", csv("x1,2026-03-01 08:00:00,visit\nx2,2026-03-01 08:00:00,visit,1,web,a,extra\n")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_row_is_loaded_or_quarantined_with_a_reason(tmp_path, conn, case):
+    name, content = CASES[case]
+    landing = tmp_path / "landing"
+    (landing / "shop").mkdir(parents=True)
+    (landing / "shop" / name).write_bytes(content)
+    spec = make_spec(pattern="shop/*")
+    report = ingest_window(conn, spec, MARCH_1, MARCH_3, landing_dir=landing, history_start=HISTORY_START,
+                           seed=1, scale=1.0)
+    assert report.received == report.loaded + report.quarantined, case
+    log = conn.execute("select sum(received), sum(loaded), sum(quarantined) from raw.ingestion_log").fetchone()
+    events = conn.execute("select count(*) from raw.events").fetchone()[0]
+    quarantined = conn.execute("select count(*), count(*) filter (where reason is null or reason = '') "
+                               "from raw.quarantine where source = ?", [f"shop/{name}"]).fetchone()
+    received, loaded, rejected = (int(v or 0) for v in log)  # no rows at all: no log line
+    assert received == loaded + rejected and loaded == events and rejected == quarantined[0], case
+    assert quarantined[1] == 0, case
+
+
+def test_a_file_dropped_twice_loads_once(tmp_path, conn):
+    landing = tmp_path / "landing"
+    (landing / "shop").mkdir(parents=True)
+    rows = csv("".join(GOOD.format(i=f"x{i}", m=i) for i in range(10)))
+    (landing / "shop" / "monday.csv").write_bytes(rows)
+    (landing / "shop" / "monday (copy).csv").write_bytes(rows)
+    report = ingest_window(conn, make_spec(pattern="shop/*"), MARCH_1, MARCH_3, landing_dir=landing,
+                           history_start=HISTORY_START, seed=1, scale=1.0)
+    assert (report.received, report.loaded, report.quarantined) == (20, 10, 10)
+    reasons = {r[0] for r in conn.execute("select regexp_replace(reason, ' x[0-9]+$', '') from raw.quarantine").fetchall()}
+    assert reasons == {"duplicate of event"}
+
+
+def test_names_from_data_and_specs_cannot_inject_sql(tmp_path, conn):
+    from models.spec import SpecError, parse_spec
+    from tests.assets.conftest import SPEC
+
+    landing = tmp_path / "landing"
+    (landing / "shop").mkdir(parents=True)
+    evil = "web'); drop table raw.events; --"
+    (landing / "shop" / "a.csv").write_bytes(csv(f'x1,2026-03-01 08:00:00,visit,1,"{evil}",a\n'
+                                                 f'x2,2026-03-01 08:00:00,"visit\'; delete from raw.events; --",1,web,a\n'))
+    report = ingest_window(conn, make_spec(pattern="shop/*"), MARCH_1, MARCH_3, landing_dir=landing,
+                           history_start=HISTORY_START, seed=1, scale=1.0)
+    assert (report.loaded, report.quarantined) == (1, 1)
+    assert conn.execute("select segment_id from raw.events").fetchone()[0] == f"{evil}/a"  # stored verbatim
+    assert conn.execute("select reason from raw.quarantine").fetchone()[0].startswith("unknown measure")
+    bad = {**SPEC, "metrics": {**SPEC["metrics"], 'x"; drop table raw.events; --': {
+        "measure": "visit", "agg": "count", "step": "traffic"}}}
+    with pytest.raises(SpecError, match="shop.yaml: metrics"):
+        parse_spec(bad, "shop.yaml")
