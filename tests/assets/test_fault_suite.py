@@ -106,3 +106,23 @@ def test_names_from_data_and_specs_cannot_inject_sql(tmp_path, conn):
         "measure": "visit", "agg": "count", "step": "traffic"}}}
     with pytest.raises(SpecError, match="shop.yaml: metrics"):
         parse_spec(bad, "shop.yaml")
+
+
+def test_no_row_is_lost_across_the_suite(tmp_path):
+    """The suite's totals (``pytest -s -k no_row_is_lost`` prints the table the scale issue reports)."""
+    import duckdb
+
+    lines, totals = ["| case | received | loaded | quarantined | lost |", "|---|---|---|---|---|"], [0, 0, 0]
+    for i, case in enumerate(sorted(CASES)):
+        name, content = CASES[case]
+        landing = tmp_path / f"case{i}" / "landing"
+        (landing / "shop").mkdir(parents=True)
+        (landing / "shop" / name).write_bytes(content)
+        with duckdb.connect(str(tmp_path / f"case{i}" / "w.duckdb")) as conn:
+            r = ingest_window(conn, make_spec(pattern="shop/*"), MARCH_1, MARCH_3, landing_dir=landing,
+                              history_start=HISTORY_START, seed=1, scale=1.0)
+        totals = [totals[0] + r.received, totals[1] + r.loaded, totals[2] + r.quarantined]
+        lines.append(f"| {case} | {r.received} | {r.loaded} | {r.quarantined} | {r.received - r.loaded - r.quarantined} |")
+    lines.append(f"| {len(CASES)} cases | {totals[0]} | {totals[1]} | {totals[2]} | {totals[0] - totals[1] - totals[2]} |")
+    print("\n" + "\n".join(lines))
+    assert totals[0] == totals[1] + totals[2] and totals[0] > 0
