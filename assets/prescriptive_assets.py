@@ -189,8 +189,9 @@ def actions(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.Mat
     pool="duckdb",
     description="What followed earlier decisions (main.decision_outcomes): each logged reallocation judged on the "
                 "next period (how far it was followed, observed outcome vs what the response curves expected for "
-                "the spend actually made) and each rule action by difference in differences against the budget "
-                "total. Rebuilt each run from main.allocation_log, main.actions and metric_values.",
+                "the spend actually made) and each rule action against the forecast it recorded at decision time "
+                "(else by difference in differences against the budget total). Rebuilt each run from "
+                "main.allocation_log, main.actions and metric_values.",
 )
 def decision_outcomes(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     settings = Settings.from_env()
