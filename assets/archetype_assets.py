@@ -65,7 +65,7 @@ def segment_archetypes(context: dg.AssetExecutionContext, duckdb: DuckDBResource
     frames = []
     with duckdb.get_connection() as conn:
         prepare(conn)
-        ledger = LlmLedger.for_run(conn, context.run_id, llm.run_cost_cap_usd, llm.run_token_cap)
+        ledger = llm.ledger(conn, context.run_id)
         for spec in specs:
             level = spec.archetypes.level or spec.segments.levels[0]
             metric_id = spec.archetypes.metric or spec.north_star

@@ -165,7 +165,7 @@ def briefings(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: An
     rows = []
     with duckdb.get_connection() as conn:
         prepare(conn)
-        ledger = LlmLedger.for_run(conn, context.run_id, llm.run_cost_cap_usd, llm.run_token_cap)
+        ledger = llm.ledger(conn, context.run_id)
         for spec in specs:
             inputs = _inputs(conn, spec)
             payload = build_payload(spec, inputs)

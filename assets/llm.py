@@ -62,10 +62,10 @@ class LlmLedger:
 
     @classmethod
     def for_run(cls, conn, run_id: str, cap_usd: float, cap_tokens: int) -> "LlmLedger":
-        usd, tokens = conn.execute(
+        usd, tokens, seq = conn.execute(
             "select coalesce(sum(cost_usd), 0), coalesce(sum(input_tokens + output_tokens + cache_creation_input_tokens "
-            "+ cache_read_input_tokens), 0) from raw.llm_calls where run_id = ?", [run_id]).fetchone()
-        seq = conn.execute("select coalesce(max(call_seq), 0) from raw.llm_calls where run_id = ?", [run_id]).fetchone()[0]
+            "+ cache_read_input_tokens), 0), coalesce(max(call_seq), 0) from raw.llm_calls where run_id = ?",
+            [run_id]).fetchone()
         return cls(run_id, cap_usd, cap_tokens, float(usd), int(tokens), int(seq))
 
     def reserve(self, tokens: int, usd: float) -> None:
@@ -127,6 +127,10 @@ class AnthropicLLM(dg.ConfigurableResource):
 
     def enabled(self) -> bool:
         return bool(os.environ.get("ANTHROPIC_API_KEY"))
+
+    def ledger(self, conn, run_id: str) -> LlmLedger:
+        """The run's ledger under this resource's caps (spending so far read from ``raw.llm_calls``)."""
+        return LlmLedger.for_run(conn, run_id, self.run_cost_cap_usd, self.run_token_cap)
 
     def price(self) -> Price:
         return price_for(self.model, self.price_input_per_mtok, self.price_output_per_mtok)

@@ -123,7 +123,7 @@ def text_metric_values(context: dg.AssetExecutionContext, duckdb: DuckDBResource
     rows = []
     with duckdb.get_connection() as conn:
         prepare(conn)
-        ledger = LlmLedger.for_run(conn, context.run_id, llm.run_cost_cap_usd, llm.run_token_cap)
+        ledger = llm.ledger(conn, context.run_id)
         stored = {r["cache_key"]: r for r in conn.execute(
             "select * exclude (budget_id, metric_id, grain, period_start, segment_level, segment_id, null_reason, "
             "documents_available, rejected, cache_key), cache_key from raw.text_metric_values "

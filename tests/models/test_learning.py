@@ -35,31 +35,31 @@ def test_nothing_is_judged_before_the_next_period_is_complete():
     assert recommendation_outcomes(log_rows(), pd.DataFrame(columns=["budget_id", "period_start", "segment_id", "lever", "objective"])) == []
 
 
-def test_rule_action_effect_is_a_difference_in_differences():
-    actions = pd.DataFrame([{"budget_id": "m", "rule_id": "expensive", "period_grain": "week",
-                             "period_start": pd.Timestamp(BASIS), "segment_id": "ppc",
-                             "trigger_values": json.dumps({"cac": 320.0})}])
-    values = pd.DataFrame([
+def cac_action(**recorded) -> pd.DataFrame:
+    """The rule 'expensive' fired on ppc at BASIS, having seen cac 320 (plus what else it recorded)."""
+    return pd.DataFrame([{"budget_id": "m", "rule_id": "expensive", "period_grain": "week",
+                          "period_start": pd.Timestamp(BASIS), "segment_id": "ppc",
+                          "trigger_values": json.dumps({"cac": 320.0}), **recorded}])
+
+
+def cac_values() -> pd.DataFrame:
+    """cac of ppc 320 -> 240 (-25%) while the budget's went 200 -> 190 (-5%)."""
+    return pd.DataFrame([
         {"budget_id": "m", "metric_id": "cac", "grain": "week", "period_start": pd.Timestamp(p), "segment_level": lvl,
          "segment_id": seg, "value": v, "is_complete": True}
         for p, lvl, seg, v in ((BASIS, "channel", "ppc", 320.0), (NEXT, "channel", "ppc", 240.0),
                                (BASIS, "_total", "_total", 200.0), (NEXT, "_total", "_total", 190.0))])
-    (row,) = action_outcomes(actions, values)
+
+
+def test_rule_action_effect_is_a_difference_in_differences():
+    (row,) = action_outcomes(cac_action(), cac_values())
     assert row["observed_effect"] == pytest.approx(-0.25 - (-0.05))  # ppc fell 25% while the budget fell 5%
     assert row["value_at_decision"] == 320.0 and row["value_after"] == 240.0
     assert "relative effect -20.0%" in row["summary"]
 
 
 def test_rule_action_with_a_forecast_is_judged_against_the_expected_path():
-    actions = pd.DataFrame([{"budget_id": "m", "rule_id": "expensive", "period_grain": "week",
-                             "period_start": pd.Timestamp(BASIS), "segment_id": "ppc",
-                             "trigger_values": json.dumps({"cac": 320.0}), "expected_next": 300.0,
-                             "expected_basis": "forecast at decision time (theta)"}])
-    values = pd.DataFrame([
-        {"budget_id": "m", "metric_id": "cac", "grain": "week", "period_start": pd.Timestamp(p), "segment_level": lvl,
-         "segment_id": seg, "value": v, "is_complete": True}
-        for p, lvl, seg, v in ((BASIS, "channel", "ppc", 320.0), (NEXT, "channel", "ppc", 240.0),
-                               (BASIS, "_total", "_total", 200.0), (NEXT, "_total", "_total", 190.0))])
-    (row,) = action_outcomes(actions, values)
+    action = cac_action(expected_next=300.0, expected_basis="forecast at decision time (theta)")
+    (row,) = action_outcomes(action, cac_values())
     assert (row["observed_effect"], row["expected_effect"]) == (pytest.approx(-80.0), pytest.approx(-20.0))
     assert row["summary"].endswith("against 300 expected (forecast at decision time (theta)); difference -60")
