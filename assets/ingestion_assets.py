@@ -82,6 +82,7 @@ def build_raw_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
             "loaded": sum(r.loaded for r in reports),
             "quarantined": sum(r.quarantined for r in reports),
             "events_per_second": round(received / seconds) if seconds else 0,
+            "ingest_seconds": round(seconds, 3),
             "dagster/row_count": totals["events"],
             "table_rows": dg.MetadataValue.md(_markdown_table([{"table": f"raw.{t}", "rows": n} for t, n in totals.items()])),
             "per_budget": dg.MetadataValue.md(_markdown_table(summary)),

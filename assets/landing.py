@@ -60,7 +60,8 @@ def discover(spec: BudgetSpec, landing_dir: Path) -> list[LandingFile]:
 
 
 def reader_sql(file: LandingFile) -> str:
-    """A DuckDB table function reading ``file`` with every column as text (types are checked later)."""
+    """A DuckDB table function reading ``file``: CSV columns all as text, Parquet in its own types
+    (both are checked row by row later)."""
     path = quote_literal(str(file.path))
     if file.kind == "csv":
         # all_varchar: a bad cell must become a quarantined row, not a failed read.
@@ -69,17 +70,35 @@ def reader_sql(file: LandingFile) -> str:
     return f"read_parquet({path})"
 
 
-def read_columns(conn: duckdb.DuckDBPyConnection, file: LandingFile) -> list[str]:
+def numbered_reader_sql(file: LandingFile) -> tuple[str, str]:
+    """``file``'s reader with its rows numbered from 1 in file order, and the SQL of that number over alias ``t``.
+
+    Parquet carries the row's position (``file_row_number``), which costs nothing; numbering CSV rows needs
+    a window over the file.
+    """
+    if file.kind == "parquet":
+        return f"read_parquet({quote_literal(str(file.path))}, file_row_number = true)", "t.file_row_number + 1"
+    return reader_sql(file), "row_number() over ()"
+
+
+def read_columns(conn: duckdb.DuckDBPyConnection, file: LandingFile) -> dict[str, str]:
+    """The file's column names and DuckDB types (every CSV column is text)."""
     try:
-        return [row[0] for row in conn.execute(f"describe select * from {reader_sql(file)}").fetchall()]
+        columns = {row[0]: row[1] for row in conn.execute(f"describe select * from {reader_sql(file)}").fetchall()}
     except duckdb.Error as err:
         raise LandingError(f"{file.relative}: cannot read {file.kind} file: {str(err).splitlines()[0]}") from None
+    if not columns or (file.kind == "csv" and file.path.stat().st_size == 0):
+        raise LandingError(f"{file.relative}: empty file (no header, no rows)")
+    return columns
 
 
 def day_range(conn: duckdb.DuckDBPyConnection, file: LandingFile, timestamp_col: str,
               timezone: str) -> tuple[dt.date | None, dt.date | None, int]:
     """First and last UTC day with a parseable timestamp, and the row count."""
-    ts = timestamp_utc_sql(f"cast({quote_ident(timestamp_col)} as varchar)", timezone)
+    columns = read_columns(conn, file)
+    if timestamp_col not in columns:  # every row will be quarantined for the missing column
+        return None, None, conn.execute(f"select count(*) from {reader_sql(file)}").fetchone()[0]
+    ts = timestamp_utc_sql(quote_ident(timestamp_col), columns[timestamp_col], timezone)
     first, last, rows = conn.execute(
         f"select min(cast({ts} as date)), max(cast({ts} as date)), count(*) from {reader_sql(file)}").fetchone()
     return first, last, rows

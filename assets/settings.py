@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,13 @@ def _grains(name: str, default: str) -> tuple[str, ...]:
     return grains
 
 
+def _memory(name: str, default: str) -> str:
+    raw = (os.environ.get(name) or default).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", raw, flags=re.IGNORECASE):
+        raise SettingsError(f"{name}={raw!r} is not a memory size such as 2GB or 512MiB")
+    return raw
+
+
 def _path(name: str, default: Path) -> Path:
     return Path(os.environ.get(name) or default).expanduser().resolve()
 
@@ -71,6 +79,8 @@ class Settings:
     llm_min_grounded_ratio: float
     forecast_levels: int
     drift_grains: tuple[str, ...]
+    lock_timeout_seconds: float
+    duckdb_memory_limit: str
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -99,9 +109,15 @@ class Settings:
             forecast_levels=_number("BUDGETLENS_FORECAST_LEVELS", "1", int, minimum=0),
             # grains decomposed by the drift stage besides each budget's reporting grain
             drift_grains=_grains("BUDGETLENS_DRIFT_GRAINS", "week"),
+            # a run waits this long for another run to release the warehouse
+            lock_timeout_seconds=_number("BUDGETLENS_LOCK_TIMEOUT", "21600", float, minimum=0),
+            # DuckDB spills to disk beyond this (Python and dbt connections alike)
+            duckdb_memory_limit=_memory("BUDGETLENS_DUCKDB_MEMORY_LIMIT", "2GB"),
         )
 
     def export(self) -> None:
-        """Publish the resolved DuckDB path so dbt (a subprocess) opens the very same file."""
+        """Publish the resolved DuckDB path and memory limit so dbt (a subprocess) opens the very same file
+    the same way."""
         os.environ["BUDGETLENS_DUCKDB"] = str(self.duckdb_path)
+        os.environ["BUDGETLENS_DUCKDB_MEMORY_LIMIT"] = self.duckdb_memory_limit
         self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)

@@ -82,11 +82,25 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
     return tokens
 
 
+# Bounds that keep every later tree walk (SQL compilation, evaluation, drift) far from Python's recursion limit.
+MAX_TOKENS = 400
+MAX_NESTING = 50
+
+
 class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.tokens = _tokenize(text)
+        if len(self.tokens) > MAX_TOKENS:
+            raise FormulaError(f"formula has {len(self.tokens)} tokens; at most {MAX_TOKENS} are allowed", 0)
         self.i = 0
+        self.depth = 0
+
+    def nested(self, pos: int) -> None:
+        """Enter one more level of brackets, call or sign (the caller steps back out when done)."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise FormulaError(f"formula nested deeper than {MAX_NESTING} levels at position {pos}", pos)
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -127,7 +141,10 @@ class _Parser:
         token = self.peek()
         if token and token[1] == "-" and token[0] == "op":
             self.take()
-            return Neg(self.unary())
+            self.nested(token[2])
+            node = Neg(self.unary())
+            self.depth -= 1
+            return node
         return self.atom()
 
     def atom(self) -> Expr:
@@ -142,8 +159,10 @@ class _Parser:
                 raise FormulaError(f"metric name {value!r} at position {pos} must be lower_snake_case", pos)
             return Ref(value)
         if value == "(":
+            self.nested(pos)
             node = self.expr()
             self.take(")")
+            self.depth -= 1
             return node
         raise FormulaError(f"unexpected {value!r} at position {pos}", pos)
 
@@ -151,11 +170,13 @@ class _Parser:
         if func not in FUNCTIONS:
             raise FormulaError(f"unknown function {func!r} at position {pos}; known: {', '.join(sorted(FUNCTIONS))}", pos)
         self.take("(")
+        self.nested(pos)
         args = [self.expr()]
         while (token := self.peek()) and token[1] == ",":
             self.take()
             args.append(self.expr())
         self.take(")")
+        self.depth -= 1
         low, high = FUNCTIONS[func]
         if not low <= len(args) <= high:
             raise FormulaError(f"{func}() takes {low}..{high} arguments, got {len(args)}", pos)

@@ -34,14 +34,24 @@ def dagster_home(settings: Settings) -> Path:
     return home
 
 
+def manifest_lock(settings: Settings, what: str):
+    """Two runs starting together must not write dbt's target/manifest.json while the other reads it."""
+    from assets.warehouse_lock import exclusive
+
+    (DBT_PROJECT_DIR / "target").mkdir(exist_ok=True)
+    return exclusive(DBT_PROJECT_DIR / "target" / ".manifest.lock", what, timeout=settings.lock_timeout_seconds,
+                     subject="dbt's manifest")
+
+
 def prepare_dbt(settings: Settings) -> None:
     """Build dbt's manifest (dagster-dbt reads it when definitions load; never parse at import)."""
     from orchestration.dbt import dbt_executable
 
     settings.export()
     started = time.perf_counter()
-    result = subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-                             "--profiles-dir", str(DBT_PROJECT_DIR)], capture_output=True, text=True)
+    with manifest_lock(settings, "dbt parse"):
+        result = subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+                                 "--profiles-dir", str(DBT_PROJECT_DIR)], capture_output=True, text=True)
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(f"dbt parse failed (exit {result.returncode})")
@@ -52,18 +62,30 @@ def run_pipeline(start: dt.date, end: dt.date, instance=None, settings: Settings
     """Materialise the whole graph for days ``start..end`` (inclusive) in one in-process run."""
     import dagster as dg
 
-    from orchestration.definitions import build_definitions
     from orchestration.jobs import range_tags
+    from orchestration.recovery import fail_orphaned_runs
 
-    job = build_definitions(settings or Settings.from_env()).resolve_job_def("budgetlens")
+    settings = settings or Settings.from_env()
+    with manifest_lock(settings, "loading definitions"):
+        from orchestration.definitions import build_definitions  # its import reads the manifest too
+
+        job = build_definitions(settings).resolve_job_def("budgetlens")
     instance = instance or dg.DagsterInstance.get()
+    for run_id in fail_orphaned_runs(instance):
+        print(f"note: run {run_id} had died without finishing; marked failed and its pool slot released")
     return job.execute_in_process(instance=instance, tags=range_tags(start, end), raise_on_error=True)
 
 
 def _report(settings: Settings) -> None:
     import duckdb
 
-    conn = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    from assets.warehouse_lock import hold_warehouse
+
+    with hold_warehouse(settings.duckdb_path, "budgetlens run (report)", timeout=settings.lock_timeout_seconds):
+        _print_report(duckdb.connect(str(settings.duckdb_path), read_only=True))
+
+
+def _print_report(conn) -> None:
     width = max(len(t) for t in REPORT_TABLES)
     for table in REPORT_TABLES:
         schema, name = table.split(".")

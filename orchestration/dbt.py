@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_duckdb import DuckDBResource
 
 from assets.settings import DBT_PROJECT_DIR
 
@@ -60,14 +61,16 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
     @dbt_assets(manifest=dbt_project.manifest_path, select=INCREMENTAL, name="dbt_digests",
                 partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.single_run(),
                 dagster_dbt_translator=translator, project=dbt_project, pool="duckdb")
-    def dbt_digests(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def dbt_digests(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
+        # `duckdb` is not queried here: requiring it holds the warehouse's run lock while dbt writes the file
         window = context.partition_time_window
         dbt_vars = {"window_start": window.start.date().isoformat(), "window_end": window.end.date().isoformat()}
         yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 
     @dbt_assets(manifest=dbt_project.manifest_path, exclude=INCREMENTAL, name="dbt_metrics",
                 dagster_dbt_translator=translator, project=dbt_project, pool="duckdb")
-    def dbt_metrics(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def dbt_metrics(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
+        # `duckdb` is not queried here: requiring it holds the warehouse's run lock while dbt writes the file
         # No fetch_row_counts(): it keeps a DuckDB connection open in this process, which then
         # refuses any read-only connection to the same file (the CLI report, analysts, tests).
         yield from dbt.cli(["build"], context=context).stream()

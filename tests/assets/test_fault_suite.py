@@ -55,6 +55,15 @@ CASES = {
     "ragged rows": ("n.csv", csv("x1,2026-03-01 08:00:00,visit\nx2,2026-03-01 08:00:00,visit,1,web,a,extra\n")),
 }
 
+# (received, loaded, quarantined) per case: an unreadable or empty file is one entry naming it
+EXPECTED = {
+    "NaN, inf and negative values": (4, 1, 3), "duplicate rows": (3, 1, 2), "empty file": (1, 0, 1),
+    "extra columns": (1, 1, 0), "header only": (0, 0, 0), "latin-1 bytes": (1, 0, 1), "missing column": (1, 0, 1),
+    "parquet with a text value column": (50, 49, 1), "ragged rows": (2, 1, 1),
+    "timestamps out of range and mixed zones": (5, 3, 2), "truncated parquet": (1, 0, 1), "utf-16 with BOM": (1, 0, 1),
+    "value not numeric": (2, 1, 1), "very long strings": (2, 1, 1),
+}
+
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_row_is_loaded_or_quarantined_with_a_reason(tmp_path, conn, case):
@@ -66,6 +75,7 @@ def test_every_row_is_loaded_or_quarantined_with_a_reason(tmp_path, conn, case):
     report = ingest_window(conn, spec, MARCH_1, MARCH_3, landing_dir=landing, history_start=HISTORY_START,
                            seed=1, scale=1.0)
     assert report.received == report.loaded + report.quarantined, case
+    assert (report.received, report.loaded, report.quarantined) == EXPECTED[case]
     log = conn.execute("select sum(received), sum(loaded), sum(quarantined) from raw.ingestion_log").fetchone()
     events = conn.execute("select count(*) from raw.events").fetchone()[0]
     quarantined = conn.execute("select count(*), count(*) filter (where reason is null or reason = '') "

@@ -140,3 +140,62 @@ def test_fuzzed_specs_fail_with_a_validation_error_not_a_traceback(key, value):
         parse_spec(data, "fuzz.yaml")
     except SpecError as err:
         assert all(file == "fuzz.yaml" for file, _, _ in err.problems)
+
+
+SEEDS = [VALID] + [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(DEMO_SPECS.glob("*.yaml"))]
+formula_like = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_0123456789+-*/().<>=!, ", max_size=40)
+
+
+def _paths(node, prefix=()):
+    """Every key path into a parsed YAML document."""
+    if prefix:
+        yield prefix
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        yield from _paths(child, prefix + (key,))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_any_part_of_any_spec_mutated_gives_a_validation_error_not_a_traceback(data):
+    """Up to three edits anywhere in a valid spec (the demo specs included: text metrics, optimisation,
+    archetypes): a key deleted, a value replaced by any YAML value or by formula-like text."""
+    document = copy.deepcopy(data.draw(st.sampled_from(SEEDS)))
+    for _ in range(data.draw(st.integers(1, 3))):
+        paths = list(_paths(document))
+        if not paths:
+            break
+        path = data.draw(st.sampled_from(paths))
+        parent = document
+        for key in path[:-1]:
+            parent = parent[key]
+        edit = data.draw(st.sampled_from(["delete", "value", "formula"]))
+        if edit == "delete":
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = data.draw(yaml_values if edit == "value" else formula_like)
+    try:
+        parse_spec(document, "fuzz.yaml")
+    except SpecError as err:
+        assert err.problems and all(file == "fuzz.yaml" and message for file, _, message in err.problems)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200))
+def test_any_file_text_gives_a_validation_error_not_a_traceback(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("fuzz") / "shop.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_spec(path)
+    except SpecError as err:
+        assert all(file == str(path) for file, _, _ in err.problems)
+
+
+def test_deeply_nested_formula_is_a_validation_error():
+    with pytest.raises(SpecError, match="metrics"):
+        parse_spec(mutate("metrics.conversion.formula", "(" * 5000 + "orders" + ")" * 5000), "shop.yaml")
+
+
+def test_very_long_formula_is_a_validation_error():
+    with pytest.raises(SpecError, match="tokens"):
+        parse_spec(mutate("metrics.conversion.formula", " + ".join(["orders"] * 5000)), "shop.yaml")

@@ -3,13 +3,27 @@
 import datetime as dt
 
 from assets.demo_export import export_demo
-from orchestration.bench_scale import STEP_RE, RunMeasure, raw_query_seconds, report
+import time
+
+import dagster as dg
+
+from orchestration.bench_scale import RUN_ID_RE, RunMeasure, raw_query_seconds, report, step_seconds, work_seconds
 
 
-def test_step_timings_are_read_from_dagster_logs():
-    log = ('... - raw__events - STEP_SUCCESS - Finished execution of step "raw__events" in 2.5s.\n'
-           '... - dbt_digests - STEP_SUCCESS - Finished execution of step "dbt_digests" in 850ms.\n')
-    assert STEP_RE.findall(log) == [("raw__events", "2.5", "s"), ("dbt_digests", "850", "ms")]
+def test_step_timings_are_read_from_the_run_event_log(tmp_path):
+    @dg.asset
+    def slow_step() -> None:
+        time.sleep(0.3)
+
+    @dg.asset(deps=[slow_step])
+    def quick_step() -> None:
+        pass
+
+    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+        result = dg.materialize([slow_step, quick_step], instance=instance)
+    printed = f"noise\nrun {result.run_id}: success in 1.0s\n"
+    steps = step_seconds(tmp_path, RUN_ID_RE.search(printed).group(1))
+    assert set(steps) == {"slow_step", "quick_step"} and steps["slow_step"] >= 0.3 > steps["quick_step"]
 
 
 def test_the_raw_query_digests_the_exported_files(tmp_path):
@@ -19,10 +33,26 @@ def test_the_raw_query_digests_the_exported_files(tmp_path):
 
 
 def test_report_gives_the_ratio_and_the_increment_share():
-    full = RunMeasure(100.0, 900.0, {"raw__events": 10.0, "dbt_digests": 30.0, "dbt_metrics": 40.0})
+    full = RunMeasure(100.0, 900.0, {"raw__events": 10.0, "dbt_digests": 30.0, "dbt_metrics": 40.0}, work=8.0)
     inc = RunMeasure(25.0, 500.0, {"raw__events": 0.5, "dbt_digests": 1.5, "dbt_metrics": 3.0})
-    text = report([{"events": 1_000_000, "full": full, "increment": inc, "raw_seconds_1_thread": 20.0,
-                    "raw_seconds_all_threads": 10.0}])
-    # ingest+digests 40 s: 25,000 events/s, 2.00x the 1-thread query; the increment's 5 s of steps is 6.25%
-    # of the full run's 80 s of steps (start-up outside steps excluded on both sides)
-    assert "| 1,000,000 | 100.0 | 40.0 | 25,000 | 20.0 / 10.0 | 2.00 / 4.00 | 900 | 25.0 | 6.2 |" in text
+    text = report([{"events": 1_000_000, "full": full, "increment": inc, "raw_seconds_1_thread": 2.0,
+                    "raw_seconds_all_threads": 1.0}])
+    # ingest+digests steps 40 s, own work 8 s: 125,000 events/s; 20x and 4x the 1-thread query; the
+    # increment's 5 s of steps is 6.25% of the full run's 80 s of steps (start-up excluded on both sides)
+    assert "| 1,000,000 | 100.0 | 40.0 | 8.0 | 125,000 | 2.00 / 1.00 | 20.0 / 4.0 | 900 | 25.0 | 6.2 |" in text
+    assert "+1 day steps (s): dbt_metrics 3.0, dbt_digests 1.5, raw__events 0.5; outside steps 20.0" in text
+
+
+def test_own_work_is_ingestion_time_plus_dbt_node_times(tmp_path):
+    @dg.asset(key=["raw", "events"])
+    def events() -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={"ingest_seconds": 1.5})
+
+    (tmp_path / "home").mkdir()
+    with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
+        run_id = dg.materialize([events], instance=instance).run_id
+    invocation = tmp_path / "target" / f"dbt_digests-{run_id[:7]}-abc1234"
+    invocation.mkdir(parents=True)
+    (invocation / "run_results.json").write_text(
+        '{"elapsed_time": 60.0, "results": [{"execution_time": 1.0}, {"execution_time": 1.25}]}')
+    assert work_seconds(tmp_path / "home", run_id, tmp_path / "target") == 3.75

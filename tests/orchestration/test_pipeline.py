@@ -5,6 +5,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -270,6 +274,62 @@ def test_rerunning_the_same_window_changes_nothing(demo):
         again.close()
 
 
+def _cli_run(home: Path) -> subprocess.Popen:
+    """`budgetlens run` over the demo window in its own process (and process group), as a scheduler starts it."""
+    env = dict(os.environ, BUDGETLENS_HOME=str(home), BUDGETLENS_DUCKDB=str(home / "budgetlens.duckdb"),
+               DAGSTER_HOME=str(home / "dagster_home"), PYTHONUNBUFFERED="1")
+    return subprocess.Popen([str(Path(sys.executable).parent / "budgetlens"), "run", "--start", START.isoformat(),
+                             "--end", END.isoformat()], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+
+
+def _assert_tables_of_a_clean_run(clean_settings: Settings, home: Path) -> None:
+    """Every table equals the clean in-process run's; so do the briefing documents (briefings holds paths)."""
+    conn = duckdb.connect(str(home / "budgetlens.duckdb"), read_only=True)
+    reference = duckdb.connect(str(clean_settings.duckdb_path), read_only=True)
+    try:
+        differing = [t for t in TABLES if t != "main.briefings" and table_hash(conn, t) != table_hash(reference, t)]
+        documents = conn.execute("select count(*) from main.briefings").fetchone()[0]
+    finally:
+        conn.close()
+        reference.close()
+    assert differing == [] and documents == 3
+    clean = clean_settings.output_dir / "briefings"
+    for path in clean.rglob("*.md"):
+        assert (home / "output" / "briefings" / path.relative_to(clean)).read_bytes() == path.read_bytes(), path
+
+
+def test_two_runs_started_together_both_succeed_and_leave_the_tables_of_one_run(demo, tmp_path):
+    reference = demo[0]
+    runs = [_cli_run(tmp_path), _cli_run(tmp_path)]
+    outputs = [run.communicate(timeout=900)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [o[-3000:] for o in outputs]
+    assert any("is busy with dagster run" in o for o in outputs)  # the second waited for the first's lock
+    assert not any("Could not set lock" in o or "Conflicting lock" in o for o in outputs)
+    _assert_tables_of_a_clean_run(reference, tmp_path)
+
+
+def _kill_inside(run: subprocess.Popen, step: str) -> None:
+    for line in run.stdout:
+        if f'Started execution of step "{step}"' in line:
+            break
+    time.sleep(0.3)  # inside the step: ingestion's transaction or dbt's incremental writes
+    os.killpg(run.pid, signal.SIGKILL)  # the run and its dbt subprocess
+    assert run.wait(timeout=60) == -signal.SIGKILL
+
+
+def test_runs_killed_mid_step_then_rerun_leave_the_tables_of_a_clean_run(demo, tmp_path):
+    """SIGKILL inside ingestion, then the re-run killed inside the dbt digests, then a re-run to the end."""
+    reference = demo[0]
+    _kill_inside(_cli_run(tmp_path), "raw__events")
+    _kill_inside(_cli_run(tmp_path), "dbt_digests")
+    rerun = _cli_run(tmp_path)
+    output = rerun.communicate(timeout=900)[0]
+    assert rerun.returncode == 0, output[-3000:]
+    assert output.count("had died without finishing") == 1  # the second killed run's pool slot is released
+    _assert_tables_of_a_clean_run(reference, tmp_path)
+
+
 def test_one_more_day_run_alone_equals_a_full_rebuild(demo, tmp_path, monkeypatch):
     settings, _, conn = demo
     conn.close()
@@ -322,7 +382,7 @@ def test_a_later_run_judges_earlier_decisions(demo, tmp_path, monkeypatch):
     assert any("What followed earlier decisions" in p.read_text() for p in briefing)
 
 
-def test_with_a_key_the_llm_reads_writes_and_its_spending_becomes_metrics(tmp_path, monkeypatch):
+def test_with_a_key_the_llm_reads_writes_and_its_spending_becomes_metrics(tmp_path, monkeypatch, capfd):
     key = "sk-ant-e2e-PLANTED-SECRET-51d0"
     monkeypatch.setenv("BUDGETLENS_HOME", str(tmp_path))
     monkeypatch.setenv("BUDGETLENS_DUCKDB", str(tmp_path / "llm.duckdb"))
@@ -364,6 +424,14 @@ def test_with_a_key_the_llm_reads_writes_and_its_spending_becomes_metrics(tmp_pa
     payloads = [json.loads(p.read_text()) for p in (tmp_path / "output" / "briefings").rglob("*-*.json")
                 if not p.name.endswith(".draft.json")]
     assert {p["period"]["data_through"] for p in payloads} == {END.isoformat()}  # the ledger's days are not data
-    files = "".join(p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".md", ".json"))
+    # every byte budgetlens and dbt wrote: the warehouse file itself, briefings, payloads, drafts, lock files,
+    # dbt's logs and run artifacts; then the run's event log and everything printed
+    from assets.settings import DBT_PROJECT_DIR
+
+    written = [p for root in (tmp_path, DBT_PROJECT_DIR / "logs", DBT_PROJECT_DIR / "target")
+               for p in root.rglob("*") if p.is_file()]
+    leaking = [p for p in written if key.encode() in p.read_bytes()]
     logs = "".join(str(e.user_message) + str(e.dagster_event) for e in instance.all_logs(result.run_id))
-    assert key not in dumps and key not in files and key not in logs
+    printed = capfd.readouterr()
+    assert len(written) > 10 and leaking == []
+    assert key not in dumps and key not in logs and key not in printed.out + printed.err
