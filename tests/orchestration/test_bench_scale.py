@@ -7,7 +7,8 @@ import time
 
 import dagster as dg
 
-from orchestration.bench_scale import RUN_ID_RE, RunMeasure, raw_query_seconds, report, step_seconds, work_seconds
+from orchestration.bench_scale import (RUN_ID_RE, RunMeasure, raw_copy_seconds, raw_query_seconds, report,
+                                       step_seconds, work_seconds)
 
 
 def test_step_timings_are_read_from_the_run_event_log(tmp_path):
@@ -30,16 +31,18 @@ def test_the_raw_query_digests_the_exported_files(tmp_path):
     exported = export_demo(tmp_path, dt.date(2026, 3, 2), dt.date(2026, 3, 4), scale=0.05, seed=1)
     seconds, groups = raw_query_seconds(tmp_path / "landing", tmp_path / "specs", threads=1)
     assert seconds > 0 and 0 < groups <= exported["events"]
+    assert raw_copy_seconds(tmp_path / "landing", tmp_path / "specs", tmp_path / "copy.duckdb") > 0
+    assert not (tmp_path / "copy.duckdb").exists()
 
 
 def test_report_gives_the_ratio_and_the_increment_share():
     full = RunMeasure(100.0, 900.0, {"raw__events": 10.0, "dbt_digests": 30.0, "dbt_metrics": 40.0}, work=8.0)
     inc = RunMeasure(25.0, 500.0, {"raw__events": 0.5, "dbt_digests": 1.5, "dbt_metrics": 3.0})
     text = report([{"events": 1_000_000, "full": full, "increment": inc, "raw_seconds_1_thread": 2.0,
-                    "raw_seconds_all_threads": 1.0}])
+                    "raw_seconds_all_threads": 1.0, "raw_copy_seconds": 3.0}])
     # ingest+digests steps 40 s, own work 8 s: 125,000 events/s; 20x and 4x the 1-thread query; the
     # increment's 5 s of steps is 6.25% of the full run's 80 s of steps (start-up excluded on both sides)
-    assert "| 1,000,000 | 100.0 | 40.0 | 8.0 | 125,000 | 2.00 / 1.00 | 20.0 / 4.0 | 900 | 25.0 | 6.2 |" in text
+    assert "| 1,000,000 | 100.0 | 40.0 | 8.0 | 125,000 | 2.00 / 1.00 | 20.0 / 4.0 | 3.00 | 900 | 25.0 | 6.2 |" in text
     assert "+1 day steps (s): dbt_metrics 3.0, dbt_digests 1.5, raw__events 0.5; outside steps 20.0" in text
 
 
