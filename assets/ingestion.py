@@ -54,17 +54,19 @@ def _load_source(conn, spec: BudgetSpec, reader: str, source: str, columns: dict
     budget = quote_literal(spec.id)
     lower = max(history_start, dt.date(1990, 1, 1))
     checked = checked_select(spec, reader, source, columns, _ts(start), _ts(end), _ts(lower), row_number)
-    # Three passes over the source beat one materialised temp table (measured: 1.0 s against 4.1 s for
-    # 5M Parquet events): DuckDB computes only the columns each pass needs.
+    # Judged once into a temp table of one source's rows, then split: measured 4.4-4.6 s for 5M Parquet events
+    # against 4.6-4.8 s for three passes over the file computing only the columns each needs.
+    conn.execute(f"create or replace temp table _checked as {checked}")
     conn.execute(f"""
         insert into raw.events
         select {budget}, eid, ts, day, measure, val, segment_id, source, source_row
-        from ({checked}) where reason is null""")
+        from _checked where reason is null""")
     conn.execute(f"""
         insert into raw.quarantine
         select {budget}, day, source, source_row, reason, record
-        from ({checked}) where reason is not null order by source_row, reason""")
-    conn.execute(f"insert into _received select day, source, count(*) from ({checked}) group by all")
+        from _checked where reason is not null order by source_row, reason""")
+    conn.execute("insert into _received select day, source, count(*) from _checked group by all")
+    conn.execute("drop table _checked")
 
 
 def _finish_window(conn, spec: BudgetSpec, start: dt.date, end: dt.date) -> None:

@@ -22,7 +22,7 @@ class WarehouseResource(DuckDBResource):
     that reason): a second run waits for the first instead of failing on DuckDB's file lock.
     """
 
-    lock_timeout_seconds: float = 21600.0
+    lock_timeout_seconds: float  # BUDGETLENS_LOCK_TIMEOUT
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseResource"]:

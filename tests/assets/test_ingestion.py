@@ -164,3 +164,12 @@ def test_demo_source_reconciles_and_reruns_identically(conn, landing):
     before = table_digest(conn, "events")
     ingest_window(conn, spec, MARCH_1, MARCH_3, landing_dir=landing, history_start=HISTORY_START, seed=5, scale=0.2)
     assert table_digest(conn, "events") == before
+
+
+def test_patterns_climbing_out_of_the_landing_folder_are_refused():
+    from models.spec import SpecError
+    from tests.assets.conftest import make_spec
+
+    for pattern in ("../*.csv", "shop/../../*.csv", "/etc/*"):
+        with pytest.raises(SpecError, match="pattern must stay inside the landing folder"):
+            make_spec(pattern=pattern)
