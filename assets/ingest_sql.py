@@ -104,7 +104,6 @@ def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str
     """
     src, levels = spec.source, spec.segments.levels
     missing = sorted(_required_columns(src) - set(columns))
-    type_of = {name: columns.get(name, "VARCHAR") for name in _required_columns(src)}
 
     def col(name: str | None) -> str:
         return f"t.{quote_ident(name)}" if name is not None and name in columns else "cast(null as varchar)"
@@ -112,9 +111,9 @@ def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str
     # the record kept for a quarantined row: the source's own columns (not the reader's row number)
     original = "struct_pack(" + ", ".join(f"{quote_ident(c)} := t.{quote_ident(c)}" for c in columns) + ")"
     seg_cols = [src.segments.get(level, level) for level in levels]
-    segs = [(col(c), type_of.get(c, "VARCHAR")) for c in seg_cols]
-    ts_col, ts_type = col(src.timestamp), type_of.get(src.timestamp, "VARCHAR")
-    eid_text = f"nullif(trim({_text_sql(col(src.event_id), type_of.get(src.event_id, 'VARCHAR'))}), '')"
+    segs = [(col(c), columns.get(c, "VARCHAR")) for c in seg_cols]
+    ts_col, ts_type = col(src.timestamp), columns.get(src.timestamp, "VARCHAR")
+    eid_text = f"nullif(trim({_text_sql(col(src.event_id), columns.get(src.event_id, 'VARCHAR'))}), '')"
 
     def branch(measure_sql: str, measure_blank: str, value_col: str, value_type: str, eid_suffix: str,
                where: str) -> str:
@@ -133,18 +132,18 @@ def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str
         from {reader} t {where}"""
 
     if src.format == "long":
-        m_col, m_type = col(src.measure), type_of.get(src.measure, "VARCHAR")
-        v_col, v_type = col(src.value), type_of.get(src.value, "VARCHAR")
+        m_col, m_type = col(src.measure), columns.get(src.measure, "VARCHAR")
+        v_col, v_type = col(src.value), columns.get(src.value, "VARCHAR")
         rows = branch(f"trim({_text_sql(m_col, m_type)})", _blank_sql(m_col, m_type), v_col, v_type, "", "")
     else:
         # wide: one event per non-empty measure cell; a row with no value at all is kept as one
         # event with no measure, so it is quarantined rather than silently dropped.
         branches = []
         for measure, column in sorted(src.measures.items()):
-            v_col, v_type = col(column), type_of.get(column, "VARCHAR")
+            v_col, v_type = col(column), columns.get(column, "VARCHAR")
             branches.append(branch(quote_literal(measure), "false", v_col, v_type,
                                    f" || ':' || {quote_literal(measure)}", f"where not {_blank_sql(v_col, v_type)}"))
-        all_blank = " and ".join(_blank_sql(col(c), type_of.get(c, "VARCHAR")) for c in src.measures.values())
+        all_blank = " and ".join(_blank_sql(col(c), columns.get(c, "VARCHAR")) for c in src.measures.values())
         branches.append(branch("cast(null as varchar)", "true", "cast(null as varchar)", "VARCHAR", "",
                                f"where {all_blank}"))
         rows = " union all ".join(branches)
