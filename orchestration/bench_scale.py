@@ -59,17 +59,18 @@ def step_seconds(dagster_home: Path, run_id: str) -> dict[str, float]:
 def work_seconds(dagster_home: Path, run_id: str, dbt_target: Path) -> float:
     """Seconds the ingestion and the dbt digests spent on their own work inside their steps: ingestion's
     measured time (materialisation metadata ``ingest_seconds``) plus the execution times of the digest models
-    and their tests (``run_results.json`` of the run's dbt_digests invocation). The rest of those steps is dbt's
-    start-up and Dagster recording one event per asset and partition."""
+    and their tests (``target/dbt_digests/run_results.json``, the step's latest run). The rest of those steps
+    is dbt's start-up and Dagster recording one event per asset and partition."""
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         records = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
         ingest = next(r.asset_materialization.metadata["ingest_seconds"].value for r in records
                       if r.dagster_event.asset_key == dg.AssetKey(["raw", "events"]))
-    results = sorted(dbt_target.glob(f"dbt_digests-{run_id[:7]}-*/run_results.json"))
-    # the nodes' own execution times: dbt's wall time also holds its waits while Dagster records events
-    nodes = json.loads(results[-1].read_text(encoding="utf-8"))["results"] if results else None
+    # the nodes' own execution times (dbt's wall time also holds its waits while Dagster records events);
+    # the step's artifacts folder holds its latest run, so this is read right after the run
+    results = dbt_target / "dbt_digests" / "run_results.json"
+    nodes = json.loads(results.read_text(encoding="utf-8"))["results"] if results.exists() else None
     dbt = sum(node["execution_time"] for node in nodes) if nodes is not None else float("nan")
     return float(ingest) + float(dbt)
 

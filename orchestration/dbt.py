@@ -55,6 +55,15 @@ translator = BudgetlensTranslator(settings=DagsterDbtTranslatorSettings(
     enable_asset_checks=True, enable_duplicate_source_asset_keys=True))
 
 
+def step_target_path(context: dg.AssetExecutionContext) -> Path:
+    """dbt's artifacts folder for a step, replaced by each run (``target/<step>``, relative to the project).
+
+    dagster-dbt's default, a new folder per run and step (~3 MB), grows by ~2 GB a year on a daily
+    schedule; runs never overlap on the warehouse (its run lock), so one folder per step is safe.
+    """
+    return Path("target") / context.op_execution_context.op.name
+
+
 def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """The partitioned (incremental digests) and unpartitioned (everything else) dbt assets."""
 
@@ -65,7 +74,8 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         # `duckdb` is not queried here: requiring it holds the warehouse's run lock while dbt writes the file
         window = context.partition_time_window
         dbt_vars = {"window_start": window.start.date().isoformat(), "window_end": window.end.date().isoformat()}
-        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context,
+                           target_path=step_target_path(context)).stream()
 
     @dbt_assets(manifest=dbt_project.manifest_path, exclude=INCREMENTAL, name="dbt_metrics",
                 dagster_dbt_translator=translator, project=dbt_project, pool="duckdb")
@@ -73,6 +83,6 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         # `duckdb` is not queried here: requiring it holds the warehouse's run lock while dbt writes the file
         # No fetch_row_counts(): it keeps a DuckDB connection open in this process, which then
         # refuses any read-only connection to the same file (the CLI report, analysts, tests).
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(["build"], context=context, target_path=step_target_path(context)).stream()
 
     return [dbt_digests, dbt_metrics]

@@ -54,7 +54,7 @@ def test_own_work_is_ingestion_time_plus_dbt_node_times(tmp_path):
     (tmp_path / "home").mkdir()
     with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
         run_id = dg.materialize([events], instance=instance).run_id
-    invocation = tmp_path / "target" / f"dbt_digests-{run_id[:7]}-abc1234"
+    invocation = tmp_path / "target" / "dbt_digests"
     invocation.mkdir(parents=True)
     (invocation / "run_results.json").write_text(
         '{"elapsed_time": 60.0, "results": [{"execution_time": 1.0}, {"execution_time": 1.25}]}')
