@@ -175,7 +175,6 @@ def _plan_files(conn, spec: BudgetSpec, landing_dir: Path) -> list[PlannedFile]:
         if row is None:
             scratch = scratch or duckdb.connect()
             try:
-                read_columns(scratch, file)
                 first, last, rows = day_range(scratch, file, spec.source.timestamp, spec.source.timezone)
                 error = None
             except LandingError as err:

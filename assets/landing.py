@@ -94,7 +94,13 @@ def read_columns(conn: duckdb.DuckDBPyConnection, file: LandingFile) -> dict[str
 
 def day_range(conn: duckdb.DuckDBPyConnection, file: LandingFile, timestamp_col: str,
               timezone: str) -> tuple[dt.date | None, dt.date | None, int]:
-    """First and last UTC day with a parseable timestamp, and the row count."""
+    """First and last UTC day with a parseable timestamp, and the row count.
+
+    Raises
+    ------
+    LandingError
+        When the file cannot be read at all or is empty (see :func:`read_columns`).
+    """
     columns = read_columns(conn, file)
     if timestamp_col not in columns:  # every row will be quarantined for the missing column
         return None, None, conn.execute(f"select count(*) from {reader_sql(file)}").fetchone()[0]
