@@ -23,6 +23,7 @@ import psutil
 
 from assets.demo_export import export_demo
 from assets.settings import DBT_PROJECT_DIR
+from assets.warehouse import quote_ident, quote_literal
 from models.spec import load_specs
 
 RUN_ID_RE = re.compile(r"^run ([0-9a-f-]{36}): success", re.MULTILINE)
@@ -112,13 +113,13 @@ def raw_query_seconds(landing: Path, specs_dir: Path, threads: int) -> tuple[flo
     conn.execute("set TimeZone = 'UTC'")
     started, groups = time.perf_counter(), 0
     for spec in load_specs(specs_dir):
-        levels = ", ".join(f'"{lvl}"' for lvl in spec.segments.levels)
-        files = str(landing / spec.source.pattern).replace("'", "''")
+        levels = ", ".join(quote_ident(level) for level in spec.segments.levels)
+        files = quote_literal(str(landing / spec.source.pattern))
         groups += conn.execute(f"""
             select count(*) from (
                 select measure, {levels}, cast("timestamp" as date) as day, count(*) as n, sum(value) as s,
                        avg(value) as mean, min(value) as lo, max(value) as hi, var_samp(value) as var
-                from read_parquet('{files}') group by all)""").fetchone()[0]
+                from read_parquet({files}) group by all)""").fetchone()[0]
     return time.perf_counter() - started, groups
 
 
@@ -130,8 +131,8 @@ def raw_copy_seconds(landing: Path, specs_dir: Path, database: Path) -> float:
     conn.execute("set enable_progress_bar = false")
     started = time.perf_counter()
     for spec in load_specs(specs_dir):
-        files = str(landing / spec.source.pattern).replace("'", "''")
-        conn.execute(f"create table \"{spec.id}\" as select * from read_parquet('{files}')")
+        files = quote_literal(str(landing / spec.source.pattern))
+        conn.execute(f"create table {quote_ident(spec.id)} as select * from read_parquet({files})")
     conn.execute("checkpoint")
     seconds = time.perf_counter() - started
     conn.close()
