@@ -1,12 +1,14 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_digest_daily'}}}) }}
 
 -- Daily digests merged from hourly ones must equal a direct aggregation of the raw events,
--- variance included (the exact merge is checked against var_samp over the events).
+-- variance included (the exact merge is checked against var_samp over the events), over the window the run
+-- rebuilt (the whole history with the default vars).
 with direct as (
     select budget_id, measure, segment_id, day,
            count(*) as event_count, sum(value) as value_sum, min(value) as value_min,
            max(value) as value_max, var_samp(value) as value_variance
     from {{ ref('stg_events') }}
+    where day >= {{ window_start() }} and day < {{ window_end() }}
     group by budget_id, measure, segment_id, day
 )
 

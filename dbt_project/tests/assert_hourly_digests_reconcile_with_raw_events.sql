@@ -1,11 +1,13 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_digest_hourly'}}}) }}
 
 -- Hourly digests must hold exactly the raw events still retained: same count, sum, min and max
--- per budget, measure, segment and day (days pruned from raw by retention are not compared).
+-- per budget, measure, segment and day (days pruned from raw by retention are not compared), over the
+-- window the run rebuilt (the whole history with the default vars).
 with raw_days as (
     select budget_id, measure, segment_id, day,
            count(*) as event_count, sum(value) as value_sum, min(value) as value_min, max(value) as value_max
     from {{ ref('stg_events') }}
+    where day >= {{ window_start() }} and day < {{ window_end() }}
     group by budget_id, measure, segment_id, day
 ),
 
@@ -13,6 +15,7 @@ digest_days as (
     select budget_id, measure, segment_id, day,
            sum(event_count) as event_count, sum(value_sum) as value_sum, min(value_min) as value_min, max(value_max) as value_max
     from {{ ref('fct_digest_hourly') }}
+    where day >= {{ window_start() }} and day < {{ window_end() }}
     group by budget_id, measure, segment_id, day
 ),
 

@@ -1,7 +1,8 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_digest_monthly'}}}) }}
 
 -- Monthly (and weekly) digests merged from daily ones must equal a direct aggregation of the
--- raw events for every month fully covered by retained raw events.
+-- raw events for every month fully covered by retained raw events, among the months the run's window
+-- touched (the whole history with the default vars).
 with first_raw as (
     select min(day) as first_day from {{ ref('stg_events') }}
 ),
@@ -10,6 +11,7 @@ direct as (
     select budget_id, measure, segment_id, cast({{ dbt.date_trunc('month', 'day') }} as date) as month_start,
            count(*) as event_count, sum(value) as value_sum, var_samp(value) as value_variance
     from {{ ref('stg_events') }}
+    where day >= {{ widened_start('month') }} and day < {{ widened_end('month') }}
     group by budget_id, measure, segment_id, cast({{ dbt.date_trunc('month', 'day') }} as date)
 )
 

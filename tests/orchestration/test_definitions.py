@@ -86,3 +86,16 @@ def test_sensor_skips_with_the_reason_when_a_file_escapes_the_landing_folder(tmp
     with dg.instance_for_test() as instance:
         result = landing_files_sensor(dg.build_sensor_context(instance=instance))
         assert isinstance(result, dg.SkipReason) and "outside the landing folder" in result.skip_message
+
+
+def test_dbt_version_is_the_installed_dbt_core_without_asking_the_executable(tmp_path):
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.dbt import dbt_executable, dbt_project, dbt_resource
+
+    asked = DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())._cli_version  # runs dbt --version
+    assert dbt_resource()._cli_version == asked
+    # an executable elsewhere is still asked (a missing one fails on the question)
+    elsewhere = dbt_resource().model_copy(update={"dbt_executable": str(tmp_path / "dbt")})
+    with pytest.raises(FileNotFoundError):
+        elsewhere._cli_version

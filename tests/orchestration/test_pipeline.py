@@ -193,6 +193,39 @@ def test_attribute_grouping_example_compiles_and_matches_metric_values(demo):
     assert ppc and all(by_kind[(month, "paid_media")] == pytest.approx(value, rel=1e-12) for month, value in ppc.items())
 
 
+def test_digest_tests_check_the_rebuilt_window_in_a_run_and_every_row_by_hand(demo, tmp_path):
+    """A daily digest broken on the first day: a run's window elsewhere passes, the window holding it and a
+    hand-run `dbt test` (default vars) fail on it."""
+    from assets.settings import DBT_PROJECT_DIR
+    from orchestration.dbt import dbt_executable
+
+    settings = demo[0]
+    copy = tmp_path / "broken.duckdb"
+    shutil.copy(settings.duckdb_path, copy)
+    with duckdb.connect(str(copy)) as conn:
+        broken = conn.execute("update main.fct_digest_daily set value_min = value_max + 1 where day = ?",
+                              [START]).fetchone()[0]
+    assert broken > 0
+
+    def failing_tests(*vars_args: str) -> set[str]:
+        done = subprocess.run([dbt_executable(), "test", "--select", "fct_digest_daily", *vars_args,
+                               "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                               "--target-path", str(tmp_path / "target")],
+                              capture_output=True, text=True, env={**os.environ, "BUDGETLENS_DUCKDB": str(copy)})
+        results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+        assert done.returncode == (1 if any(r["status"] == "fail" for r in results) else 0), done.stdout[-2000:]
+        return {r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"}
+
+    def window(first: dt.date) -> tuple[str, str]:
+        return "--vars", json.dumps({"window_start": first.isoformat(),
+                                     "window_end": (first + dt.timedelta(days=1)).isoformat()})
+
+    assert failing_tests(*window(END)) == set()
+    expected = {"digest_is_consistent_fct_digest_daily_", "assert_daily_rollup_equals_direct_aggregation"}
+    assert failing_tests(*window(START)) == expected
+    assert failing_tests() == expected
+
+
 def test_forecasts_are_labelled_and_derived_ones_follow_their_formula(demo):
     _, _, conn = demo
     assert conn.execute("select count(*) from main.metric_forecasts where provenance <> 'predicted' "
