@@ -25,6 +25,7 @@ a factor of a ratio is that factor's effect on the ratio, not on an input.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,9 +87,22 @@ def default_pairs(grain: str, latest: dt.date) -> list[Pair]:
             Pair("year_ago", grain, next_period(grain, latest, -YEAR_STEPS[grain]), latest)]
 
 
+@functools.lru_cache(maxsize=4096)  # every decomposition asks for the same few periods' days
 def _days(grain: str, start: dt.date) -> pd.DatetimeIndex:
     end = next_period(grain, start, 1)
     return pd.date_range(start, end - dt.timedelta(days=1), freq="D")
+
+
+@functools.lru_cache(maxsize=1024)
+def _pair_days(pair: Pair) -> pd.DatetimeIndex:
+    return pair.days0.union(pair.days1)
+
+
+@functools.lru_cache(maxsize=1024)
+def _year_before(pair: Pair) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    """The same two periods' days a year earlier."""
+    return (pd.DatetimeIndex(pair.days0 - pd.DateOffset(years=1)),
+            pd.DatetimeIndex(pair.days1 - pd.DateOffset(years=1)))
 
 
 @dataclass(frozen=True)
@@ -145,6 +159,7 @@ class DriftEngine:
         for rel in spec.relationships:
             self.relationships.setdefault(rel.target, []).append(rel)
         self._series, self._profiles, self._adjusted, self._flags, self._base = {}, {}, {}, {}, {}
+        self._arrays, self._weight_arrays, self._positions, self._history = {}, {}, {}, {}
 
     # --- data access ------------------------------------------------------------------
 
@@ -155,6 +170,42 @@ class DriftEngine:
             self._series[key] = (raw.reindex(self.calendar) if raw is not None
                                  else pd.Series(np.nan, index=self.calendar))
         return self._series[key]
+
+    # Positional reads: the daily series are aligned on one calendar, so a period's days are positions in
+    # it; reading arrays there instead of reindexing Series took drift from 16 s to 10 s (demo, 1M events).
+
+    def values(self, metric: str, node: str) -> np.ndarray:
+        """The daily series over the calendar and one trailing NaN (what position -1 reads)."""
+        key = (metric, node)
+        if key not in self._arrays:
+            self._arrays[key] = np.append(self.series(metric, node).to_numpy(float), np.nan)
+        return self._arrays[key]
+
+    def _adjusted_values(self, metric: str, node: str, before: pd.Timestamp) -> np.ndarray:
+        key = ("adjusted", metric, node, before)
+        if key not in self._arrays:
+            self._arrays[key] = np.append(self._deseasonalised(metric, node, before).to_numpy(float), np.nan)
+        return self._arrays[key]
+
+    def _weight_values(self, measure: str, node: str) -> np.ndarray:
+        """Daily event counts over the calendar (0 where none) and one trailing 0."""
+        key = (measure, node)
+        if key not in self._weight_arrays:
+            w = self._weights.get(key, pd.Series(dtype=float)).reindex(self.calendar).fillna(0.0)
+            self._weight_arrays[key] = np.append(w.to_numpy(float), 0.0)
+        return self._weight_arrays[key]
+
+    def positions(self, days: pd.DatetimeIndex) -> np.ndarray:
+        """Calendar positions of ``days`` (-1 for a day outside the calendar)."""
+        key = tuple(days.asi8)
+        if key not in self._positions:
+            self._positions[key] = self.calendar.get_indexer(days)
+        return self._positions[key]
+
+    def _kept(self, days: pd.DatetimeIndex, flags: pd.DataFrame) -> np.ndarray:
+        """Positions of the days of a period that are not shock days."""
+        pos = self.positions(days)
+        return pos[~days.isin(flags.index)] if len(flags) else pos
 
     def period_value(self, metric: str, node: str, start: dt.date) -> float:
         frame = self._periods.get((metric, node))
@@ -191,7 +242,7 @@ class DriftEngine:
             self._flags[key] = shock_days(self._deseasonalised(metric, node, before), factors, y, y.index,
                                           profile.mode == "multiplicative")
         flags = self._flags[key]
-        return flags[flags.index.isin(pair.days0.union(pair.days1))]
+        return flags[flags.index.isin(_pair_days(pair))]
 
     def base_pieces(self, metric_id: str, node: str, pair: Pair) -> list[Piece] | None:
         """The factors of a base (or composite-free) metric's change; None if a value is missing."""
@@ -205,12 +256,11 @@ class DriftEngine:
             return None
         metric = self.spec.metrics[metric_id]
         additive = self._additive(metric)
-        y = self.series(metric_id, node)
         profile = self._profile(metric_id, node, pd.Timestamp(pair.start1))
         z = self._deseasonalised(metric_id, node, pd.Timestamp(pair.start1))
         flags = self._shock_flags(metric_id, node, pair)
         days0, days1 = pair.days0, pair.days1
-        pieces = self._shock_pieces(flags, y, node, days0, days1, additive)
+        pieces = self._shock_pieces(flags, self.values(metric_id, node), node, days0, days1, additive)
         pieces += self._temporal_pieces(metric_id, node, profile, z, flags, pair, additive)
         pieces += self._influence_pieces(metric_id, node, z, flags, pair, additive)
         pieces += self._dimension_pieces(metric_id, metric, node, flags, pair)
@@ -218,10 +268,10 @@ class DriftEngine:
         self._base[key] = pieces
         return pieces
 
-    def _shock_pieces(self, flags, y, node, days0, days1, additive) -> list[Piece]:
+    def _shock_pieces(self, flags, y: np.ndarray, node, days0, days1, additive) -> list[Piece]:
         pieces = []
-        n0 = max(int(y.reindex(days0).notna().sum()), 1)
-        n1 = max(int(y.reindex(days1).notna().sum()), 1)
+        n0 = max(int(np.count_nonzero(~np.isnan(y[self.positions(days0)]))), 1)
+        n1 = max(int(np.count_nonzero(~np.isnan(y[self.positions(days1)]))), 1)
         for shock in group_shocks(flags):
             in1 = float(shock.abnormal[shock.abnormal.index.isin(days1)].sum())
             in0 = float(shock.abnormal[shock.abnormal.index.isin(days0)].sum())
@@ -235,25 +285,23 @@ class DriftEngine:
 
     def _yearly(self, metric_id: str, node: str, pair: Pair) -> tuple[float, str] | None:
         """Last year's change between the same two periods: (ratio, "ratio") or (difference, "difference")."""
-        days0, days1 = pair.days0, pair.days1
-        ly0 = pd.DatetimeIndex(days0 - pd.DateOffset(years=1))
-        ly1 = pd.DatetimeIndex(days1 - pd.DateOffset(years=1))
-        if ly1.max() >= days0.min():  # a year-on-year pair has no earlier twin in the data
+        ly0, ly1 = _year_before(pair)
+        if ly1.max() >= pair.days0.min():  # a year-on-year pair has no earlier twin in the data
             return None
         profile = self._profile(metric_id, node, pd.Timestamp(pair.start1))
-        z = self._deseasonalised(metric_id, node, pd.Timestamp(pair.start1))
-        a, b = z.reindex(ly0), z.reindex(ly1)
-        if a.notna().mean() < 0.5 or b.notna().mean() < 0.5:
+        z = self._adjusted_values(metric_id, node, pd.Timestamp(pair.start1))
+        a, b = z[self.positions(ly0)], z[self.positions(ly1)]
+        if np.mean(~np.isnan(a)) < 0.5 or np.mean(~np.isnan(b)) < 0.5:
             return None
-        m0, m1 = float(a.median()), float(b.median())
+        m0, m1 = float(np.nanmedian(a)), float(np.nanmedian(b))
         if profile.mode == "multiplicative":
             return (m1 / m0, "ratio") if m0 > 0 else None
         return m1 - m0, "difference"
 
     def _temporal_pieces(self, metric_id, node, profile, z, flags, pair: Pair, additive) -> list[Piece]:
         days0, days1 = pair.days0, pair.days1
-        clean0 = z.reindex(days0.difference(flags.index))
-        level = float(clean0.mean()) if clean0.notna().any() else float("nan")
+        clean0 = self._adjusted_values(metric_id, node, pd.Timestamp(pair.start1))[self._kept(days0, flags)]
+        level = float(np.nanmean(clean0)) if (~np.isnan(clean0)).any() else float("nan")
         found = self._yearly(metric_id, node, pair)
         yearly = found[0] if found else None
         calendar, seasonal = temporal_change(profile, level, yearly, days0, days1, additive)
@@ -292,14 +340,14 @@ class DriftEngine:
         children = self.children.get(node, [])
         if not children or metric.kind != "base" or metric.agg not in ADDITIVE | {"mean"}:
             return []
-        keep0, keep1 = days0.difference(flags.index), days1.difference(flags.index)
+        keep0, keep1 = self._kept(days0, flags), self._kept(days1, flags)
         if len(keep0) == 0 or len(keep1) == 0:
             return []
         scale0, scale1 = len(days0) / len(keep0), len(days1) / len(keep1)
         level = self.level_of[children[0]]
         if metric.agg in ADDITIVE:
-            v0 = pd.Series({c: np.nansum(self.series(metric_id, c).reindex(keep0)) * scale0 for c in children})
-            v1 = pd.Series({c: np.nansum(self.series(metric_id, c).reindex(keep1)) * scale1 for c in children})
+            v0 = pd.Series({c: np.nansum(self.values(metric_id, c)[keep0]) * scale0 for c in children})
+            v1 = pd.Series({c: np.nansum(self.values(metric_id, c)[keep1]) * scale1 for c in children})
             # what a slice's declared influences explain is theirs, not the slice's own
             v1 = v1 - pd.Series({c: self._influence_total(metric_id, c, pair) for c in children})
             drift = additive_drift(v0[v0 != 0], v1[v1 != 0])
@@ -307,11 +355,10 @@ class DriftEngine:
         else:
             parts = {}
             for c in children:
-                r = self.series(metric_id, c)
-                w = self._weights.get((metric.measure, c), pd.Series(dtype=float)).reindex(self.calendar).fillna(0.0)
+                r, w = self.values(metric_id, c), self._weight_values(metric.measure, c)
                 for side, keep in ((0, keep0), (1, keep1)):
-                    rk, wk = r.reindex(keep), w.reindex(keep)
-                    ok = rk.notna() & (wk > 0)
+                    rk, wk = r[keep], w[keep]
+                    ok = ~np.isnan(rk) & (wk > 0)
                     total = float(wk[ok].sum())
                     parts[(c, side)] = (float((rk[ok] * wk[ok]).sum() / total) if total else np.nan, total)
             frame = {f"{k}{s}": pd.Series({c: parts[(c, s)][i] for c in children})
@@ -486,11 +533,15 @@ class DriftEngine:
 
     def materiality(self, metric_id: str, node: str, pair: Pair, delta: float) -> tuple[float | None, str]:
         """Robust z of the change against history's changes over the same distance (or one period)."""
-        frame = self._periods.get((metric_id, node))
-        if frame is None:
+        key = (metric_id, node)
+        if key not in self._history:
+            frame = self._periods.get(key)
+            self._history[key] = None if frame is None else \
+                frame[frame["is_complete"].astype(bool)]["value"].astype(float).sort_index()
+        history = self._history[key]
+        if history is None:
             return None, "unknown"
-        history = frame[frame["is_complete"].astype(bool)]["value"].astype(float)
-        history = history[[start < pair.start1 for start in history.index]].sort_index()
+        history = history[history.index < pair.start1]
         lag = 1 if pair.label == "previous" else YEAR_STEPS[pair.grain]
         changes = history.diff(lag).dropna() if len(history) > lag else pd.Series(dtype=float)
         if len(changes) < MIN_CHANGES:
