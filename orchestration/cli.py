@@ -44,14 +44,24 @@ def manifest_lock(settings: Settings, what: str):
 
 
 def prepare_dbt(settings: Settings) -> None:
-    """Build dbt's manifest (dagster-dbt reads it when definitions load; never parse at import)."""
-    from orchestration.dbt import dbt_executable
+    """Build dbt's manifest (dagster-dbt reads it when definitions load; never parse at import), unless the
+    manifest on disk was parsed from the same inputs (a dbt process start and parse saved, ~5 s a run)."""
+    from orchestration.dbt import dbt_executable, manifest_fingerprint
 
     settings.export()
     started = time.perf_counter()
+    target = DBT_PROJECT_DIR / "target"
     with manifest_lock(settings, "dbt parse"):
+        fingerprint = manifest_fingerprint(DBT_PROJECT_DIR, os.environ)
+        stamp = target / "manifest.fingerprint"
+        if (target / "manifest.json").exists() and stamp.exists() and stamp.read_text() == fingerprint:
+            print("dbt manifest up to date (project, packages and settings unchanged)")
+            return
+        stamp.unlink(missing_ok=True)
         result = subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
                                  "--profiles-dir", str(DBT_PROJECT_DIR)], capture_output=True, text=True)
+        if result.returncode == 0:
+            stamp.write_text(fingerprint)
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(f"dbt parse failed (exit {result.returncode})")

@@ -5,6 +5,7 @@ backfills run as one window); everything downstream is rebuilt whole.
 """
 
 
+import hashlib
 import importlib.metadata
 import json
 import shutil
@@ -23,6 +24,25 @@ from assets.settings import DBT_PROJECT_DIR
 INCREMENTAL = "config.materialized:incremental stg_events"
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+# Folders dbt writes into the project; everything else there is an input of the manifest.
+DBT_OUTPUT_FOLDERS = {"target", "logs", "dbt_packages"}
+
+
+def manifest_fingerprint(project_dir: Path, environ: Mapping[str, str]) -> str:
+    """What ``dbt parse`` reads: the project's files, the dbt packages' versions and the environment the
+    profile and models can read (``BUDGETLENS_*``, ``DBT_*``). Same fingerprint, same manifest."""
+    digest = hashlib.sha256()
+    for package in ("dbt-core", "dbt-duckdb", "dagster-dbt"):
+        digest.update(f"{package}=={importlib.metadata.version(package)}\n".encode())
+    for path in sorted(project_dir.rglob("*")):
+        relative = path.relative_to(project_dir)
+        if path.is_file() and relative.parts[0] not in DBT_OUTPUT_FOLDERS:
+            digest.update(f"{relative.as_posix()}\0{len(path.read_bytes())}\0".encode() + path.read_bytes())
+    for key in sorted(k for k in environ if k.startswith(("BUDGETLENS_", "DBT_"))):
+        digest.update(f"{key}={environ[key]}\n".encode())
+    return digest.hexdigest()
 
 
 def dbt_executable() -> str:

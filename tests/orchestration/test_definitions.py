@@ -99,3 +99,36 @@ def test_dbt_version_is_the_installed_dbt_core_without_asking_the_executable(tmp
     elsewhere = dbt_resource().model_copy(update={"dbt_executable": str(tmp_path / "dbt")})
     with pytest.raises(FileNotFoundError):
         elsewhere._cli_version
+
+
+def test_manifest_fingerprint_follows_the_project_packages_and_settings_only(tmp_path):
+    import shutil
+
+    from assets.settings import DBT_PROJECT_DIR
+    from orchestration.dbt import manifest_fingerprint
+
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    env = {"BUDGETLENS_DUCKDB": "/data/a.duckdb", "HOME": "/root"}
+    first = manifest_fingerprint(project, env)
+    (project / "target").mkdir()
+    (project / "target" / "run_results.json").write_text("{}")  # dbt's own output is not an input
+    assert manifest_fingerprint(project, {**env, "HOME": "/elsewhere"}) == first
+    assert manifest_fingerprint(project, {**env, "BUDGETLENS_DUCKDB": "/data/b.duckdb"}) != first
+    assert manifest_fingerprint(project, {**env, "DBT_TARGET_PATH": "x"}) != first
+    model = project / "models" / "staging" / "stg_events.sql"
+    model.write_text(model.read_text() + "\n-- edited\n")
+    assert manifest_fingerprint(project, env) != first
+
+
+def test_prepare_parses_only_when_the_manifest_inputs_changed(capsys):
+    from assets.settings import DBT_PROJECT_DIR
+    from orchestration.cli import prepare_dbt
+
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    prepare_dbt(Settings.from_env())  # the session's settings: parsed at session start
+    written = manifest.stat().st_mtime_ns
+    assert "dbt manifest up to date" in capsys.readouterr().out
+    (DBT_PROJECT_DIR / "target" / "manifest.fingerprint").unlink()
+    prepare_dbt(Settings.from_env())
+    assert "dbt manifest ready" in capsys.readouterr().out and manifest.stat().st_mtime_ns > written
