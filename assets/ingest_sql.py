@@ -73,7 +73,8 @@ def _required_columns(src: Source) -> set[str]:
 
 
 def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str, str], start: dt.datetime,
-                   end: dt.datetime, earliest: dt.datetime, row_number: str = "row_number() over ()") -> str:
+                   end: dt.datetime, earliest: dt.datetime, row_number: str = "row_number() over ()",
+                   overflow: list[str] | None = None) -> str:
     """Every row of ``reader`` for the window ``[start, end)`` or for no window at all, typed and judged.
 
     Parameters
@@ -93,6 +94,9 @@ def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str
         such rows get ``day`` NULL and are kept in quarantine per source.
     row_number : str
         SQL numbering the source's rows from 1 in source order (over the reader's alias ``t``).
+    overflow : list of str, optional
+        Columns holding fields beyond the header's (a CSV row longer than its header). A row with
+        anything there is quarantined: its fields no longer line up with the header's names.
 
     Returns
     -------
@@ -114,6 +118,8 @@ def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str
     segs = [(col(c), columns.get(c, "VARCHAR")) for c in seg_cols]
     ts_col, ts_type = col(src.timestamp), columns.get(src.timestamp, "VARCHAR")
     eid_text = f"nullif(trim({_text_sql(col(src.event_id), columns.get(src.event_id, 'VARCHAR'))}), '')"
+    overflow = [c for c in overflow or [] if c in columns]
+    extra = " + ".join(f"cast(not {_blank_sql(col(c), columns[c])} as integer)" for c in overflow) or "0"
 
     def branch(measure_sql: str, measure_blank: str, value_col: str, value_type: str, eid_suffix: str,
                where: str) -> str:
@@ -128,6 +134,7 @@ def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str
             {value_col} as value_cell,
             coalesce({eid_text}{eid_suffix}, md5(concat_ws('|', {content}))) as eid,
             {', '.join(f'{_text_sql(c, t)} as seg_{i}' for i, (c, t) in enumerate(segs))},
+            {extra} as extra_fields,
             {original} as original
         from {reader} t {where}"""
 
@@ -152,7 +159,10 @@ def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str
     checks = []
     if missing:
         checks.append(f"when true then {quote_literal('file lacks column(s): ' + ', '.join(missing))}")
+    width = len(columns) - len(overflow)
     checks += [
+        f"when extra_fields > 0 then 'row has ' || cast(extra_fields as varchar) || ' field(s) more than "
+        f"the header ({width} columns): its values do not line up with the column names'",
         "when ts_blank then 'timestamp missing'",
         "when ts is null then 'timestamp not parseable: ' || left(cast(ts_cell as varchar), 60)",
         f"when ts < {lo} or ts >= {hi} then 'timestamp outside {earliest:%Y-%m-%d}..{TS_MAX[:4]}: ' || left(cast(ts_cell as varchar), 60)",

@@ -17,7 +17,8 @@ import duckdb
 import pandas as pd
 
 from assets.ingest_sql import checked_select
-from assets.landing import LandingError, LandingFile, day_range, discover, numbered_reader_sql, read_columns
+from assets.landing import (LandingError, LandingFile, day_range, discover, numbered_reader_sql, overflow_columns,
+                            read_columns)
 from assets.warehouse import prepare, quote_literal
 from models.demo.generator import generate_day
 from models.spec import BudgetSpec
@@ -48,12 +49,13 @@ def _delete_window(conn, budget: str, start: dt.date, end: dt.date) -> None:
 
 
 def _load_source(conn, spec: BudgetSpec, reader: str, source: str, columns: dict[str, str], start: dt.date,
-                 end: dt.date, history_start: dt.date, row_number: str = "row_number() over ()") -> None:
+                 end: dt.date, history_start: dt.date, row_number: str = "row_number() over ()",
+                 overflow: list[str] | None = None) -> None:
     """Judge one source's rows: valid ones to ``raw.events``, the rest to ``raw.quarantine`` with their reason,
     and the count received per day into ``_received`` (the ledger :func:`_finish_window` balances)."""
     budget = quote_literal(spec.id)
     lower = max(history_start, dt.date(1990, 1, 1))
-    checked = checked_select(spec, reader, source, columns, _ts(start), _ts(end), _ts(lower), row_number)
+    checked = checked_select(spec, reader, source, columns, _ts(start), _ts(end), _ts(lower), row_number, overflow)
     # Judged once into a temp table of one source's rows, then split: measured 4.4-4.6 s for 5M Parquet events
     # against 4.6-4.8 s for three passes over the file computing only the columns each needs.
     conn.execute(f"create or replace temp table _checked as {checked}")
@@ -214,8 +216,9 @@ def _ingest_files(conn, spec: BudgetSpec, plan: list[PlannedFile], start: dt.dat
             _quarantine_file(conn, spec, file, f"unreadable file: {planned.error}")
             continue
         reader, row_number = numbered_reader_sql(file)
-        _load_source(conn, spec, reader, file.relative, read_columns(conn, file), start, end, history_start,
-                     row_number)
+        columns = read_columns(conn, file)
+        _load_source(conn, spec, reader, file.relative, columns, start, end, history_start, row_number,
+                     overflow_columns(conn, file, columns))
     return used
 
 

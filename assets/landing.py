@@ -14,6 +14,7 @@ from assets.warehouse import quote_ident, quote_literal
 from models.spec import BudgetSpec
 
 SUPPORTED = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+UTF16_LE_BOM, UTF16_BE_BOM = b"\xff\xfe", b"\xfe\xff"
 
 
 class LandingError(ValueError):
@@ -59,15 +60,31 @@ def discover(spec: BudgetSpec, landing_dir: Path) -> list[LandingFile]:
     return found
 
 
+def csv_encoding(file: LandingFile) -> str:
+    """UTF-8, or UTF-16 when the file starts with the little-endian byte-order mark (what spreadsheet
+    programs write as "Unicode text"). DuckDB reads a big-endian UTF-16 file as no rows at all, so that
+    one is refused with a reason instead."""
+    with file.path.open("rb") as handle:
+        start = handle.read(2)
+    if start == UTF16_BE_BOM:
+        raise LandingError(f"{file.relative}: UTF-16 big-endian text is not supported; save the file as UTF-8")
+    return "utf-16" if start == UTF16_LE_BOM else "utf-8"
+
+
+def _csv_sql(file: LandingFile, header: bool) -> str:
+    # all_varchar: a bad cell must become a quarantined row, not a failed read; null_padding: a short row
+    # keeps its fields (the missing ones NULL) and a long row's extra fields land in unnamed columns
+    return (f"read_csv({quote_literal(str(file.path))}, header = {str(header).lower()}, all_varchar = true, "
+            f"strict_mode = false, null_padding = true, sample_size = -1, "
+            f"encoding = {quote_literal(csv_encoding(file))}, ignore_errors = false)")
+
+
 def reader_sql(file: LandingFile) -> str:
     """A DuckDB table function reading ``file``: CSV columns all as text, Parquet in its own types
     (both are checked row by row later)."""
-    path = quote_literal(str(file.path))
     if file.kind == "csv":
-        # all_varchar: a bad cell must become a quarantined row, not a failed read.
-        return (f"read_csv({path}, header = true, all_varchar = true, strict_mode = false, "
-                f"null_padding = true, sample_size = -1, encoding = 'utf-8', ignore_errors = false)")
-    return f"read_parquet({path})"
+        return _csv_sql(file, header=True)
+    return f"read_parquet({quote_literal(str(file.path))})"
 
 
 def numbered_reader_sql(file: LandingFile) -> tuple[str, str]:
@@ -79,6 +96,23 @@ def numbered_reader_sql(file: LandingFile) -> tuple[str, str]:
     if file.kind == "parquet":
         return f"read_parquet({quote_literal(str(file.path))}, file_row_number = true)", "t.file_row_number + 1"
     return reader_sql(file), "row_number() over ()"
+
+
+def overflow_columns(conn: duckdb.DuckDBPyConnection, file: LandingFile, columns: dict[str, str]) -> list[str]:
+    """Columns a CSV reader made up for fields beyond the header's (rows longer than the header).
+
+    DuckDB names such a column ``column<position>``; only when the last columns are named so is the
+    header line read again as a row (a second sniff of the file) to tell them from real names.
+    """
+    names = list(columns)
+    trailing = 0
+    while file.kind == "csv" and trailing < len(names) and names[-1 - trailing] == f"column{len(names) - 1 - trailing}":
+        trailing += 1
+    if trailing == 0:
+        return []
+    header = conn.execute(f"select * from {_csv_sql(file, header=False)} limit 1").fetchone() or ()
+    width = max((i + 1 for i, name in enumerate(header) if name is not None and name.strip()), default=0)
+    return names[max(width, len(names) - trailing):]
 
 
 def read_columns(conn: duckdb.DuckDBPyConnection, file: LandingFile) -> dict[str, str]:

@@ -56,7 +56,7 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
                 continue
             try:
                 first, last, _ = day_range(conn, file, spec.source.timestamp, spec.source.timezone)
-            except duckdb.Error:
+            except (duckdb.Error, LandingError):
                 first = last = None  # unreadable: the next run records it in quarantine
             if first is None:
                 first = last = dt.date.today() - dt.timedelta(days=1)

@@ -33,6 +33,7 @@ GOOD_FRAME = pd.DataFrame({"id": [f"p{i}" for i in range(50)], "timestamp": ["20
 CASES = {
     "latin-1 bytes": ("a.csv", csv("x1,2026-03-01 08:00:00,visit,1,caf\xe9,a\n", "latin-1")),
     "utf-16 with BOM": ("b.csv", csv("x1,2026-03-01 08:00:00,visit,1,web,a\n", "utf-16")),
+    "utf-16 big-endian": ("b2.csv", b"\xfe\xff" + csv("x1,2026-03-01 08:00:00,visit,1,web,a\n", "utf-16-be")),
     "truncated parquet": ("c.parquet", parquet(GOOD_FRAME)[:-200]),
     "value not numeric": ("d.csv", csv("x1,2026-03-01 08:00:00,visit,one,web,a\nx2,2026-03-01 08:01:00,visit,1,web,a\n")),
     "parquet with a text value column": ("e.parquet", parquet(GOOD_FRAME.assign(value=["1"] * 49 + ["lots"]))),
@@ -52,15 +53,17 @@ CASES = {
                                        "x2,2026-03-01 08:00:00,visit,1,web,a\n")),
     "empty file": ("l.csv", b""),
     "header only": ("m.csv", HEADER.encode()),
-    "ragged rows": ("n.csv", csv("x1,2026-03-01 08:00:00,visit\nx2,2026-03-01 08:00:00,visit,1,web,a,extra\n")),
+    "ragged rows": ("n.csv", csv("x1,2026-03-01 08:00:00,visit\nx2,2026-03-01 08:00:00,visit,1,web,a,extra\n"
+                                 "x3,2026-03-01 08:00:00,visit,1,web,a,\nx4,2026-03-01 08:00:00,visit,1,web,b\n")),
 }
 
 # (received, loaded, quarantined) per case: an unreadable or empty file is one entry naming it
 EXPECTED = {
     "NaN, inf and negative values": (4, 1, 3), "duplicate rows": (3, 1, 2), "empty file": (1, 0, 1),
     "extra columns": (1, 1, 0), "header only": (0, 0, 0), "latin-1 bytes": (1, 0, 1), "missing column": (1, 0, 1),
-    "parquet with a text value column": (50, 49, 1), "ragged rows": (2, 1, 1),
-    "timestamps out of range and mixed zones": (5, 3, 2), "truncated parquet": (1, 0, 1), "utf-16 with BOM": (1, 0, 1),
+    "parquet with a text value column": (50, 49, 1), "ragged rows": (4, 2, 2),
+    "timestamps out of range and mixed zones": (5, 3, 2), "truncated parquet": (1, 0, 1), "utf-16 with BOM": (1, 1, 0),
+    "utf-16 big-endian": (1, 0, 1),
     "value not numeric": (2, 1, 1), "very long strings": (2, 1, 1),
 }
 
@@ -136,3 +139,33 @@ def test_no_row_is_lost_across_the_suite(tmp_path):
     lines.append(f"| {len(CASES)} cases | {totals[0]} | {totals[1]} | {totals[2]} | {totals[0] - totals[1] - totals[2]} |")
     print("\n" + "\n".join(lines))
     assert totals[0] == totals[1] + totals[2] and totals[0] > 0
+
+
+def test_long_rows_and_big_endian_text_are_quarantined_with_their_reason(tmp_path, conn):
+    landing = tmp_path / "landing"
+    (landing / "shop").mkdir(parents=True)
+    for case in ("ragged rows", "utf-16 big-endian", "utf-16 with BOM"):
+        name, content = CASES[case]
+        (landing / "shop" / name).write_bytes(content)
+    ingest_window(conn, make_spec(pattern="shop/*"), MARCH_1, MARCH_3, landing_dir=landing,
+                  history_start=HISTORY_START, seed=1, scale=1.0)
+    rows = conn.execute("select source, source_row, reason, record from raw.quarantine order by 1, 2").fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("shop/b2.csv", 0, "unreadable file: shop/b2.csv: UTF-16 big-endian text is not supported; save the file as UTF-8"),
+        ("shop/n.csv", 1, "value missing"),
+        ("shop/n.csv", 2, "row has 1 field(s) more than the header (6 columns): its values do not line up with "
+                          "the column names")]
+    assert '"extra"' in rows[2][3]  # the extra field is kept in the quarantined record
+    # the UTF-16 (little-endian, with its mark) file and the row ending in an empty field load
+    assert conn.execute("select source, source_row from raw.events order by 1, 2").fetchall() == [
+        ("shop/b.csv", 1), ("shop/n.csv", 3), ("shop/n.csv", 4)]
+
+
+def test_a_header_naming_a_column_like_a_made_up_one_keeps_it(tmp_path, conn):
+    landing = tmp_path / "landing"
+    (landing / "shop").mkdir(parents=True)
+    (landing / "shop" / "a.csv").write_bytes(
+        b"id,timestamp,measure,value,channel,campaign,column6\nx1,2026-03-01 08:00:00,visit,1,web,a,note\n")
+    report = ingest_window(conn, make_spec(pattern="shop/*"), MARCH_1, MARCH_3, landing_dir=landing,
+                           history_start=HISTORY_START, seed=1, scale=1.0)
+    assert (report.loaded, report.quarantined) == (1, 0)
