@@ -199,7 +199,9 @@ def cmd_bench_scale(args) -> int:
     for n in [int(float(v)) for v in args.events.split(",") if v]:
         results.append(bench_scale.run(n, out, start, end))
         print(bench_scale.report(results[-1:]), flush=True)
+        bench_scale.save(results, out / "results.json")
     print("\n" + bench_scale.report(results))
+    print(f"figures written to {out / 'results.json'}")
     return 0
 
 
