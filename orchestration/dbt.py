@@ -39,7 +39,8 @@ def manifest_fingerprint(project_dir: Path, environ: Mapping[str, str]) -> str:
     for path in sorted(project_dir.rglob("*")):
         relative = path.relative_to(project_dir)
         if path.is_file() and relative.parts[0] not in DBT_OUTPUT_FOLDERS:
-            digest.update(f"{relative.as_posix()}\0{len(path.read_bytes())}\0".encode() + path.read_bytes())
+            content = path.read_bytes()
+            digest.update(f"{relative.as_posix()}\0{len(content)}\0".encode() + content)
     for key in sorted(k for k in environ if k.startswith(("BUDGETLENS_", "DBT_"))):
         digest.update(f"{key}={environ[key]}\n".encode())
     return digest.hexdigest()
