@@ -167,12 +167,13 @@ class PlannedFile:
 
 def _plan_files(conn, spec: BudgetSpec, landing_dir: Path) -> list[PlannedFile]:
     """Every landing file of the budget with the days it covers, probed on a scratch connection
-    (a failed read must not abort the warehouse transaction) and cached by content fingerprint."""
+    (a failed read must not abort the warehouse transaction) and cached by content fingerprint. A file
+    that could not be read is probed again on every run: a newer reader may read it."""
     planned = []
     scratch = None
     for file in discover(spec, landing_dir):
         row = conn.execute("select first_day, last_day, error from raw.landing_files "
-                           "where budget_id = ? and path = ? and fingerprint = ?",
+                           "where budget_id = ? and path = ? and fingerprint = ? and error is null",
                            [spec.id, file.relative, file.fingerprint]).fetchone()
         if row is None:
             scratch = scratch or duckdb.connect()

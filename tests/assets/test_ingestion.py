@@ -137,6 +137,19 @@ def test_unreadable_files_are_kept_as_a_quarantine_entry(conn, landing, name, co
     assert log == [(1, 0, 1)]
 
 
+def test_a_file_once_unreadable_is_read_again(conn, spec, landing):
+    """Only successful probes are cached: a file an older reader could not read is probed again."""
+    (landing / "shop" / "a.csv").write_text(GOOD_AND_BAD)
+    file = discover(spec, landing)[0]
+    ingest(conn, spec, landing)
+    conn.execute("update raw.landing_files set first_day = null, last_day = null, error = 'shop/a.csv: cannot read'"
+                 " where fingerprint = ?", [file.fingerprint])
+    loaded = ingest(conn, spec, landing).loaded
+    assert loaded > 0 and conn.execute("select count(*) from raw.quarantine where source = 'shop/a.csv' "
+                                       "and reason like 'unreadable%'").fetchone()[0] == 0
+    assert conn.execute("select error from raw.landing_files").fetchall() == [(None,)]
+
+
 def test_empty_file_is_harmless(conn, spec, landing):
     (landing / "shop" / "empty.csv").write_text("")
     report = ingest(conn, spec, landing)
