@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.tools import add_constant
 
 MIN_OBSERVATIONS = 6
 
@@ -51,7 +52,7 @@ class ResponseCurve:
 
 
 def _ols(feature: np.ndarray, outcome: np.ndarray):
-    return sm.OLS(outcome, sm.add_constant(feature, has_constant="add")).fit()
+    return OLS(outcome, add_constant(feature, has_constant="add")).fit()
 
 
 def fit_response(spend, outcome) -> ResponseCurve:

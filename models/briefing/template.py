@@ -27,6 +27,11 @@ def fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:+.1f}%"
 
 
+def fmt_share(value: float | None) -> str:
+    """A quantity that is always a share (0.25 → 25.0%, 2.3 → 230.0%), unlike a ``ratio`` metric's value."""
+    return "n/a" if value is None else f"{value * 100:,.1f}%"
+
+
 TEXT_PROVENANCE = {"llm_extracted": "read from text by the LLM", "text_scored": "read from text offline (lexicon)"}
 
 
@@ -137,10 +142,10 @@ def _archetype_lines(payload: dict) -> list[str]:
     who = a["method"] if a["method"].startswith("quadrant") else f"{a['method']} (the quadrant rule's label beside it)"
     lines = ["## Segment archetypes (estimated)", "",
              f"{a['segment_level']} segments by {a['metric_id']}: reward = its level over the last complete periods, "
-             f"risk = volatility of its changes; classified by {who}.", "",
+             f"risk = standard deviation of its period-to-period changes in %; classified by {who}.", "",
              "| segment | archetype | quadrant rule | reward | risk |", "|---|---|---|---|---|"]
     lines += [f"| {s['segment_id']} | {s['archetype']} | {s['rule_archetype']} | {fmt(s['reward'])} | "
-              f"{fmt(s['risk'], 'ratio')} |" for s in a["segments"]]
+              f"{fmt_share(s['risk'])} |" for s in a["segments"]]
     return lines + [""]
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
 
 ERA_DAYS = 182
 MIN_ERA_DAYS = 28
@@ -65,7 +65,7 @@ def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, day
     if not has_current:
         design = design[:, :2]
     try:
-        result = sm.OLS(fit_rows["y"].to_numpy(), design).fit(cov_type="HAC", cov_kwds={"maxlags": 7})
+        result = OLS(fit_rows["y"].to_numpy(), design).fit(cov_type="HAC", cov_kwds={"maxlags": 7})
     except (np.linalg.LinAlgError, ValueError):
         return None
     params, pvalues = np.asarray(result.params), np.asarray(result.pvalues)

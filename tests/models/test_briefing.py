@@ -5,7 +5,7 @@ import pytest
 
 from assets.settings import DEMO_SPECS
 from models.briefing.payload import BriefingInputs, build_payload, latest_complete_period
-from models.briefing.template import fmt, render_markdown
+from models.briefing.template import fmt, fmt_share, render_markdown
 from models.spec import load_spec
 
 SPEC = load_spec(DEMO_SPECS / "marketing_acquisition.yaml")
@@ -89,6 +89,11 @@ def test_empty_history_renders_without_crashing():
 ])
 def test_number_formatting(value, unit, text):
     assert fmt(value, unit) == text
+
+
+def test_a_share_keeps_one_format_above_one():
+    # a segment's risk (sd of relative changes) of 2.27 next to one of 0.25: both read as percentages
+    assert [fmt_share(0.247), fmt_share(2.273), fmt_share(None)] == ["24.7%", "227.3%", "n/a"]
 
 
 def test_payload_floats_carry_no_summation_noise():

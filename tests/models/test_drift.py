@@ -219,3 +219,14 @@ def test_metric_with_a_single_component_passes_its_factors_through():
     base = rows[(rows.metric_id == "orders")].groupby(["baseline", "factor"])["contribution"].sum()
     base = base.rename({"residual": "component_drift"}, level=1).groupby(level=[0, 1]).sum()
     assert single.reindex(base.index).to_numpy() == pytest.approx(2 * base.to_numpy(), abs=1e-6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False)), max_size=90))
+def test_trailing_median_is_pandas_rolling_median_of_the_days_before(cells):
+    # the shock test's level before each day: numpy for speed, pandas' numbers to the bit
+    from models.drift.shocks import MIN_SIDE, WINDOW, _trailing_median
+
+    series = pd.Series([np.nan if c is None else c for c in cells], dtype=float)
+    expected = series.shift(1).rolling(WINDOW, min_periods=MIN_SIDE).median().to_numpy()
+    np.testing.assert_array_equal(_trailing_median(series.to_numpy()), expected)

@@ -101,6 +101,18 @@ def test_dbt_version_is_the_installed_dbt_core_without_asking_the_executable(tmp
         elsewhere._cli_version
 
 
+def test_dbt_runs_without_an_adapter_in_this_process(tmp_path):
+    # the adapter dagster-dbt would build here serves only row counts and column metadata, which we never fetch
+    from orchestration.dbt import dbt_project, dbt_resource
+
+    invocation = dbt_resource().cli(["ls", "--select", "fct_digest_daily"], manifest=dbt_project.manifest_path,
+                                    target_path=tmp_path / "target")
+    assert invocation.adapter is None
+    listed = [event.raw_event["data"].get("msg", "") for event in invocation.stream_raw_events()]
+    assert invocation.is_successful()
+    assert "budgetlens.marts.digests.fct_digest_daily" in listed
+
+
 def test_manifest_fingerprint_follows_the_project_packages_and_settings_only(tmp_path):
     import shutil
 
