@@ -557,7 +557,7 @@ class DriftEngine:
         days, values = self._history[key]
         history = values[:np.searchsorted(days, np.datetime64(pair.start1, "D"))]  # periods before the current
         lag = 1 if pair.label == "previous" else YEAR_STEPS[pair.grain]
-        changes = _changes(history, lag) if len(history) > lag else np.empty(0)
+        changes = _changes(history, lag)
         if len(changes) < MIN_CHANGES:
             changes = _changes(history, 1)
         if len(changes) < MIN_CHANGES:
