@@ -57,27 +57,25 @@ class RunMeasure:
         return self.outside_steps + self.dbt_startup
 
 
-def step_seconds(dagster_home: Path, run_id: str) -> dict[str, float]:
+def step_seconds(instance, run_id: str) -> dict[str, float]:
     """Seconds of every step of a finished run, from the instance's event log (not from its printed log,
     where dbt's and Dagster's output can interleave)."""
     import dagster as dg
 
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        records = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
-        return {r.step_key: r.dagster_event.event_specific_data.duration_ms / 1000 for r in records}
+    records = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
+    return {r.step_key: r.dagster_event.event_specific_data.duration_ms / 1000 for r in records}
 
 
-def work_seconds(dagster_home: Path, run_id: str, dbt_target: Path) -> float:
+def work_seconds(instance, run_id: str, dbt_target: Path) -> float:
     """Seconds the ingestion and the dbt digests spent on their own work inside their steps: ingestion's
     measured time (materialisation metadata ``ingest_seconds``) plus the execution times of the digest models
     and their tests (``target/dbt_digests/run_results.json``, the step's latest run). The rest of those steps
     is dbt's start-up and Dagster recording one event per asset and partition."""
     import dagster as dg
 
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        records = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
-        ingest = next(r.asset_materialization.metadata["ingest_seconds"].value for r in records
-                      if r.dagster_event.asset_key == dg.AssetKey(["raw", "events"]))
+    records = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    ingest = next(r.asset_materialization.metadata["ingest_seconds"].value for r in records
+                  if r.dagster_event.asset_key == dg.AssetKey(["raw", "events"]))
     # the nodes' own execution times (dbt's wall time also holds its waits while Dagster records events);
     # the step's artifacts folder holds its latest run, so this is read right after the run
     results = dbt_target / "dbt_digests" / "run_results.json"
@@ -90,14 +88,13 @@ def _utc_seconds(stamp: str) -> float:
     return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def dbt_startup_seconds(dagster_home: Path, run_id: str, dbt_target: Path) -> float:
+def dbt_startup_seconds(instance, run_id: str, dbt_target: Path) -> float:
     """Seconds each dbt step of a run spent before dbt started its first node: dagster-dbt's preparation,
     dbt's process start and its parsing of the project (``target/<step>/run_results.json``, the step's
     latest invocation, checked to belong to this run)."""
     import dagster as dg
 
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        starts = {r.step_key: r.timestamp for r in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)}
+    starts = {r.step_key: r.timestamp for r in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)}
     total = 0.0
     for step in DBT_STEPS:
         results = dbt_target / step / "run_results.json"
@@ -137,9 +134,12 @@ def _measured(cmd: list[str], env: dict) -> tuple[RunMeasure, str]:
     run_id = RUN_ID_RE.search(output)
     if proc.returncode != 0 or run_id is None:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
-    home, run, target = Path(env["DAGSTER_HOME"]), run_id.group(1), DBT_PROJECT_DIR / "target"
-    return RunMeasure(seconds, peak[0] / 2 ** 20, step_seconds(home, run), work_seconds(home, run, target),
-                      dbt_startup_seconds(home, run, target)), output
+    import dagster as dg
+
+    run, target = run_id.group(1), DBT_PROJECT_DIR / "target"
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        return RunMeasure(seconds, peak[0] / 2 ** 20, step_seconds(instance, run), work_seconds(instance, run, target),
+                          dbt_startup_seconds(instance, run, target)), output
 
 
 def raw_query_seconds(landing: Path, specs_dir: Path, threads: int) -> tuple[float, int]:

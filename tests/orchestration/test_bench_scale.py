@@ -24,8 +24,8 @@ def test_step_timings_are_read_from_the_run_event_log(tmp_path):
 
     with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
         result = dg.materialize([slow_step, quick_step], instance=instance)
-    printed = f"noise\nrun {result.run_id}: success in 1.0s\n"
-    steps = step_seconds(tmp_path, RUN_ID_RE.search(printed).group(1))
+        printed = f"noise\nrun {result.run_id}: success in 1.0s\n"
+        steps = step_seconds(instance, RUN_ID_RE.search(printed).group(1))
     assert set(steps) == {"slow_step", "quick_step"} and steps["slow_step"] >= 0.3 > steps["quick_step"]
 
 
@@ -67,10 +67,9 @@ def test_dbt_start_up_is_the_wait_from_step_start_to_the_first_node(tmp_path):
     def dbt_digests() -> None:
         time.sleep(0.2)
 
-    (tmp_path / "home").mkdir()
-    with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
-        run_id = dg.materialize([dbt_digests], instance=instance).run_id
-        started = next(r.timestamp for r in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START))
+    instance = dg.DagsterInstance.ephemeral()
+    run_id = dg.materialize([dbt_digests], instance=instance).run_id
+    started = next(r.timestamp for r in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START))
 
     def results(invoked: float, first_node: float) -> None:
         def stamp(t):
@@ -83,9 +82,9 @@ def test_dbt_start_up_is_the_wait_from_step_start_to_the_first_node(tmp_path):
             "results": [{"timing": timing}, {"timing": [{"started_at": stamp(first_node + 1)}]}]}))
 
     results(started + 0.5, started + 2.5)
-    assert dbt_startup_seconds(tmp_path / "home", run_id, tmp_path / "target") == pytest.approx(2.5, abs=1e-3)
+    assert dbt_startup_seconds(instance, run_id, tmp_path / "target") == pytest.approx(2.5, abs=1e-3)
     results(started - 60, started - 59)  # an earlier run's artifacts are not this run's
-    assert dbt_startup_seconds(tmp_path / "home", run_id, tmp_path / "target") == 0.0
+    assert dbt_startup_seconds(instance, run_id, tmp_path / "target") == 0.0
 
 
 def test_own_work_is_ingestion_time_plus_dbt_node_times(tmp_path):
@@ -93,11 +92,10 @@ def test_own_work_is_ingestion_time_plus_dbt_node_times(tmp_path):
     def events() -> dg.MaterializeResult:
         return dg.MaterializeResult(metadata={"ingest_seconds": 1.5})
 
-    (tmp_path / "home").mkdir()
-    with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
-        run_id = dg.materialize([events], instance=instance).run_id
+    instance = dg.DagsterInstance.ephemeral()
+    run_id = dg.materialize([events], instance=instance).run_id
     invocation = tmp_path / "target" / "dbt_digests"
     invocation.mkdir(parents=True)
     (invocation / "run_results.json").write_text(
         '{"elapsed_time": 60.0, "results": [{"execution_time": 1.0}, {"execution_time": 1.25}]}')
-    assert work_seconds(tmp_path / "home", run_id, tmp_path / "target") == 3.75
+    assert work_seconds(instance, run_id, tmp_path / "target") == 3.75
