@@ -23,6 +23,7 @@ from models.forecasting.seasonality import seasonal_periods
 
 # Quantiles reported: 95% and 80% central intervals.
 PROBABILITIES = np.array([0.025, 0.10, 0.90, 0.975])
+POINT_ONLY = np.empty(0)  # no quantiles: a candidate's point forecast alone
 # A series is intermittent when at least this share of its values are zero.
 INTERMITTENT_SHARE = 0.3
 
@@ -180,7 +181,7 @@ def _holdout_scores(y, horizon, periods, season, found) -> dict[str, float]:
         if name not in found:
             continue
         try:
-            predicted, _ = run(train, validation, season, PROBABILITIES)
+            predicted, _ = run(train, validation, season, POINT_ONLY)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError):
             continue
         score = rmsse(train, actual, predicted, season)

@@ -110,3 +110,20 @@ def test_backtest_beats_seasonal_naive_on_a_trending_seasonal_series():
     scores = rolling_origin(seasonal_series(200, trend=0.5), 7, (7,), origins=4)
     assert len(scores) == 4
     assert np.median([m for m, _ in scores]) < np.median([n for _, n in scores])
+
+
+@pytest.mark.parametrize("name", ["seasonal_naive", "damped_ets", "theta", "croston_sba"])
+def test_a_candidate_asked_for_no_quantiles_gives_the_same_point_forecast(name):
+    # holdout scoring asks for points only; theta then skips the SARIMAX fit behind its intervals
+    from models.forecasting import candidates
+    from models.forecasting.forecaster import POINT_ONLY, PROBABILITIES
+
+    rng = np.random.default_rng(3)
+    y = 50 + 10 * np.sin(np.arange(120) * 2 * np.pi / 12) + rng.normal(0, 2, 120)
+    if name == "croston_sba":
+        y = np.where(rng.random(120) < 0.7, 0.0, np.round(y))
+    run = getattr(candidates, name)
+    mean, quantiles = run(y, 8, 12, PROBABILITIES)
+    point, none = run(y, 8, 12, POINT_ONLY)
+    np.testing.assert_array_equal(point, mean)
+    assert quantiles.shape == (len(PROBABILITIES), 8) and none.shape == (0, 8)
