@@ -58,7 +58,8 @@ def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, day
     in_current = index.isin(days1)
     in_era = (index <= era_end) & (index > era_end - pd.Timedelta(days=ERA_DAYS)) & ~in_current
     usable = ~index.isin(excluded) & ~np.isnan(values) & ~np.isnan(x_lag)
-    if (in_era & usable).sum() < MIN_ERA_DAYS or np.ptp(x_lag[in_era & usable]) == 0:
+    era_x = x_lag[in_era & usable]
+    if len(era_x) < MIN_ERA_DAYS or np.ptp(era_x) == 0:
         return None
     fit = usable & (in_era | in_current)
     fit_x, post = x_lag[fit], in_current[fit].astype(float)

@@ -22,7 +22,7 @@ class Profile:
     p_value: float | None
 
     def at(self, days: pd.DatetimeIndex) -> np.ndarray:
-        return self.factors[days.weekday]
+        return self.factors[days.day_of_week]
 
     def deseasonalise(self, y: pd.Series) -> pd.Series:
         f = self.at(y.index)
@@ -50,7 +50,7 @@ def weekday_profile(y: pd.Series, before: pd.Timestamp) -> Profile:
     ok = ~np.isnan(window) & ~np.isnan(local)
     if ok.sum() < MIN_PROFILE_DAYS:
         return FLAT
-    window, local, weekdays = window[ok], local[ok], y.index.weekday.to_numpy()[in_window][ok]
+    window, local, weekdays = window[ok], local[ok], y.index.day_of_week.to_numpy()[in_window][ok]
     positive = bool((window > 0).all() and (local > 0).all())
     ratio = window / local if positive else window - local
     groups = [ratio[weekdays == d] for d in range(7)]
