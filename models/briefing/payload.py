@@ -152,7 +152,7 @@ def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) ->
         else:
             actual = float(span.sum() if goal.aggregation == "total" else span.mean() if goal.aggregation == "average" else span.iloc[-1])
             pace_status = _pace(goal.aggregation, actual, goal.target, elapsed_days / total_days,
-                                spec.metrics[goal.metric].favourable)
+                                spec.metrics[goal.metric].favourable, finished=last_day >= goal.deadline)
         out.append({
             "goal_id": goal.id, "metric_id": goal.metric, "target": goal.target, "aggregation": goal.aggregation,
             "start": start.isoformat(), "deadline": goal.deadline.isoformat(), "observed_through": upto.isoformat(),
@@ -163,15 +163,17 @@ def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) ->
     return out
 
 
-def _pace(aggregation: str, actual: float, target: float, elapsed: float, favourable: str) -> str:
-    """On track if the observed figure, taken at its linear pace, reaches the target."""
-    if aggregation == "total":
+def _pace(aggregation: str, actual: float, target: float, elapsed: float, favourable: str, finished: bool) -> str:
+    """On track if the observed figure, taken at its linear pace, reaches the target; once the deadline has
+    passed, achieved or missed."""
+    if aggregation == "total" and not finished:
         projected = actual / elapsed if elapsed > 0 else actual
     else:
         projected = actual
-    if favourable == "down":
-        return "on track" if projected <= target else "behind"
-    return "on track" if projected >= target else "behind"
+    met = projected <= target if favourable == "down" else projected >= target
+    if finished:
+        return "achieved" if met else "missed"
+    return "on track" if met else "behind"
 
 
 def _segments(rankings: pd.DataFrame, metric_ids: list[str], levels: list[str]) -> list[dict]:
@@ -393,7 +395,9 @@ def _predictions(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
             "projected_low95": _num(g["projected_lo95"]), "projected_high95": _num(g["projected_hi95"]),
             "probability": _num(g["probability"]), "gap": _num(g["gap"]), "status": g["status"],
             "required_daily_rate": _num(g["required_daily_rate"]), "current_daily_rate": _num(g["current_daily_rate"]),
-            "binding_input": g["binding_input"], "provenance": "predicted (95% interval)",
+            # a finished goal has none: NaN from the table, which JSON cannot carry
+            "binding_input": g["binding_input"] if isinstance(g["binding_input"], str) else None,
+            "provenance": "predicted (95% interval)",
             "inputs": [{"metric_id": r.input_metric, "projected": _num(r.projected), "required": _num(r.required),
                         "required_change": _num(r.required_change), "historical_p95_change": _num(r.historical_p95_change),
                         "status": r.status} for r in rows.itertuples()],

@@ -191,10 +191,13 @@ def _what_will_happen(payload: dict) -> list[str]:
         for g in ahead["goals"]:
             unit = units.get(g["metric_id"], "")
             chance = "n/a" if g["probability"] is None else f"{g['probability'] * 100:.0f}%"
+            if g["status"] in ("achieved", "missed"):  # the deadline has passed: the figure is the observed one
+                outcome = f"observed {fmt(g['projected'], unit)}"
+            else:
+                outcome = (f"predicted {fmt(g['projected'], unit)} ({fmt(g['projected_low95'], unit)} – "
+                           f"{fmt(g['projected_high95'], unit)})")
             lines.append(f"| {g['goal_id']} ({g['metric_id']}, by {g['deadline']}) | {fmt(g['target'], unit)} "
-                         f"| predicted {fmt(g['projected'], unit)} ({fmt(g['projected_low95'], unit)} – "
-                         f"{fmt(g['projected_high95'], unit)}) | {chance} | {g['status'].replace('_', ' ')} "
-                         f"| {g['binding_input'] or 'n/a'} |")
+                         f"| {outcome} | {chance} | {g['status'].replace('_', ' ')} | {g['binding_input'] or 'n/a'} |")
         lines.append("")
         for g in ahead["goals"]:
             blocked = [i for i in g["inputs"] if i["status"] in ("stretch", "infeasible")]

@@ -61,6 +61,31 @@ def test_goal_pace_from_observed_days():
     assert goal["status"] == "not started"  # the goal starts 2026-07-01, data ends 2026-06-30
 
 
+@pytest.mark.parametrize("target, status", [(1000.0, "achieved"), (5000.0, "missed")])
+def test_a_goal_past_its_deadline_is_achieved_or_missed_not_on_pace(target, status):
+    import json
+    import math
+
+    from models.spec import Goal
+
+    # new_customers is 50 a day in May and June 2026: 1,550 over May; the data runs to 2026-06-30
+    spec = SPEC.model_copy(update={"goals": [Goal(id="may", metric="new_customers", target=target,
+                                                  start=dt.date(2026, 5, 1), deadline=dt.date(2026, 5, 31))]})
+    tracking = pd.DataFrame([{"goal_id": "may", "metric_id": "new_customers", "target": target,
+                              "deadline": pd.Timestamp("2026-05-31"), "projected": 1550.0, "projected_lo95": 1550.0,
+                              "projected_hi95": 1550.0, "probability": float(status == "achieved"), "gap": 0.0,
+                              "status": status, "required_daily_rate": None, "current_daily_rate": None,
+                              "binding_input": math.nan}])  # a finished goal has no binding input
+    payload = build_payload(spec, BriefingInputs(**{**inputs(monthly_values(1000.0)).__dict__,
+                                                    "goal_tracking": tracking}))
+    observed = next(g for g in payload["goals"] if g["goal_id"] == "may")
+    assert observed["status"] == status and observed["actual_so_far"] == 1550.0
+    assert payload["what_will_happen"]["goals"][0]["binding_input"] is None
+    json.dumps(payload, allow_nan=False, default=str)  # strict JSON: no NaN reaches the file or the LLM
+    text = render_markdown(payload, "template")
+    assert f"| {status} |" in text and "| observed 1,550 |" in text and "predicted 1,550" not in text
+
+
 def test_latest_complete_period_skips_incomplete():
     values = monthly_values(1000.0)
     values.loc[values["period_start"] == dt.date(2026, 6, 1), "is_complete"] = False
