@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -317,21 +318,27 @@ def optimise(problem: Problem) -> Allocation:
                       _outcome(problem, x), _outcome(problem, current), constraints, solver)
 
 
-def _scipy_constraints(problem: Problem, budget: float | None, capacity: float | None) -> list[dict]:
+def _named_constraints(problem: Problem, budget: float | None, capacity: float | None) -> list[tuple[str, Callable]]:
+    """(name, slack function: >= 0 where the constraint holds), named as :func:`_rows` names them."""
     index = {lever.name: i for i, lever in enumerate(problem.levers)}
     cons = []
     if budget is not None:
-        cons.append({"type": "ineq", "fun": lambda x, b=budget: b - x.sum()})
+        cons.append(("budget", lambda x, b=budget: b - x.sum()))
     if capacity is not None:
-        cons.append({"type": "ineq", "fun": lambda x, c=capacity: c - _outcome(problem, x)})
+        cons.append(("capacity", lambda x, c=capacity: c - _outcome(problem, x)))
     for r in problem.ratios:
-        cons.append({"type": "ineq", "fun": lambda x, r=r: r.max_ratio * x[index[r.denominator]] - x[index[r.numerator]]})
+        cons.append((f"ratio {r.numerator} <= {r.max_ratio:g} x {r.denominator}",
+                     lambda x, r=r: r.max_ratio * x[index[r.denominator]] - x[index[r.numerator]]))
     for m in problem.limits:
         if m.maximum is not None:
-            cons.append({"type": "ineq", "fun": lambda x, m=m: m.maximum - m.total(problem.levers, x)})
+            cons.append((f"maximum {m.metric}", lambda x, m=m: m.maximum - m.total(problem.levers, x)))
         if m.minimum is not None:
-            cons.append({"type": "ineq", "fun": lambda x, m=m: m.total(problem.levers, x) - m.minimum})
+            cons.append((f"minimum {m.metric}", lambda x, m=m: m.total(problem.levers, x) - m.minimum))
     return cons
+
+
+def _scipy_constraints(problem: Problem, budget: float | None, capacity: float | None) -> list[dict]:
+    return [{"type": "ineq", "fun": slack} for _, slack in _named_constraints(problem, budget, capacity)]
 
 
 MAX_STEP_COMBINATIONS = 2000
@@ -385,7 +392,11 @@ def _slsqp(problem: Problem, budget: float | None, capacity: float | None, bound
                    constraints=_scipy_constraints(problem, budget, capacity),
                    options={"ftol": 1e-10, "maxiter": 500})
     if not res.success:
-        raise InfeasibleAllocation([f"SLSQP: {res.message}"])
+        # name what the closest allocation SLSQP reached still breaks, rather than only its status message
+        tol = 1e-6 * max(1.0, abs(total))
+        broken = [f"{name} (missed by {-slack(res.x):.4g} at the closest allocation found)"
+                  for name, slack in _named_constraints(problem, budget, capacity) if slack(res.x) < -tol]
+        raise InfeasibleAllocation(broken or [f"SLSQP found no optimum ({res.message})"])
     return res.x
 
 

@@ -69,6 +69,16 @@ def test_concave_curves_equalise_marginal_returns():
     assert result.bottleneck.shadow_price == pytest.approx(marginal["sales"], rel=0.02)
 
 
+def test_an_unreachable_limit_with_concave_curves_is_named_with_its_shortfall():
+    # minutes = 2,600 + 1,000 ln(1 + x / 100) per lever: at least 5,200 whatever is spent, so a cap of 5,000 cannot hold
+    levers = tuple(Lever(n, ResponseCurve("log", 0.0, 50.0, scale=100.0), current=500) for n in ("red", "blue"))
+    minutes = {n: ResponseCurve("log", 2600.0, 1000.0, scale=100.0) for n in ("red", "blue")}
+    with pytest.raises(InfeasibleAllocation) as err:
+        optimise(Problem(levers=levers, budget=1000, limits=(MetricLimit("minutes", minutes, maximum=5000),)))
+    [named] = err.value.conflicting
+    assert named.startswith("maximum minutes (missed by ") and "closest allocation found" in named
+
+
 @pytest.mark.parametrize("form, truth, noise", [("linear", 0.012, 3.0), ("log", 20.0, 0.5)])
 def test_response_curves_recover_planted_parameters_with_honest_intervals(form, truth, noise):
     covered, chosen = 0, 0
