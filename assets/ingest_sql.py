@@ -13,10 +13,12 @@ from __future__ import annotations
 import datetime as dt
 
 from assets.warehouse import quote_ident, quote_literal
-from models.spec import BudgetSpec, Source
+from models.spec import NAME_RE, BudgetSpec, DocumentSource, Source
 
 MAX_SEGMENT_LENGTH = 200
 MAX_RECORD_LENGTH = 2000
+# A document longer than this is more than any reading's token budget (100,000 tokens) could take.
+MAX_DOCUMENT_LENGTH = 1_000_000
 # Bounds of a plausible event time; anything outside is quarantined, not loaded.
 TS_MAX = "2100-01-01"
 _OFFSET_RE = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
@@ -155,17 +157,7 @@ def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str
                                f"where {all_blank}"))
         rows = " union all ".join(branches)
 
-    lo, hi = f"timestamp '{earliest:%Y-%m-%d %H:%M:%S}'", f"timestamp '{TS_MAX}'"
-    checks = []
-    if missing:
-        checks.append(f"when true then {quote_literal('file lacks column(s): ' + ', '.join(missing))}")
-    width = len(columns) - len(overflow)
-    checks += [
-        f"when extra_fields > 0 then 'row has ' || cast(extra_fields as varchar) || ' field(s) more than "
-        f"the header ({width} columns): its values do not line up with the column names'",
-        "when ts_blank then 'timestamp missing'",
-        "when ts is null then 'timestamp not parseable: ' || left(cast(ts_cell as varchar), 60)",
-        f"when ts < {lo} or ts >= {hi} then 'timestamp outside {earliest:%Y-%m-%d}..{TS_MAX[:4]}: ' || left(cast(ts_cell as varchar), 60)",
+    checks = _row_checks(missing, len(columns) - len(overflow), earliest) + [
         "when measure_blank then 'measure missing'",
         f"when measure not in ({', '.join(quote_literal(m) for m in spec.measures)}) "
         "then 'unknown measure: ' || left(measure, 60)",
@@ -180,13 +172,41 @@ def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str
         if measure.max is not None:
             checks.append(f"when measure = {quote_literal(name)} and val > {measure.max!r} "
                           f"then 'value ' || cast(val as varchar) || ' above maximum {measure.max!r} of measure {name}'")
+    checks += _segment_checks(levels)
+    return _judged(rows, checks, "measure, val, eid", len(levels), start, end, earliest)
+
+
+def _row_checks(missing: list[str], width: int, earliest: dt.datetime) -> list[str]:
+    """The first checks of any landed row: the columns are there, the row fits the header, the time is usable."""
+    lo, hi = f"timestamp '{earliest:%Y-%m-%d %H:%M:%S}'", f"timestamp '{TS_MAX}'"
+    checks = [f"when true then {quote_literal('file lacks column(s): ' + ', '.join(missing))}"] if missing else []
+    return checks + [
+        f"when extra_fields > 0 then 'row has ' || cast(extra_fields as varchar) || ' field(s) more than "
+        f"the header ({width} columns): its values do not line up with the column names'",
+        "when ts_blank then 'timestamp missing'",
+        "when ts is null then 'timestamp not parseable: ' || left(cast(ts_cell as varchar), 60)",
+        f"when ts < {lo} or ts >= {hi} then 'timestamp outside {earliest:%Y-%m-%d}..{TS_MAX[:4]}: ' || left(cast(ts_cell as varchar), 60)",
+    ]
+
+
+def _segment_checks(levels: list[str]) -> list[str]:
+    checks = []
     for i, level in enumerate(levels):
         checks += [
             f"when seg_{i} is null or trim(seg_{i}) = '' then 'segment {level} missing'",
             f"when contains(seg_{i}, '/') then 'segment {level} contains \"/\": ' || left(seg_{i}, 60)",
             f"when length(seg_{i}) > {MAX_SEGMENT_LENGTH} then 'segment {level} longer than {MAX_SEGMENT_LENGTH} characters'",
         ]
+    return checks
+
+
+def _judged(rows: str, checks: list[str], kept: str, depth: int, start: dt.datetime, end: dt.datetime,
+            earliest: dt.datetime) -> str:
+    """``rows`` cut to the window (or to no window at all), judged by ``checks`` (first failing names the
+    reason), with the segment path of their first ``depth`` levels and the original record of rejected rows."""
+    lo, hi = f"timestamp '{earliest:%Y-%m-%d %H:%M:%S}'", f"timestamp '{TS_MAX}'"
     window = f"ts >= timestamp '{start:%Y-%m-%d %H:%M:%S}' and ts < timestamp '{end:%Y-%m-%d %H:%M:%S}'"
+    segment_id = f"concat_ws('/', {', '.join(f'trim(seg_{i})' for i in range(depth))})" if depth else "''"
     return f"""
 with incoming as ({rows}
 ),
@@ -199,10 +219,55 @@ judged as (
     select *, case {' '.join(checks)} else null end as reason from windowed
 ),
 final as (
-    select source, source_row, ts, day, measure, val, eid,
-        concat_ws('/', {', '.join(f'trim(seg_{i})' for i in range(len(levels)))}) as segment_id, reason,
+    select source, source_row, ts, day, {kept}, {segment_id} as segment_id, reason,
         case when reason is not null then left(cast(to_json(original) as varchar), {MAX_RECORD_LENGTH}) end as record
     from judged
 )
 select * from final
 """
+
+
+def checked_documents_select(spec: BudgetSpec, documents: DocumentSource, reader: str, source: str,
+                             columns: dict[str, str], start: dt.datetime, end: dt.datetime, earliest: dt.datetime,
+                             row_number: str = "row_number() over ()", overflow: list[str] | None = None) -> str:
+    """Every document row of ``reader`` for the window ``[start, end)`` or for no window at all, typed and judged.
+
+    Parameters are those of :func:`checked_select`, with ``documents`` the spec's mapping of the file's
+    columns. Returns a query with columns ``source, source_row, ts, day, kind, body, doc_id, segment_id,
+    reason, record``; repeated document ids are found later, across every source of the window.
+    """
+    src, levels = spec.source, spec.segments.levels
+    mapping = src.document_segments(documents, levels)
+    needed = {documents.timestamp, documents.text, documents.kind_column, documents.doc_id, *mapping.values()}
+    missing = sorted(c for c in needed - set(columns) if c is not None)
+
+    def col(name: str | None) -> str:
+        return f"t.{quote_ident(name)}" if name is not None and name in columns else "cast(null as varchar)"
+
+    def typed(name: str | None) -> str:
+        return _text_sql(col(name), columns.get(name, "VARCHAR"))
+
+    original = "struct_pack(" + ", ".join(f"{quote_ident(c)} := t.{quote_ident(c)}" for c in columns) + ")"
+    ts_col, ts_type = col(documents.timestamp), columns.get(documents.timestamp, "VARCHAR")
+    kind = quote_literal(documents.kind) if documents.kind is not None else f"trim({typed(documents.kind_column)})"
+    segs = [typed(c) for c in mapping.values()]
+    content = ", ".join(f"coalesce({x}, '')" for x in [_text_sql(ts_col, ts_type), kind, typed(documents.text), *segs])
+    overflow = [c for c in overflow or [] if c in columns]
+    extra = " + ".join(f"cast(not {_blank_sql(col(c), columns[c])} as integer)" for c in overflow) or "0"
+    rows = f"""
+        select {quote_literal(source)} as source, {row_number} as source_row,
+            {timestamp_utc_sql(ts_col, ts_type, src.document_zone(documents))} as ts, {_blank_sql(ts_col, ts_type)} as ts_blank,
+            {ts_col} as ts_cell, {kind} as kind, {typed(documents.text)} as body,
+            coalesce(nullif(trim({typed(documents.doc_id)}), ''), md5(concat_ws('|', {content}))) as doc_id,
+            {''.join(f'{c} as seg_{i}, ' for i, c in enumerate(segs))}{extra} as extra_fields,
+            {original} as original
+        from {reader} t"""
+    checks = _row_checks(missing, len(columns) - len(overflow), earliest) + [
+        "when kind is null or kind = '' then 'document kind missing'",
+        f"when not regexp_full_match(kind, '{NAME_RE[1:-1]}') "
+        "then 'document kind not a lower_snake_case name: ' || left(kind, 60)",
+        "when body is null or trim(body) = '' then 'document text missing'",
+        f"when length(body) > {MAX_DOCUMENT_LENGTH} then 'document text longer than {MAX_DOCUMENT_LENGTH:,} characters'",
+        f"when length(doc_id) > {MAX_SEGMENT_LENGTH} then 'document id longer than {MAX_SEGMENT_LENGTH} characters'",
+    ] + _segment_checks(list(mapping))
+    return _judged(rows, checks, "kind, body, doc_id", len(mapping), start, end, earliest)

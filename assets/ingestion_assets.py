@@ -62,8 +62,10 @@ def build_raw_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
                 report = ingest_window(conn, spec, start, end, landing_dir=settings.landing_dir,
                                        history_start=settings.history_start, seed=settings.demo_seed,
                                        scale=settings.demo_scale)
+                documents = (f"; documents: {report.documents} loaded, {report.documents_quarantined} quarantined"
+                             if report.documents or report.documents_quarantined else "")
                 context.log.info(f"{spec.id}: {report.loaded} loaded, {report.quarantined} quarantined "
-                                 f"of {report.received} received in {report.seconds:.1f}s")
+                                 f"of {report.received} received{documents} in {report.seconds:.1f}s")
                 reports.append(report)
             totals = {table: conn.execute(f"select count(*) from raw.{table}").fetchone()[0] for table in RAW_TABLES}
             reasons = conn.execute(
@@ -75,7 +77,8 @@ def build_raw_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         received = sum(r.received for r in reports)
         seconds = sum(r.seconds for r in reports)
         summary = [{"budget": r.budget_id, "received": r.received, "loaded": r.loaded, "quarantined": r.quarantined,
-                    "duplicates": r.duplicates, "sources": r.sources, "seconds": round(r.seconds, 2)} for r in reports]
+                    "duplicates": r.duplicates, "documents": r.documents, "documents_quarantined": r.documents_quarantined,
+                    "sources": r.sources, "seconds": round(r.seconds, 2)} for r in reports]
         return dg.MaterializeResult(metadata={
             "window": f"{start} .. {end}",
             "received": received,
@@ -102,7 +105,8 @@ def write_ground_truth(settings: Settings) -> None:
 
 @dg.asset_check(asset=dg.AssetKey(["raw", "events"]), description=(
     "received = loaded + quarantined for every budget, day and source, and the log's loaded and "
-    "quarantined counts match the rows in raw.events and raw.quarantine (for days still retained)."))
+    "quarantined counts match the rows in raw.events with raw.documents and in raw.quarantine (for days "
+    "still retained)."))
 def ingestion_reconciles(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
         prepare(conn)
@@ -114,7 +118,11 @@ def ingestion_reconciles(duckdb: DuckDBResource) -> dg.AssetCheckResult:
                 from raw.ingestion_log where day is not null group by all
             ),
             kept as (select budget_id, min(day) as first_day from raw.events group by all),
-            actual_loaded as (select budget_id, day, count(*) as n from raw.events group by all),
+            actual_loaded as (
+                select budget_id, day, count(*) as n
+                from (select budget_id, day from raw.events union all select budget_id, day from raw.documents)
+                group by all
+            ),
             actual_quarantined as (select budget_id, day, count(*) as n from raw.quarantine where day is not null group by all)
             select count(*) from logged l
             join kept k using (budget_id)

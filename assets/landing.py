@@ -27,6 +27,14 @@ class LandingFile:
     relative: str
     fingerprint: str
     kind: str
+    documents: int | None = None  # index of the spec's document source the file holds; None: events
+
+    def timestamp(self, spec: BudgetSpec) -> tuple[str, str]:
+        """The column and time zone of the file's timestamps."""
+        if self.documents is None:
+            return spec.source.timestamp, spec.source.timezone
+        documents = spec.source.documents[self.documents]
+        return documents.timestamp, spec.source.document_zone(documents)
 
 
 def _fingerprint(path: Path) -> str:
@@ -38,26 +46,35 @@ def _fingerprint(path: Path) -> str:
     return digest.hexdigest()[:32]
 
 
+def _matches(root: Path, pattern: str) -> list[Path]:
+    """Readable files ``pattern`` matches under ``root``; one that resolves outside it is refused."""
+    found = []
+    for path in sorted(root.glob(pattern)):
+        resolved = path.resolve()
+        if not resolved.is_relative_to(root):
+            raise LandingError(f"{path}: resolves outside the landing folder {root}")
+        if resolved.is_file() and not resolved.name.startswith(".") and resolved.suffix.lower() in SUPPORTED:
+            found.append(resolved)
+    return found
+
+
 def discover(spec: BudgetSpec, landing_dir: Path) -> list[LandingFile]:
-    """Files matching the spec's ``source.pattern`` under ``landing_dir``, sorted by path.
+    """Files of the spec's ``source`` under ``landing_dir``, sorted by path: those a ``documents`` pattern
+    matches hold documents (the first such pattern's), every other match of ``pattern`` holds events.
 
     Symlinks or patterns that resolve outside the landing folder are refused.
     """
     if spec.source.kind != "files":
         return []
     root = landing_dir.resolve()
-    found = []
-    for path in sorted(root.glob(spec.source.pattern)):
-        resolved = path.resolve()
-        if not resolved.is_relative_to(root):
-            raise LandingError(f"{path}: resolves outside the landing folder {root}")
-        if not resolved.is_file() or resolved.name.startswith("."):
-            continue
-        kind = SUPPORTED.get(resolved.suffix.lower())
-        if kind is None:
-            continue
-        found.append(LandingFile(resolved, str(resolved.relative_to(root)), _fingerprint(resolved), kind))
-    return found
+    roles: dict[Path, int | None] = {}
+    for index, documents in enumerate(spec.source.documents):
+        for path in _matches(root, documents.pattern):
+            roles.setdefault(path, index)
+    for path in _matches(root, spec.source.pattern):
+        roles.setdefault(path, None)
+    return [LandingFile(path, str(path.relative_to(root)), _fingerprint(path), SUPPORTED[path.suffix.lower()], role)
+            for path, role in sorted(roles.items())]
 
 
 def csv_encoding(file: LandingFile) -> str:
@@ -126,8 +143,8 @@ def read_columns(conn: duckdb.DuckDBPyConnection, file: LandingFile) -> dict[str
     return columns
 
 
-def day_range(conn: duckdb.DuckDBPyConnection, file: LandingFile, timestamp_col: str,
-              timezone: str) -> tuple[dt.date | None, dt.date | None, int]:
+def day_range(conn: duckdb.DuckDBPyConnection, file: LandingFile,
+              spec: BudgetSpec) -> tuple[dt.date | None, dt.date | None, int]:
     """First and last UTC day with a parseable timestamp, and the row count.
 
     Raises
@@ -136,6 +153,7 @@ def day_range(conn: duckdb.DuckDBPyConnection, file: LandingFile, timestamp_col:
         When the file cannot be read at all or is empty (see :func:`read_columns`).
     """
     columns = read_columns(conn, file)
+    timestamp_col, timezone = file.timestamp(spec)
     if timestamp_col not in columns:  # every row will be quarantined for the missing column
         return None, None, conn.execute(f"select count(*) from {reader_sql(file)}").fetchone()[0]
     ts = timestamp_utc_sql(quote_ident(timestamp_col), columns[timestamp_col], timezone)

@@ -33,7 +33,12 @@ def _documents(conn, spec: BudgetSpec, text: TextSource, grain: str) -> pd.DataF
         "from raw.documents where budget_id = ? and list_contains(?, kind) order by doc_ts, doc_id",
         [spec.id, list(text.kinds)]).df()
     depth = spec.segments.levels.index(text.level) + 1 if text.level else 0
-    docs["node"] = docs["segment_id"].str.split("/").str[:depth].str.join("/") if depth else "_total"
+    if depth:
+        # a document that names segments only above the level counts toward the total, not toward a node
+        parts = docs["segment_id"].str.split("/")
+        docs["node"] = parts.str[:depth].str.join("/").where(parts.str.len() >= depth)
+    else:
+        docs["node"] = "_total"
     return docs
 
 

@@ -31,7 +31,8 @@ create table if not exists raw.ingestion_log (
     source varchar not null,
     received bigint not null,
     loaded bigint not null,
-    quarantined bigint not null
+    quarantined bigint not null,
+    content varchar not null default 'events'
 );
 create table if not exists raw.segment_members (
     budget_id varchar not null,
@@ -48,7 +49,9 @@ create table if not exists raw.documents (
     day date not null,
     kind varchar not null,
     segment_id varchar not null,
-    text varchar not null
+    text varchar not null,
+    source varchar not null default '',
+    source_row bigint not null default 0
 );
 create table if not exists raw.landing_files (
     budget_id varchar not null,
@@ -100,12 +103,26 @@ create table if not exists raw.text_metric_values (
 """
 
 
+# Columns added after the first release: (table, column, definition). A warehouse made before them gets
+# them on its next connection (old rows take the default), so an upgrade needs no rebuild.
+ADDED_COLUMNS = [
+    ("ingestion_log", "content", "varchar not null default 'events'"),
+    ("documents", "source", "varchar not null default ''"),
+    ("documents", "source_row", "bigint not null default 0"),
+]
+
+
 def prepare(conn: duckdb.DuckDBPyConnection) -> None:
     """Session settings every budgetlens connection needs, and the raw tables."""
     # DuckDB prints a progress bar on long queries even without a TTY (STACK-NOTES).
     conn.execute("set enable_progress_bar = false")
     conn.execute("set TimeZone = 'UTC'")
     conn.execute(RAW_DDL)
+    present = set(conn.execute("select table_name, column_name from duckdb_columns() where schema_name = 'raw' "
+                               "and database_name = current_database()").fetchall())
+    for table, column, definition in ADDED_COLUMNS:
+        if (table, column) not in present:
+            conn.execute(f"alter table raw.{table} add column {column} {definition}")
 
 
 def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame) -> None:

@@ -314,6 +314,52 @@ class Archetypes(_Strict):
     periods: int = Field(default=12, ge=4, le=120, description="latest complete periods used")
 
 
+def _landing_pattern(pattern: str) -> str:
+    if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+        raise ValueError("pattern must stay inside the landing folder (relative, no '..')")
+    return pattern
+
+
+class DocumentSource(_Strict):
+    """Free-text documents (tickets, meeting notes, chat) landed as files, for ``text`` metrics."""
+
+    pattern: str = Field(min_length=1, description="glob under the landing folder; files it matches hold documents, "
+                                                   "never events")
+    timestamp: str = "timestamp"
+    timezone: str | None = Field(default=None, description="zone of naive timestamps; default the source's")
+    text: str = Field(default="text", description="column holding the document's text")
+    kind: Name | None = Field(default=None, description="the kind of every document of these files (e.g. ticket)")
+    kind_column: str | None = Field(default=None, description="column holding each document's kind")
+    doc_id: str | None = Field(default=None, description="column of document ids; default a hash of the content")
+    segments: dict[Name, str] = Field(default_factory=dict, description=(
+        "segment level -> column, for the top levels down to the lowest the documents name; default the "
+        "source's mapping for every level"))
+
+    @field_validator("pattern")
+    @classmethod
+    def _inside_landing(cls, value: str) -> str:
+        return _landing_pattern(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        return value if value is None else _known_zone(value)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "DocumentSource":
+        if (self.kind is None) == (self.kind_column is None):
+            raise ValueError("give exactly one of kind (every document's kind) or kind_column")
+        return self
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from None
+    return value
+
+
 class Source(_Strict):
     kind: Literal["demo", "files"]
     scenario: Name | None = Field(default=None, description="demo scenario name (kind: demo)")
@@ -326,15 +372,20 @@ class Source(_Strict):
     event_id: str | None = None
     segments: dict[Name, str] = Field(default_factory=dict, description="segment level -> column")
     measures: dict[Name, str] = Field(default_factory=dict, description="wide format: measure -> column")
+    documents: list[DocumentSource] = Field(default_factory=list, description="landing files of documents (kind: files)")
 
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from None
-        return value
+        return _known_zone(value)
+
+    def document_zone(self, documents: DocumentSource) -> str:
+        return documents.timezone or self.timezone
+
+    def document_segments(self, documents: DocumentSource, levels: list[str]) -> dict[str, str]:
+        """Level -> column of ``documents``, top level first (a prefix of ``levels``)."""
+        mapping = documents.segments or {level: self.segments.get(level, level) for level in levels}
+        return {level: mapping[level] for level in levels if level in mapping}
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "Source":
@@ -343,12 +394,13 @@ class Source(_Strict):
         if self.kind == "files":
             if not self.pattern:
                 raise ValueError("a files source needs pattern (a glob under the landing folder)")
-            if Path(self.pattern).is_absolute() or ".." in Path(self.pattern).parts:
-                raise ValueError("pattern must stay inside the landing folder (relative, no '..')")
+            _landing_pattern(self.pattern)
             if self.format == "wide" and not self.measures:
                 raise ValueError("a wide source needs measures: {measure: column}")
             if self.format == "long" and (not self.measure or not self.value):
                 raise ValueError("a long source needs measure and value columns")
+        if self.kind == "demo" and self.documents:
+            raise ValueError("documents come from landing files (kind: files); the demo generator writes its own")
         return self
 
 
@@ -517,6 +569,37 @@ def _cross_check(spec: BudgetSpec) -> list[tuple[str, str]]:
         for measure in source.measures:
             if measure not in spec.measures:
                 problems.append((f"source.measures.{measure}", f"unknown measure {measure!r}{_suggest(measure, spec.measures)}"))
+        problems.extend(_document_problems(spec))
+    return problems
+
+
+def _document_problems(spec: BudgetSpec) -> list[tuple[str, str]]:
+    """A files budget's document sources name known levels top-down, and every text metric can be read."""
+    problems, levels, source = [], spec.segments.levels, spec.source
+    for i, documents in enumerate(source.documents):
+        key = f"source.documents.{i}.segments"
+        unknown = sorted(set(documents.segments) - set(levels))
+        if unknown:
+            problems.append((key, f"unknown segment level(s) {', '.join(unknown)}{_suggest(unknown[0], levels)}"))
+        elif documents.segments and set(documents.segments) != set(levels[:len(documents.segments)]):
+            problems.append((key, f"must map the top levels without a gap ({', '.join(levels[:len(documents.segments)])})"))
+    fixed = {d.kind for d in source.documents if d.kind is not None}
+    any_kind = any(d.kind_column is not None for d in source.documents)
+    for mid, metric in spec.metrics.items():
+        if metric.text is None:
+            continue
+        if not source.documents:
+            problems.append((f"metrics.{mid}.text", "the source has no documents to read: add source.documents "
+                                                     "(landing files with a timestamp, a text and a kind)"))
+            continue
+        depth = max(len(source.document_segments(d, levels)) for d in source.documents)
+        if metric.text.level is not None and metric.text.level in levels[depth:]:
+            problems.append((f"metrics.{mid}.text.level", f"the documents name segments down to "
+                                                          f"{levels[depth - 1] if depth else 'no level'}, not {metric.text.level!r}"))
+        if not any_kind:
+            for kind in metric.text.kinds:
+                if kind not in fixed:
+                    problems.append((f"metrics.{mid}.text.kinds", f"no document source has kind {kind!r}{_suggest(kind, fixed)}"))
     return problems
 
 

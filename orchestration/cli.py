@@ -163,7 +163,8 @@ def cmd_demo_generate(args) -> int:
     end = dt.date.fromisoformat(args.end) if args.end else settings.history_end
     summary = export_demo(Path(args.out), start, end + dt.timedelta(days=1), events=args.events,
                           scale=args.scale, seed=settings.demo_seed)
-    print(f"wrote {summary['events']:,} events in {summary['files']} Parquet files to {summary['landing']} "
+    print(f"wrote {summary['events']:,} events and {summary['documents']:,} documents in {summary['files']} "
+          f"Parquet files to {summary['landing']} "
           f"and {summary['specs_written']} spec(s) to {summary['specs']} in {summary['seconds']:.1f}s "
           f"(scale {summary['scale']:.4g})")
     print(f"run them with: BUDGETLENS_SPECS={summary['specs']} BUDGETLENS_LANDING={summary['landing']} budgetlens run")

@@ -55,7 +55,7 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
             if seen.get(key) == file.fingerprint:
                 continue
             try:
-                first, last, _ = day_range(conn, file, spec.source.timestamp, spec.source.timezone)
+                first, last, _ = day_range(conn, file, spec)
             except (duckdb.Error, LandingError):
                 first = last = None  # unreadable: the next run records it in quarantine
             if first is None:

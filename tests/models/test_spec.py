@@ -88,6 +88,30 @@ def test_each_error_names_file_key_and_problem(path, value, key, fragment):
     assert any(file == "budgets/shop.yaml" and k == key and fragment in message for file, k, message in found), found
 
 
+MOOD = {"text": {"kinds": ["ticket"], "question": "How happy are customers?", "min": 1, "max": 5, "level": "campaign"},
+        "step": "sales"}
+WITH_DOCUMENTS = {**VALID, "metrics": {**VALID["metrics"], "mood": MOOD},
+                  "source": {**VALID["source"], "documents": [
+                      {"pattern": "shop/tickets/*.csv", "kind": "ticket", "text": "body"}]}}
+
+
+def test_a_text_metric_of_a_files_budget_needs_documents_it_can_read():
+    assert parse_spec(WITH_DOCUMENTS, "budgets/shop.yaml").source.documents[0].kind == "ticket"
+    found = problems({**VALID, "metrics": {**VALID["metrics"], "mood": MOOD}})
+    assert ("budgets/shop.yaml", "metrics.mood.text", "the source has no documents to read: add source.documents "
+            "(landing files with a timestamp, a text and a kind)") in found
+    found = problems({**WITH_DOCUMENTS, "metrics": {**VALID["metrics"], "mood": {
+        **MOOD, "text": {**MOOD["text"], "kinds": ["tickets"]}}}})
+    assert ("budgets/shop.yaml", "metrics.mood.text.kinds", "no document source has kind 'tickets' "
+            "(did you mean 'ticket'?)") in found
+    shallow = copy.deepcopy(WITH_DOCUMENTS)
+    shallow["source"]["documents"][0]["segments"] = {"channel": "ch"}
+    assert ("budgets/shop.yaml", "metrics.mood.text.level", "the documents name segments down to channel, "
+            "not 'campaign'") in problems(shallow)
+    demo = {**WITH_DOCUMENTS, "source": {"kind": "demo", "scenario": "x", "documents": WITH_DOCUMENTS["source"]["documents"]}}
+    assert any("documents come from landing files" in m for _, _, m in problems(demo))
+
+
 def test_cycles_are_reported_with_their_path():
     data = mutate("metrics.conversion.formula", "aov / visits")
     data["metrics"]["aov"]["formula"] = "revenue / conversion"
@@ -142,7 +166,7 @@ def test_fuzzed_specs_fail_with_a_validation_error_not_a_traceback(key, value):
         assert all(file == "fuzz.yaml" for file, _, _ in err.problems)
 
 
-SEEDS = [VALID] + [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(DEMO_SPECS.glob("*.yaml"))]
+SEEDS = [VALID, WITH_DOCUMENTS] + [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(DEMO_SPECS.glob("*.yaml"))]
 formula_like = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_0123456789+-*/().<>=!, ", max_size=40)
 
 

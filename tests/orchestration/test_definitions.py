@@ -62,6 +62,24 @@ def test_sensor_requests_the_days_of_new_landing_files(tmp_path, monkeypatch):
         assert isinstance(again, dg.SkipReason) and again.skip_message == "no new or changed landing files"
 
 
+def test_sensor_reads_a_documents_file_by_its_own_timestamp_column(tmp_path, monkeypatch):
+    from tests.assets.conftest import SPEC
+    import yaml
+
+    documents = {"pattern": "shop/notes/*.csv", "timestamp": "written", "text": "note", "kind": "meeting_note"}
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "shop.yaml").write_text(yaml.safe_dump({**SPEC, "source": {**SPEC["source"], "documents": [documents]}}))
+    (tmp_path / "landing" / "shop" / "notes").mkdir(parents=True)
+    (tmp_path / "landing" / "shop" / "notes" / "w1.csv").write_text(
+        "written,note,channel,campaign\n2026-01-05 09:00:00,Good week,web,x\n2026-01-06 09:00:00,Tired,web,x\n")
+    monkeypatch.setenv("BUDGETLENS_SPECS", str(tmp_path / "specs"))
+    monkeypatch.setenv("BUDGETLENS_LANDING", str(tmp_path / "landing"))
+    with dg.instance_for_test() as instance:
+        request = landing_files_sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(request, dg.RunRequest)
+        assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-01-05", "2026-01-06")
+
+
 def test_repo_instance_config_limits_the_duckdb_pool():
     import yaml
     from assets.settings import PROJECT_ROOT
