@@ -88,6 +88,29 @@ def test_every_row_is_loaded_or_quarantined_with_a_reason(tmp_path, conn, case):
     assert quarantined[1] == 0, case
 
 
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_document_row_is_loaded_or_quarantined_with_a_reason(tmp_path, conn, case):
+    """The same files read as documents (the measure column as the text): the same ledger holds."""
+    name, content = CASES[case]
+    landing = tmp_path / "landing"
+    (landing / "shop").mkdir(parents=True)
+    (landing / "shop" / name).write_bytes(content)
+    spec = make_spec(pattern="shop/*", documents=[{"pattern": "shop/*", "text": "measure", "kind": "ticket",
+                                                   "doc_id": "id"}])
+    report = ingest_window(conn, spec, MARCH_1, MARCH_3, landing_dir=landing, history_start=HISTORY_START,
+                           seed=1, scale=1.0)
+    assert report.received == report.loaded == report.quarantined == 0, case  # the file holds documents only
+    log = conn.execute("select sum(received), sum(loaded), sum(quarantined) from raw.ingestion_log "
+                       "where content = 'documents'").fetchone()
+    received, loaded, rejected = (int(v or 0) for v in log)
+    documents = conn.execute("select count(*) from raw.documents").fetchone()[0]
+    quarantined = conn.execute("select count(*), count(*) filter (where reason is null or reason = '') "
+                               "from raw.quarantine where source = ?", [f"shop/{name}"]).fetchone()
+    assert received == EXPECTED[case][0], case
+    assert received == loaded + rejected and loaded == documents == report.documents, case
+    assert rejected == quarantined[0] == report.documents_quarantined and quarantined[1] == 0, case
+
+
 def test_a_file_dropped_twice_loads_once(tmp_path, conn):
     landing = tmp_path / "landing"
     (landing / "shop").mkdir(parents=True)
