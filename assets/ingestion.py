@@ -224,14 +224,15 @@ class PlannedFile:
 
 def _plan_files(conn, spec: BudgetSpec, landing_dir: Path) -> list[PlannedFile]:
     """Every landing file of the budget with the days it covers, probed on a scratch connection
-    (a failed read must not abort the warehouse transaction) and cached by content fingerprint. A file
-    that could not be read is probed again on every run: a newer reader may read it."""
+    (a failed read must not abort the warehouse transaction) and cached by content fingerprint and by how
+    the spec reads it (a changed timestamp column moves its days). A file that could not be read is probed
+    again on every run: a newer reader may read it."""
     planned = []
     scratch = None
     for file in discover(spec, landing_dir):
         row = conn.execute("select first_day, last_day, error from raw.landing_files "
-                           "where budget_id = ? and path = ? and fingerprint = ? and error is null",
-                           [spec.id, file.relative, file.fingerprint]).fetchone()
+                           "where budget_id = ? and path = ? and fingerprint = ? and read_as = ? and error is null",
+                           [spec.id, file.relative, file.fingerprint, file.read_as(spec)]).fetchone()
         if row is None:
             scratch = scratch or duckdb.connect()
             try:
@@ -242,8 +243,8 @@ def _plan_files(conn, spec: BudgetSpec, landing_dir: Path) -> list[PlannedFile]:
             except duckdb.Error as err:
                 first, last, rows, error = None, None, 0, f"{file.relative}: {str(err).splitlines()[0][:300]}"
             conn.execute("delete from raw.landing_files where budget_id = ? and path = ?", [spec.id, file.relative])
-            conn.execute("insert into raw.landing_files values (?, ?, ?, ?, ?, ?, ?)",
-                         [spec.id, file.relative, file.fingerprint, first, last, rows, error])
+            conn.execute("insert into raw.landing_files values (?, ?, ?, ?, ?, ?, ?, ?)",
+                         [spec.id, file.relative, file.fingerprint, first, last, rows, error, file.read_as(spec)])
             row = (first, last, error)
         planned.append(PlannedFile(file, *row))
     if scratch is not None:

@@ -36,6 +36,11 @@ class LandingFile:
         documents = spec.source.documents[self.documents]
         return documents.timestamp, spec.source.document_zone(documents)
 
+    def read_as(self, spec: BudgetSpec) -> str:
+        """What the file's day range depends on besides its bytes: its role, timestamp column and zone."""
+        column, zone = self.timestamp(spec)
+        return f"{'events' if self.documents is None else 'documents'} by {column!r} in {zone}"
+
 
 def _fingerprint(path: Path) -> str:
     """Content hash: a file dropped twice (same bytes) keeps its fingerprint; an edited one changes."""

@@ -60,7 +60,8 @@ create table if not exists raw.landing_files (
     first_day date,
     last_day date,
     rows bigint not null,
-    error varchar
+    error varchar,
+    read_as varchar not null default ''
 );
 create table if not exists raw.llm_calls (
     run_id varchar not null,
@@ -109,6 +110,7 @@ ADDED_COLUMNS = [
     ("ingestion_log", "content", "varchar not null default 'events'"),
     ("documents", "source", "varchar not null default ''"),
     ("documents", "source_row", "bigint not null default 0"),
+    ("landing_files", "read_as", "varchar not null default ''"),
 ]
 
 

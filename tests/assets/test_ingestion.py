@@ -150,6 +150,17 @@ def test_a_file_once_unreadable_is_read_again(conn, spec, landing):
     assert conn.execute("select error from raw.landing_files").fetchall() == [(None,)]
 
 
+def test_a_file_read_by_another_timestamp_column_is_planned_again(conn, landing):
+    """The cached day range belongs to how the spec reads the file: a new timestamp column moves its days."""
+    (landing / "shop" / "a.csv").write_text("id,timestamp,created,measure,value,channel,campaign\n"
+                                            "x1,2026-03-01 08:00:00,2026-03-05 08:00:00,visit,1,web,spring\n")
+    assert ingest(conn, make_spec(), landing).loaded == 1
+    moved = ingest(conn, make_spec(timestamp="created"), landing, start=dt.date(2026, 3, 5), end=dt.date(2026, 3, 6))
+    assert moved.loaded == 1
+    assert conn.execute("select first_day, read_as from raw.landing_files").fetchall() == [
+        (dt.date(2026, 3, 5), "events by 'created' in UTC")]
+
+
 def test_empty_file_is_harmless(conn, spec, landing):
     (landing / "shop" / "empty.csv").write_text("")
     report = ingest(conn, spec, landing)
