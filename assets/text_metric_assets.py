@@ -18,7 +18,7 @@ from assets.settings import Settings
 from assets.warehouse import prepare
 from models.spec import BudgetSpec, TextSource, load_specs
 from models.text_metrics.answer import SYSTEM_PROMPT, cache_key, check_answer, metric_tool, prompt
-from models.text_metrics.lexicon import score_text, to_scale
+from models.text_metrics.lexicon import score_texts, to_scale
 from models.text_metrics.selection import select_documents
 from models.text_metrics.synthesis import synthesise
 
@@ -28,18 +28,17 @@ SOURCES_KEPT = 20  # document ids listed per value (the count is always complete
 
 
 def _documents(conn, spec: BudgetSpec, text: TextSource, grain: str) -> pd.DataFrame:
-    docs = conn.execute(
-        f"select doc_id, doc_ts, kind, segment_id, text, cast(date_trunc('{grain}', doc_ts) as date) as period_start "
-        "from raw.documents where budget_id = ? and list_contains(?, kind) order by doc_ts, doc_id",
-        [spec.id, list(text.kinds)]).df()
+    """The metric's documents with their period, their node at ``text.level`` and their lexicon score
+    (scored once here, not once per scope that reads them)."""
     depth = spec.segments.levels.index(text.level) + 1 if text.level else 0
-    if depth:
-        # a document that names segments only above the level counts toward the total, not toward a node
-        parts = docs["segment_id"].str.split("/")
-        docs["node"] = parts.str[:depth].str.join("/").where(parts.str.len() >= depth)
-    else:
-        docs["node"] = "_total"
-    return docs
+    # a document that names segments only above the level counts toward the total, not toward a node
+    node = (f"case when len(string_split(segment_id, '/')) >= {depth} "
+            f"then array_to_string(string_split(segment_id, '/')[1:{depth}], '/') end" if depth else "'_total'")
+    docs = conn.execute(
+        f"select doc_id, doc_ts, kind, segment_id, text, cast(date_trunc('{grain}', doc_ts) as date) as period_start, "
+        f"{node} as node from raw.documents where budget_id = ? and list_contains(?, kind) order by doc_ts, doc_id",
+        [spec.id, list(text.kinds)]).df()
+    return docs.assign(score=score_texts(docs["text"]))
 
 
 def _scopes(docs: pd.DataFrame, level: str | None):
@@ -52,8 +51,10 @@ def _scopes(docs: pd.DataFrame, level: str | None):
 
 
 def offline_reading(docs: pd.DataFrame, text: TextSource) -> dict:
-    """The lexicon scorer's value, confidence, sources and reasoning for one scope."""
-    readings = docs.assign(score=docs["text"].map(score_text)).dropna(subset=["score"])
+    """The lexicon scorer's value, confidence, sources and reasoning for one scope (its documents' ``score``
+    column is used when they carry one)."""
+    scores = docs["score"] if "score" in docs else score_texts(docs["text"])
+    readings = docs.assign(score=scores).dropna(subset=["score"])
     readings = readings.assign(value=to_scale(readings["score"].to_numpy(float), text.min, text.max))
     result = synthesise(readings[["kind", "value"]], text.min, text.max, len(docs))
     return {"value": result.value, "confidence": result.confidence, "provenance": "text_scored", "method": OFFLINE_METHOD,

@@ -15,6 +15,9 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
+import pandas as pd
+
 POSITIVE = frozenset("""
 appreciate appreciated awesome best brilliant calm confident delighted easy effective efficient energised energized
 enjoy enjoyed excellent excited fantastic fast fine glad good great happy helpful impressed improve improved
@@ -57,6 +60,19 @@ def score_text(text: str) -> float | None:
     if hits == 0:
         return None
     return total / math.sqrt(total * total + ALPHA)
+
+
+def score_texts(texts: pd.Series) -> np.ndarray:
+    """:func:`score_text` of every text, NaN where a text holds no lexicon word (or is missing).
+
+    Each distinct text is scored once: the score depends on the text alone, and tickets written from
+    templates repeat (the demo's 2.1M tickets at 50M events hold 80 distinct texts).
+    """
+    codes, uniques = pd.factorize(texts)
+    scores = np.array([np.nan if (score := score_text(text)) is None else score for text in uniques], dtype=float)
+    out = np.full(len(codes), np.nan)
+    out[codes >= 0] = scores[codes[codes >= 0]]
+    return out
 
 
 def to_scale(score: float, low: float, high: float) -> float:

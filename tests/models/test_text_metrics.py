@@ -11,7 +11,7 @@ from models.demo.generator import generate_day
 from models.demo.scenarios import CONTRACTOR_COST, MOBILE_CRUNCH
 from models.spec import TextSource
 from models.text_metrics.answer import cache_key, check_answer, prompt
-from models.text_metrics.lexicon import score_text
+from models.text_metrics.lexicon import score_text, score_texts
 from models.text_metrics.selection import select_documents
 from models.text_metrics.synthesis import synthesise
 
@@ -30,6 +30,14 @@ def test_lexicon_reads_negation_contrast_and_intensity():
     assert score_text("not happy") == pytest.approx(-score_text("happy"))
     assert score_text("Not urgent but annoying.") < 0
     assert score_text("really happy") > score_text("happy") > 0
+
+
+def test_scoring_many_texts_scores_each_distinct_text_once_with_the_same_result():
+    texts = ["Great, thanks!", "nothing to say", None, "not happy at all", "Great, thanks!", "very slow and broken",
+             "nothing to say"]
+    expected = [np.nan if t is None or score_text(t) is None else score_text(t) for t in texts]
+    np.testing.assert_array_equal(score_texts(pd.Series(texts, dtype="string")), np.array(expected, dtype=float))
+    assert score_texts(pd.Series([], dtype="string")).shape == (0,)
 
 
 def test_selection_keeps_the_budget_takes_kinds_in_turn_newest_first_and_skips_duplicates():
