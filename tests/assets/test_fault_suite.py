@@ -68,47 +68,49 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_every_row_is_loaded_or_quarantined_with_a_reason(tmp_path, conn, case):
+def ingest_case(folder, conn, case: str, **source):
+    """Land the case's file alone under ``folder`` and ingest the window; the report and the file's source name."""
     name, content = CASES[case]
-    landing = tmp_path / "landing"
+    landing = folder / "landing"
     (landing / "shop").mkdir(parents=True)
     (landing / "shop" / name).write_bytes(content)
-    spec = make_spec(pattern="shop/*")
-    report = ingest_window(conn, spec, MARCH_1, MARCH_3, landing_dir=landing, history_start=HISTORY_START,
-                           seed=1, scale=1.0)
+    report = ingest_window(conn, make_spec(pattern="shop/*", **source), MARCH_1, MARCH_3, landing_dir=landing,
+                           history_start=HISTORY_START, seed=1, scale=1.0)
+    return report, f"shop/{name}"
+
+
+def ledger(conn, content: str, source: str) -> tuple[int, int, int, int, int]:
+    """Received, loaded and quarantined as logged for ``content`` (no rows at all: no log line, zeros), and the
+    source's quarantine rows: all of them, and those without a reason."""
+    log = conn.execute("select sum(received), sum(loaded), sum(quarantined) from raw.ingestion_log "
+                       "where content = ?", [content]).fetchone()
+    quarantined = conn.execute("select count(*), count(*) filter (where reason is null or reason = '') "
+                               "from raw.quarantine where source = ?", [source]).fetchone()
+    return (*(int(v or 0) for v in log), *quarantined)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_row_is_loaded_or_quarantined_with_a_reason(tmp_path, conn, case):
+    report, source = ingest_case(tmp_path, conn, case)
     assert report.received == report.loaded + report.quarantined, case
     assert (report.received, report.loaded, report.quarantined) == EXPECTED[case]
-    log = conn.execute("select sum(received), sum(loaded), sum(quarantined) from raw.ingestion_log").fetchone()
+    received, loaded, rejected, quarantined, without_reason = ledger(conn, "events", source)
     events = conn.execute("select count(*) from raw.events").fetchone()[0]
-    quarantined = conn.execute("select count(*), count(*) filter (where reason is null or reason = '') "
-                               "from raw.quarantine where source = ?", [f"shop/{name}"]).fetchone()
-    received, loaded, rejected = (int(v or 0) for v in log)  # no rows at all: no log line
-    assert received == loaded + rejected and loaded == events and rejected == quarantined[0], case
-    assert quarantined[1] == 0, case
+    assert received == loaded + rejected and loaded == events and rejected == quarantined, case
+    assert without_reason == 0, case
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_document_row_is_loaded_or_quarantined_with_a_reason(tmp_path, conn, case):
     """The same files read as documents (the measure column as the text): the same ledger holds."""
-    name, content = CASES[case]
-    landing = tmp_path / "landing"
-    (landing / "shop").mkdir(parents=True)
-    (landing / "shop" / name).write_bytes(content)
-    spec = make_spec(pattern="shop/*", documents=[{"pattern": "shop/*", "text": "measure", "kind": "ticket",
-                                                   "doc_id": "id"}])
-    report = ingest_window(conn, spec, MARCH_1, MARCH_3, landing_dir=landing, history_start=HISTORY_START,
-                           seed=1, scale=1.0)
+    report, source = ingest_case(tmp_path, conn, case, documents=[
+        {"pattern": "shop/*", "text": "measure", "kind": "ticket", "doc_id": "id"}])
     assert report.received == report.loaded == report.quarantined == 0, case  # the file holds documents only
-    log = conn.execute("select sum(received), sum(loaded), sum(quarantined) from raw.ingestion_log "
-                       "where content = 'documents'").fetchone()
-    received, loaded, rejected = (int(v or 0) for v in log)
+    received, loaded, rejected, quarantined, without_reason = ledger(conn, "documents", source)
     documents = conn.execute("select count(*) from raw.documents").fetchone()[0]
-    quarantined = conn.execute("select count(*), count(*) filter (where reason is null or reason = '') "
-                               "from raw.quarantine where source = ?", [f"shop/{name}"]).fetchone()
     assert received == EXPECTED[case][0], case
     assert received == loaded + rejected and loaded == documents == report.documents, case
-    assert rejected == quarantined[0] == report.documents_quarantined and quarantined[1] == 0, case
+    assert rejected == quarantined == report.documents_quarantined and without_reason == 0, case
 
 
 def test_a_file_dropped_twice_loads_once(tmp_path, conn):
@@ -150,13 +152,9 @@ def test_no_row_is_lost_across_the_suite(tmp_path):
 
     lines, totals = ["| case | received | loaded | quarantined | lost |", "|---|---|---|---|---|"], [0, 0, 0]
     for i, case in enumerate(sorted(CASES)):
-        name, content = CASES[case]
-        landing = tmp_path / f"case{i}" / "landing"
-        (landing / "shop").mkdir(parents=True)
-        (landing / "shop" / name).write_bytes(content)
+        (tmp_path / f"case{i}").mkdir()
         with duckdb.connect(str(tmp_path / f"case{i}" / "w.duckdb")) as conn:
-            r = ingest_window(conn, make_spec(pattern="shop/*"), MARCH_1, MARCH_3, landing_dir=landing,
-                              history_start=HISTORY_START, seed=1, scale=1.0)
+            r, _ = ingest_case(tmp_path / f"case{i}", conn, case)
         totals = [totals[0] + r.received, totals[1] + r.loaded, totals[2] + r.quarantined]
         lines.append(f"| {case} | {r.received} | {r.loaded} | {r.quarantined} | {r.received - r.loaded - r.quarantined} |")
     lines.append(f"| {len(CASES)} cases | {totals[0]} | {totals[1]} | {totals[2]} | {totals[0] - totals[1] - totals[2]} |")
