@@ -17,7 +17,7 @@ RECOMMENDATION_COLUMNS = [
     "change", "curve_form", "curve_intercept", "curve_slope", "curve_scale", "curve_slope_low95",
     "curve_slope_high95", "curve_observations",
     "expected_objective_current", "expected_objective_recommended", "expected_gain", "expected_gain_low90",
-    "expected_gain_high90", "solver", "provenance", "objective_sense"]
+    "expected_gain_high90", "solver", "provenance", "objective_sense", "held_reason"]
 CONSTRAINT_COLUMNS = ["budget_id", "basis_period", "constraint_name", "limit_value", "used", "shadow_price",
                       "is_binding", "is_bottleneck", "explanation"]
 
@@ -80,7 +80,8 @@ def allocation_recommendations(context: dg.AssetExecutionContext, duckdb: DuckDB
             replace_table(conn, f"main.{table}", pd.DataFrame(rows, columns=columns))
         # every recommendation is also kept, once per basis period, so later runs can judge it
         conn.execute("create table if not exists main.allocation_log as select * from main.allocation_recommendations limit 0")
-        conn.execute("alter table main.allocation_log add column if not exists objective_sense varchar")  # older logs
+        for column in ("objective_sense", "held_reason"):  # logs written before these columns existed
+            conn.execute(f"alter table main.allocation_log add column if not exists {column} varchar")
         conn.execute("insert into main.allocation_log by name select * from main.allocation_recommendations r where not exists "
                      "(select 1 from main.allocation_log l where l.budget_id = r.budget_id "
                      "and l.basis_period = r.basis_period and l.segment_id = r.segment_id) order by all")

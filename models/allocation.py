@@ -8,7 +8,7 @@ import pandas as pd
 
 from models.optimize import Allocation, Lever, MetricLimit, Problem, Ratio
 from models.response import ResponseCurve, fit_response
-from models.spec import BudgetSpec
+from models.spec import BudgetSpec, LeverBounds
 
 
 def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.date]:
@@ -45,12 +45,14 @@ def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.
     levers, limit_curves = [], {bound.metric: {} for bound in opt.limits}
     for segment_id, rows in recent.groupby("segment_id", sort=True):
         rows = rows.sort_values("period_start")
-        bounds = opt.bounds.get(segment_id)
+        bounds = opt.bounds.get(segment_id) or LeverBounds()
         current = rows.loc[rows["period_start"] == basis, "lever"]
-        levers.append(Lever(segment_id, curve(rows, opt.objective, "objective"),
-                            current=float(current.iloc[0]) if len(current) else 0.0,
-                            minimum=bounds.min if bounds else 0.0, maximum=bounds.max if bounds else None,
-                            step=bounds.step if bounds else None))
+        current = float(current.iloc[0]) if len(current) else 0.0
+        response = curve(rows, opt.objective, "objective")
+        held = _held_reason(spec, segment_id, response, in_basis=bool((rows["period_start"] == basis).any()))
+        low, high = (_hold_at(current, bounds),) * 2 if held else (bounds.min, bounds.max)
+        levers.append(Lever(segment_id, response, current=current, minimum=low, maximum=high,
+                            step=None if held else bounds.step, held=held))
         for metric_id, curves in limit_curves.items():
             curves[segment_id] = curve(rows, metric_id, metric_id)
     unknown = sorted(set(opt.bounds) - {l.name for l in levers})
@@ -63,6 +65,34 @@ def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.
                       limits=tuple(MetricLimit(b.metric, limit_curves[b.metric], maximum=b.max, minimum=b.min)
                                    for b in opt.limits))
     return problem, pd.Timestamp(basis).date()
+
+
+def _held_reason(spec: BudgetSpec, segment_id: str, response: ResponseCurve, in_basis: bool) -> str | None:
+    """Why a lever stays where it is, or None when the optimiser may move it.
+
+    Two cases where history cannot support moving money: the segment had no lever spend in the basis period
+    (paused or gone: funding it again is the owner's call, made by giving it bounds), and the response
+    curve's slope is not distinguishable from zero (its 95% interval includes 0), where the optimiser would
+    otherwise chase noise, e.g. cut a lever to nothing on a negative slope that is only a trend.
+    """
+    opt = spec.optimization
+    if not in_basis and segment_id not in opt.bounds:
+        return (f"no {opt.lever} in the basis period: not funded again (give it optimization.bounds to "
+                "consider it)")
+    low, high = response.slope_interval(0.95)
+    if low <= 0 <= high:
+        return (f"{opt.objective} shows no measurable response to {opt.lever} (slope 95% interval "
+                f"{low:.3g} to {high:.3g} includes 0): kept at its current {opt.lever}")
+    return None
+
+
+def _hold_at(current: float, bounds: LeverBounds) -> float:
+    """The current value, moved inside the lever's bounds and onto its steps."""
+    value = max(current, bounds.min)
+    value = min(value, bounds.max) if bounds.max is not None else value
+    if bounds.step:
+        value = bounds.step * round(value / bounds.step)
+    return value
 
 
 def recommendation_rows(spec: BudgetSpec, problem: Problem, allocation: Allocation, basis: dt.date,
@@ -83,6 +113,7 @@ def recommendation_rows(spec: BudgetSpec, problem: Problem, allocation: Allocati
             "expected_objective_recommended": allocation.expected_outcome,
             "expected_gain": allocation.gain, "expected_gain_low90": gain[0], "expected_gain_high90": gain[1],
             "solver": allocation.solver, "provenance": "predicted", "objective_sense": problem.sense,
+            "held_reason": lever.held,
         })
     return rows
 

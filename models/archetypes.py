@@ -28,7 +28,7 @@ def profile_segments(values: pd.DataFrame, window: int) -> pd.DataFrame:
     values : DataFrame
         segment_id, period_start, value: complete periods of one metric at one level.
     window : int
-        How many of the latest periods to use.
+        How many of the level's latest periods to use (the same periods for every segment).
 
     Returns
     -------
@@ -36,8 +36,12 @@ def profile_segments(values: pd.DataFrame, window: int) -> pd.DataFrame:
         segment_id, periods, reward, risk (segments with fewer than 4 usable periods left out).
     """
     rows = []
+    # the level's latest periods, shared by every segment: a segment that stopped reporting is judged on what
+    # it did in them (too little: left out), not on its own last periods from before it went quiet
+    recent = sorted(values["period_start"].unique())[-window:]
+    values = values[values["period_start"].isin(recent)]
     for segment, group in values.sort_values("period_start").groupby("segment_id", sort=True):
-        series = group["value"].astype(float).dropna().tail(window)
+        series = group["value"].astype(float).dropna()
         changes = series.pct_change().replace([np.inf, -np.inf], np.nan).dropna()
         if len(series) < MIN_PERIODS or len(changes) < 2:
             continue

@@ -148,9 +148,16 @@ def _constraints(spec, goal, expr, inputs, point, daily, days_left, met_at_proje
             rows.append(row)
             continue
         # The change is asked of the days still to come, so compare their run-rate with history's.
-        future_projected = float(means.sum()) if _additive(spec, name) and goal.aggregation == "total" else float(np.mean(means)) if len(means) else projected
-        future_required = future_projected + (required - projected) * (
-            1 if _additive(spec, name) and goal.aggregation == "total" else (len(observed) + len(means)) / max(len(means), 1))
+        if goal.aggregation == "last":
+            # only the deadline's value counts: it alone has to move, by the whole gap
+            future_projected, future_required = projected, required
+        elif _additive(spec, name) and goal.aggregation == "total":
+            future_projected = float(means.sum())
+            future_required = future_projected + (required - projected)
+        else:
+            # an average over the window: the days left carry the whole window's shortfall
+            future_projected = float(np.mean(means)) if len(means) else projected
+            future_required = future_projected + (required - projected) * (len(observed) + len(means)) / max(len(means), 1)
         change = future_required / future_projected - 1 if future_projected else np.inf
         p95, highest = _historical_change(daily, name, max(days_left, 1), up=change >= 0)
         row.update(required_change=_f(change), historical_p95_change=_f(p95), historical_max_change=_f(highest))
@@ -173,7 +180,10 @@ def _solve(expr, point: dict, name: str, target: float) -> float | None:
         return float(evaluate_array(expr, {**point, name: np.float64(x)})) - target
 
     base = float(point[name]) if np.isfinite(point[name]) and point[name] != 0 else 1.0
-    for low, high in ((0.0, abs(base) * 2), (0.0, abs(base) * 100), (-abs(base) * 100, abs(base) * 100)):
+    # widening brackets: a target far beyond the projection (a goal set in the wrong unit, a runaway ratio) still
+    # gets the value it would need, which then reads as infeasible rather than as "not solvable"
+    brackets = [(0.0, abs(base) * factor) for factor in (2, 100, 1e4, 1e6)] + [(-abs(base) * 100, abs(base) * 100)]
+    for low, high in brackets:
         try:
             g_low, g_high = gap(low), gap(high)
         except (ZeroDivisionError, FloatingPointError):

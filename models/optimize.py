@@ -45,6 +45,7 @@ class Lever:
     minimum: float = 0.0
     maximum: float | None = None
     step: float | None = None  # allocated in whole multiples of this (mixed-integer)
+    held: str | None = None    # why this lever is kept where it is (minimum == maximum), e.g. no measurable response
 
 
 @dataclass(frozen=True)
@@ -188,12 +189,14 @@ def _stepped(problem: Problem) -> bool:
     return any(l.step is not None for l in problem.levers)
 
 
-def _solve_linear(problem: Problem, rows) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """Allocation and shadow prices (None for a mixed-integer programme); None when infeasible."""
+def _solve_linear(problem: Problem, rows, cost: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Allocation and shadow prices (None for a mixed-integer programme); None when infeasible.
+
+    ``cost`` replaces the problem's objective (minimised), for the least-spend pass."""
     if not rows:
         raise ValueError("the problem needs at least one constraint (budget, capacity or lever maximum)")
     slopes = np.array([l.curve.slope for l in problem.levers])
-    c = -slopes if problem.sense == "maximise" else slopes
+    c = cost if cost is not None else (-slopes if problem.sense == "maximise" else slopes)
     a_ub = np.vstack([r[1] for r in rows])
     b_ub = np.array([r[2] for r in rows])
     if _stepped(problem):
@@ -220,8 +223,11 @@ def _solve_linear(problem: Problem, rows) -> tuple[np.ndarray, np.ndarray | None
 
 
 def _is_commitment(problem: Problem, name: str) -> bool:
-    """Lever minimums are commitments, not resources (floors on metrics are reported)."""
-    return name.startswith("minimum") and name[len("minimum "):] in {l.name for l in problem.levers}
+    """Lever minimums are commitments, not resources (floors on metrics are reported); so are both bounds of a
+    held lever, which pin it rather than limit it."""
+    side, _, lever = name.partition(" ")
+    held = {l.name for l in problem.levers if l.held is not None}
+    return (side == "minimum" and lever in {l.name for l in problem.levers}) or (side == "maximum" and lever in held)
 
 
 def _gross(problem: Problem, name: str, coef: np.ndarray, limit: float, x: np.ndarray, dual: float) -> Constraint:
@@ -302,6 +308,7 @@ def optimise(problem: Problem) -> Allocation:
             solver = "HiGHS (mixed-integer programme; shadow prices by re-solving with each limit relaxed)"
         else:
             solver = "HiGHS (linear programme)"
+        x = _least_spend_linear(problem, rows, x)
         constraints = [_gross(problem, name, coef, limit, x, dual) for (name, coef, limit), dual in zip(rows, duals)
                        if not _is_commitment(problem, name)]
     else:
@@ -310,12 +317,48 @@ def optimise(problem: Problem) -> Allocation:
         rows = [r for r in _rows(problem) if r[0] != "capacity" and r[0] not in limits]
         if rows and _solve_linear(problem, rows) is None:
             raise InfeasibleAllocation(_conflict(problem, rows))
-        x = _solve_concave(problem)
+        x = _least_spend_concave(problem, _solve_concave(problem))
         constraints = _concave_constraints(problem, x)
         solver = ("SLSQP for each combination of whole steps (concave response curves)" if _stepped(problem)
                   else "SLSQP (concave response curves)")
     return Allocation(dict(zip(names, map(float, x))), dict(zip(names, map(float, current))),
                       _outcome(problem, x), _outcome(problem, current), constraints, solver)
+
+
+# Least spend among optimal allocations. When capacity caps the outcome, every allocation reaching it is
+# optimal and a solver returns an arbitrary one of them (a vertex of the LP, wherever SLSQP stopped); the
+# cheapest is the one a budget owner can act on: the rest of the budget buys nothing.
+OPTIMUM_TOL = 1e-7  # outcome given up for it, relative to the optimum (solver accuracy, not a trade-off)
+
+
+def _capacity_binds(problem: Problem, x: np.ndarray) -> bool:
+    return (problem.sense == "maximise" and problem.capacity is not None
+            and Constraint("capacity", problem.capacity, _outcome(problem, x), 0.0).binding)
+
+
+def _least_spend_linear(problem: Problem, rows, x: np.ndarray) -> np.ndarray:
+    if not _capacity_binds(problem, x):
+        return x
+    slopes = np.array([l.curve.slope for l in problem.levers])
+    reached = float(slopes @ x)
+    floor = ("optimum", -slopes, -(reached - OPTIMUM_TOL * max(1.0, abs(reached))))
+    solved = _solve_linear(problem, rows + [floor], cost=np.ones(len(problem.levers)))
+    return x if solved is None else solved[0]
+
+
+def _least_spend_concave(problem: Problem, x: np.ndarray) -> np.ndarray:
+    if _stepped(problem) or not _capacity_binds(problem, x):
+        return x
+    reached = _outcome(problem, x)
+    floor = reached - OPTIMUM_TOL * max(1.0, abs(reached))
+    scale = max(1.0, float(x.sum()))
+    res = minimize(lambda y: y.sum() / scale, x, jac=lambda y: np.full(len(y), 1.0 / scale), method="SLSQP",
+                   bounds=[(l.minimum, l.maximum) for l in problem.levers],
+                   constraints=_scipy_constraints(problem, problem.budget, problem.capacity)
+                   + [{"type": "ineq", "fun": lambda y: (_outcome(problem, y) - floor) / max(1.0, abs(reached))}],
+                   options={"ftol": 1e-12, "maxiter": 500})
+    cheaper = res.success and res.x.sum() < x.sum() and _outcome(problem, res.x) >= floor - OPTIMUM_TOL * max(1.0, abs(reached))
+    return res.x if cheaper and _feasible(problem, res.x, problem.budget, problem.capacity) else x
 
 
 def _named_constraints(problem: Problem, budget: float | None, capacity: float | None) -> list[tuple[str, Callable]]:
@@ -384,20 +427,44 @@ def _feasible(problem: Problem, x: np.ndarray, budget: float | None, capacity: f
 def _slsqp(problem: Problem, budget: float | None, capacity: float | None, bounds: list) -> np.ndarray:
     total = budget if budget is not None else sum(b[1] for b in bounds)
     free = [i for i, (lo, hi) in enumerate(bounds) if lo != hi]
-    fixed = sum(lo for lo, hi in bounds if lo == hi)
-    start = np.array([lo if lo == hi else max(lo, (total - fixed) / max(len(free), 1)) for lo, hi in bounds])
-    start = np.array([min(v, hi) if hi is not None else v for v, (lo, hi) in zip(start, bounds)])
-    norm = max(1.0, abs(_objective(problem, start)))  # SLSQP's line search wants an objective of order one
-    res = minimize(lambda x: -_objective(problem, x) / norm, start, method="SLSQP", bounds=bounds,
-                   constraints=_scipy_constraints(problem, budget, capacity),
+    pinned = np.array([lo if lo == hi else 0.0 for lo, hi in bounds], dtype=float)
+    named = _named_constraints(problem, budget, capacity)
+    if not free:
+        return _pinned_allocation(pinned, named, total)
+
+    # Pinned levers (lo == hi: held, or a fixed count of whole steps) are left out of SLSQP's variables:
+    # scipy's finite differences give NaN for a variable with equal bounds, and SLSQP then stops where it
+    # started (measured: the demo's allocation stayed at its equal split).
+    def full(z: np.ndarray) -> np.ndarray:
+        x = pinned.copy()
+        x[free] = z
+        return x
+
+    share = (total - pinned.sum()) / len(free)
+    start = np.array([max(bounds[i][0], share) for i in free])
+    start = np.array([min(v, bounds[i][1]) if bounds[i][1] is not None else v for v, i in zip(start, free)])
+    norm = max(1.0, abs(_objective(problem, full(start))))  # SLSQP's line search wants an objective of order one
+    res = minimize(lambda z: -_objective(problem, full(z)) / norm, start, method="SLSQP",
+                   bounds=[bounds[i] for i in free],
+                   constraints=[{"type": "ineq", "fun": lambda z, slack=slack: slack(full(z))} for _, slack in named],
                    options={"ftol": 1e-10, "maxiter": 500})
     if not res.success:
         # name what the closest allocation SLSQP reached still breaks, rather than only its status message
+        closest = full(res.x)
         tol = 1e-6 * max(1.0, abs(total))
-        broken = [f"{name} (missed by {-slack(res.x):.4g} at the closest allocation found)"
-                  for name, slack in _named_constraints(problem, budget, capacity) if slack(res.x) < -tol]
+        broken = [f"{name} (missed by {-slack(closest):.4g} at the closest allocation found)"
+                  for name, slack in named if slack(closest) < -tol]
         raise InfeasibleAllocation(broken or [f"SLSQP found no optimum ({res.message})"])
-    return res.x
+    return full(res.x)
+
+
+def _pinned_allocation(x: np.ndarray, named: list[tuple[str, Callable]], total: float) -> np.ndarray:
+    """Every lever pinned: the allocation is given, and only whether it keeps the constraints is left."""
+    tol = 1e-6 * max(1.0, abs(total))
+    broken = [f"{name} (missed by {-slack(x):.4g})" for name, slack in named if slack(x) < -tol]
+    if broken:
+        raise InfeasibleAllocation(broken)
+    return x
 
 
 def _concave_constraints(problem: Problem, x: np.ndarray) -> list[Constraint]:

@@ -51,10 +51,12 @@ def _num(value) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else value
 
 
-def _pct(new: float | None, old: float | None) -> float | None:
-    if new is None or old is None or old == 0:
+def _pct(new: float | None, old: float | None, kind: str) -> float | None:
+    """Relative change, only where it means something: a positive base, and not a composite score (its zero is
+    arbitrary: a z-scored score going from -0.09 to -0.61 is not a change of -604%)."""
+    if new is None or old is None or old <= 0 or kind == "composite":
         return None
-    return (new - old) / abs(old)
+    return (new - old) / old
 
 
 def _assessment(change: float | None, favourable: str, notable: bool) -> str:
@@ -120,9 +122,10 @@ def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: 
             "previous_period_start": previous_period.isoformat() if previous_period else None,
             "previous_value": previous,
             "change": change,
-            "change_pct": _pct(current, previous),
+            "change_pct": _pct(current, previous, metric.kind),
             "year_ago_value": year_ago,
-            "year_ago_change_pct": _pct(current, year_ago),
+            "year_ago_change": None if current is None or year_ago is None else current - year_ago,
+            "year_ago_change_pct": _pct(current, year_ago, metric.kind),
             "change_z": None if z is None else round(z, 2),
             "confidence": (confidence if confidence is not None and metric.kind == "qualitative"
                            else "measured" if current is not None else "unavailable"),
@@ -295,12 +298,16 @@ def _allocation(allocation: pd.DataFrame, constraints: pd.DataFrame) -> dict | N
         return {"infeasible": sorted(constraints["constraint_name"]), "explanation": constraints["explanation"].iloc[0]}
     first = allocation.iloc[0]
     neck = constraints[constraints["is_bottleneck"].fillna(False).astype(bool)] if not constraints.empty else constraints
+    budget = constraints[constraints["constraint_name"] == "budget"] if not constraints.empty else constraints
     return {
         "basis_period": pd.Timestamp(first["basis_period"]).date().isoformat(), "grain": first["grain"],
         "lever_metric": first["lever_metric"], "objective_metric": first["objective_metric"],
         "objective_sense": _text(first.get("objective_sense")) or "maximise",
         "levers": [{"segment_id": r.segment_id, "current": r.current, "recommended": r.recommended,
-                    "change": r.change, "curve_form": r.curve_form} for r in allocation.itertuples()],
+                    "change": r.change, "curve_form": r.curve_form, "held": _text(getattr(r, "held_reason", None))}
+                   for r in allocation.itertuples()],
+        "budget": float(budget["limit_value"].iloc[0]) if "limit_value" in budget and len(budget) else None,
+        "recommended_total": float(allocation["recommended"].sum()),
         "expected_objective_current": first["expected_objective_current"],
         "expected_objective_recommended": first["expected_objective_recommended"],
         "expected_gain": first["expected_gain"],

@@ -27,6 +27,15 @@ def fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:+.1f}%"
 
 
+def fmt_change(pct: float | None, change: float | None, unit: str = "") -> str:
+    """A change as a percentage where one is meaningful (see the payload's ``change_pct``), else in units."""
+    if pct is not None:
+        return fmt_pct(pct)
+    if change is None:
+        return "n/a"
+    return ("+" if change >= 0 else "") + fmt(change, "" if unit in ("ratio", "probability") else unit)
+
+
 def fmt_share(value: float | None) -> str:
     """A quantity that is always a share (0.25 → 25.0%, 2.3 → 230.0%), unlike a ``ratio`` metric's value."""
     return "n/a" if value is None else f"{value * 100:,.1f}%"
@@ -40,8 +49,9 @@ def _metric_row(f: dict) -> str:
     value = fmt(f["value"], f["unit"]) if f["value"] is not None else f"n/a ({f['null_reason'] or 'no value'})"
     if f["provenance"] in TEXT_PROVENANCE and isinstance(f["confidence"], float):
         value += f" ({TEXT_PROVENANCE[f['provenance']]}, confidence {f['confidence']:.2f})"
-    return (f"| {f['name']}{star} | {value} | {fmt(f['previous_value'], f['unit'])} | {fmt_pct(f['change_pct'])} "
-            f"| {fmt_pct(f['year_ago_change_pct'])} | {f['assessment']} |")
+    return (f"| {f['name']}{star} | {value} | {fmt(f['previous_value'], f['unit'])} "
+            f"| {fmt_change(f['change_pct'], f['change'], f['unit'])} "
+            f"| {fmt_change(f['year_ago_change_pct'], f.get('year_ago_change'), f['unit'])} | {f['assessment']} |")
 
 
 def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) -> str:
@@ -184,6 +194,7 @@ def _what_will_happen(payload: dict) -> list[str]:
     if not ahead.get("goals") and not ahead.get("forecast"):
         return []
     units = {f["metric_id"]: f["unit"] for f in payload["metrics"]}
+    favourable = {f["metric_id"]: f["favourable"] for f in payload["metrics"]}
     lines = ["## What will happen (predicted)", ""]
     if ahead.get("goals"):
         lines += ["| goal | target | projected at deadline (95% interval) | chance of reaching it | status | binding input |",
@@ -206,8 +217,8 @@ def _what_will_happen(payload: dict) -> list[str]:
                              f"over the time left; history's 95th percentile for such a stretch is "
                              f"{fmt_pct(i['historical_p95_change'])}: {i['status']}.")
             if g["required_daily_rate"] is not None and g["status"] not in ("achieved", "missed"):
-                lines.append(f"- **{g['goal_id']}** needs {fmt(g['required_daily_rate'])} per day from here; "
-                             f"the last {ahead['current_rate_days']} days ran at {fmt(g['current_daily_rate'])} per day.")
+                lines.append(_run_rate_line(g, units.get(g["metric_id"], ""), favourable.get(g["metric_id"]),
+                                            ahead["current_rate_days"]))
         lines.append("")
     if ahead.get("forecast"):
         unit = units.get(ahead["north_star"], "")
@@ -220,6 +231,20 @@ def _what_will_happen(payload: dict) -> list[str]:
         if ahead.get("chart"):
             lines += [f"![{ahead['north_star']} fan chart]({ahead['chart']})", ""]
     return lines
+
+
+def _run_rate_line(goal: dict, unit: str, favourable: str | None, days: int) -> str:
+    """The daily rate a total goal asks of the days left: a need for a target to reach, an allowance for a
+    ceiling (a metric whose favourable direction is down, such as spend)."""
+    rate, now = goal["required_daily_rate"], fmt(goal["current_daily_rate"], unit)
+    pace = f"the last {days} days ran at {now} per day."
+    if favourable == "down":
+        if rate < 0:
+            return f"- **{goal['goal_id']}** is already past its ceiling of {fmt(goal['target'], unit)}; {pace}"
+        return f"- **{goal['goal_id']}** stays within its ceiling at up to {fmt(rate, unit)} per day from here; {pace}"
+    if rate <= 0:
+        return f"- **{goal['goal_id']}** has already reached its target of {fmt(goal['target'], unit)}; {pace}"
+    return f"- **{goal['goal_id']}** needs {fmt(rate, unit)} per day from here; {pace}"
 
 
 def _summary_lines(payload: dict, draft: dict | None) -> list[str]:
@@ -239,11 +264,12 @@ def summary_text(payload: dict) -> str:
     if star is not None:
         sentences.append(
             f"{star['name'].capitalize()} (north star) was {fmt(star['value'], star['unit'])} in the period, "
-            f"{fmt_pct(star['change_pct'])} against the previous period ({star['assessment']}).")
+            f"{fmt_change(star['change_pct'], star['change'], star['unit'])} against the previous period "
+            f"({star['assessment']}).")
     notable = [f for f in metrics if f["assessment"] in ("improved", "worsened", "changed") and not f["is_north_star"]]
     for f in notable[:5]:
         sentences.append(f"{f['name'].capitalize()} {f['assessment']}: {fmt(f['previous_value'], f['unit'])} → "
-                         f"{fmt(f['value'], f['unit'])} ({fmt_pct(f['change_pct'])}).")
+                         f"{fmt(f['value'], f['unit'])} ({fmt_change(f['change_pct'], f['change'], f['unit'])}).")
     if not notable:
         sentences.append("No other metric moved beyond its normal period-to-period variation.")
     behind = [g for g in payload["goals"] if g["status"] == "behind"]
@@ -283,14 +309,24 @@ def _what_to_do(payload: dict, draft: dict | None = None) -> list[str]:
         for lever in allocation["levers"]:
             lines.append(f"| {lever['segment_id']} | {fmt(lever['current'])} | {fmt(lever['recommended'])} "
                          f"| {fmt(lever['change'])} | {lever['curve_form']} |")
+        held = [lever for lever in allocation["levers"] if lever.get("held")]
+        if held:
+            lines += [""] + [f"- {lever['segment_id']}: {lever['held']}." for lever in held]
+        budget, spent = allocation.get("budget"), allocation.get("recommended_total")
+        if budget and spent is not None and spent < budget * (1 - 1e-3):
+            lines += ["", f"The recommendation spends {fmt(spent)} of the {fmt(budget)} available: more would not add "
+                          f"{allocation['objective_metric']}."]
         low, high = allocation["expected_gain_interval90"]
         change = "a gain of" if allocation.get("objective_sense", "maximise") == "maximise" else "a change of"
-        lines += ["", f"Expected {allocation['objective_metric']}: {fmt(allocation['expected_objective_current'])} → "
-                      f"{fmt(allocation['expected_objective_recommended'])} per {allocation['grain']}, {change} "
-                      f"{fmt(allocation['expected_gain'])} (90% interval {fmt(low)} to {fmt(high)}; predicted)."]
-        if low <= 0 <= high:
-            lines.append("The interval includes zero: history does not yet show this reallocation would help; "
-                         "treat it as a direction to test, not a decision.")
+        if all(abs(lever["change"]) <= 1e-9 * max(1.0, abs(lever["current"])) for lever in allocation["levers"]):
+            lines += ["", "History supports no reallocation: every lever stays where it is."]
+        else:
+            lines += ["", f"Expected {allocation['objective_metric']}: {fmt(allocation['expected_objective_current'])} → "
+                          f"{fmt(allocation['expected_objective_recommended'])} per {allocation['grain']}, {change} "
+                          f"{fmt(allocation['expected_gain'])} (90% interval {fmt(low)} to {fmt(high)}; predicted)."]
+            if low <= 0 <= high:
+                lines.append("The interval includes zero: history does not yet show this reallocation would help; "
+                             "treat it as a direction to test, not a decision.")
         if allocation["bottleneck"]:
             lines.append(allocation["bottleneck"])
         lines.append("")

@@ -95,3 +95,31 @@ def test_spec_validates_limits():
         spec_with(limits=[{"metric": "orders"}])
     with pytest.raises(SpecError, match="step"):
         spec_with(bounds={"tv": {"step": 0}})
+
+
+def test_levers_history_cannot_support_moving_are_held_with_their_reason():
+    data = history()
+    rng = np.random.default_rng(9)
+    noise = data["segment_id"] == "tv"
+    data.loc[noise, "objective"] = 20 + rng.normal(0, 2, noise.sum())  # tv's orders ignore its spend
+    last = data["period_start"].max()
+    data = data[~((data["segment_id"] == "web") & (data["period_start"] == last))]  # web paused in the basis week
+    problem, basis = build_problem(spec_with(), data)
+    levers = {l.name: l for l in problem.levers}
+    tv_now = float(data[(data["segment_id"] == "tv") & (data["period_start"] == last)]["lever"].iloc[0])
+    assert "no measurable response" in levers["tv"].held and levers["tv"].minimum == levers["tv"].maximum == tv_now
+    assert "no revenue in the basis period" in levers["web"].held and levers["web"].maximum == 0
+    assert levers["mail"].held is None and levers["mail"].maximum is None
+    allocation = optimise(problem)
+    assert allocation.recommended["tv"] == pytest.approx(tv_now) and allocation.recommended["web"] == pytest.approx(0)
+    assert allocation.recommended["mail"] == pytest.approx(problem.budget - tv_now, rel=1e-6)
+    rows = recommendation_rows(spec_with(), problem, allocation, basis, gain_interval(problem, allocation))
+    assert {r["segment_id"]: r["held_reason"] is not None for r in rows} == {"web": True, "mail": False, "tv": True}
+
+
+def test_a_paused_lever_with_bounds_may_be_funded_again():
+    data = history()
+    data = data[~((data["segment_id"] == "web") & (data["period_start"] == data["period_start"].max()))]
+    problem, _ = build_problem(spec_with(bounds={"web": {"max": 1000}}), data)
+    web = next(l for l in problem.levers if l.name == "web")
+    assert web.held is None and web.current == 0 and web.maximum == 1000

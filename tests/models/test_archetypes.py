@@ -30,6 +30,12 @@ def test_window_uses_the_latest_periods():
     assert profile["reward"].iloc[0] == pytest.approx(3.5) and profile["periods"].iloc[0] == 4
 
 
+def test_a_segment_that_stopped_reporting_is_not_judged_on_its_old_periods():
+    profile = profile_segments(values({"live": [10, 12, 11, 13, 12, 14, 13, 15], "gone": [50, 60, 40, 55, 45]}),
+                               window=4)
+    assert list(profile["segment_id"]) == ["live"]  # gone has one period among the latest four
+
+
 def test_llm_classifications_are_checked():
     tool = archetype_tool()
     assert tool["input_schema"]["properties"]["assignments"]["items"]["properties"]["archetype"]["enum"] == list(ARCHETYPES)

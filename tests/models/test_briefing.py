@@ -86,6 +86,26 @@ def test_a_goal_past_its_deadline_is_achieved_or_missed_not_on_pace(target, stat
     assert f"| {status} |" in text and "| observed 1,550 |" in text and "predicted 1,550" not in text
 
 
+@pytest.mark.parametrize("metric, rate, expected", [
+    ("new_customers", 60.0, "- **q4** needs 60 per day from here; the last 28 days ran at 50 per day."),
+    ("spend", 60.0, "- **q4** stays within its ceiling at up to €60 per day from here; the last 28 days ran at €50 per day."),
+    ("spend", -5.0, "- **q4** is already past its ceiling of €5,000; the last 28 days ran at €50 per day."),
+])
+def test_the_run_rate_of_a_ceiling_is_an_allowance_not_a_need(metric, rate, expected):
+    from models.spec import Goal
+
+    ceiling = {**SPEC.metrics, "spend": SPEC.metrics["spend"].model_copy(update={"favourable": "down"})}
+    spec = SPEC.model_copy(update={"metrics": ceiling, "goals": [Goal(id="q4", metric=metric, target=5000.0,
+                                                                      start=dt.date(2026, 6, 1),
+                                                                      deadline=dt.date(2026, 12, 31))]})
+    tracking = pd.DataFrame([{"goal_id": "q4", "metric_id": metric, "target": 5000.0,
+                              "deadline": pd.Timestamp("2026-12-31"), "projected": 4000.0, "projected_lo95": 3000.0,
+                              "projected_hi95": 5000.0, "probability": 0.5, "gap": 1000.0, "status": "at_risk",
+                              "required_daily_rate": rate, "current_daily_rate": 50.0, "binding_input": metric}])
+    payload = build_payload(spec, BriefingInputs(**{**inputs(monthly_values(1000.0)).__dict__, "goal_tracking": tracking}))
+    assert expected in render_markdown(payload, "template")
+
+
 def test_latest_complete_period_skips_incomplete():
     values = monthly_values(1000.0)
     values.loc[values["period_start"] == dt.date(2026, 6, 1), "is_complete"] = False
@@ -164,6 +184,51 @@ def test_what_to_do_section_shows_classified_actions_and_the_predicted_allocatio
     assert "- reallocation of week 2026-06-15: followed 50%; observed +7.0 new_customers against +5.0 expected" in text
     payload["allocation"]["expected_gain_interval90"] = [-15.0, 71.0]
     assert "The interval includes zero" in render_markdown(payload, "template")
+
+
+def test_allocation_names_held_levers_unspent_budget_and_when_nothing_moves():
+    base = inputs(monthly_values(1000.0))
+
+    def allocation(recommended: dict[str, float], held: dict[str, str]) -> pd.DataFrame:
+        return pd.DataFrame([{
+            "basis_period": dt.date(2026, 6, 22), "grain": "week", "lever_metric": "spend",
+            "objective_metric": "new_customers", "segment_id": s, "current": c, "recommended": recommended[s],
+            "change": recommended[s] - c, "curve_form": "linear", "held_reason": held.get(s),
+            "expected_objective_current": 600.0, "expected_objective_recommended": 600.0, "expected_gain": 0.0,
+            "expected_gain_low90": 0.0, "expected_gain_high90": 0.0}
+            for s, c in (("ppc", 30000.0), ("sales_team", 40000.0))])
+
+    constraints = pd.DataFrame([
+        {"constraint_name": "budget", "limit_value": 70000.0, "is_bottleneck": False, "explanation": None},
+        {"constraint_name": "capacity", "limit_value": 600.0, "is_bottleneck": True,
+         "explanation": "Capacity, not budget, is what holds new_customers back."}])
+    reason = "new_customers shows no measurable response to spend (slope 95% interval -0.1 to 0.2 includes 0)"
+
+    def render(recommended, held):
+        payload = build_payload(SPEC, BriefingInputs(base.values, base.rankings, base.quality, base.known_events,
+                                                     allocation=allocation(recommended, held), constraints=constraints))
+        return payload, render_markdown(payload, "template")
+
+    payload, text = render({"ppc": 30000.0, "sales_team": 12000.0}, {"ppc": reason})
+    assert payload["allocation"]["levers"][0]["held"] == reason and payload["allocation"]["recommended_total"] == 42000
+    assert f"- ppc: {reason}." in text
+    assert "The recommendation spends 42,000 of the 70,000 available: more would not add new_customers." in text
+    _, still = render({"ppc": 30000.0, "sales_team": 40000.0}, {"ppc": reason, "sales_team": reason})
+    assert "History supports no reallocation: every lever stays where it is." in still
+    assert "interval includes zero" not in still and "spends" not in still
+
+
+def test_changes_from_a_non_positive_base_are_shown_in_units_not_as_a_percentage():
+    values = monthly_values(1000.0)
+    months = sorted(values.loc[values["grain"] == "month", "period_start"].unique())
+    leads = (values["metric_id"] == "leads") & (values["grain"] == "month")
+    values.loc[leads & (values["period_start"] == months[-2]), "value"] = -0.09
+    values.loc[leads & (values["period_start"] == months[-1]), "value"] = -0.61
+    payload = build_payload(SPEC, inputs(values))
+    figure = next(m for m in payload["metrics"] if m["metric_id"] == "leads")
+    assert figure["change_pct"] is None and figure["change"] == pytest.approx(-0.52)
+    row = next(line for line in render_markdown(payload, "template").splitlines() if line.startswith("| leads |"))
+    assert row.startswith("| leads | -0.61 | -0.09 | -0.52 |")  # a year ago was positive: that one stays in %
 
 
 def drift_rows() -> pd.DataFrame:

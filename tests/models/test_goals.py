@@ -89,3 +89,27 @@ def test_derived_forecasts_are_their_formula_of_component_forecasts():
     assert np.allclose(cac.mean, result["spend"].mean / result["new_customers"].mean)
     assert np.all(cac.lo95 <= cac.mean) and np.all(cac.mean <= cac.hi95)
     assert "revenue" not in result  # its components (units, avg_price) have no history here
+
+
+def test_a_last_value_goal_asks_the_whole_gap_of_the_deadline_day_alone():
+    """A goal on the deadline's value: the days observed before do not dilute (or scale) the change it needs."""
+    spec = marketing()
+    goal = next(g for g in spec.goals if g.id == "customers_h2_2026").model_copy(update={"aggregation": "last", "target": 150.0})
+    today = dt.date(2026, 10, 31)
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    row, constraints = track_goal(spec, goal, flat("new_customers", 50, 123),
+                                  {"new_customers": certain("new_customers", 60, starts)}, today)
+    assert row["projected"] == 60 and row["observed_to_date"] == 50
+    (c,) = constraints
+    assert np.isclose(c["required"], 150) and np.isclose(c["required_change"], 150 / 60 - 1)
+
+
+def test_a_target_far_beyond_the_projection_is_solved_and_reads_as_infeasible():
+    spec = marketing()
+    goal = next(g for g in spec.goals if g.id == "customers_h2_2026").model_copy(update={"aggregation": "last"})
+    today = dt.date(2026, 10, 31)
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    _, (c,) = track_goal(spec, goal, flat("new_customers", 50, 123),
+                         {"new_customers": certain("new_customers", 60, starts)}, today)
+    assert np.isclose(c["required"], 10500) and np.isclose(c["required_change"], 10500 / 60 - 1)
+    assert c["status"] == "infeasible"

@@ -205,3 +205,50 @@ def test_whole_steps_with_concave_curves_are_enumerated():
     best = max(range(0, 1001, 250), key=lambda s: a["ppc"] * np.log1p((1000 - s) / 100) + a["sales"] * np.log1p(s / 100))
     assert result.recommended["sales"] == pytest.approx(best)
     assert result.recommended["ppc"] == pytest.approx(1000 - best, rel=1e-5)
+
+
+def test_when_capacity_caps_the_outcome_the_cheapest_optimal_allocation_is_recommended():
+    # every split reaching 150 patients is optimal; only sales (1 per 80) reaches it for the least: 12,000
+    problem = dataclasses.replace(clinic(40_000), ratios=(Ratio("ppc", "sales", 10.0),))
+    result = optimise(problem)
+    assert result.recommended == pytest.approx({"ppc": 0, "sales": 12_000, "consultants": 0}, rel=1e-6, abs=1e-6)
+    assert result.expected_outcome == pytest.approx(150, rel=1e-6)
+    budget = next(c for c in result.constraints if c.name == "budget")
+    assert budget.used == pytest.approx(12_000, rel=1e-6) and not budget.binding
+    assert result.bottleneck.name == "capacity"
+
+
+def test_concave_curves_under_a_binding_capacity_spend_the_least_that_reaches_it():
+    a = {"ppc": 40.0, "sales": 60.0}
+    levers = tuple(Lever(n, ResponseCurve("log", 0.0, k, scale=100.0), current=2000) for n, k in a.items())
+    result = optimise(Problem(levers=levers, budget=4000, capacity=200))
+    x = result.recommended
+    assert result.expected_outcome == pytest.approx(200, rel=1e-5)
+    # the least spend reaching 200: equal marginal returns along the capacity surface, found by brute force
+    grid = np.linspace(0, 4000, 40_001)
+    sales_for = lambda ppc: 100 * np.expm1(np.clip((200 - a["ppc"] * np.log1p(ppc / 100)) / a["sales"], 0, None))
+    cheapest = float(np.min(grid + sales_for(grid)))
+    assert sum(x.values()) == pytest.approx(cheapest, rel=1e-3) and sum(x.values()) < 4000 * 0.9
+
+
+def test_a_pinned_lever_does_not_stop_the_others_from_moving():
+    # a lever with equal bounds (held where it is) used to give SLSQP a NaN gradient: it stopped at its start
+    a = {"ppc": 40.0, "sales": 90.0}
+    levers = (Lever("ppc", ResponseCurve("log", 0.0, a["ppc"], scale=100.0), current=500),
+              Lever("sales", ResponseCurve("log", 0.0, a["sales"], scale=100.0), current=500),
+              Lever("tv", ResponseCurve("log", 0.0, 50.0, scale=100.0), current=300, minimum=300, maximum=300,
+                    held="no measurable response"))
+    result = optimise(Problem(levers=levers, budget=1300))
+    x = result.recommended
+    assert x["tv"] == pytest.approx(300)
+    # the free levers equalise their marginal returns: 40 / (100 + ppc) = 90 / (100 + sales), ppc + sales = 1000
+    assert x["ppc"] == pytest.approx((40 * 1100 - 90 * 100) / 130, rel=1e-3)
+    assert not any(c.name in ("maximum tv", "minimum tv") for c in result.constraints)
+
+
+def test_a_held_lever_is_pinned_in_a_linear_programme_and_never_reported_as_a_limit():
+    levers = (Lever("ppc", ResponseCurve.linear(1 / 100), current=800, minimum=800, maximum=800, held="noise"),
+              Lever("sales", ResponseCurve.linear(1 / 80), current=1200))
+    result = optimise(Problem(levers=levers, budget=2000))
+    assert result.recommended == pytest.approx({"ppc": 800, "sales": 1200})
+    assert [c.name for c in result.constraints] == ["budget"]
