@@ -69,7 +69,7 @@ def allocation_recommendations(context: dg.AssetExecutionContext, duckdb: DuckDB
                                 for name in err.conflicting]
                 continue
             except ValueError as err:
-                notes.append(f"{spec.id}: {err}")
+                notes.append(str(err) if str(err).startswith(f"{spec.id}: ") else f"{spec.id}: {err}")
                 continue
             recommendations += recommendation_rows(spec, problem, allocation, basis, gain_interval(problem, allocation))
             constraints += constraint_rows(spec, problem, allocation, basis)

@@ -124,7 +124,7 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
     lines += ["## Data quality", "",
               f"- Rows received {q['received']:,}, loaded {q['loaded']:,}, quarantined {q['quarantined']:,} "
               f"(received = loaded + quarantined: {'yes' if q['received'] == q['loaded'] + q['quarantined'] else 'NO'}).",
-              f"- Last event: {q['last_event'] or 'none'}."]
+              f"- Last event: {q['last_event'] + ' UTC' if q['last_event'] else 'none'}."]
     if q["top_reasons"]:
         lines.append("- Top quarantine reasons: " + "; ".join(f"{r['reason']} ({r['rows']:,})" for r in q["top_reasons"]) + ".")
     lines += ["", "---", "_Figures are observed (measured from ingested events) unless marked predicted; "

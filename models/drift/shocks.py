@@ -43,7 +43,8 @@ def shock_days(z: pd.Series, profile_expected: pd.Series, y: pd.Series, candidat
     -------
     DataFrame
         Indexed by flagged day: ``abnormal`` (raw value minus the expected
-        value from the preceding level) and ``z`` (robust z-score).
+        value from the nearer of the levels before and after it, the level
+        before alone near the series' end) and ``z`` (robust z-score).
     """
     # numpy throughout: the engine tests ~900 series a run, and pandas' per-operation overhead was most of
     # this function's 1.5 ms a call (0.4 ms now, measured; same numbers to the bit)
@@ -63,8 +64,14 @@ def shock_days(z: pd.Series, profile_expected: pd.Series, y: pd.Series, candidat
     flagged = (np.abs(robust) > THRESHOLD) & (
         np.isnan(after) | ((np.abs(later) > THRESHOLD) & (np.sign(later) == np.sign(robust))))
     flagged &= z.index.isin(candidates)
+    # The abnormal part is measured from the nearer of the two levels: when the level itself shifts at the
+    # same time (a segment gone, a price change), the shift is not the shock's, and the other factors get it.
+    level = before[flagged]
+    if np.isfinite(after[flagged]).any():
+        other = np.where(np.isnan(after[flagged]), level, after[flagged])
+        level = np.where(robust[flagged] < 0, np.minimum(level, other), np.maximum(level, other))
     factors = profile_expected.to_numpy(float)[flagged]
-    expected = before[flagged] * factors if multiplicative else before[flagged] + factors
+    expected = level * factors if multiplicative else level + factors
     return pd.DataFrame({"abnormal": y.to_numpy(float)[flagged] - expected, "z": robust[flagged]},
                         index=z.index[flagged])
 

@@ -160,6 +160,21 @@ def test_mixture_names_each_planted_cause():
     assert shocks["driver"].str.contains("Site outage").any() and shocks["contribution"].sum() < 0
 
 
+def test_a_level_shift_during_a_shock_is_not_counted_as_the_shock():
+    """Regions r1 and r2 lose 90% of their leads for five days while store r0/s0 closes for good two days
+    before: the event shock is the leads the outage took (simulated with and without it), not the store's."""
+    outage = [Effect("event_shock", dt.date(2026, 9, 10), dt.date(2026, 9, 14), -0.9, ("r1", "r2"))]
+    closed = lambda d: d[~((d["leaf"] == "r0/s0") & (d["day"] >= dt.date(2026, 9, 8)))]  # noqa: E731
+    window = lambda d: d[(d["day"] >= dt.date(2026, 9, 10)) & (d["day"] <= dt.date(2026, 9, 14))  # noqa: E731
+                         & (d["measure"] == "lead")]["count"].sum()
+    taken = window(simulate(outage, START, END, yearly_amplitude=0.1)) - window(simulate([], START, END, yearly_amplitude=0.1))
+    for mutate in (None, closed):
+        rows = run(outage, events=OUTAGE, metrics=["leads"], mutate=mutate)
+        shock = rows[(rows.factor == "event_shock") & (rows.baseline == "previous")]["contribution"].sum()
+        assert shock == pytest.approx(taken, rel=0.1)
+        assert_adds_up(rows)
+
+
 def test_every_scope_adds_up_and_is_material_when_planted():
     rows = run([Effect("mix_shift", SEP, None, 1.5, ("r1",))], metrics=["orders", "conversion", "avg_price"],
                scopes=("_total", "r0", "r1", "r1/s0"))
