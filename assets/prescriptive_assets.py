@@ -7,7 +7,7 @@ from dagster_duckdb import DuckDBResource
 from assets.settings import Settings
 from assets.warehouse import prepare, replace_table, table_exists
 from models.actions import ACTION_COLUMNS, evaluate_rules, rule_metrics
-from models.allocation import build_problem, constraint_rows, recommendation_rows
+from models.allocation import NOT_ESTIMATED, build_problem, constraint_rows, recommendation_rows
 from models.learning import action_outcomes, outcomes_frame, recommendation_outcomes
 from models.optimize import InfeasibleAllocation, gain_interval, optimise
 from models.spec import load_specs
@@ -69,7 +69,12 @@ def allocation_recommendations(context: dg.AssetExecutionContext, duckdb: DuckDB
                                 for name in err.conflicting]
                 continue
             except ValueError as err:
-                notes.append(str(err) if str(err).startswith(f"{spec.id}: ") else f"{spec.id}: {err}")
+                reason = str(err).removeprefix(f"{spec.id}: ")
+                notes.append(f"{spec.id}: {reason}")
+                # kept beside the constraints, so the briefing can say why there is no recommendation
+                constraints.append({"budget_id": spec.id, "basis_period": basis, "constraint_name": NOT_ESTIMATED,
+                                    "limit_value": None, "used": None, "shadow_price": None, "is_binding": None,
+                                    "is_bottleneck": False, "explanation": reason})
                 continue
             recommendations += recommendation_rows(spec, problem, allocation, basis, gain_interval(problem, allocation))
             constraints += constraint_rows(spec, problem, allocation, basis)

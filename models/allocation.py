@@ -10,6 +10,8 @@ from models.optimize import Allocation, Lever, MetricLimit, Problem, Ratio
 from models.response import ResponseCurve, fit_response
 from models.spec import BudgetSpec, LeverBounds
 
+NOT_ESTIMATED = "not estimated"  # the constraint row of a budget whose allocation could not be worked out
+
 
 def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.date]:
     """The spec's optimisation problem with response curves fitted on ``history``.

@@ -53,7 +53,11 @@ def recommendation_outcomes(log: pd.DataFrame, realized: pd.DataFrame) -> list[d
         after = next_period(basis, grain)
         actual = realized[(realized["budget_id"] == budget) & (pd.to_datetime(realized["period_start"]) == after)]
         actual = actual.set_index("segment_id")
-        if actual.empty or not set(rows["segment_id"]) <= set(actual.index):
+        # a lever paused at the decision and left at nothing has no row after it either: nothing spent, nothing got
+        idle = rows.loc[(rows["current"] == 0) & (rows["recommended"] == 0), "segment_id"]
+        missing = [s for s in idle if s not in actual.index]
+        actual = pd.concat([actual, pd.DataFrame({"lever": 0.0, "objective": 0.0}, index=pd.Index(missing, name="segment_id"))])
+        if len(actual) == len(missing) or not set(rows["segment_id"]) <= set(actual.index):
             continue  # the following period is not complete yet
         move = rows["recommended"].to_numpy() - rows["current"].to_numpy()
         done = actual.loc[rows["segment_id"], "lever"].to_numpy() - rows["current"].to_numpy()

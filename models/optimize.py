@@ -351,14 +351,39 @@ def _least_spend_concave(problem: Problem, x: np.ndarray) -> np.ndarray:
         return x
     reached = _outcome(problem, x)
     floor = reached - OPTIMUM_TOL * max(1.0, abs(reached))
+    bounds = [(l.minimum, l.maximum) for l in problem.levers]
+    free, full = _free_variables(bounds)
+    if not free:
+        return x
     scale = max(1.0, float(x.sum()))
-    res = minimize(lambda y: y.sum() / scale, x, jac=lambda y: np.full(len(y), 1.0 / scale), method="SLSQP",
-                   bounds=[(l.minimum, l.maximum) for l in problem.levers],
-                   constraints=_scipy_constraints(problem, problem.budget, problem.capacity)
-                   + [{"type": "ineq", "fun": lambda y: (_outcome(problem, y) - floor) / max(1.0, abs(reached))}],
+    named = _named_constraints(problem, problem.budget, problem.capacity)
+    res = minimize(lambda z: z.sum() / scale, x[free], jac=lambda z: np.full(len(z), 1.0 / scale), method="SLSQP",
+                   bounds=[bounds[i] for i in free],
+                   constraints=[{"type": "ineq", "fun": lambda z, slack=slack: slack(full(z))} for _, slack in named]
+                   + [{"type": "ineq", "fun": lambda z: (_outcome(problem, full(z)) - floor) / max(1.0, abs(reached))}],
                    options={"ftol": 1e-12, "maxiter": 500})
-    cheaper = res.success and res.x.sum() < x.sum() and _outcome(problem, res.x) >= floor - OPTIMUM_TOL * max(1.0, abs(reached))
-    return res.x if cheaper and _feasible(problem, res.x, problem.budget, problem.capacity) else x
+    cheaper = full(res.x)
+    kept = _outcome(problem, cheaper) >= floor - OPTIMUM_TOL * max(1.0, abs(reached))
+    if res.success and cheaper.sum() < x.sum() and kept and _feasible(problem, cheaper, problem.budget, problem.capacity):
+        return cheaper
+    return x
+
+
+def _free_variables(bounds: list) -> tuple[list[int], Callable[[np.ndarray], np.ndarray]]:
+    """The levers SLSQP may move, and the map from their values to a full allocation.
+
+    Pinned levers (lo == hi: held, or a fixed count of whole steps) are left out of SLSQP's variables:
+    scipy's finite differences give NaN for a variable with equal bounds, and SLSQP then stops where it
+    started (measured: the demo's allocation stayed at its equal split)."""
+    free = [i for i, (lo, hi) in enumerate(bounds) if lo != hi]
+    pinned = np.array([lo if lo == hi else 0.0 for lo, hi in bounds], dtype=float)
+
+    def full(z: np.ndarray) -> np.ndarray:
+        x = pinned.copy()
+        x[free] = z
+        return x
+
+    return free, full
 
 
 def _named_constraints(problem: Problem, budget: float | None, capacity: float | None) -> list[tuple[str, Callable]]:
@@ -378,10 +403,6 @@ def _named_constraints(problem: Problem, budget: float | None, capacity: float |
         if m.minimum is not None:
             cons.append((f"minimum {m.metric}", lambda x, m=m: m.total(problem.levers, x) - m.minimum))
     return cons
-
-
-def _scipy_constraints(problem: Problem, budget: float | None, capacity: float | None) -> list[dict]:
-    return [{"type": "ineq", "fun": slack} for _, slack in _named_constraints(problem, budget, capacity)]
 
 
 MAX_STEP_COMBINATIONS = 2000
@@ -421,26 +442,16 @@ def _solve_concave(problem: Problem, budget: float | None = None, capacity: floa
 
 
 def _feasible(problem: Problem, x: np.ndarray, budget: float | None, capacity: float | None, tol: float = 1e-6) -> bool:
-    return all(c["fun"](x) >= -tol * max(1.0, abs(budget or 1.0)) for c in _scipy_constraints(problem, budget, capacity))
+    return all(slack(x) >= -tol * max(1.0, abs(budget or 1.0)) for _, slack in _named_constraints(problem, budget, capacity))
 
 
 def _slsqp(problem: Problem, budget: float | None, capacity: float | None, bounds: list) -> np.ndarray:
     total = budget if budget is not None else sum(b[1] for b in bounds)
-    free = [i for i, (lo, hi) in enumerate(bounds) if lo != hi]
-    pinned = np.array([lo if lo == hi else 0.0 for lo, hi in bounds], dtype=float)
+    free, full = _free_variables(bounds)
     named = _named_constraints(problem, budget, capacity)
     if not free:
-        return _pinned_allocation(pinned, named, total)
-
-    # Pinned levers (lo == hi: held, or a fixed count of whole steps) are left out of SLSQP's variables:
-    # scipy's finite differences give NaN for a variable with equal bounds, and SLSQP then stops where it
-    # started (measured: the demo's allocation stayed at its equal split).
-    def full(z: np.ndarray) -> np.ndarray:
-        x = pinned.copy()
-        x[free] = z
-        return x
-
-    share = (total - pinned.sum()) / len(free)
+        return _pinned_allocation(full(np.zeros(0)), named, total)
+    share = (total - full(np.zeros(len(free))).sum()) / len(free)
     start = np.array([max(bounds[i][0], share) for i in free])
     start = np.array([min(v, bounds[i][1]) if bounds[i][1] is not None else v for v, i in zip(start, free)])
     norm = max(1.0, abs(_objective(problem, full(start))))  # SLSQP's line search wants an objective of order one

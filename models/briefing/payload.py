@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from models.allocation import NOT_ESTIMATED
 from models.goals import CURRENT_RATE_DAYS
 from models.spec import BudgetSpec
 
@@ -295,6 +296,8 @@ def _allocation(allocation: pd.DataFrame, constraints: pd.DataFrame) -> dict | N
     if allocation.empty:
         if constraints.empty:
             return None
+        if (constraints["constraint_name"] == NOT_ESTIMATED).all():
+            return {"not_estimated": constraints["explanation"].iloc[0]}
         return {"infeasible": sorted(constraints["constraint_name"]), "explanation": constraints["explanation"].iloc[0]}
     first = allocation.iloc[0]
     neck = constraints[constraints["is_bottleneck"].fillna(False).astype(bool)] if not constraints.empty else constraints

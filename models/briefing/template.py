@@ -300,7 +300,9 @@ def _what_to_do(payload: dict, draft: dict | None = None) -> list[str]:
                          f"| {label} | {a['action_type']}: {a['message'] or ''} |")
         lines += ["", "_Rules decide programmed decisions and actions deterministically; non-programmed decisions "
                       "need the owner's judgement._", ""]
-    if allocation and "infeasible" in allocation:
+    if allocation and "not_estimated" in allocation:
+        lines += [f"No reallocation is recommended yet: {allocation['not_estimated']}.", ""]
+    elif allocation and "infeasible" in allocation:
         lines += [f"Reallocation is impossible as specified: {allocation['explanation']}", ""]
     elif allocation:
         lines += [f"Recommended {allocation['lever_metric']} per {allocation['grain']} (predicted, from response "

@@ -218,6 +218,18 @@ def test_allocation_names_held_levers_unspent_budget_and_when_nothing_moves():
     assert "interval includes zero" not in still and "spends" not in still
 
 
+def test_a_budget_whose_allocation_could_not_be_estimated_says_why():
+    base = inputs(monthly_values(1000.0))
+    constraints = pd.DataFrame([{"constraint_name": "not estimated", "limit_value": None, "is_bottleneck": False,
+                                 "explanation": "need at least 6 complete weeks of history, have 2"}])
+    payload = build_payload(SPEC, BriefingInputs(base.values, base.rankings, base.quality, base.known_events,
+                                                 allocation=pd.DataFrame(), constraints=constraints))
+    assert payload["allocation"] == {"not_estimated": "need at least 6 complete weeks of history, have 2"}
+    text = render_markdown(payload, "template")
+    assert "No reallocation is recommended yet: need at least 6 complete weeks of history, have 2." in text
+    assert "impossible" not in text
+
+
 def test_changes_from_a_non_positive_base_are_shown_in_units_not_as_a_percentage():
     values = monthly_values(1000.0)
     months = sorted(values.loc[values["grain"] == "month", "period_start"].unique())

@@ -31,6 +31,18 @@ def test_a_half_followed_reallocation_is_judged_against_the_curves():
     assert "followed 50%; observed +7.0 customers against +5.0 expected" in row["summary"]
 
 
+def test_a_paused_lever_left_at_nothing_does_not_keep_the_reallocation_from_being_judged():
+    paused = {"budget_id": "m", "basis_period": pd.Timestamp(BASIS), "grain": "week", "objective_metric": "customers",
+              "segment_id": "c", "current": 0.0, "recommended": 0.0, "curve_form": "linear", "curve_intercept": 0.0,
+              "curve_slope": 0.05, "curve_scale": 1.0}
+    realized = pd.DataFrame([
+        {"budget_id": "m", "period_start": pd.Timestamp(NEXT), "segment_id": "a", "lever": 2500.0, "objective": 26.0},
+        {"budget_id": "m", "period_start": pd.Timestamp(NEXT), "segment_id": "b", "lever": 1500.0, "objective": 31.0}])
+    (row,) = recommendation_outcomes(pd.concat([log_rows(), pd.DataFrame([paused])], ignore_index=True), realized)
+    assert row["followed_share"] == pytest.approx(0.5) and row["observed_effect"] == pytest.approx(7.0)
+    assert recommendation_outcomes(pd.concat([log_rows(), pd.DataFrame([paused])]), realized.iloc[:0]) == []
+
+
 def test_nothing_is_judged_before_the_next_period_is_complete():
     assert recommendation_outcomes(log_rows(), pd.DataFrame(columns=["budget_id", "period_start", "segment_id", "lever", "objective"])) == []
 

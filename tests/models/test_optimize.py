@@ -252,3 +252,16 @@ def test_a_held_lever_is_pinned_in_a_linear_programme_and_never_reported_as_a_li
     result = optimise(Problem(levers=levers, budget=2000))
     assert result.recommended == pytest.approx({"ppc": 800, "sales": 1200})
     assert [c.name for c in result.constraints] == ["budget"]
+
+
+def test_least_spend_under_capacity_moves_only_the_free_levers():
+    a = {"ppc": 40.0, "sales": 60.0}
+    levers = (*(Lever(n, ResponseCurve("log", 0.0, k, scale=100.0), current=2000) for n, k in a.items()),
+              Lever("tv", ResponseCurve("log", 0.0, 30.0, scale=100.0), current=500, minimum=500, maximum=500,
+                    held="no measurable response"))
+    result = optimise(Problem(levers=levers, budget=4500, capacity=250))
+    x = result.recommended
+    assert x["tv"] == pytest.approx(500) and result.expected_outcome == pytest.approx(250, rel=1e-5)
+    # the free levers reach what tv leaves of the capacity for the least: equal marginal returns
+    assert a["ppc"] / (100 + x["ppc"]) == pytest.approx(a["sales"] / (100 + x["sales"]), rel=1e-3)
+    assert sum(x.values()) < 4500 * 0.9
