@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pandas as pd
 
@@ -90,11 +91,13 @@ def _held_reason(spec: BudgetSpec, segment_id: str, response: ResponseCurve, in_
 
 def _hold_at(current: float, bounds: LeverBounds) -> float:
     """The current value, moved inside the lever's bounds and onto its steps."""
-    value = max(current, bounds.min)
-    value = min(value, bounds.max) if bounds.max is not None else value
-    if bounds.step:
-        value = bounds.step * round(value / bounds.step)
-    return value
+    low, high = bounds.min, bounds.max
+    if bounds.step:  # the nearest whole step, and the bounds taken to the whole steps inside them
+        current = bounds.step * round(current / bounds.step)
+        low = bounds.step * math.ceil(low / bounds.step - 1e-9)
+        high = None if high is None else bounds.step * math.floor(high / bounds.step + 1e-9)
+    value = max(current, low)
+    return min(value, high) if high is not None else value
 
 
 def recommendation_rows(spec: BudgetSpec, problem: Problem, allocation: Allocation, basis: dt.date,

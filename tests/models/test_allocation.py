@@ -123,3 +123,12 @@ def test_a_paused_lever_with_bounds_may_be_funded_again():
     problem, _ = build_problem(spec_with(bounds={"web": {"max": 1000}}), data)
     web = next(l for l in problem.levers if l.name == "web")
     assert web.held is None and web.current == 0 and web.maximum == 1000
+
+
+def test_a_held_lever_with_whole_steps_is_held_on_a_step_inside_its_bounds():
+    from models.allocation import _hold_at
+    from models.spec import LeverBounds
+
+    assert _hold_at(95.0, LeverBounds(min=100, step=30)) == 120  # 90 is the nearest step, but below the minimum
+    assert _hold_at(1000.0, LeverBounds(max=500, step=200)) == 400
+    assert _hold_at(250.0, LeverBounds()) == 250
