@@ -45,6 +45,20 @@ BRIEFINGS_MIGRATIONS = [f"alter table main.briefings add column if not exists {c
     "ungrounded_numbers varchar")]
 
 
+# A reason's kind: the detail that makes each row's reason unique (the raw text after ':', the id a duplicate
+# repeats, the offending value) is left out, so 216 duplicates are one line, not 216.
+REASON_KIND_SQL = r"""
+regexp_replace(regexp_replace(regexp_replace(reason, ':.*', ''),
+    '^(duplicate of (event|document)) .*$', '\1'),
+    '^value \S+ (above maximum|below minimum)', 'value \1')"""
+
+
+def top_quarantine_reasons(conn, budget_id: str, limit: int = 5) -> list[tuple[str, int]]:
+    """The commonest kinds of reason rows of a budget were quarantined for, with their counts."""
+    return conn.execute(f"select {REASON_KIND_SQL} as kind, count(*) as rows from raw.quarantine where budget_id = ? "
+                        "group by 1 order by rows desc, kind limit ?", [budget_id, limit]).fetchall()
+
+
 def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
     values = conn.execute(
         "select metric_id, grain, period_start, value, null_reason, is_complete, provenance, confidence from main.metric_values "
@@ -56,9 +70,7 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
     received, loaded, quarantined = conn.execute(
         "select coalesce(sum(received), 0), coalesce(sum(loaded), 0), coalesce(sum(quarantined), 0) "
         "from raw.ingestion_log where budget_id = ?", [spec.id]).fetchone()
-    reasons = conn.execute(
-        "select regexp_replace(reason, ':.*', '') as reason, count(*) as rows from raw.quarantine where budget_id = ? "
-        "group by 1 order by rows desc, reason limit 5", [spec.id]).fetchall()
+    reasons = top_quarantine_reasons(conn, spec.id)
     last_event = conn.execute("select max(event_ts) from raw.events where budget_id = ?", [spec.id]).fetchone()[0]
     events = conn.execute("select * from raw.known_events where budget_id = ? order by event_date, name", [spec.id]).df()
     prescriptive = {table: conn.execute(f"select * from main.{table} where budget_id = ? order by all", [spec.id]).df()

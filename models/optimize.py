@@ -427,17 +427,20 @@ def _solve_concave(problem: Problem, budget: float | None = None, capacity: floa
     if combinations > MAX_STEP_COMBINATIONS:
         raise ValueError(f"{combinations:,} combinations of whole steps with concave curves (at most "
                          f"{MAX_STEP_COMBINATIONS:,}): use larger steps or fewer stepped levers")
-    best, best_x = -np.inf, None
+    best, best_x, nearest = -np.inf, None, None
     for counts in itertools.product(*ranges):
         bounds = [(l.minimum, l.maximum) if k is None else (k * l.step, k * l.step) for l, k in zip(problem.levers, counts)]
         try:
             x = _slsqp(problem, budget, capacity, bounds)
-        except InfeasibleAllocation:
+        except InfeasibleAllocation as err:
+            # the combination that breaks the fewest constraints is the one worth naming
+            if nearest is None or len(err.conflicting) < len(nearest):
+                nearest = err.conflicting
             continue
         if _feasible(problem, x, budget, capacity) and _objective(problem, x) > best:
             best, best_x = _objective(problem, x), x
     if best_x is None:
-        raise InfeasibleAllocation(["no combination of whole steps satisfies every constraint"])
+        raise InfeasibleAllocation(nearest or ["no combination of whole steps satisfies every constraint"])
     return best_x
 
 

@@ -265,3 +265,12 @@ def test_least_spend_under_capacity_moves_only_the_free_levers():
     # the free levers reach what tv leaves of the capacity for the least: equal marginal returns
     assert a["ppc"] / (100 + x["ppc"]) == pytest.approx(a["sales"] / (100 + x["sales"]), rel=1e-3)
     assert sum(x.values()) < 4500 * 0.9
+
+
+def test_an_unreachable_floor_with_whole_steps_and_concave_curves_names_what_it_misses():
+    curves = {k: ResponseCurve("log", 0.0, v, scale=100.0) for k, v in {"ppc": 40.0, "sales": 60.0}.items()}
+    spend = (Lever("ppc", ResponseCurve.linear(1.0)), Lever("sales", ResponseCurve.linear(1.0), step=250))
+    floor = MetricLimit("new patients", curves, minimum=500)  # 1,000 of budget reaches ~230 at best
+    with pytest.raises(InfeasibleAllocation) as err:
+        optimise(Problem(spend, budget=1000, sense="minimise", limits=(floor,), outcome="spend"))
+    assert err.value.conflicting and all(c.startswith("minimum new patients (missed by") for c in err.value.conflicting)
