@@ -315,11 +315,12 @@ def _what_to_do(payload: dict, draft: dict | None = None) -> list[str]:
         if held:
             lines += [""] + [f"- {lever['segment_id']}: {lever['held']}." for lever in held]
         budget, spent = allocation.get("budget"), allocation.get("recommended_total")
-        if budget and spent is not None and spent < budget * (1 - 1e-3):
+        maximised = allocation.get("objective_sense", "maximise") == "maximise"
+        if maximised and budget and spent is not None and spent < budget * (1 - 1e-3):
             lines += ["", f"The recommendation spends {fmt(spent)} of the {fmt(budget)} available: more would not add "
                           f"{allocation['objective_metric']}."]
         low, high = allocation["expected_gain_interval90"]
-        change = "a gain of" if allocation.get("objective_sense", "maximise") == "maximise" else "a change of"
+        change = "a gain of" if maximised else "a change of"
         if all(abs(lever["change"]) <= 1e-9 * max(1.0, abs(lever["current"])) for lever in allocation["levers"]):
             lines += ["", "History supports no reallocation: every lever stays where it is."]
         else:

@@ -132,3 +132,15 @@ def test_a_held_lever_with_whole_steps_is_held_on_a_step_inside_its_bounds():
     assert _hold_at(95.0, LeverBounds(min=100, step=30)) == 120  # 90 is the nearest step, but below the minimum
     assert _hold_at(1000.0, LeverBounds(max=500, step=200)) == 400
     assert _hold_at(250.0, LeverBounds()) == 250
+
+
+def test_when_spend_is_minimised_a_lever_is_held_on_the_floor_metric_it_does_not_move():
+    data = history().assign(orders=lambda h: h["objective"])
+    rng = np.random.default_rng(4)
+    tv = data["segment_id"] == "tv"
+    data.loc[tv, "orders"] = 20 + rng.normal(0, 2, tv.sum())  # tv's orders ignore its spend
+    spec = spec_with(objective="revenue", sense="minimise", limits=[{"metric": "orders", "min": 150}])
+    problem, _ = build_problem(spec, data)
+    levers = {l.name: l for l in problem.levers}
+    assert levers["tv"].held.startswith("no measurable response (orders to revenue: slope 95% interval")
+    assert levers["mail"].held is None and levers["web"].held is None

@@ -213,6 +213,8 @@ def test_allocation_names_held_levers_unspent_budget_and_when_nothing_moves():
     assert payload["allocation"]["levers"][0]["held"] == reason and payload["allocation"]["recommended_total"] == 42000
     assert f"- ppc: {reason}." in text
     assert "The recommendation spends 42,000 of the 70,000 available: more would not add new_customers." in text
+    payload["allocation"]["objective_sense"] = "minimise"  # spending less is then the point, not a surplus
+    assert "The recommendation spends" not in render_markdown(payload, "template")
     _, still = render({"ppc": 30000.0, "sales_team": 40000.0}, {"ppc": reason, "sales_team": reason})
     assert "History supports no reallocation: every lever stays where it is." in still
     assert "interval includes zero" not in still and "spends" not in still
