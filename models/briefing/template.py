@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 CURRENCY_UNITS = {"EUR": "€", "USD": "$", "GBP": "£"}
 
 
@@ -16,8 +18,13 @@ def fmt(value: float | None, unit: str = "") -> str:
         text = f"{value:,.0f}"
     elif magnitude >= 10:
         text = f"{value:,.1f}"
-    else:
+    elif magnitude >= 1 or math.isnan(magnitude):
         text = f"{value:,.2f}"
+    else:
+        # three significant digits below 1 (an error rate of 0.0102 is not 0.01), at least two decimals
+        decimals = max(2, 2 - math.floor(math.log10(magnitude)))
+        text = f"{value:.{decimals}f}".rstrip("0")
+        text = text if len(text.split(".")[1]) >= 2 else f"{value:.2f}"
     if unit in CURRENCY_UNITS:
         return f"{CURRENCY_UNITS[unit]}{text}" if value >= 0 else f"-{CURRENCY_UNITS[unit]}{text[1:]}"
     return text
@@ -40,6 +47,9 @@ def fmt_share(value: float | None) -> str:
     """A quantity that is always a share (0.25 → 25.0%, 2.3 → 230.0%), unlike a ``ratio`` metric's value."""
     return "n/a" if value is None else f"{value * 100:,.1f}%"
 
+
+# how a composite's component enters its score (spec: normalize.method)
+NORMALISED = {"none": "as is", "range": "scaled to 0-1 on its range", "zscore": "z-scored over its history"}
 
 TEXT_PROVENANCE = {"llm_extracted": "read from text by the LLM", "text_scored": "read from text offline (lexicon)"}
 
@@ -109,7 +119,8 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
     if payload["composites"]:
         lines += ["## Composite scores", ""]
         for c in payload["composites"]:
-            parts = ", ".join(f"{p['metric_id']} × {p['weight']:g} ({p['normalize']}) = {fmt(p['value'])}" for p in c["components"])
+            parts = ", ".join(f"{p['metric_id']} {fmt(p['value'])} ({NORMALISED[p['normalize']]}, weight {p['weight']:g})"
+                              for p in c["components"])
             lines.append(f"- **{c['metric_id']}**: {fmt(c['value'])} from {parts}")
         lines.append("")
     lines += _archetype_lines(payload)

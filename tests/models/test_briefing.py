@@ -131,6 +131,8 @@ def test_empty_history_renders_without_crashing():
 @pytest.mark.parametrize("value, unit, text", [
     (1234567.8, "EUR", "€1,234,568"), (0.1234, "ratio", "12.3%"), (14.0, "", "14"), (3.14159, "", "3.14"),
     (None, "EUR", "n/a"), (-42.5, "EUR", "-€42.5"),
+    # below 1, three significant digits: an error rate of 0.0102 is not 0.01
+    (0.0102, "", "0.0102"), (0.5, "", "0.50"), (0.123456, "", "0.123"), (-0.0347, "USD", "-$0.0347"),
 ])
 def test_number_formatting(value, unit, text):
     assert fmt(value, unit) == text
@@ -285,3 +287,17 @@ def test_system_metrics_after_the_data_do_not_move_the_period_or_data_through():
     payload = build_payload(SPEC, inputs(pd.concat([values, ledger], ignore_index=True)))
     assert payload["period"] == build_payload(SPEC, inputs(values))["period"]
     assert payload["period"]["data_through"] == "2026-06-30"
+
+
+def test_a_composite_names_each_component_with_its_value_normalisation_and_weight():
+    spec = load_spec(DEMO_SPECS / "product_delivery.yaml")
+    metric_id, composite = next((mid, m) for mid, m in spec.metrics.items() if m.composite is not None)
+    months = pd.date_range("2025-01-01", "2026-06-01", freq="MS")
+    values = pd.DataFrame([{"metric_id": mid, "grain": "month", "period_start": month.date(),
+                            "value": 0.0102 + i % 2, "null_reason": None, "is_complete": True}
+                           for mid in spec.metrics for i, month in enumerate(months)])
+    text = render_markdown(build_payload(spec, inputs(values)), "template")
+    line = next(line for line in text.splitlines() if line.startswith(f"- **{metric_id}**"))
+    for c in composite.composite.components:
+        words = {"none": "as is", "range": "scaled to 0-1 on its range", "zscore": "z-scored over its history"}
+        assert f"{c.metric} 1.01 ({words[c.normalize.method]}, weight {c.weight:g})" in line
