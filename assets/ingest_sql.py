@@ -74,7 +74,7 @@ def _required_columns(src: Source) -> set[str]:
                         *src.segments.values(), *(src.measures.values() if wide else [])] if c is not None}
 
 
-def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str, str], start: dt.datetime,
+def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict[str, str], start: dt.datetime,
                    end: dt.datetime, earliest: dt.datetime, row_number: str = "row_number() over ()",
                    overflow: list[str] | None = None) -> str:
     """Every row of ``reader`` for the window ``[start, end)`` or for no window at all, typed and judged.
@@ -84,9 +84,9 @@ def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str
     spec : BudgetSpec
         The budget: its source mapping, measures (with bounds) and segment levels.
     reader : str
-        A table or table function holding the source's rows.
-    source : str
-        Name recorded with each row (the landing file's relative path, or the generator).
+        A table or table function holding the rows of one or more sources (alias ``t``).
+    source_sql : str
+        SQL of the name recorded with each row: its landing file's relative path, or the generator.
     columns : dict
         The reader's column names and DuckDB types. A column the spec needs but the
         reader lacks quarantines every row with a reason naming it.
@@ -95,7 +95,7 @@ def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str
         when its timestamp is missing, unparseable or outside ``[earliest, TS_MAX)``;
         such rows get ``day`` NULL and are kept in quarantine per source.
     row_number : str
-        SQL numbering the source's rows from 1 in source order (over the reader's alias ``t``).
+        SQL numbering each source's rows from 1 in source order (over the reader's alias ``t``).
     overflow : list of str, optional
         Columns holding fields beyond the header's (a CSV row longer than its header). A row with
         anything there is quarantined: its fields no longer line up with the header's names.
@@ -128,7 +128,7 @@ def checked_select(spec: BudgetSpec, reader: str, source: str, columns: dict[str
         content = ", ".join(f"coalesce({x}, '')" for x in [
             _text_sql(ts_col, ts_type), measure_sql, _text_sql(value_col, value_type), *[_text_sql(c, t) for c, t in segs]])
         return f"""
-        select {quote_literal(source)} as source, {row_number} as source_row,
+        select {source_sql} as source, {row_number} as source_row,
             {timestamp_utc_sql(ts_col, ts_type, src.timezone)} as ts, {_blank_sql(ts_col, ts_type)} as ts_blank,
             {ts_col} as ts_cell,
             {measure_sql} as measure, {measure_blank} as measure_blank,
@@ -227,7 +227,7 @@ select * from final
 """
 
 
-def checked_documents_select(spec: BudgetSpec, documents: DocumentSource, reader: str, source: str,
+def checked_documents_select(spec: BudgetSpec, documents: DocumentSource, reader: str, source_sql: str,
                              columns: dict[str, str], start: dt.datetime, end: dt.datetime, earliest: dt.datetime,
                              row_number: str = "row_number() over ()", overflow: list[str] | None = None) -> str:
     """Every document row of ``reader`` for the window ``[start, end)`` or for no window at all, typed and judged.
@@ -255,7 +255,7 @@ def checked_documents_select(spec: BudgetSpec, documents: DocumentSource, reader
     overflow = [c for c in overflow or [] if c in columns]
     extra = " + ".join(f"cast(not {_blank_sql(col(c), columns[c])} as integer)" for c in overflow) or "0"
     rows = f"""
-        select {quote_literal(source)} as source, {row_number} as source_row,
+        select {source_sql} as source, {row_number} as source_row,
             {timestamp_utc_sql(ts_col, ts_type, src.document_zone(documents))} as ts, {_blank_sql(ts_col, ts_type)} as ts_blank,
             {ts_col} as ts_cell, {kind} as kind, {typed(documents.text)} as body,
             coalesce(nullif(trim({typed(documents.doc_id)}), ''), md5(concat_ws('|', {content}))) as doc_id,

@@ -17,13 +17,16 @@ import duckdb
 import pandas as pd
 
 from assets.ingest_sql import checked_documents_select, checked_select
-from assets.landing import (LandingError, LandingFile, day_range, discover, numbered_reader_sql, overflow_columns,
-                            read_columns)
+from assets.landing import (LandingError, LandingFile, batch_reader_sql, batchable, day_ranges, discover,
+                            overflow_columns, read_columns)
 from assets.warehouse import prepare, quote_literal
 from models.demo.generator import generate_day
 from models.spec import BudgetSpec
 
 DEMO_CHUNK_DAYS = 31
+# Rows of landing files judged in one statement: the judged rows of a batch are held in a temp table, so this
+# bounds ingestion's memory (about 130 bytes a row) whatever the size of the window.
+BATCH_ROWS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,13 @@ def _delete_window(conn, budget: str, start: dt.date, end: dt.date) -> None:
         conn.execute(f"delete from raw.{table} where budget_id = ? and {col} >= ? and {col} < ?", [budget, start, end])
 
 
-def _load_source(conn, spec: BudgetSpec, reader: str, source: str, columns: dict[str, str], start: dt.date,
+def _load_source(conn, spec: BudgetSpec, reader: str, source_sql: str, columns: dict[str, str], start: dt.date,
                  end: dt.date, history_start: dt.date, row_number: str = "row_number() over ()",
                  overflow: list[str] | None = None) -> None:
-    """Judge one source's rows: valid ones to ``raw.events``, the rest to ``raw.quarantine`` with their reason,
-    and the count received per day into ``_received`` (the ledger :func:`_finish_window` balances)."""
-    checked = checked_select(spec, reader, source, columns, _ts(start), _ts(end), _earliest(history_start),
+    """Judge the rows of ``reader`` (one or more sources): valid ones to ``raw.events``, the rest to
+    ``raw.quarantine`` with their reason, and the count received per day and source into ``_received`` (the
+    ledger :func:`_finish_window` balances)."""
+    checked = checked_select(spec, reader, source_sql, columns, _ts(start), _ts(end), _earliest(history_start),
                              row_number, overflow)
     _split(conn, spec, checked, "events", """
         insert into raw.events
@@ -63,18 +67,21 @@ def _load_source(conn, spec: BudgetSpec, reader: str, source: str, columns: dict
         from _checked where reason is null""")
 
 
-def _load_documents(conn, spec: BudgetSpec, file: LandingFile, start: dt.date, end: dt.date,
-                    history_start: dt.date) -> None:
-    """Judge one landing file of documents: valid ones to ``raw.documents``, the rest to ``raw.quarantine``."""
-    reader, row_number = numbered_reader_sql(file)
-    columns = read_columns(conn, file)
-    checked = checked_documents_select(spec, spec.source.documents[file.documents], reader, file.relative, columns,
-                                       _ts(start), _ts(end), _earliest(history_start), row_number,
-                                       overflow_columns(conn, file, columns))
+def _load_files(conn, spec: BudgetSpec, files: list[LandingFile], columns: dict[str, str], start: dt.date,
+                end: dt.date, history_start: dt.date) -> None:
+    """Judge landing files of one role and the same ``columns`` together (a batch, or any single file)."""
+    reader, row_number, source_sql = batch_reader_sql(files, columns)
+    overflow = overflow_columns(conn, files[0], columns) if len(files) == 1 else []
+    role = files[0].documents
+    if role is None:
+        _load_source(conn, spec, reader, source_sql, columns, start, end, history_start, row_number, overflow)
+        return
+    checked = checked_documents_select(spec, spec.source.documents[role], reader, source_sql, columns, _ts(start),
+                                       _ts(end), _earliest(history_start), row_number, overflow)
     _split(conn, spec, checked, "documents", """
         insert into raw.documents by name
         select ? as budget_id, doc_id, ts as doc_ts, day, kind, segment_id, body as text, source, source_row
-        from _checked where reason is null order by source_row""")
+        from _checked where reason is null order by source, source_row""")
 
 
 def _earliest(history_start: dt.date) -> dt.datetime:
@@ -104,11 +111,13 @@ def _finish_window(conn, spec: BudgetSpec, start: dt.date, end: dt.date) -> None
     conn.execute(f"""
         create or replace temp table _duplicates as
         with repeated as (
-            select event_id from raw.events where {in_window} group by event_id having count(*) > 1
+            -- grouped by the id's hash, not the id: 30% faster at 10M events (no strings in the hash table);
+            -- a collision only adds a candidate, which the numbering by the id itself then leaves alone
+            select hash(event_id) as id_hash from raw.events where {in_window} group by id_hash having count(*) > 1
         ),
         copies as (
             select *, row_number() over (partition by event_id order by source, source_row) as copy_number
-            from raw.events semi join repeated using (event_id)
+            from raw.events semi join repeated on hash(event_id) = repeated.id_hash
             where {in_window}
         )
         select * exclude (copy_number) from copies where copy_number > 1""")
@@ -194,8 +203,8 @@ def _ingest_demo(conn, spec: BudgetSpec, start: dt.date, end: dt.date, history_s
         events = pd.concat([b.events.assign(row_in_day=range(1, len(b.events) + 1)) for b in batches], ignore_index=True)
         conn.register("_incoming", events)
         columns = {row[0]: row[1] for row in conn.execute("describe _incoming").fetchall() if row[0] != "row_in_day"}
-        _load_source(conn, spec, "_incoming", f"demo:{spec.source.scenario}", columns, chunk_start, chunk_end,
-                     history_start, row_number="t.row_in_day")
+        _load_source(conn, spec, "_incoming", quote_literal(f"demo:{spec.source.scenario}"), columns, chunk_start,
+                     chunk_end, history_start, row_number="t.row_in_day")
         conn.unregister("_incoming")
         docs = pd.concat([b.documents for b in batches], ignore_index=True)
         if len(docs):
@@ -219,37 +228,67 @@ class PlannedFile:
     file: LandingFile
     first_day: dt.date | None
     last_day: dt.date | None
+    rows: int
     error: str | None
+
+    def touches(self, start: dt.date, end: dt.date) -> bool:
+        """True when the file may hold rows of ``[start, end)`` (a file with no readable day always may)."""
+        return self.first_day is None or (self.last_day >= start and self.first_day < end)
 
 
 def _plan_files(conn, spec: BudgetSpec, landing_dir: Path) -> list[PlannedFile]:
-    """Every landing file of the budget with the days it covers, probed on a scratch connection
-    (a failed read must not abort the warehouse transaction) and cached by content fingerprint and by how
-    the spec reads it (a changed timestamp column moves its days). A file that could not be read is probed
-    again on every run: a newer reader may read it."""
-    planned = []
-    scratch = None
-    for file in discover(spec, landing_dir):
-        row = conn.execute("select first_day, last_day, error from raw.landing_files "
+    """Every landing file of the budget with the days it covers, cached by content fingerprint and by how the
+    spec reads it (a changed timestamp column moves its days). A file that could not be read is probed again
+    on every run: a newer reader may read it."""
+    files = discover(spec, landing_dir)
+    planned: dict[str, PlannedFile] = {}
+    for file in files:
+        row = conn.execute("select first_day, last_day, rows, error from raw.landing_files "
                            "where budget_id = ? and path = ? and fingerprint = ? and read_as = ? and error is null",
                            [spec.id, file.relative, file.fingerprint, file.read_as(spec)]).fetchone()
-        if row is None:
-            scratch = scratch or duckdb.connect()
-            try:
-                first, last, rows = day_range(scratch, file, spec)
-                error = None
-            except LandingError as err:
-                first, last, rows, error = None, None, 0, str(err)
-            except duckdb.Error as err:
-                first, last, rows, error = None, None, 0, f"{file.relative}: {str(err).splitlines()[0][:300]}"
+        if row is not None:
+            planned[file.relative] = PlannedFile(file, *row)
+    unplanned = [file for file in files if file.relative not in planned]
+    if unplanned:
+        # probed on a scratch connection: a failed read must not abort the warehouse transaction
+        with duckdb.connect() as scratch:
+            probed = {found.file.relative: found for found in _probe(scratch, spec, unplanned)}
+        for file in unplanned:
+            found = probed[file.relative]
             conn.execute("delete from raw.landing_files where budget_id = ? and path = ?", [spec.id, file.relative])
             conn.execute("insert into raw.landing_files values (?, ?, ?, ?, ?, ?, ?, ?)",
-                         [spec.id, file.relative, file.fingerprint, first, last, rows, error, file.read_as(spec)])
-            row = (first, last, error)
-        planned.append(PlannedFile(file, *row))
-    if scratch is not None:
-        scratch.close()
-    return planned
+                         [spec.id, file.relative, file.fingerprint, found.first_day, found.last_day, found.rows,
+                          found.error, file.read_as(spec)])
+            planned[file.relative] = found
+    return [planned[file.relative] for file in files]
+
+
+def _probe(scratch, spec: BudgetSpec, files: list[LandingFile]) -> list[PlannedFile]:
+    """The days and rows of each file, or why it cannot be read. Batchable files of one role and the same columns
+    are probed in one pass (120 monthly files took 1.6 s one by one); a batch that fails is probed file by file,
+    so the error names the file."""
+    found, batches = [], {}
+    for file in files:
+        try:
+            columns = read_columns(scratch, file)
+        except LandingError as err:
+            found.append(PlannedFile(file, None, None, 0, str(err)))
+            continue
+        key = (file.documents, tuple(columns.items())) if batchable(file, columns) else (file.relative,)
+        batches.setdefault(key, ([], columns))[0].append(file)
+    for batch, columns in batches.values():
+        try:
+            ranges = day_ranges(scratch, batch, columns, spec)
+            found += [PlannedFile(file, *days, None) for file, days in zip(batch, ranges)]
+        except (LandingError, duckdb.Error) as err:
+            if len(batch) > 1:
+                found += [planned for file in batch for planned in _probe(scratch, spec, [file])]
+            elif isinstance(err, LandingError):
+                found.append(PlannedFile(batch[0], None, None, 0, str(err)))
+            else:
+                found.append(PlannedFile(batch[0], None, None, 0,
+                                         f"{batch[0].relative}: {str(err).splitlines()[0][:300]}"))
+    return found
 
 
 def _quarantine_file(conn, spec: BudgetSpec, file: LandingFile, reason: str) -> None:
@@ -262,27 +301,39 @@ def _quarantine_file(conn, spec: BudgetSpec, file: LandingFile, reason: str) -> 
 
 def _ingest_files(conn, spec: BudgetSpec, plan: list[PlannedFile], start: dt.date, end: dt.date,
                   history_start: dt.date) -> int:
-    """Load every file that touches the window, one at a time (memory stays at one file's rows)."""
-    used = 0
-    for planned in plan:
+    """Load every file that touches the window. Parquet files of one role and the same columns are judged
+    together, up to ``BATCH_ROWS`` rows a statement: at 10M events in 72 monthly files, one statement per file
+    spent more on the statements' fixed costs and part-filled row groups than on the rows themselves."""
+    touching = [planned for planned in plan if planned.touches(start, end)]
+    # rows with no usable day belong to their file, not to a window: replace them per file
+    sources = [planned.file.relative for planned in touching]
+    for table in ("quarantine", "ingestion_log"):
+        conn.execute(f"delete from raw.{table} where budget_id = ? and day is null and list_contains(?, source)",
+                     [spec.id, sources])
+    batch: list[LandingFile] = []
+    batch_columns: dict[str, str] = {}
+    batch_rows = 0
+    for planned in touching:
         file = planned.file
-        if planned.first_day is not None and (planned.last_day < start or planned.first_day >= end):
-            continue
-        used += 1
-        # rows with no usable day belong to the file, not to a window: replace them per file
-        conn.execute("delete from raw.quarantine where budget_id = ? and source = ? and day is null", [spec.id, file.relative])
-        conn.execute("delete from raw.ingestion_log where budget_id = ? and source = ? and day is null", [spec.id, file.relative])
         if planned.error is not None:
             _quarantine_file(conn, spec, file, f"unreadable file: {planned.error}")
             continue
-        if file.documents is not None:
-            _load_documents(conn, spec, file, start, end, history_start)
-            continue
-        reader, row_number = numbered_reader_sql(file)
         columns = read_columns(conn, file)
-        _load_source(conn, spec, reader, file.relative, columns, start, end, history_start, row_number,
-                     overflow_columns(conn, file, columns))
-    return used
+        joins = (batch and batchable(file, columns) and file.documents == batch[0].documents
+                 and columns == batch_columns and batch_rows + planned.rows <= BATCH_ROWS)
+        if batch and not joins:
+            _load_files(conn, spec, batch, batch_columns, start, end, history_start)
+            batch = []
+        if not batch:
+            batch_columns, batch_rows = columns, 0
+        batch.append(file)
+        batch_rows += planned.rows
+        if not batchable(file, columns):
+            _load_files(conn, spec, batch, batch_columns, start, end, history_start)
+            batch = []
+    if batch:
+        _load_files(conn, spec, batch, batch_columns, start, end, history_start)
+    return len(touching)
 
 
 def ingest_window(conn: duckdb.DuckDBPyConnection, spec: BudgetSpec, start: dt.date, end: dt.date, *,

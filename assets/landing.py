@@ -109,15 +109,32 @@ def reader_sql(file: LandingFile) -> str:
     return f"read_parquet({quote_literal(str(file.path))})"
 
 
-def numbered_reader_sql(file: LandingFile) -> tuple[str, str]:
-    """``file``'s reader with its rows numbered from 1 in file order, and the SQL of that number over alias ``t``.
+# Columns a Parquet reader adds to every row without reading anything: the file's position in the reader's list
+# and the row's position in its file. A file's own column of the same name hides them.
+VIRTUAL_COLUMNS = ("file_index", "file_row_number")
 
-    Parquet carries the row's position (``file_row_number``), which costs nothing; numbering CSV rows needs
-    a window over the file.
+
+def batchable(file: LandingFile, columns: dict[str, str]) -> bool:
+    """True when ``file`` can be read together with other files of the same columns (a Parquet file whose own
+    columns do not hide the reader's virtual ones)."""
+    return file.kind == "parquet" and not set(VIRTUAL_COLUMNS) & set(columns)
+
+
+def batch_reader_sql(files: list[LandingFile], columns: dict[str, str]) -> tuple[str, str, str]:
+    """One reader of ``files`` (batchable files of the same ``columns``, or any single file), with the SQL of
+    each row's number from 1 within its file and of its source (the file's relative path), over alias ``t``.
+
+    Parquet rows carry their file and position as virtual columns, which cost nothing; numbering the rows of a
+    CSV file (or of a Parquet file whose columns hide the virtual ones) needs a window over the file.
     """
-    if file.kind == "parquet":
-        return f"read_parquet({quote_literal(str(file.path))}, file_row_number = true)", "t.file_row_number + 1"
-    return reader_sql(file), "row_number() over ()"
+    if len(files) == 1 and not batchable(files[0], columns):
+        return reader_sql(files[0]), "row_number() over ()", quote_literal(files[0].relative)
+    if not all(batchable(f, columns) for f in files):
+        raise ValueError(f"cannot read {', '.join(f.relative for f in files)} as one batch")
+    paths = ", ".join(quote_literal(str(f.path)) for f in files)
+    sources = ", ".join(quote_literal(f.relative) for f in files)
+    return (f"read_parquet([{paths}])", "t.file_row_number + 1",
+            f"[{sources}][cast(t.file_index as bigint) + 1]")
 
 
 def overflow_columns(conn: duckdb.DuckDBPyConnection, file: LandingFile, columns: dict[str, str]) -> list[str]:
@@ -148,20 +165,36 @@ def read_columns(conn: duckdb.DuckDBPyConnection, file: LandingFile) -> dict[str
     return columns
 
 
+def day_ranges(conn: duckdb.DuckDBPyConnection, files: list[LandingFile], columns: dict[str, str],
+               spec: BudgetSpec) -> list[tuple[dt.date | None, dt.date | None, int]]:
+    """First and last UTC day with a parseable timestamp, and the row count, of each of ``files`` (one file, or
+    batchable files of one role and the same ``columns``) in one pass.
+
+    Raises
+    ------
+    LandingError, duckdb.Error
+        When a file cannot be read.
+    """
+    reader, _, source_sql = batch_reader_sql(files, columns)
+    timestamp_col, timezone = files[0].timestamp(spec)
+    # without the timestamp column every row will be quarantined for it: no days, only a count
+    day = (f"cast({timestamp_utc_sql('t.' + quote_ident(timestamp_col), columns[timestamp_col], timezone)} as date)"
+           if timestamp_col in columns else "cast(null as date)")
+    # every column is decoded (hashed, the hash unused): a file whose timestamps read but another column's pages
+    # are corrupt is refused here as unreadable, instead of failing the load of the whole window
+    found = {source: (first, last, rows) for source, first, last, rows, *_ in conn.execute(
+        f"select {source_sql} as source, min({day}), max({day}), count(*), bit_xor(hash(columns(*))) "
+        f"from {reader} t group by all").fetchall()}
+    return [found.get(file.relative, (None, None, 0)) for file in files]
+
+
 def day_range(conn: duckdb.DuckDBPyConnection, file: LandingFile,
               spec: BudgetSpec) -> tuple[dt.date | None, dt.date | None, int]:
-    """First and last UTC day with a parseable timestamp, and the row count.
+    """First and last UTC day with a parseable timestamp, and the row count, of one file.
 
     Raises
     ------
     LandingError
         When the file cannot be read at all or is empty (see :func:`read_columns`).
     """
-    columns = read_columns(conn, file)
-    timestamp_col, timezone = file.timestamp(spec)
-    if timestamp_col not in columns:  # every row will be quarantined for the missing column
-        return None, None, conn.execute(f"select count(*) from {reader_sql(file)}").fetchone()[0]
-    ts = timestamp_utc_sql(quote_ident(timestamp_col), columns[timestamp_col], timezone)
-    first, last, rows = conn.execute(
-        f"select min(cast({ts} as date)), max(cast({ts} as date)), count(*) from {reader_sql(file)}").fetchone()
-    return first, last, rows
+    return day_ranges(conn, [file], read_columns(conn, file), spec)[0]

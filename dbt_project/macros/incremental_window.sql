@@ -8,12 +8,6 @@
 {% macro window_start() %}cast('{{ var("window_start") }}' as date){% endmacro %}
 {% macro window_end() %}cast('{{ var("window_end") }}' as date){% endmacro %}
 
-{# Window widened to whole periods (week or month) so rollups never hold half a period. #}
-{% macro widened_start(grain) %}cast({{ dbt.date_trunc(grain, window_start()) }} as date){% endmacro %}
-{% macro widened_end(grain) -%}
-cast({{ dbt.dateadd(grain, 1, dbt.date_trunc(grain, dbt.dateadd('day', -1, window_end()))) }} as date)
-{%- endmacro %}
-
 {% macro delete_window(period_col, start_sql, end_sql, covered_sql) %}
 {% if is_incremental() %}
 delete from {{ this }}
@@ -24,8 +18,8 @@ where {{ period_col }} >= {{ start_sql }}
 {% endmacro %}
 
 {#
-  Body of a weekly or monthly digest model: daily digests merged per `grain` over the
-  window widened to whole periods (no re-scan of raw events).
+  Body of a weekly or monthly digest model: every daily digest merged per `grain` (no re-scan of raw
+  events).
 #}
 {% macro rollup_daily_digests(grain) %}
 with daily as (
@@ -34,7 +28,6 @@ with daily as (
         cast({{ dbt.date_trunc(grain, 'day') }} as date) as {{ grain }}_start,
         event_count, value_sum, value_min, value_max, value_m2
     from {{ ref('fct_digest_daily') }}
-    where day >= {{ widened_start(grain) }} and day < {{ widened_end(grain) }}
 ),
 
 merged as (

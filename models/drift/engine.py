@@ -43,6 +43,10 @@ from models.spec import BudgetSpec, Metric
 FACTORS = ("temporal_variance", "event_shock", "influence_drift", "dimension_drift", "component_drift", "residual")
 ADDITIVE = {"count", "sum"}
 TOP_SLICES = 5
+# A slice's contribution smaller than this share of the largest slice value is rounding (sums taken in another
+# order give 1e-14 where the exact answer is 0), not a change: kept, it would make a slice appear or not
+# depending on the order rows were stored in.
+ROUNDING = 1e-9
 MATERIAL_Z = 3.0        # |z| of the change against history's changes (3: noise across many metrics stays quiet)
 MIN_CHANGES = 4         # history changes needed before judging materiality
 YEAR_STEPS = {"day": 364, "week": 52, "month": 12}
@@ -363,6 +367,7 @@ class DriftEngine:
             v1 = v1 - pd.Series({c: self._influence_total(metric_id, c, pair) for c in children})
             drift = additive_drift(v0[v0 != 0], v1[v1 != 0])
             rows = [(c, r.contribution, r.effect) for c, r in drift.iterrows()]
+            values = [v0, v1]
         else:
             parts = {}
             for c in children:
@@ -377,7 +382,8 @@ class DriftEngine:
             drift = average_drift(frame["r0"], frame["r1"], frame["w0"], frame["w1"])
             rows = [(c, r.mix, "mix" if r.effect == "change" else r.effect) for c, r in drift.iterrows()]
             rows += [(c, r.rate, "rate") for c, r in drift.iterrows() if r.effect == "change"]
-        rows = sorted((r for r in rows if r[1] != 0), key=lambda r: (-abs(r[1]), r[0], r[2]))
+            values = [frame["r0"], frame["r1"]]
+        rows = _beyond_rounding(rows, *values)
         pieces = [Piece("dimension_drift", f"{level}={self.value_of.get(c, c)}"
                         + ("" if effect == "change" else f" ({effect})"), value,
                         f"slice-specific change beyond the common movement of {len(children)} {level} slices")
@@ -537,7 +543,7 @@ class DriftEngine:
             rows += [(c, r.rate, "rate") for c, r in drift.iterrows() if r.effect == "change"]
             pieces = [Piece("dimension_drift", f"{level}={self.value_of.get(c, c)} ({effect})", value,
                             f"readings of {len(slices)} {level} slices weighted by documents with evidence")
-                      for c, value, effect in sorted((r for r in rows if r[1] != 0), key=lambda r: (-abs(r[1]), r[0], r[2]))]
+                      for c, value, effect in _beyond_rounding(rows, r0, r1)]
         pieces.append(Piece("residual", None, (v1 - v0) - sum(p.contribution for p in pieces),
                             "read from text: no daily series to split further"))
         return pieces
@@ -590,6 +596,14 @@ class DriftEngine:
             "share_of_delta": p.contribution / delta if delta else None,
             "evidence": p.evidence, "confidence": p.confidence, "delta_z": z, "verdict": verdict,
         } for p in pieces]
+
+
+def _beyond_rounding(rows: list[tuple], *values: pd.Series) -> list[tuple]:
+    """Slice rows ``(slice, contribution, effect)`` whose contribution is more than rounding of the largest
+    slice value in ``values``, largest contribution first."""
+    sizes = np.abs(np.concatenate([np.asarray(v, dtype=float) for v in values]))
+    tolerance = ROUNDING * sizes[np.isfinite(sizes)].max(initial=0.0)
+    return sorted((r for r in rows if not abs(r[1]) <= tolerance), key=lambda r: (-abs(r[1]), r[0], r[2]))
 
 
 def _changes(values: np.ndarray, lag: int) -> np.ndarray:

@@ -26,6 +26,13 @@ def parquet(frame: pd.DataFrame) -> bytes:
     return sink.getvalue()
 
 
+def corrupt_column(content: bytes, column: str) -> bytes:
+    """``content`` (a Parquet file) with one column's pages overwritten: the footer and other columns still read."""
+    chunk = pq.ParquetFile(io.BytesIO(content)).metadata.row_group(0).column(GOOD_FRAME.columns.get_loc(column))
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    return content[:start] + b"\xab" * chunk.total_compressed_size + content[start + chunk.total_compressed_size:]
+
+
 GOOD_FRAME = pd.DataFrame({"id": [f"p{i}" for i in range(50)], "timestamp": ["2026-03-01 11:00:00"] * 50,
                            "measure": ["visit"] * 50, "value": [1.0] * 50, "channel": ["web"] * 50,
                            "campaign": ["spring"] * 50})
@@ -35,6 +42,7 @@ CASES = {
     "utf-16 with BOM": ("b.csv", csv("x1,2026-03-01 08:00:00,visit,1,web,a\n", "utf-16")),
     "utf-16 big-endian": ("b2.csv", b"\xfe\xff" + csv("x1,2026-03-01 08:00:00,visit,1,web,a\n", "utf-16-be")),
     "truncated parquet": ("c.parquet", parquet(GOOD_FRAME)[:-200]),
+    "parquet with a corrupt column": ("c2.parquet", corrupt_column(parquet(GOOD_FRAME), "value")),
     "value not numeric": ("d.csv", csv("x1,2026-03-01 08:00:00,visit,one,web,a\nx2,2026-03-01 08:01:00,visit,1,web,a\n")),
     "parquet with a text value column": ("e.parquet", parquet(GOOD_FRAME.assign(value=["1"] * 49 + ["lots"]))),
     "missing column": ("f.csv", b"id,timestamp,measure,channel,campaign\nx1,2026-03-01 08:00:00,visit,web,a\n"),
@@ -63,7 +71,7 @@ EXPECTED = {
     "extra columns": (1, 1, 0), "header only": (0, 0, 0), "latin-1 bytes": (1, 0, 1), "missing column": (1, 0, 1),
     "parquet with a text value column": (50, 49, 1), "ragged rows": (4, 2, 2),
     "timestamps out of range and mixed zones": (5, 3, 2), "truncated parquet": (1, 0, 1), "utf-16 with BOM": (1, 1, 0),
-    "utf-16 big-endian": (1, 0, 1),
+    "utf-16 big-endian": (1, 0, 1), "parquet with a corrupt column": (1, 0, 1),
     "value not numeric": (2, 1, 1), "very long strings": (2, 1, 1),
 }
 
@@ -124,6 +132,21 @@ def test_a_file_dropped_twice_loads_once(tmp_path, conn):
     assert (report.received, report.loaded, report.quarantined) == (20, 10, 10)
     reasons = {r[0] for r in conn.execute("select regexp_replace(reason, ' x[0-9]+$', '') from raw.quarantine").fetchall()}
     assert reasons == {"duplicate of event"}
+
+
+def test_a_corrupt_parquet_file_among_good_ones_is_the_only_one_refused(tmp_path, conn):
+    """Files of the same columns are read together; one that cannot be decoded is found and refused alone."""
+    landing = tmp_path / "landing"
+    (landing / "shop").mkdir(parents=True)
+    for name in ("a", "b", "c"):
+        frame = GOOD_FRAME.assign(id=[f"{name}{i}" for i in range(50)])
+        content = parquet(frame)
+        (landing / "shop" / f"{name}.parquet").write_bytes(corrupt_column(content, "value") if name == "b" else content)
+    report = ingest_window(conn, make_spec(pattern="shop/*"), MARCH_1, MARCH_3, landing_dir=landing,
+                           history_start=HISTORY_START, seed=1, scale=1.0)
+    assert (report.received, report.loaded, report.quarantined) == (101, 100, 1)
+    assert conn.execute("select source, source_row, reason like 'unreadable file: shop/b.parquet: %' "
+                        "from raw.quarantine").fetchall() == [("shop/b.parquet", 0, True)]
 
 
 def test_names_from_data_and_specs_cannot_inject_sql(tmp_path, conn):

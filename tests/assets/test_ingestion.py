@@ -198,3 +198,48 @@ def test_patterns_climbing_out_of_the_landing_folder_are_refused():
     for pattern in ("../*.csv", "shop/../../*.csv", "/etc/*"):
         with pytest.raises(SpecError, match="pattern must stay inside the landing folder"):
             make_spec(pattern=pattern)
+
+
+def _parquet_day(path, day: int, rows: int, extra: dict | None = None) -> None:
+    frame = pd.DataFrame({
+        "id": [f"d{day}-{i}" for i in range(rows)],
+        "timestamp": pd.Timestamp(2026, 3, day, 10) + pd.to_timedelta(range(rows), unit="min"),
+        "measure": "order_value", "value": [float(i) for i in range(rows)],
+        "channel": "web", "campaign": "spring", **(extra or {})})
+    if rows:
+        frame.loc[rows - 1, "value"] = -1.0  # the last row of each file breaks the measure's minimum
+    frame.to_parquet(path, index=False)
+
+
+def test_parquet_files_judged_together_keep_their_own_sources_and_rows(conn, landing, monkeypatch):
+    spec = make_spec(pattern="shop/*.parquet")
+    for day in (1, 2):
+        _parquet_day(landing / "shop" / f"day{day}.parquet", day, rows=4)
+    _parquet_day(landing / "shop" / "day3.parquet", 3, rows=3, extra={"note": "x"})  # other columns: own batch
+    digests = {}
+    for batch_rows in (1, 1_000):  # every file alone, then the files of the same columns in one statement
+        monkeypatch.setattr("assets.ingestion.BATCH_ROWS", batch_rows)
+        report = ingest(conn, spec, landing, end=dt.date(2026, 3, 4))
+        assert (report.received, report.loaded, report.quarantined) == (11, 8, 3)
+        digests[batch_rows] = {t: table_digest(conn, t) for t in ("events", "quarantine", "ingestion_log")}
+    assert digests[1] == digests[1_000]
+    assert conn.execute("select source, source_row from raw.quarantine order by all").fetchall() == [
+        ("shop/day1.parquet", 4), ("shop/day2.parquet", 4), ("shop/day3.parquet", 3)]
+    assert conn.execute("select source, min(source_row), max(source_row), count(*) from raw.events "
+                        "group by all order by all").fetchall() == [
+        ("shop/day1.parquet", 1, 3, 3), ("shop/day2.parquet", 1, 3, 3), ("shop/day3.parquet", 1, 2, 2)]
+    assert conn.execute("select source, received, loaded, quarantined from raw.ingestion_log order by all").fetchall() == [
+        ("shop/day1.parquet", 4, 3, 1), ("shop/day2.parquet", 4, 3, 1), ("shop/day3.parquet", 3, 2, 1)]
+
+
+@pytest.mark.parametrize("column", ["file_row_number", "file_index"])
+def test_a_parquet_column_named_like_the_readers_own_is_loaded(conn, landing, column):
+    spec = make_spec(pattern="shop/*.parquet")
+    _parquet_day(landing / "shop" / "day1.parquet", 1, rows=3, extra={column: [7, 8, 9]})
+    _parquet_day(landing / "shop" / "day2.parquet", 2, rows=3, extra={column: [7, 8, 9]})
+    report = ingest(conn, spec, landing)
+    assert (report.received, report.loaded, report.quarantined) == (6, 4, 2)
+    assert conn.execute("select source, source_row from raw.quarantine order by all").fetchall() == [
+        ("shop/day1.parquet", 3), ("shop/day2.parquet", 3)]
+    record = conn.execute("select record from raw.quarantine order by source limit 1").fetchone()[0]
+    assert f'"{column}":9' in record

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from models.demo.planted import Effect, frames, planted_spec, simulate
 from models.drift.dimension import additive_drift, average_drift
-from models.drift.engine import FACTORS, decompose_budget, default_pairs
+from models.drift.engine import FACTORS, _beyond_rounding, decompose_budget, default_pairs
 from models.drift.shapley import EXACT_MAX_PLAYERS, shapley
 
 START, END = dt.date(2025, 1, 1), dt.date(2026, 10, 1)
@@ -245,3 +245,12 @@ def test_trailing_median_is_pandas_rolling_median_of_the_days_before(cells):
     series = pd.Series([np.nan if c is None else c for c in cells], dtype=float)
     expected = series.shift(1).rolling(WINDOW, min_periods=MIN_SIDE).median().to_numpy()
     np.testing.assert_array_equal(_trailing_median(series.to_numpy()), expected)
+
+
+def test_slice_contributions_of_rounding_size_are_not_reported():
+    values = pd.Series({"web": 2_000.0, "mail": 150.0})
+    rows = [("web", 1.4e-14, "change"), ("mail", -3.5, "change"), ("print", 0.01, "new"), ("tv", float("nan"), "new")]
+    kept = _beyond_rounding(rows, values, values * 1.1)
+    # 1.4e-14 is what sums taken in another row order leave of an exact 0; 0.01 of 2,200 is a real change
+    assert [r[0] for r in kept] == ["mail", "print", "tv"]
+    assert _beyond_rounding([("web", 1e-20, "change")], pd.Series(dtype=float)) == [("web", 1e-20, "change")]

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_window('month_start', widened_start('month'), widened_end('month'), 'select ' ~ dbt.date_trunc('month', 'min(day)') ~ ' from ' ~ ref('fct_digest_daily')) }}",
-    )
-}}
+{{ config(materialized='table') }}
 
--- Monthly digests merged from daily digests; the window is widened to whole months so a
--- partial window never leaves half a month.
+-- Monthly digests merged from every daily digest, rebuilt whole on each run (see fct_digest_weekly).
 {{ rollup_daily_digests('month') }}
