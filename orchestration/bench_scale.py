@@ -23,7 +23,6 @@ import duckdb
 import psutil
 
 from assets.demo_export import export_demo
-from assets.settings import DBT_PROJECT_DIR
 from assets.warehouse import quote_ident, quote_literal
 from models.spec import load_specs
 
@@ -69,8 +68,8 @@ def step_seconds(instance, run_id: str) -> dict[str, float]:
 def work_seconds(instance, run_id: str, dbt_target: Path) -> float:
     """Seconds the ingestion and the dbt digests spent on their own work inside their steps: ingestion's
     measured time (materialisation metadata ``ingest_seconds``) plus the execution times of the digest models
-    and their tests (``target/dbt_digests/run_results.json``, the step's latest run). The rest of those steps
-    is dbt's start-up and Dagster recording one event per asset and partition."""
+    and their tests (``$BUDGETLENS_HOME/dbt/dbt_digests/run_results.json``, the step's latest run). The rest
+    of those steps is dbt's start-up and Dagster recording one event per asset and partition."""
     import dagster as dg
 
     records = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
@@ -90,8 +89,8 @@ def _utc_seconds(stamp: str) -> float:
 
 def dbt_startup_seconds(instance, run_id: str, dbt_target: Path) -> float:
     """Seconds each dbt step of a run spent before dbt started its first node: dagster-dbt's preparation,
-    dbt's process start and its parsing of the project (``target/<step>/run_results.json``, the step's
-    latest invocation, checked to belong to this run)."""
+    dbt's process start and its parsing of the project (``$BUDGETLENS_HOME/dbt/<step>/run_results.json``, the
+    step's latest invocation, checked to belong to this run)."""
     import dagster as dg
 
     starts = {r.step_key: r.timestamp for r in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)}
@@ -136,7 +135,7 @@ def _measured(cmd: list[str], env: dict) -> tuple[RunMeasure, str]:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
     import dagster as dg
 
-    run, target = run_id.group(1), DBT_PROJECT_DIR / "target"
+    run, target = run_id.group(1), Path(env["BUDGETLENS_HOME"]) / "dbt"
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         return RunMeasure(seconds, peak[0] / 2 ** 20, step_seconds(instance, run), work_seconds(instance, run, target),
                           dbt_startup_seconds(instance, run, target)), output

@@ -174,7 +174,8 @@ def cmd_demo_generate(args) -> int:
 def cmd_bench_m4(args) -> int:
     from orchestration import bench_m4
 
-    scores = bench_m4.run(args.frequency, Path(args.data), Path(args.out), workers=args.workers)
+    scores = bench_m4.run(args.frequency, Path(args.data), Path(args.out), workers=args.workers,
+                          history=args.history)
     print(bench_m4.report(args.frequency, scores))
     print(f"forecasts written to {args.out}")
     return 0
@@ -237,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     m4.add_argument("--data", default=str(PROJECT_ROOT.parent / "shared" / "bench" / "m4"),
                     help="folder with <Frequency>-train.csv and -test.csv (default ../shared/bench/m4)")
     m4.add_argument("--out", required=True, help="forecasts CSV to write (id, step, yhat, lo95, hi95)")
+    m4.add_argument("--history", type=int, default=None,
+                    help="forecast from each series' last N points only (short histories, as in the pipeline)")
     m4.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     m4.set_defaults(func=cmd_bench_m4)
     drift = bench_sub.add_parser("drift", help="time the drift decomposition of every metric x scope x latest period")

@@ -33,13 +33,22 @@ def seasonal_naive(y: np.ndarray, horizon: int, period: int, probabilities: np.n
 
 
 def damped_ets(y: np.ndarray, horizon: int, period: int, probabilities: np.ndarray):
-    """ETS(A,Ad,N), or ETS(A,Ad,A) when a season fits, by maximum likelihood."""
-    seasonal = "add" if period > 1 and len(y) >= 2 * period + 10 else None
+    """ETS(A,Ad,N), or ETS(A,Ad,A) when a season fits: smoothing parameters by maximum likelihood, initial
+    states by the classical decomposition of the first cycles (Hyndman et al., *Forecasting with Exponential
+    Smoothing*, 2008, section 2.6.1).
+
+    Heuristic initial states rather than estimated ones: estimating one more state per season position gives
+    the optimiser 2 + period more parameters to search by finite differences. Measured with ``budgetlens bench
+    m4 --history N`` (holdout selection among ETS, Theta and the seasonal naive): Hourly, last 100 points, OWA
+    0.789 -> 0.782 and 78.9 s -> 9.4 s; Hourly 60 points 1.279 -> 1.306; Weekly 40 points 1.016 -> 1.014;
+    Weekly 52 points 0.983 -> 0.995: the same accuracy within 2%, up to 8x faster.
+    """
+    seasonal = "add" if period > 1 and len(y) >= 2 * period + 10 else None  # >= 10 + 2 * (period // 2) too
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # A pandas Series: ETS prediction results need an index.
         model = ETSModel(pd.Series(y), error="add", trend="add", damped_trend=True, seasonal=seasonal,
-                         seasonal_periods=period if seasonal else None)
+                         seasonal_periods=period if seasonal else None, initialization_method="heuristic")
         fit = model.fit(disp=False, maxiter=200)
         prediction = fit.get_prediction(start=len(y), end=len(y) + horizon - 1)
         mean = np.asarray(prediction.predicted_mean, float)

@@ -3,7 +3,9 @@
 import csv
 
 import numpy as np
+import pytest
 
+from orchestration import bench_m4
 from orchestration.cli import main
 
 
@@ -39,3 +41,16 @@ def test_bench_writes_every_step_and_prints_the_scores(tmp_path, capsys):
 def test_bench_names_a_missing_data_folder(tmp_path, capsys):
     assert main(["bench", "m4", "--frequency", "hourly", "--data", str(tmp_path), "--out", str(tmp_path / "x.csv")]) == 2
     assert "Hourly-train.csv: M4 file not found" in capsys.readouterr().err
+
+
+def test_history_keeps_each_series_last_points_only(tmp_path):
+    rng = np.random.default_rng(1)
+    series = {f"W{i}": 1000 + np.cumsum(rng.normal(2, 10, 400)) for i in range(1, 4)}
+    write_m4(tmp_path, "Weekly", series, 13)
+    whole = bench_m4.run("weekly", tmp_path, tmp_path / "whole.csv", workers=1)
+    short = bench_m4.run("weekly", tmp_path, tmp_path / "short.csv", workers=1, history=30)
+    assert set(whole["methods"]) == {"direct_ar"}  # a full seasonal cycle of lags fits in 387 points
+    assert "direct_ar" not in short["methods"]  # 30 points: chosen by holdout among the classical models
+    assert short["mase_naive2"] != whole["mase_naive2"]  # Naive2 is scored on the same 30 points
+    with pytest.raises(ValueError, match="history must be a positive number of points, got 0"):
+        bench_m4.run("weekly", tmp_path, tmp_path / "none.csv", workers=1, history=0)

@@ -363,14 +363,24 @@ def test_runs_killed_mid_step_then_rerun_leave_the_tables_of_a_clean_run(demo, t
     _assert_tables_of_a_clean_run(reference, tmp_path)
 
 
+def _copy_of_the_demo(demo, home: Path, monkeypatch) -> Settings:
+    """The demo run's warehouse and briefings copied to ``home``, as if that run had been made there."""
+    shutil.copytree(demo[0].output_dir, home / "output")
+    shutil.copy(demo[0].duckdb_path, home / demo[0].duckdb_path.name)
+    monkeypatch.setenv("BUDGETLENS_HOME", str(home))
+    monkeypatch.setenv("BUDGETLENS_DUCKDB", str(home / demo[0].duckdb_path.name))
+    settings = Settings.from_env()
+    assert settings.output_dir == home / "output"
+    return settings
+
+
 def test_one_more_day_run_alone_equals_a_full_rebuild(demo, tmp_path, monkeypatch):
-    settings, _, conn = demo
-    conn.close()
+    settings = _copy_of_the_demo(demo, tmp_path / "incremental", monkeypatch)
     next_day = END + dt.timedelta(days=1)
     assert run_pipeline(next_day, next_day, instance=dg.DagsterInstance.ephemeral(), settings=settings).success
 
-    monkeypatch.setenv("BUDGETLENS_HOME", str(tmp_path))
-    monkeypatch.setenv("BUDGETLENS_DUCKDB", str(tmp_path / "full.duckdb"))
+    monkeypatch.setenv("BUDGETLENS_HOME", str(tmp_path / "full"))
+    monkeypatch.setenv("BUDGETLENS_DUCKDB", str(tmp_path / "full" / "full.duckdb"))
     fresh = Settings.from_env()
     assert run_pipeline(START, next_day, instance=dg.DagsterInstance.ephemeral(), settings=fresh).success
 
@@ -393,11 +403,9 @@ def test_one_more_day_run_alone_equals_a_full_rebuild(demo, tmp_path, monkeypatc
 
 
 def test_a_later_run_judges_earlier_decisions(demo, tmp_path, monkeypatch):
-    """Run six weeks, then the next week: last run's reallocation and rule actions get an observed outcome."""
-    monkeypatch.setenv("BUDGETLENS_HOME", str(tmp_path))
-    monkeypatch.setenv("BUDGETLENS_DUCKDB", str(tmp_path / "learning.duckdb"))
-    settings = Settings.from_env()
-    assert run_pipeline(START, END, instance=dg.DagsterInstance.ephemeral(), settings=settings).success
+    """Six weeks run (the demo's), then the next week: last run's reallocation and rule actions get an observed
+    outcome."""
+    settings = _copy_of_the_demo(demo, tmp_path / "learning", monkeypatch)
     assert run_pipeline(END + dt.timedelta(days=1), END + dt.timedelta(days=7),
                         instance=dg.DagsterInstance.ephemeral(), settings=settings).success
     conn = duckdb.connect(str(settings.duckdb_path), read_only=True)
