@@ -1,15 +1,17 @@
 """dbt wiring: the project handle, a small translator, and the two dbt asset groups.
 
-Incremental digests are partitioned by day (the window goes to dbt as vars,
+Incremental digests are partitioned by day (the window goes to dbt as environment variables,
 backfills run as one window); everything downstream is rebuilt whole.
 """
 
 
+import datetime as dt
 import hashlib
 import importlib.metadata
-import json
+import os
 import shutil
 import sys
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
@@ -113,6 +115,27 @@ def step_target_path(context: dg.AssetExecutionContext) -> Path:
     return Settings.from_env().home / "dbt" / context.op_execution_context.op.name
 
 
+@contextmanager
+def digest_window(start: dt.date, end: dt.date):
+    """The days [start, end) the incremental digests rebuild, for the dbt process this step starts.
+
+    Environment variables rather than ``--vars``: dbt parses the whole project again whenever its vars
+    change, which a daily window does every run (see ``macros/incremental_window.sql``). dagster-dbt's
+    ``cli`` hands dbt this process's environment, so the window is set around the call and removed after.
+    """
+    names = {"BUDGETLENS_WINDOW_START": start.isoformat(), "BUDGETLENS_WINDOW_END": end.isoformat()}
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(names)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """The partitioned (incremental digests) and unpartitioned (everything else) dbt assets."""
 
@@ -122,9 +145,8 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
     def dbt_digests(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
         # `duckdb` is not queried here: requiring it holds the warehouse's run lock while dbt writes the file
         window = context.partition_time_window
-        dbt_vars = {"window_start": window.start.date().isoformat(), "window_end": window.end.date().isoformat()}
-        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context,
-                           target_path=step_target_path(context)).stream()
+        with digest_window(window.start.date(), window.end.date()):
+            yield from dbt.cli(["build"], context=context, target_path=step_target_path(context)).stream()
 
     @dbt_assets(manifest=dbt_project.manifest_path, exclude=INCREMENTAL, name="dbt_metrics",
                 dagster_dbt_translator=translator, project=dbt_project, pool="duckdb")

@@ -1,12 +1,16 @@
 {#
-  Incremental digests rebuild a window of days passed as vars (window_start, window_end):
-  the pre-hook deletes the window's rows, the model inserts them again, so a re-run of
-  a window gives the same rows. Only periods still covered by the upstream table are
-  rebuilt (covered_sql gives the first covered period start, at the model's own grain),
-  so retention pruning upstream never erases history downstream.
+  Incremental digests rebuild a window of days [window_start, window_end): the pre-hook deletes the
+  window's rows, the model inserts them again, so a re-run of a window gives the same rows. Only
+  periods still covered by the upstream table are rebuilt (covered_sql gives the first covered period
+  start, at the model's own grain), so retention pruning upstream never erases history downstream.
+
+  Dagster passes the window as the environment variables BUDGETLENS_WINDOW_START / _END: dbt re-parses
+  the whole project whenever --vars change (every daily run), but only the files reading an environment
+  variable when it changes (measured: 8.4 s before the first node against 2.2 s). By hand, the vars
+  window_start / window_end still work when those variables are unset (defaults 1900..2100: every row).
 #}
-{% macro window_start() %}cast('{{ var("window_start") }}' as date){% endmacro %}
-{% macro window_end() %}cast('{{ var("window_end") }}' as date){% endmacro %}
+{% macro window_start() %}cast('{{ env_var("BUDGETLENS_WINDOW_START", var("window_start")) }}' as date){% endmacro %}
+{% macro window_end() %}cast('{{ env_var("BUDGETLENS_WINDOW_END", var("window_end")) }}' as date){% endmacro %}
 
 {% macro delete_window(period_col, start_sql, end_sql, covered_sql) %}
 {% if is_incremental() %}

@@ -162,3 +162,34 @@ def test_prepare_parses_only_when_the_manifest_inputs_changed(capsys):
     (DBT_PROJECT_DIR / "target" / "manifest.fingerprint").unlink()
     prepare_dbt(Settings.from_env())
     assert "dbt manifest ready" in capsys.readouterr().out and manifest.stat().st_mtime_ns > written
+
+
+def test_a_new_digest_window_does_not_make_dbt_parse_the_whole_project_again(tmp_path):
+    """The window reaches dbt as environment variables: a changed --vars would re-parse every file."""
+    import os
+    import subprocess
+
+    from assets.settings import DBT_PROJECT_DIR
+    from orchestration.dbt import dbt_executable, digest_window
+
+    def dbt(*args: str) -> list[str]:
+        """Run dbt; the names of the events its invocation logged."""
+        done = subprocess.run([dbt_executable(), "--log-format-file", "json", *args,
+                               "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                               "--target-path", str(tmp_path), "--log-path", str(tmp_path)],
+                              capture_output=True, text=True,
+                              env={**os.environ, "BUDGETLENS_DUCKDB": str(tmp_path / "w.duckdb")})
+        assert done.returncode == 0, done.stdout[-2000:]
+        lines = (tmp_path / "dbt.log").read_text().splitlines()
+        last = json.loads(lines[-1])["info"]["invocation_id"]
+        return [json.loads(line)["info"]["name"] for line in lines if last in line]
+
+    with digest_window(dt.date(2026, 1, 1), dt.date(2026, 1, 2)):
+        dbt("parse")  # the first parse has no saved state
+    with digest_window(dt.date(2026, 1, 2), dt.date(2026, 1, 3)):
+        events = dbt("compile", "--select", "fct_digest_hourly")
+        assert "PartialParsingEnabled" in events and "UnableToPartialParse" not in events
+    assert "BUDGETLENS_WINDOW_START" not in os.environ  # set around the dbt call only
+    compiled = next(tmp_path.rglob("fct_digest_hourly.sql")).read_text()
+    assert "day >= cast('2026-01-02' as date) and day < cast('2026-01-03' as date)" in compiled
+    assert "UnableToPartialParse" in dbt("parse", "--vars", '{"window_start": "2026-01-02"}')  # what vars cost
