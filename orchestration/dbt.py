@@ -109,7 +109,7 @@ def step_target_path(context: dg.AssetExecutionContext) -> Path:
     dagster-dbt's default, a new folder per run and step (~3 MB), grows by ~2 GB a year on a daily
     schedule; runs never overlap on the warehouse (its run lock), so one folder per step is safe. It lives in
     the home, beside the warehouse it describes: dbt re-parses the whole project when its profile (the
-    warehouse path) differs from the one its saved parse state was made with, a full parse costing ~3.5 s
+    warehouse path) differs from the one its saved parse state was made with, a full parse costing ~3 s
     more than a partial one (measured), so one folder shared by several warehouses re-parsed on every switch.
     """
     return Settings.from_env().home / "dbt" / context.op_execution_context.op.name
