@@ -2,8 +2,9 @@
 
 Long histories (a full seasonal cycle of lags, with two observations per
 coefficient) get the direct autoregression. Shorter ones choose by holdout:
-every eligible classical candidate forecasts the last stretch of history from
-the data before it, and the one with the lowest RMSSE (squared error, so the
+every eligible candidate (classical models, and the direct AR on its short
+fallback lags when the data before the holdout can fit it) forecasts the last
+stretch of history from the data before it, and the one with the lowest RMSSE (squared error, so the
 mean wins over the median: intermittent series are not forecast as all zeros)
 forecasts the future. Intervals are the chosen model's own (empirical
 h-step errors for the direct AR, state-space variances for ETS, ...).
@@ -75,6 +76,12 @@ def _ar_lags(n: int, horizon: int, periods: tuple[int, ...]) -> int | None:
     return lags if n >= min_length(lags, horizon) else None
 
 
+def _seasonal_lags(n: int, horizon: int, periods: tuple[int, ...]) -> bool:
+    """Whether the direct AR's lags span a full seasonal cycle (not the short fallback)."""
+    lags = _ar_lags(n, horizon, periods)
+    return lags is not None and lags - 1 in periods and lags > 2
+
+
 def _clean(y) -> np.ndarray:
     y = np.asarray(y, dtype=float).ravel()
     if np.isinf(y).any():
@@ -141,10 +148,13 @@ def forecast(y, horizon: int, periods: tuple[int, ...] = (), *, paths: int = 0, 
 
     found = _candidates(y, horizon, periods)
     scores: dict[str, float] = {}
-    if "direct_ar" in found:
+    if "direct_ar" in found and _seasonal_lags(n, horizon, periods):
         # Enough history for a full seasonal cycle of lags: the direct AR wins
         # on average by a margin a single holdout window is too noisy to
         # overrule (M4 Weekly OWA 0.73 alone vs 0.78 with holdout selection).
+        # On its short fallback lags it must earn its place in the holdout:
+        # forced there, it scored M4 Weekly OWA 1.336 from the last 60 points
+        # and 1.002 from the last 100 (0.973 and 0.932 chosen by holdout).
         best = "direct_ar"
     else:
         scores = _holdout_scores(y, horizon, periods, season, found) if len(found) > 1 else {}

@@ -127,3 +127,14 @@ def test_a_candidate_asked_for_no_quantiles_gives_the_same_point_forecast(name):
     point, none = run(y, 8, 12, POINT_ONLY)
     np.testing.assert_array_equal(point, mean)
     assert quantiles.shape == (len(PROBABILITIES), 8) and none.shape == (0, 8)
+
+
+def test_direct_ar_on_its_short_fallback_lags_competes_in_the_holdout():
+    rng = np.random.default_rng(7)
+    week = np.arange(100)
+    y = 500 + 2.0 * week + 40 * np.sin(2 * np.pi * week / 52) + rng.normal(0, 8, 100)
+    short = forecast(y, 13, (52,))  # 100 points: too few for 53 lags, enough for the 14-lag fallback
+    assert "direct_ar" in short.holdout_rmsse and len(short.holdout_rmsse) > 1
+    assert short.method == min(short.holdout_rmsse, key=short.holdout_rmsse.get)
+    long = forecast(np.tile(y, 3), 13, (52,))  # 300 points: a full cycle of lags, no holdout
+    assert long.method == "direct_ar" and long.holdout_rmsse == {}
