@@ -78,7 +78,7 @@ def run(frequency_name: str, data: Path, out: Path, workers: int = 2, history: i
     if missing:
         raise ValueError(f"{data}: train and test files disagree on series {missing[:5]}")
     started = time.perf_counter()
-    jobs = [(series_id, history, frequency) for series_id, history in train.items()]
+    jobs = [(series_id, values, frequency) for series_id, values in train.items()]
     with ProcessPoolExecutor(max_workers=workers, initializer=_one_blas_thread) as pool:
         results = dict(pool.map(_forecast_one, jobs, chunksize=4))
     seconds = time.perf_counter() - started

@@ -4,10 +4,10 @@ Long histories (a full seasonal cycle of lags, with two observations per
 coefficient) get the direct autoregression. Shorter ones choose by holdout:
 every eligible candidate (classical models, and the direct AR on its short
 fallback lags when the data before the holdout can fit it) forecasts the last
-stretch of history from the data before it, and the one with the lowest RMSSE (squared error, so the
-mean wins over the median: intermittent series are not forecast as all zeros)
-forecasts the future. Intervals are the chosen model's own (empirical
-h-step errors for the direct AR, state-space variances for ETS, ...).
+stretch of history from the data before it, and the one with the lowest RMSSE
+(squared error, so the mean wins over the median: intermittent series are not
+forecast as all zeros) forecasts the future. Intervals are the chosen model's
+own (empirical h-step errors for the direct AR, state-space variances for ETS, ...).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _ar_lags(n: int, horizon: int, periods: tuple[int, ...]) -> int | None:
 def _seasonal_lags(n: int, horizon: int, periods: tuple[int, ...]) -> bool:
     """Whether the direct AR's lags span a full seasonal cycle (not the short fallback)."""
     lags = _ar_lags(n, horizon, periods)
-    return lags is not None and lags - 1 in periods and lags > 2
+    return lags is not None and lags - 1 in periods
 
 
 def _clean(y) -> np.ndarray:
