@@ -136,6 +136,7 @@ def _measured(cmd: list[str], env: dict) -> tuple[RunMeasure, str]:
     import dagster as dg
 
     run, target = run_id.group(1), Path(env["BUDGETLENS_HOME"]) / "dbt"
+    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]  # the home's dagster.yaml finds its event log through it
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         return RunMeasure(seconds, peak[0] / 2 ** 20, step_seconds(instance, run), work_seconds(instance, run, target),
                           dbt_startup_seconds(instance, run, target)), output

@@ -31,6 +31,10 @@ def dagster_home(settings: Settings) -> Path:
     if not config.exists():
         shutil.copy(PROJECT_ROOT / "orchestration" / "dagster.yaml", config)
     os.environ["DAGSTER_HOME"] = str(home)
+    # A run over a range of daily partitions records one planned event per asset instead of one per asset and
+    # day (~3,000 fewer event writes before a two-year run starts; Dagster's own switch, off by default because
+    # the days of a failed range are then left unmarked rather than marked failed: the run shows the failure).
+    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     return home
 
 
