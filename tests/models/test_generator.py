@@ -35,6 +35,8 @@ def test_events_match_their_spec():
         assert list(batch.events.columns) == ["timestamp", "measure", "value", "event_id", *spec.segments.levels]
         assert set(batch.events["measure"]) <= set(spec.measures)
         assert batch.events["event_id"].is_unique
+        ordered = batch.events.sort_values(["timestamp", "measure"], kind="stable", ignore_index=True)
+        pd.testing.assert_frame_equal(batch.events, ordered)  # ids number the rows in time order
         assert (batch.events["timestamp"].dt.date == DAY).all()
         for name, measure in spec.measures.items():
             values = batch.events.loc[batch.events["measure"] == name, "value"]
@@ -42,6 +44,13 @@ def test_events_match_their_spec():
                 assert (values >= measure.min).all(), name
             if measure.max is not None:
                 assert (values <= measure.max).all(), name
+
+
+def test_a_day_without_events_has_the_columns_and_types_of_any_other():
+    busy, empty = generate_day("customer_support", DAY), generate_day("customer_support", DAY, scale=1e-9)
+    assert len(empty.events) == len(empty.documents) == 0
+    assert empty.events.dtypes.to_dict() == busy.events.dtypes.to_dict()
+    assert empty.documents.dtypes.to_dict() == busy.documents.dtypes.to_dict()
 
 
 def test_scale_knob_scales_volume():
