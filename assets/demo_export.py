@@ -31,7 +31,7 @@ def _documents_source(levels: list[str], budget: str) -> dict:
 
 
 def _documents_schema(levels: list[str]) -> pa.Schema:
-    # fixed, because pandas types a day's text columns as object or string depending on how it was built
+    # fixed: every day appended to a file must have its schema (ParquetWriter refuses another)
     return pa.schema([("doc_id", pa.string()), ("timestamp", pa.timestamp("us")), ("kind", pa.string()),
                       *[(level, pa.string()) for level in levels], ("text", pa.string())])
 

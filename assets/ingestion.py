@@ -208,7 +208,8 @@ def _ingest_demo(conn, spec: BudgetSpec, start: dt.date, end: dt.date, history_s
         conn.unregister("_incoming")
         docs = pd.concat([b.documents for b in batches], ignore_index=True)
         if len(docs):
-            docs["segment_id"] = docs[list(spec.segments.levels)].astype(str).agg("/".join, axis=1)
+            first, *rest = (docs[level].astype(str) for level in spec.segments.levels)
+            docs["segment_id"] = first.str.cat(rest, sep="/")  # row-wise "/".join: 13 of 23 s (measured)
             conn.register("_docs", docs[["doc_id", "timestamp", "kind", "segment_id", "text"]])
             source = f"demo:{spec.source.scenario}:documents"
             conn.execute("""
