@@ -114,7 +114,7 @@ def test_backtest_beats_seasonal_naive_on_a_trending_seasonal_series():
 
 @pytest.mark.parametrize("name", ["seasonal_naive", "damped_ets", "theta", "croston_sba"])
 def test_a_candidate_asked_for_no_quantiles_gives_the_same_point_forecast(name):
-    # holdout scoring asks for points only; theta then skips the SARIMAX fit behind its intervals
+    # holdout scoring asks for points only; theta then skips its intervals' variance
     from models.forecasting import candidates
     from models.forecasting.forecaster import POINT_ONLY, PROBABILITIES
 
@@ -127,6 +127,25 @@ def test_a_candidate_asked_for_no_quantiles_gives_the_same_point_forecast(name):
     point, none = run(y, 8, 12, POINT_ONLY)
     np.testing.assert_array_equal(point, mean)
     assert quantiles.shape == (len(PROBABILITIES), 8) and none.shape == (0, 8)
+
+
+def test_theta_interval_variance_recovers_a_known_arima011_and_agrees_with_statsmodels():
+    import warnings
+
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    from models.forecasting.candidates import arima011_innovation_variance
+
+    rng = np.random.default_rng(11)
+    e = rng.normal(0, 2.0, 3001)  # sigma^2 = 4, drift 0.3, MA coefficient -0.5
+    y = np.cumsum(0.3 + e[1:] - 0.5 * e[:-1])
+    assert arima011_innovation_variance(y) == pytest.approx(4.0, rel=0.05)
+    short = y[:150]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exact = float(np.asarray(SARIMAX(short, order=(0, 1, 1), trend="c").fit(disp=False).params)[-1])
+    assert arima011_innovation_variance(short) == pytest.approx(exact, rel=0.05)
+    assert arima011_innovation_variance(np.array([1.0, 2.0, 4.0])) == pytest.approx(0.25)  # two changes: their variance
 
 
 def test_direct_ar_on_its_short_fallback_lags_competes_in_the_holdout():
