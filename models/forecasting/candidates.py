@@ -81,7 +81,7 @@ def arima011_innovation_variance(y: np.ndarray) -> float:
     squares.
 
     statsmodels' Theta intervals take it from an exact-likelihood SARIMAX fit, 65 ms a series (a quarter of
-    the pipeline's predictive step, measured); this is ~1 ms. For a given ``m`` the innovations are linear
+    the pipeline's predictive step, measured); this is 0.5 ms. For a given ``m`` the innovations are linear
     in the drift ``c``, so ``c`` has a closed form and one bounded scalar search finds ``m``.
     """
     dy = np.diff(np.asarray(y, float))
