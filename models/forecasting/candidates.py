@@ -15,9 +15,9 @@ from scipy.optimize import minimize_scalar
 from scipy.signal import lfilter
 from scipy.stats import norm
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+from statsmodels.tsa.holtwinters import SimpleExpSmoothing
 from statsmodels.tsa.seasonal import seasonal_decompose
 from statsmodels.tsa.stattools import acf
-from statsmodels.tsa.holtwinters import SimpleExpSmoothing
 
 
 def _normal(mean: np.ndarray, sd: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
@@ -68,8 +68,8 @@ def theta(y: np.ndarray, horizon: int, period: int, probabilities: np.ndarray):
     directly: the same seasonality test and decomposition (statsmodels' ``acf`` and ``seasonal_decompose``),
     the trend by least squares, and the smoothing weight that minimises the one-step squared errors of
     simple exponential smoothing started at the first value, which is what ``ThetaModel`` estimates by
-    maximum likelihood through a Kalman filter and numerical gradients: 30 ms a series there, ~1 ms here
-    (a third of the pipeline's predictive step, measured).
+    maximum likelihood through a Kalman filter and numerical gradients: 25-50 ms a series there, 2-3 ms
+    here (Theta was a third of the pipeline's predictive step, measured).
     """
     y = np.asarray(y, float)
     n = len(y)
