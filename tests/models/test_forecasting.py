@@ -69,7 +69,7 @@ def test_short_series_take_the_median_of_every_candidate_step_by_step():
 
 def test_a_failing_candidate_is_left_out_of_the_median():
     from models.forecasting import candidates
-    from models.forecasting.forecaster import _median
+    from models.forecasting.forecaster import PROBABILITIES, _median
 
     def broken(y, horizon, period, probabilities):
         raise ArithmeticError("no fit")
@@ -78,6 +78,8 @@ def test_a_failing_candidate_is_left_out_of_the_median():
     found = {"broken": broken, "seasonal_naive": candidates.seasonal_naive, "theta": candidates.theta}
     name, mean, _ = _median(found, y, 4, 1)
     assert name == "median(seasonal_naive, theta)"
+    two = [run(y, 4, 1, PROBABILITIES)[0] for run in (candidates.seasonal_naive, candidates.theta)]
+    np.testing.assert_allclose(mean, (two[0] + two[1]) / 2)  # the median of two forecasts is their mean
     assert _median({"broken": broken}, y, 4, 1)[0] == "seasonal_naive"
     assert _median({"broken": broken, "theta": candidates.theta}, y, 4, 1)[0] == "theta"
 
