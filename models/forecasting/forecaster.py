@@ -26,6 +26,8 @@ PROBABILITIES = np.array([0.025, 0.10, 0.90, 0.975])
 POINT_ONLY = np.empty(0)  # no quantiles: a candidate's point forecast alone
 # A series is intermittent when at least this share of its values are zero.
 INTERMITTENT_SHARE = 0.3
+# What a candidate raises when it cannot fit a series: it is then left out (or replaced by the seasonal naive).
+MODEL_FAILURES = (ValueError, ArithmeticError, np.linalg.LinAlgError)
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,7 @@ def forecast(y, horizon: int, periods: tuple[int, ...] = (), *, paths: int = 0, 
 def _run(found, name, y, horizon, season):
     try:
         return (name, *found[name](y, horizon, season, PROBABILITIES))
-    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+    except MODEL_FAILURES:
         return ("seasonal_naive", *candidates.seasonal_naive(y, horizon, season, PROBABILITIES))
 
 
@@ -194,7 +196,7 @@ def _median(found, y, horizon, season):
     for name, run in found.items():
         try:
             runs[name] = run(y, horizon, season, PROBABILITIES)
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        except MODEL_FAILURES:
             continue
     if not runs:
         return ("seasonal_naive", *candidates.seasonal_naive(y, horizon, season, PROBABILITIES))
@@ -218,7 +220,7 @@ def _holdout_scores(y, horizon, periods, season, found) -> dict[str, float]:
             continue
         try:
             predicted, _ = run(train, validation, season, POINT_ONLY)
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        except MODEL_FAILURES:
             continue
         score = rmsse(train, actual, predicted, season)
         if np.isfinite(score):
