@@ -28,7 +28,7 @@ Numbers:
 
 Weighing:
 - Lead with the north-star metric, then the changes assessed improved or worsened and the material drift attributions, then goals at risk.
-- Changes "within normal variation" are noise: do not present them as news.
+- Changes "within normal variation" are noise: do not present them as news. Changes with "too little history to judge" are not assessed: report them as such, never as news.
 - Rules already decided the programmed decisions and actions; weigh only decisions marked needs_judgement and the recommended allocation against its interval and bottleneck.
 - Classify every recommendation: decision/programmed (focus or remove), decision/non_programmed (no detail), action/quantity (more) or action/quality (unique, best, above_par, on_par, below_par).
 

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from models.allocation import NOT_ESTIMATED
+from models.drift.materiality import change_materiality
 from models.goals import CURRENT_RATE_DAYS
 from models.spec import BudgetSpec
 
-NOISE_Z = 2.0  # a change beyond 2 standard deviations of past changes is called notable
 SIGNIFICANT_DIGITS = 10  # floating-point sums carry noise in the last digits; nobody should read it
 
 
@@ -60,24 +60,18 @@ def _pct(new: float | None, old: float | None, kind: str) -> float | None:
     return (new - old) / old
 
 
-def _assessment(change: float | None, favourable: str, notable: bool) -> str:
+def _assessment(change: float | None, favourable: str, verdict: str) -> str:
+    """The table's word for a change, from its materiality verdict (the drift stage's rule, the same numbers)."""
     if change is None:
         return "not comparable"
-    if not notable:
+    if verdict == "unknown":
+        return "too little history to judge"
+    if verdict != "material":
         return "within normal variation"
     if favourable == "neutral" or change == 0:
         return "changed"
     good = (change > 0) == (favourable == "up")
     return "improved" if good else "worsened"
-
-
-def _change_noise(series: pd.Series) -> float | None:
-    """Standard deviation of past period-to-period changes (excluding the latest)."""
-    diffs = series.diff().dropna().iloc[:-1]
-    if len(diffs) < 3:
-        return None
-    sd = float(np.std(diffs, ddof=1))
-    return sd if sd > 0 else None
 
 
 def latest_complete_period(values: pd.DataFrame, grain: str) -> dt.date | None:
@@ -104,9 +98,9 @@ def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: 
         year_ago_period = (pd.Timestamp(period) - pd.DateOffset(years=1)).date()
         year_ago = _num(series.get(year_ago_period))
         change = None if current is None or previous is None else current - previous
-        noise = _change_noise(series.dropna())
-        z = None if change is None or noise is None else change / noise
-        notable = z is not None and abs(z) >= NOISE_Z
+        # judged against the complete periods before the one reported, as the drift stage judges it
+        z, verdict = (None, "unknown") if change is None else change_materiality(
+            series[series.index < period].to_numpy(float), change)
         figures.append({
             "metric_id": metric_id,
             "name": metric.name or metric_id.replace("_", " "),
@@ -130,7 +124,7 @@ def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: 
             "change_z": None if z is None else round(z, 2),
             "confidence": (confidence if confidence is not None and metric.kind == "qualitative"
                            else "measured" if current is not None else "unavailable"),
-            "assessment": _assessment(change, metric.favourable, notable),
+            "assessment": _assessment(change, metric.favourable, verdict),
         })
     return sorted(figures, key=lambda f: (not f["is_north_star"], spec.value_chain.index(f["step"]), f["metric_id"]))
 

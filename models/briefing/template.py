@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from models.drift.materiality import MATERIAL_Z, MIN_CHANGES
+
 CURRENCY_UNITS = {"EUR": "€", "USD": "$", "GBP": "£"}
 
 
@@ -90,8 +92,10 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
         "|---|---|---|---|---|---|",
         *[_metric_row(f) for f in payload["metrics"]],
         "",
-        "_Assessment: a change counts as notable when it exceeds twice the standard deviation of the metric's "
-        "past period-to-period changes; otherwise it is within normal variation._",
+        f"_Assessment of the change against the previous period: notable when it lies more than {MATERIAL_Z:g} "
+        "robust standard deviations (median and median absolute deviation) from the metric's past "
+        f"period-to-period changes, the rule the drift stage judges by; with fewer than {MIN_CHANGES} past "
+        "changes it is not judged._",
         "",
         *_text_evidence_lines(payload),
     ]

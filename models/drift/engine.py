@@ -33,6 +33,7 @@ import pandas as pd
 
 from models.drift.dimension import additive_drift, average_drift
 from models.drift.influence import influence
+from models.drift.materiality import change_materiality
 from models.drift.seasonal import Profile, temporal_change, weekday_profile
 from models.drift.shapley import shapley
 from models.drift.shocks import group_shocks, match_event, shock_days
@@ -47,8 +48,6 @@ TOP_SLICES = 5
 # order give 1e-14 where the exact answer is 0), not a change: kept, it would make a slice appear or not
 # depending on the order rows were stored in.
 ROUNDING = 1e-9
-MATERIAL_Z = 3.0        # |z| of the change against history's changes (3: noise across many metrics stays quiet)
-MIN_CHANGES = 4         # history changes needed before judging materiality
 YEAR_STEPS = {"day": 364, "week": 52, "month": 12}
 ATTRIBUTION_COLUMNS = [
     "budget_id", "metric_id", "grain", "segment_level", "segment_id", "period_start", "baseline", "baseline_start",
@@ -564,18 +563,7 @@ class DriftEngine:
             return None, "unknown"
         days, values = found
         history = values[:np.searchsorted(days, np.datetime64(pair.start1, "D"))]  # periods before the current
-        lag = 1 if pair.label == "previous" else YEAR_STEPS[pair.grain]
-        changes = _changes(history, lag)
-        if len(changes) < MIN_CHANGES:
-            changes = _changes(history, 1)
-        if len(changes) < MIN_CHANGES:
-            return None, "unknown"
-        centre = float(np.median(changes))
-        spread = 1.4826 * float(np.median(np.abs(changes - centre)))
-        if spread == 0:
-            return None, "material" if delta != centre else "normal variation"
-        z = (delta - centre) / spread
-        return float(z), "material" if abs(z) > MATERIAL_Z else "normal variation"
+        return change_materiality(history, delta, 1 if pair.label == "previous" else YEAR_STEPS[pair.grain])
 
     def decompose(self, metric_id: str, node: str, pair: Pair) -> list[dict]:
         """Waterfall rows of one metric x scope x pair (empty when a value is missing)."""
@@ -606,12 +594,6 @@ def _beyond_rounding(rows: list[tuple], *values: pd.Series) -> list[tuple]:
     sizes = np.abs(np.concatenate([np.asarray(v, dtype=float) for v in values]))
     tolerance = ROUNDING * sizes[np.isfinite(sizes)].max(initial=0.0)
     return sorted((r for r in rows if not abs(r[1]) <= tolerance), key=lambda r: (-abs(r[1]), r[0], r[2]))
-
-
-def _changes(values: np.ndarray, lag: int) -> np.ndarray:
-    """``values[i] - values[i - lag]`` where both are known."""
-    diffs = values[lag:] - values[:-lag] if len(values) > lag else np.empty(0)
-    return diffs[~np.isnan(diffs)]
 
 
 def decompose_budget(spec: BudgetSpec, frames: BudgetFrames, grain: str, pairs: list[Pair],

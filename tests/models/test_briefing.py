@@ -6,6 +6,7 @@ import pytest
 from assets.settings import DEMO_SPECS
 from models.briefing.payload import BriefingInputs, build_payload, latest_complete_period
 from models.briefing.template import fmt, fmt_share, render_markdown
+from models.drift.materiality import change_materiality
 from models.spec import load_spec
 
 SPEC = load_spec(DEMO_SPECS / "marketing_acquisition.yaml")
@@ -53,6 +54,25 @@ def test_north_star_jump_is_notable_and_noise_is_not():
 def test_a_drop_in_a_favourable_up_metric_is_worsened():
     payload = build_payload(SPEC, inputs(monthly_values(500.0)))
     assert payload["metrics"][0]["assessment"] == "worsened"
+
+
+def test_a_change_with_too_little_history_is_not_judged():
+    values = monthly_values(1500.0)
+    recent = values[(values["grain"] != "month") | (pd.to_datetime(values["period_start"]) >= "2026-03-01")]
+    payload = build_payload(SPEC, inputs(recent))
+    star = payload["metrics"][0]
+    assert star["change"] == pytest.approx(490.0) and star["change_z"] is None
+    assert star["assessment"] == "too little history to judge"
+    assert "(too little history to judge)" in render_markdown(payload, "template")
+
+
+def test_the_table_judges_a_change_by_the_drift_stage_rule():
+    payload = build_payload(SPEC, inputs(monthly_values(1100.0)))
+    star = payload["metrics"][0]
+    history = [1000 + 10 * (-1) ** i for i in range(17)]  # the months before the reported one
+    z, verdict = change_materiality(history, star["change"])
+    assert star["change_z"] == pytest.approx(round(z, 2)) and verdict == "material"
+    assert star["assessment"] == "improved"
 
 
 def test_goal_pace_from_observed_days():

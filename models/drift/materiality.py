@@ -1,0 +1,56 @@
+"""Is a change beyond a metric's normal variation? One rule, read by the drift stage and the briefing alike."""
+
+from __future__ import annotations
+
+import numpy as np
+
+MATERIAL_Z = 3.0        # |z| of the change against history's changes (3: noise across many metrics stays quiet)
+MIN_CHANGES = 4         # history changes needed before judging materiality
+MAD_TO_SD = 1.4826      # a median absolute deviation times this estimates a normal standard deviation
+
+
+def change_materiality(history, delta: float, lag: int = 1) -> tuple[float | None, str]:
+    """Robust z of a change against the history's own changes over the same distance.
+
+    Parameters
+    ----------
+    history : array_like
+        The metric's complete periods before the current one, oldest first (NaN where a
+        period has no value; changes across it are left out).
+    delta : float
+        The change to judge: current value minus the baseline's.
+    lag : int, default 1
+        Periods between baseline and current (1: the previous period; 52 weeks or 12
+        months: a year). With fewer than ``MIN_CHANGES`` changes at that lag, changes
+        over one period stand in.
+
+    Returns
+    -------
+    z : float or None
+        ``(delta - median) / (1.4826 * MAD)`` of the history's changes; None when
+        there are too few of them or they never vary.
+    verdict : str
+        ``material`` when ``|z| > MATERIAL_Z`` (or, against changes that never vary,
+        when ``delta`` differs from them), ``normal variation`` otherwise, ``unknown``
+        with fewer than ``MIN_CHANGES`` changes.
+    """
+    if lag < 1:
+        raise ValueError(f"lag must be at least 1, got {lag}")
+    values = np.asarray(history, dtype=float)
+    changes = _changes(values, lag)
+    if len(changes) < MIN_CHANGES:
+        changes = _changes(values, 1)
+    if len(changes) < MIN_CHANGES or not np.isfinite(delta):
+        return None, "unknown"
+    centre = float(np.median(changes))
+    spread = MAD_TO_SD * float(np.median(np.abs(changes - centre)))
+    if spread == 0:
+        return None, "material" if delta != centre else "normal variation"
+    z = (delta - centre) / spread
+    return float(z), "material" if abs(z) > MATERIAL_Z else "normal variation"
+
+
+def _changes(values: np.ndarray, lag: int) -> np.ndarray:
+    """``values[i] - values[i - lag]`` where both are known."""
+    diffs = values[lag:] - values[:-lag] if len(values) > lag else np.empty(0)
+    return diffs[~np.isnan(diffs)]

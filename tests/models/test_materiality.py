@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from models.drift.materiality import MAD_TO_SD, change_materiality
+
+
+def test_robust_z_against_known_numbers():
+    history = [0.0, 1.0, 3.0, 6.0, 10.0, 15.0]  # changes 1..5: median 3, median absolute deviation 1
+    z, verdict = change_materiality(history, 8.0)
+    assert z == pytest.approx(5 / MAD_TO_SD) and verdict == "material"
+    z, verdict = change_materiality(history, 7.0)
+    assert z == pytest.approx(4 / MAD_TO_SD) and verdict == "normal variation"
+
+
+def test_too_few_changes_are_not_judged():
+    assert change_materiality([1.0, 2.0, 4.0], 100.0) == (None, "unknown")
+    # a missing period breaks the changes across it: 5 values, 2 known changes
+    assert change_materiality([1.0, 2.0, np.nan, 4.0, 5.0], 100.0) == (None, "unknown")
+
+
+def test_changes_that_never_vary_make_any_other_change_material():
+    history = [10.0, 12.0, 14.0, 16.0, 18.0]
+    assert change_materiality(history, 2.0) == (None, "normal variation")
+    assert change_materiality(history, 2.5) == (None, "material")
+
+
+def test_a_year_ago_change_is_judged_against_changes_over_a_year():
+    rng = np.random.default_rng(3)
+    weeks = np.arange(120)
+    history = 100 + 30 * np.sin(2 * np.pi * weeks / 52) + rng.normal(0, 1, len(weeks))
+    # over a year the season cancels: a change of 15 is far outside; week to week it is within the swings
+    z_year, verdict_year = change_materiality(history, 15.0, lag=52)
+    assert verdict_year == "material" and z_year > 5
+    assert change_materiality(history, 1.0, lag=1)[1] == "normal variation"
+
+
+def test_short_history_for_the_lag_falls_back_to_one_period():
+    history = np.arange(55.0)  # only 3 changes over 52 periods, 54 over one (all equal to 1)
+    assert change_materiality(history, 1.0, lag=52) == (None, "normal variation")
+    assert change_materiality(history, 52.0, lag=52) == (None, "material")
+
+
+def test_bad_lag_is_refused():
+    with pytest.raises(ValueError, match="lag must be at least 1"):
+        change_materiality([1.0, 2.0], 1.0, lag=0)
