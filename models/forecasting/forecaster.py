@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import norm
+from scipy.optimize import nnls
 
 from models.forecasting import candidates
 from models.forecasting.accuracy import rmsse
@@ -28,6 +28,7 @@ POINT_ONLY = np.empty(0)  # no quantiles: a candidate's point forecast alone
 INTERMITTENT_SHARE = 0.3
 # What a candidate raises when it cannot fit a series: it is then left out (or replaced by the seasonal naive).
 MODEL_FAILURES = (ValueError, ArithmeticError, np.linalg.LinAlgError)
+LEVEL_WEIGHT_CAP = 1e3
 
 
 @dataclass(frozen=True)
@@ -55,17 +56,67 @@ def _direct_ar(lags: int):
 
 
 def _sample_paths(found, best, y, horizon, mean, lo95, hi95, draws: int, seed: int) -> np.ndarray:
-    """Joint future paths: the direct AR's own h-step error windows, resampled; for other
-    models a split normal through the 95% bounds, one shared draw per path (errors of
-    level-type models persist across steps, so a path stays on its side of the mean)."""
+    """Joint future paths: the direct AR's own h-step error windows, resampled; for other models
+    the published quantile bands (a split normal through the 95% bounds at every step) joined by
+    the dependence their growth implies (:func:`joint_errors`)."""
     rng = np.random.default_rng(seed)
     sampler = getattr(found.get(best), "paths", None)
     if sampler is not None:
         pool = sampler(y, horizon)
         return pool[rng.integers(0, len(pool), size=draws)]
-    z = norm.ppf(rng.uniform(0.0005, 0.9995, size=draws))[:, None]
     low, high = (mean - lo95) / 1.96, (hi95 - mean) / 1.96
+    z = joint_errors(rng, draws, (low + high) / 2)
     return mean[None, :] + np.where(z < 0, z * low[None, :], z * high[None, :])
+
+
+def joint_errors(rng: np.random.Generator, draws: int, widths: np.ndarray) -> np.ndarray:
+    """Standard normal forecast errors, one row a path, correlated across steps as a local level's.
+
+    A local-level model (simple exponential smoothing, weight ``c``) has h-step errors
+    ``e_h = c (u_1 + ... + u_(h-1)) + u_h``, so ``var(e_h)`` grows as ``1 + (h - 1) c^2``. ``c`` is
+    fitted to how the forecast's own bands widen (nonnegative least squares of their squared widths
+    on the step), so bands that stay flat give nearly independent steps and bands that widen like a
+    random walk's give a random walk's persistence. Each step is scaled back to unit variance: the
+    paths keep the published intervals step by step, while a sum over steps gets the model's spread.
+
+    One shared draw per path, as before, moved every step together: the 95% interval of a 120-day
+    total of daily noise came out 17 times as wide as the totals' errors spread (3.4 times with
+    Theta's bands mended; 1.8 now). Measured on the horizon's total (``budgetlens bench m4``, MSIS of
+    its 95% interval, one draw -> this): Hourly last 60 / 100 points 91.9 / 6.83 -> 79.8 / 6.28,
+    Weekly whole 16.3 -> 16.0, last 100 13.4 -> 13.3, last 52 / 60 15.7 / 16.1 -> 15.7 / 16.3, last
+    40 19.7 -> 21.7 (short trending series, whose errors persist more than a level's).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    draws : int
+        Number of paths.
+    widths : numpy.ndarray
+        The forecast's standard deviation (or any multiple of it) at each step ahead.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``draws x len(widths)`` errors, each column standard normal.
+    """
+    c = _level_weight(np.asarray(widths, dtype=float))
+    u = rng.standard_normal((draws, len(widths)))
+    before = np.cumsum(u, axis=1) - u  # u_1 + ... + u_(h-1)
+    steps = np.arange(len(widths))
+    return (c * before + u) / np.sqrt(1 + steps * c ** 2)
+
+
+def _level_weight(widths: np.ndarray) -> float:
+    """``c`` with ``widths[h]^2 ~ a (1 + h c^2)`` (h from 0), by nonnegative least squares."""
+    ok = np.isfinite(widths)
+    if ok.sum() < 2:
+        return 0.0
+    steps = np.arange(len(widths), dtype=float)[ok]
+    (a, b), _ = nnls(np.column_stack([np.ones(len(steps)), steps]), widths[ok] ** 2)
+    if b <= 0:
+        return 0.0
+    # bands that start at zero width: a random walk's dependence (the cap reaches it to 1e-6)
+    return min(float(np.sqrt(b / a)), LEVEL_WEIGHT_CAP) if a > 0 else LEVEL_WEIGHT_CAP
 
 
 def _ar_lags(n: int, horizon: int, periods: tuple[int, ...]) -> int | None:

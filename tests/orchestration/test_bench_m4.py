@@ -29,7 +29,7 @@ def test_bench_writes_every_step_and_prints_the_scores(tmp_path, capsys):
     out = tmp_path / "forecasts.csv"
     assert main(["bench", "m4", "--frequency", "weekly", "--data", str(tmp_path), "--out", str(out), "--workers", "1"]) == 0
     printed = capsys.readouterr().out
-    for label in ("sMAPE", "MASE", "OWA", "MSIS", "95% coverage", "seconds"):
+    for label in ("sMAPE", "MASE", "OWA", "MSIS", "95% coverage", "seconds", "horizon total: MSIS"):
         assert label in printed
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
