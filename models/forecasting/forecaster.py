@@ -1,7 +1,7 @@
 """Forecast one series: the direct autoregression on long histories, a median of models on shorter ones.
 
-Long histories (a full seasonal cycle of lags, with two observations per
-coefficient) get the direct autoregression. Shorter ones take, step by step,
+Long histories (a full seasonal cycle of lags, with two windows per coefficient
+and at least as many windows as steps ahead) get the direct autoregression. Shorter ones take, step by step,
 the median of every eligible candidate's forecast and quantiles (damped ETS,
 Theta, the seasonal naive, and the direct AR on its short fallback lags when
 the history can fit it). Intermittent series choose between Croston-SBA and

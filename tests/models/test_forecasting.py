@@ -267,3 +267,18 @@ def test_the_interval_of_a_long_total_of_noise_is_about_as_wide_as_its_errors():
     # Measured median widths: 5,812 with every step moving together and Theta's bands as statsmodels widens
     # them, 1,181 with Theta's bands mended, 634 now.
     assert np.median(widths) < 2.5 * 3.92 * np.std(errors)
+
+
+def test_direct_ar_needs_as_many_windows_as_steps_ahead():
+    from models.forecasting.direct_ar import min_length
+
+    assert min_length(8, 5) == 8 + 5 + 16 and min_length(8, 30) == 8 + 30 + 30
+    covered = []
+    for seed in range(40):
+        rng = np.random.default_rng(300 + seed)
+        y = 50 + np.cumsum(rng.normal(0, 1, 90))  # a random walk: 60 days known, 30 ahead
+        f = forecast(y[:60], 30, (7,), paths=1000, seed=seed)
+        assert f.method.startswith("median(")  # 23 windows for 30 steps: too few for the direct AR
+        low, high = np.quantile(f.paths.sum(axis=1), [0.025, 0.975])
+        covered.append(low <= y[60:].sum() <= high)
+    assert np.mean(covered) >= 0.85  # the direct AR's own error windows covered 41% (measured)
