@@ -50,7 +50,7 @@ def read_series(path: Path) -> dict[str, np.ndarray]:
     return series
 
 
-def _one_blas_thread() -> None:
+def one_blas_thread() -> None:
     # Each worker is one of ``workers`` processes on as many cores: OpenBLAS's own threads on top of them
     # oversubscribe the cores (M4 Weekly, last 40 points: 187.9 s with them, 6.7 s without, measured).
     threadpool_limits(1)
@@ -85,7 +85,7 @@ def run(frequency_name: str, data: Path, out: Path, workers: int = 2, history: i
         raise ValueError(f"{data}: train and test files disagree on series {missing[:5]}")
     started = time.perf_counter()
     jobs = [(series_id, values, frequency) for series_id, values in train.items()]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_one_blas_thread) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=one_blas_thread) as pool:
         results = dict(pool.map(_forecast_one, jobs, chunksize=4))
     seconds = time.perf_counter() - started
 

@@ -185,6 +185,14 @@ def cmd_bench_m4(args) -> int:
     return 0
 
 
+def cmd_bench_intervals(args) -> int:
+    from orchestration import bench_intervals
+
+    for history in [int(v) for v in args.history.split(",") if v]:
+        print(bench_intervals.report(history, bench_intervals.run(history, args.series, args.workers)), flush=True)
+    return 0
+
+
 def cmd_bench_drift(args) -> int:
     from orchestration import bench_drift
 
@@ -246,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="forecast from each series' last N points only (short histories, as in the pipeline)")
     m4.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     m4.set_defaults(func=cmd_bench_m4)
+    intervals = bench_sub.add_parser("intervals", help="the forecaster on simulated daily series: step-by-step "
+                                                         "accuracy and the interval of the horizon's total")
+    intervals.add_argument("--history", default="60,90,120", help="comma-separated days of history (default "
+                                                                  "60,90,120; the horizon is half)")
+    intervals.add_argument("--series", type=int, default=80, help="series of each kind (default 80)")
+    intervals.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    intervals.set_defaults(func=cmd_bench_intervals)
     drift = bench_sub.add_parser("drift", help="time the drift decomposition of every metric x scope x latest period")
     drift.add_argument("--multipliers", default="1,10,100",
                        help="leaf-segment multipliers of the planted shop (default 1,10,100)")

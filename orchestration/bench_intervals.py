@@ -1,0 +1,95 @@
+"""``budgetlens bench intervals``: the forecaster on simulated daily series whose futures are known.
+
+M4 scores step by step; goal tracking reads totals over many days from the forecast's joint paths,
+and a budget's daily series can be short with a long horizon ahead. Seven kinds of daily series (noise
+around a level, counts, AR(1), a random walk, a weekly season, a trend, a slowly moving level under
+noise), each forecast from ``history`` days for ``history / 2`` days ahead: MASE and MSIS step by
+step, and the coverage and interval score of the 95% interval of the horizon's total.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from models.forecasting import forecast
+from models.forecasting.accuracy import mase, msis
+from orchestration.bench_m4 import PATH_DRAWS, one_blas_thread
+
+KINDS = ("noise", "counts", "ar1", "random_walk", "weekly", "trend", "level_and_noise")
+PERIOD = 7
+
+
+def simulate(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
+    """One daily series of ``kind``, ``n`` days long."""
+    t = np.arange(n)
+    if kind == "noise":
+        return 10 + rng.normal(0, 2, n)
+    if kind == "counts":
+        return rng.poisson(3, n).astype(float)
+    if kind == "ar1":
+        shocks = rng.normal(0, 2, n)
+        y = np.empty(n)
+        y[0] = shocks[0]
+        for i in range(1, n):
+            y[i] = 0.7 * y[i - 1] + shocks[i]
+        return 20 + y
+    if kind == "random_walk":
+        return 50 + np.cumsum(rng.normal(0, 1, n))
+    if kind == "weekly":
+        return 10 + 3 * np.sin(2 * np.pi * t / PERIOD) + rng.normal(0, 1, n)
+    if kind == "trend":
+        return 10 + 0.05 * t + rng.normal(0, 1, n)
+    if kind == "level_and_noise":
+        return 30 + np.cumsum(rng.normal(0, 0.3, n)) + rng.normal(0, 2, n)
+    raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+
+
+def _interval_score(low: float, high: float, actual: float, alpha: float = 0.05) -> float:
+    return (high - low) + 2 / alpha * max(low - actual, 0.0) + 2 / alpha * max(actual - high, 0.0)
+
+
+def _one(job) -> tuple:
+    kind, number, history = job
+    horizon = history // 2
+    y = simulate(kind, np.random.default_rng(5000 + number), history + horizon)
+    past, future = y[:history], y[history:]
+    f = forecast(past, horizon, (PERIOD,), paths=PATH_DRAWS, seed=number)
+    low, high = np.quantile(f.paths.sum(axis=1), [0.025, 0.975])
+    return (kind, f.method.split("(")[0], mase(past, future, f.mean, PERIOD),
+            msis(past, future, f.lo95, f.hi95, PERIOD), float(low <= future.sum() <= high),
+            _interval_score(low, high, future.sum()))
+
+
+def run(history: int, series: int = 80, workers: int = 2) -> dict[str, dict]:
+    """Scores per kind (means over ``series`` seeded series of ``history`` days)."""
+    if history < 8:
+        raise ValueError(f"history must be at least 8 days, got {history}")
+    started = time.perf_counter()
+    jobs = [(kind, number, history) for kind in KINDS for number in range(series)]
+    with ProcessPoolExecutor(max_workers=workers, initializer=one_blas_thread) as pool:
+        rows = list(pool.map(_one, jobs, chunksize=8))
+    out = {}
+    for kind in KINDS:
+        mine = [r for r in rows if r[0] == kind]
+        out[kind] = {"methods": dict(Counter(r[1] for r in mine)),
+                     **{name: float(np.mean([r[i] for r in mine]))
+                        for i, name in enumerate(("mase", "msis", "total_coverage95", "total_score"), start=2)}}
+    out["_seconds"] = {"seconds": time.perf_counter() - started}
+    return out
+
+
+def report(history: int, results: dict[str, dict]) -> str:
+    lines = [f"{history} days of history, {history // 2} ahead: per kind MASE, MSIS, and the 95% interval of "
+             "the horizon's total (coverage, interval score)",
+             f"{'kind':16s} {'MASE':>7s} {'MSIS':>7s} {'total cov':>9s} {'total score':>11s}  models"]
+    for kind in KINDS:
+        r = results[kind]
+        methods = ", ".join(f"{m} {c}" for m, c in sorted(r["methods"].items()))
+        lines.append(f"{kind:16s} {r['mase']:7.3f} {r['msis']:7.2f} {r['total_coverage95']:9.2f} "
+                     f"{r['total_score']:11.1f}  {methods}")
+    lines.append(f"seconds {results['_seconds']['seconds']:.1f}")
+    return "\n".join(lines)
