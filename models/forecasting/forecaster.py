@@ -1,12 +1,12 @@
 """Forecast one series: the direct autoregression on long histories, a median of models on shorter ones.
 
 Long histories (a full seasonal cycle of lags, with two windows per coefficient
-and at least as many windows as steps ahead) get the direct autoregression. Shorter ones take, step by step,
-the median of every eligible candidate's forecast and quantiles (damped ETS,
-Theta, the seasonal naive, and the direct AR on its short fallback lags when
-the history can fit it). Intermittent series choose between Croston-SBA and
-the seasonal naive by holdout RMSSE (squared error, so the mean wins over the
-median: they are not forecast as all zeros).
+and at least as many windows as steps ahead) get the direct autoregression.
+Shorter ones take, step by step, the median of every eligible candidate's
+forecast and quantiles (damped ETS, Theta, the seasonal naive, and the direct AR
+on its short fallback lags when the history can fit it). Intermittent series
+choose between Croston-SBA and the seasonal naive by holdout RMSSE (squared
+error, so the mean wins over the median: they are not forecast as all zeros).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ POINT_ONLY = np.empty(0)  # no quantiles: a candidate's point forecast alone
 INTERMITTENT_SHARE = 0.3
 # What a candidate raises when it cannot fit a series: it is then left out (or replaced by the seasonal naive).
 MODEL_FAILURES = (ValueError, ArithmeticError, np.linalg.LinAlgError)
+# A local level's weight beyond which its errors are a random walk's (to within 1e-6): see _level_weight.
 LEVEL_WEIGHT_CAP = 1e3
 
 
