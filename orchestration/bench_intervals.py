@@ -3,8 +3,9 @@
 M4 scores step by step; goal tracking reads totals over many days from the forecast's joint paths,
 and a budget's daily series can be short with a long horizon ahead. Seven kinds of daily series (noise
 around a level, counts, AR(1), a random walk, a weekly season, a trend, a slowly moving level under
-noise), each forecast from ``history`` days for ``history / 2`` days ahead: MASE and MSIS step by
-step, and the coverage and interval score of the 95% interval of the horizon's total.
+noise), each forecast from ``history`` days for ``horizon`` days ahead (default half the history):
+MASE and MSIS step by step, and the coverage and interval score of the 95% interval of the horizon's
+total.
 """
 
 from __future__ import annotations
@@ -53,8 +54,7 @@ def _interval_score(low: float, high: float, actual: float, alpha: float = 0.05)
 
 
 def _one(job) -> tuple:
-    kind, number, history = job
-    horizon = history // 2
+    kind, number, history, horizon = job
     y = simulate(kind, np.random.default_rng(5000 + number), history + horizon)
     past, future = y[:history], y[history:]
     f = forecast(past, horizon, (PERIOD,), paths=PATH_DRAWS, seed=number)
@@ -64,12 +64,13 @@ def _one(job) -> tuple:
             _interval_score(low, high, future.sum()))
 
 
-def run(history: int, series: int = 80, workers: int = 2) -> dict[str, dict]:
-    """Scores per kind (means over ``series`` seeded series of ``history`` days)."""
-    if history < 8:
-        raise ValueError(f"history must be at least 8 days, got {history}")
+def run(history: int, series: int = 80, workers: int = 2, horizon: int | None = None) -> dict[str, dict]:
+    """Scores per kind (means over ``series`` seeded series of ``history`` days, ``horizon`` ahead)."""
+    horizon = history // 2 if horizon is None else horizon
+    if history < 8 or horizon < 1:
+        raise ValueError(f"history must be at least 8 days and horizon at least 1, got {history} and {horizon}")
     started = time.perf_counter()
-    jobs = [(kind, number, history) for kind in KINDS for number in range(series)]
+    jobs = [(kind, number, history, horizon) for kind in KINDS for number in range(series)]
     with ProcessPoolExecutor(max_workers=workers, initializer=one_blas_thread) as pool:
         rows = list(pool.map(_one, jobs, chunksize=8))
     out = {}
@@ -78,18 +79,19 @@ def run(history: int, series: int = 80, workers: int = 2) -> dict[str, dict]:
         out[kind] = {"methods": dict(Counter(r[1] for r in mine)),
                      **{name: float(np.mean([r[i] for r in mine]))
                         for i, name in enumerate(("mase", "msis", "total_coverage95", "total_score"), start=2)}}
-    out["_seconds"] = {"seconds": time.perf_counter() - started}
+    out["_run"] = {"seconds": time.perf_counter() - started, "history": history, "horizon": horizon}
     return out
 
 
-def report(history: int, results: dict[str, dict]) -> str:
-    lines = [f"{history} days of history, {history // 2} ahead: per kind MASE, MSIS, and the 95% interval of "
-             "the horizon's total (coverage, interval score)",
+def report(results: dict[str, dict]) -> str:
+    run = results["_run"]
+    lines = [f"{run['history']} days of history, {run['horizon']} ahead: per kind MASE, MSIS, and the 95% interval "
+             "of the horizon's total (coverage, interval score)",
              f"{'kind':16s} {'MASE':>7s} {'MSIS':>7s} {'total cov':>9s} {'total score':>11s}  models"]
     for kind in KINDS:
         r = results[kind]
         methods = ", ".join(f"{m} {c}" for m, c in sorted(r["methods"].items()))
         lines.append(f"{kind:16s} {r['mase']:7.3f} {r['msis']:7.2f} {r['total_coverage95']:9.2f} "
                      f"{r['total_score']:11.1f}  {methods}")
-    lines.append(f"seconds {results['_seconds']['seconds']:.1f}")
+    lines.append(f"seconds {run['seconds']:.1f}")
     return "\n".join(lines)

@@ -189,7 +189,7 @@ def cmd_bench_intervals(args) -> int:
     from orchestration import bench_intervals
 
     for history in [int(v) for v in args.history.split(",") if v]:
-        print(bench_intervals.report(history, bench_intervals.run(history, args.series, args.workers)), flush=True)
+        print(bench_intervals.report(bench_intervals.run(history, args.series, args.workers, args.horizon)), flush=True)
     return 0
 
 
@@ -258,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "accuracy and the interval of the horizon's total")
     intervals.add_argument("--history", default="60,90,120", help="comma-separated days of history (default "
                                                                   "60,90,120; the horizon is half)")
+    intervals.add_argument("--horizon", type=int, default=None, help="days ahead (default half the history)")
     intervals.add_argument("--series", type=int, default=80, help="series of each kind (default 80)")
     intervals.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     intervals.set_defaults(func=cmd_bench_intervals)

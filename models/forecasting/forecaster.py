@@ -48,11 +48,19 @@ class Forecast:
 
 
 def _direct_ar(lags: int):
-    def run(y, horizon, period, probabilities):
-        model = fit_direct_ar(y, lags, horizon)
-        return model.predict(y), model.quantiles(y, probabilities)
+    fitted = {}  # the forecast and its paths read one fit (each fit is two, ratios and differences)
 
-    run.paths = lambda y, horizon: fit_direct_ar(y, lags, horizon).error_paths(y)
+    def model(y, horizon):
+        key = (horizon, y.tobytes())
+        if key not in fitted:
+            fitted[key] = fit_direct_ar(y, lags, horizon)
+        return fitted[key]
+
+    def run(y, horizon, period, probabilities):
+        found = model(y, horizon)
+        return found.predict(y), found.quantiles(y, probabilities)
+
+    run.paths = lambda y, horizon: model(y, horizon).error_paths(y)
     return run
 
 

@@ -282,3 +282,14 @@ def test_direct_ar_needs_as_many_windows_as_steps_ahead():
         low, high = np.quantile(f.paths.sum(axis=1), [0.025, 0.975])
         covered.append(low <= y[60:].sum() <= high)
     assert np.mean(covered) >= 0.85  # the direct AR's own error windows covered 41% (measured)
+
+
+def test_direct_ar_reads_a_steady_trend_as_differences_and_compound_growth_as_ratios():
+    rng = np.random.default_rng(8)
+    t = np.arange(790)
+    linear = 10 + 0.05 * t + rng.normal(0, 1, 790)  # the same step each day: ratios shrink as the level grows
+    compound = 10 * np.exp(0.002 * t) * np.exp(rng.normal(0, 0.05, 790))
+    assert not fit_direct_ar(linear[:700], 8, 90).log and fit_direct_ar(compound[:700], 8, 90).log
+    f = forecast(linear[:700], 90, (7,))
+    # read as ratios, the early growth rate (0.5% a day at level 10) carried on: MASE 1.741 (0.757 now)
+    assert mase(linear[:700], linear[700:], f.mean, 7) < 1.0

@@ -9,8 +9,9 @@ from orchestration.cli import main
 
 def test_bench_prints_every_kind_with_its_scores(capsys):
     assert main(["bench", "intervals", "--history", "40", "--series", "2", "--workers", "1"]) == 0
+    assert main(["bench", "intervals", "--history", "60", "--horizon", "7", "--series", "2", "--workers", "1"]) == 0
     printed = capsys.readouterr().out
-    assert "40 days of history, 20 ahead" in printed
+    assert "40 days of history, 20 ahead" in printed and "60 days of history, 7 ahead" in printed
     for kind in bench_intervals.KINDS:
         assert kind in printed
 
@@ -33,5 +34,5 @@ def test_simulated_kinds_have_their_shape():
     assert bench_intervals.simulate("counts", rng, 50).min() >= 0
     with pytest.raises(ValueError, match="unknown kind 'sales'"):
         bench_intervals.simulate("sales", rng, 10)
-    with pytest.raises(ValueError, match="history must be at least 8 days"):
+    with pytest.raises(ValueError, match="history must be at least 8 days and horizon at least 1, got 5 and 2"):
         bench_intervals.run(5, series=1, workers=1)
