@@ -162,8 +162,9 @@ def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) ->
 
 
 def _pace(aggregation: str, actual: float, target: float, elapsed: float, favourable: str, finished: bool) -> str:
-    """On track if the observed figure, taken at its linear pace, reaches the target; once the deadline has
-    passed, achieved or missed."""
+    """On track if the observed figure, taken at its linear pace, reaches the target (stays under it when lower
+    is better: a ceiling); off it, behind a target or over the pace of a ceiling; once the deadline has passed,
+    achieved or missed."""
     if aggregation == "total" and not finished:
         projected = actual / elapsed if elapsed > 0 else actual
     else:
@@ -171,7 +172,7 @@ def _pace(aggregation: str, actual: float, target: float, elapsed: float, favour
     met = projected <= target if favourable == "down" else projected >= target
     if finished:
         return "achieved" if met else "missed"
-    return "on track" if met else "behind"
+    return "on track" if met else "over pace" if favourable == "down" else "behind"
 
 
 def _segments(rankings: pd.DataFrame, metric_ids: list[str], levels: list[str]) -> list[dict]:

@@ -287,9 +287,9 @@ def summary_text(payload: dict) -> str:
                          f"{fmt(f['value'], f['unit'])} ({fmt_change(f['change_pct'], f['change'], f['unit'])}).")
     if not notable:
         sentences.append("No other metric moved beyond its normal period-to-period variation.")
-    behind = [g for g in payload["goals"] if g["status"] == "behind"]
-    if behind:
-        sentences.append("Behind pace: " + ", ".join(g["goal_id"] for g in behind) + ".")
+    off = [g for g in payload["goals"] if g["status"] in ("behind", "over pace")]
+    if off:
+        sentences.append("Off pace: " + ", ".join(f"{g['goal_id']} ({g['status']})" for g in off) + ".")
     return " ".join(sentences)
 
 

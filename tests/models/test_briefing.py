@@ -81,6 +81,23 @@ def test_goal_pace_from_observed_days():
     assert goal["status"] == "not started"  # the goal starts 2026-07-01, data ends 2026-06-30
 
 
+@pytest.mark.parametrize("favourable, target, status", [
+    ("up", 4000.0, "on track"), ("up", 5000.0, "behind"),          # a target to reach
+    ("down", 4000.0, "over pace"), ("down", 5000.0, "on track"),   # a ceiling to stay under
+])
+def test_a_goal_under_way_is_behind_its_target_or_over_a_ceilings_pace(favourable, target, status):
+    from models.spec import Goal
+
+    # new_customers: 50 a day in May and June 2026, 3,050 in 61 of the goal's 92 days: 4,600 at that pace
+    goal = Goal(id="q", metric="new_customers", target=target, start=dt.date(2026, 5, 1), deadline=dt.date(2026, 7, 31))
+    metric = SPEC.metrics["new_customers"].model_copy(update={"favourable": favourable})
+    spec = SPEC.model_copy(update={"goals": [goal], "metrics": {**SPEC.metrics, "new_customers": metric}})
+    payload = build_payload(spec, inputs(monthly_values(1000.0)))
+    assert payload["goals"][0]["status"] == status and payload["goals"][0]["actual_so_far"] == 3050.0
+    summary = render_markdown(payload, "template")
+    assert (f"Off pace: q ({status})." in summary) == (status != "on track")
+
+
 @pytest.mark.parametrize("target, status", [(1000.0, "achieved"), (5000.0, "missed")])
 def test_a_goal_past_its_deadline_is_achieved_or_missed_not_on_pace(target, status):
     import json
