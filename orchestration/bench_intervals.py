@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from models.forecasting import forecast
-from models.forecasting.accuracy import mase, msis
+from models.forecasting.accuracy import interval_score, mase, msis
 from orchestration.bench_m4 import PATH_DRAWS, one_blas_thread
 
 KINDS = ("noise", "counts", "ar1", "random_walk", "weekly", "trend", "level_and_noise")
@@ -49,10 +49,6 @@ def simulate(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
     raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
 
 
-def _interval_score(low: float, high: float, actual: float, alpha: float = 0.05) -> float:
-    return (high - low) + 2 / alpha * max(low - actual, 0.0) + 2 / alpha * max(actual - high, 0.0)
-
-
 def _one(job) -> tuple:
     kind, number, history, horizon = job
     y = simulate(kind, np.random.default_rng(5000 + number), history + horizon)
@@ -61,7 +57,7 @@ def _one(job) -> tuple:
     low, high = np.quantile(f.paths.sum(axis=1), [0.025, 0.975])
     return (kind, f.method.split("(")[0], mase(past, future, f.mean, PERIOD),
             msis(past, future, f.lo95, f.hi95, PERIOD), float(low <= future.sum() <= high),
-            _interval_score(low, high, future.sum()))
+            float(interval_score(future.sum(), low, high)))
 
 
 def run(history: int, series: int = 80, workers: int = 2, horizon: int | None = None) -> dict[str, dict]:

@@ -39,12 +39,16 @@ def rmsse(history: np.ndarray, actual: np.ndarray, predicted: np.ndarray, period
     return float(np.sqrt(error / scale)) if scale > 0 else (0.0 if error == 0 else np.inf)
 
 
+def interval_score(actual, lower, upper, alpha: float = 0.05) -> np.ndarray:
+    """Interval score of a (1 − alpha) interval: its width plus 2/alpha times how far the actual falls outside."""
+    actual, lower, upper = (np.asarray(a, float) for a in (actual, lower, upper))
+    return (upper - lower) + 2 / alpha * (lower - actual) * (actual < lower) + 2 / alpha * (actual - upper) * (actual > upper)
+
+
 def msis(history, actual, lower, upper, period: int, alpha: float = 0.05) -> float:
     """Mean scaled interval score of a (1 − alpha) interval."""
-    actual, lower, upper = (np.asarray(a, float) for a in (actual, lower, upper))
-    score = (upper - lower) + 2 / alpha * (lower - actual) * (actual < lower) + 2 / alpha * (actual - upper) * (actual > upper)
     scale = naive_scale(history, period)
-    return float(np.mean(score)) / scale if scale > 0 else np.inf
+    return float(np.mean(interval_score(actual, lower, upper, alpha))) / scale if scale > 0 else np.inf
 
 
 def coverage(actual, lower, upper) -> float:
