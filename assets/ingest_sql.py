@@ -124,9 +124,12 @@ def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict
     extra = " + ".join(f"cast(not {_blank_sql(col(c), columns[c])} as integer)" for c in overflow) or "0"
 
     def branch(measure_sql: str, measure_blank: str, value_col: str, value_type: str, eid_suffix: str,
-               where: str) -> str:
+               where: str, row_values: list[str] | None = None) -> str:
+        # without an id an event is its content: the time, the measure, the row's values (a wide row's every
+        # measure cell, so two rows alike in one measure stay two events) and the segments
+        values = row_values if row_values is not None else [_text_sql(value_col, value_type)]
         content = ", ".join(f"coalesce({x}, '')" for x in [
-            _text_sql(ts_col, ts_type), measure_sql, _text_sql(value_col, value_type), *[_text_sql(c, t) for c, t in segs]])
+            _text_sql(ts_col, ts_type), measure_sql, *values, *[_text_sql(c, t) for c, t in segs]])
         return f"""
         select {source_sql} as source, {row_number} as source_row,
             {timestamp_utc_sql(ts_col, ts_type, src.timezone)} as ts, {_blank_sql(ts_col, ts_type)} as ts_blank,
@@ -148,10 +151,12 @@ def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict
         # wide: one event per non-empty measure cell; a row with no value at all is kept as one
         # event with no measure, so it is quarantined rather than silently dropped.
         branches = []
+        row_values = [_text_sql(col(c), columns.get(c, "VARCHAR")) for _, c in sorted(src.measures.items())]
         for measure, column in sorted(src.measures.items()):
             v_col, v_type = col(column), columns.get(column, "VARCHAR")
             branches.append(branch(quote_literal(measure), "false", v_col, v_type,
-                                   f" || ':' || {quote_literal(measure)}", f"where not {_blank_sql(v_col, v_type)}"))
+                                   f" || ':' || {quote_literal(measure)}", f"where not {_blank_sql(v_col, v_type)}",
+                                   row_values))
         all_blank = " and ".join(_blank_sql(col(c), columns.get(c, "VARCHAR")) for c in src.measures.values())
         branches.append(branch("cast(null as varchar)", "true", "cast(null as varchar)", "VARCHAR", "",
                                f"where {all_blank}"))

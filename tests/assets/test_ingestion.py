@@ -114,6 +114,23 @@ def test_wide_files_map_columns_to_measures(conn, landing):
     assert conn.execute("select reason from raw.quarantine").fetchone()[0] == "measure missing"
 
 
+def test_wide_rows_without_ids_are_told_apart_by_the_whole_row(conn, landing):
+    """Two visits in the same minute with different revenue are two rows, so both visit events load; a row
+    repeated cell for cell is a duplicate in every measure (a row is never half loaded)."""
+    spec = make_spec(pattern="shop/*.csv", format="wide", measure=None, value=None, event_id=None,
+                     timestamp="ts", measures={"visit": "visits", "order_value": "revenue"},
+                     segments={"channel": "ch", "campaign": "cmp"})
+    (landing / "shop" / "wide.csv").write_text("ts,ch,cmp,visits,revenue\n"
+                                               "2026-03-01 08:00:00,web,a,1,10.5\n"
+                                               "2026-03-01 08:00:00,web,a,1,12.0\n"
+                                               "2026-03-01 08:00:00,web,a,1,12.0\n")
+    report = ingest(conn, spec, landing)
+    assert (report.received, report.loaded, report.duplicates) == (6, 4, 2)
+    loaded = conn.execute("select measure, count(*) from raw.events group by 1 order by 1").fetchall()
+    assert loaded == [("order_value", 2), ("visit", 2)]
+    assert conn.execute("select list(source_row order by source_row) from raw.quarantine").fetchone()[0] == [3, 3]
+
+
 def test_missing_column_quarantines_every_row_naming_the_column(conn, spec, landing):
     (landing / "shop" / "a.csv").write_text("id,timestamp,measure,channel,campaign\n"
                                             "x1,2026-03-01 08:00:00,visit,web,spring\n")
