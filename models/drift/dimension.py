@@ -4,7 +4,11 @@ Additive metrics (counts, sums) are the sum of their slices: every slice is
 expected to move with the common growth rate (the median of the slices' growth,
 robust to the slices that drive the change; slices under 1% of the total are too
 noisy to vote), and what a slice does beyond that is its own. The median is not
-weighted: one slice holding most of the volume must not define "common".
+weighted: one slice holding most of the volume must not define "common". Two
+slices cannot outvote each other: their median is their midpoint, which would
+split one slice's move half into "common" and show the still slice moving the
+other way; with two, the common movement is what both share (the smaller move
+when they move the same way, none when they move apart).
 Averages (means) are count-weighted means of their slices' averages, so a change
 splits exactly (Kitagawa, symmetric weights) into a mix
 effect (slices gaining or losing weight) and a rate effect; the rate effect beyond
@@ -22,11 +26,18 @@ MIN_VOTING_SHARE = 0.01
 
 
 def common_change(values: np.ndarray, weights: np.ndarray) -> float:
-    """Median change of the slices holding at least 1% of the weight (0 when none)."""
+    """The change the slices holding at least 1% of the weight share (0 when none vote).
+
+    The median of their changes; with exactly two voters, the median of the two and no
+    change at all, i.e. the move both share.
+    """
     weights = np.where(np.isfinite(weights), weights, 0.0)
     total = weights.sum()
     ok = np.isfinite(values) & (weights > 0) & (weights >= MIN_VOTING_SHARE * total)
-    return float(np.median(values[ok])) if ok.any() else 0.0
+    voters = values[ok]
+    if len(voters) == 2:
+        voters = np.append(voters, 0.0)
+    return float(np.median(voters)) if len(voters) else 0.0
 
 
 def additive_drift(v0: pd.Series, v1: pd.Series) -> pd.DataFrame:
@@ -42,7 +53,7 @@ def additive_drift(v0: pd.Series, v1: pd.Series) -> pd.DataFrame:
     -------
     DataFrame
         Per slice: ``contribution`` (its change beyond the common growth),
-        ``effect`` (change / new / vanished).
+        ``effect`` (change / new / vanished); ``attrs["common"]`` the common growth rate.
     """
     slices = v0.index.union(v1.index)
     a, b = v0.reindex(slices).fillna(0.0), v1.reindex(slices).fillna(0.0)
@@ -54,7 +65,9 @@ def additive_drift(v0: pd.Series, v1: pd.Series) -> pd.DataFrame:
     effect = np.where(~slices.isin(v0.index) | (a == 0), "new", np.where(~slices.isin(v1.index) | (b == 0), "vanished", "change"))
     # a slice both absent before and after carries nothing
     effect = np.where((a == 0) & (b == 0), "change", effect)
-    return pd.DataFrame({"contribution": contribution.to_numpy(float), "effect": effect}, index=slices)
+    out = pd.DataFrame({"contribution": contribution.to_numpy(float), "effect": effect}, index=slices)
+    out.attrs["common"] = common
+    return out
 
 
 def average_drift(r0: pd.Series, r1: pd.Series, w0: pd.Series, w1: pd.Series) -> pd.DataFrame:
@@ -70,7 +83,8 @@ def average_drift(r0: pd.Series, r1: pd.Series, w0: pd.Series, w1: pd.Series) ->
     Returns
     -------
     DataFrame
-        Per slice: ``mix``, ``rate`` (beyond the common rate change) and ``effect``.
+        Per slice: ``mix``, ``rate`` (beyond the common rate change) and ``effect``;
+        ``attrs["common"]`` the common rate change.
     """
     slices = r0.index.union(r1.index).union(w0.index).union(w1.index)
     w0 = w0.reindex(slices).fillna(0.0).to_numpy(float)
@@ -90,4 +104,6 @@ def average_drift(r0: pd.Series, r1: pd.Series, w0: pd.Series, w1: pd.Series) ->
     common = common_change(rate_change, w_mid)
     rate = np.where(both, w_mid * (rate_change - common), 0.0)
     effect = np.where(present1 & ~present0, "new", np.where(present0 & ~present1, "vanished", "change"))
-    return pd.DataFrame({"mix": mix, "rate": rate, "effect": effect}, index=slices)
+    out = pd.DataFrame({"mix": mix, "rate": rate, "effect": effect}, index=slices)
+    out.attrs["common"] = common
+    return out

@@ -286,8 +286,11 @@ class DriftEngine:
         pieces = self._shock_pieces(flags, self.values(metric_id, node), node, days0, days1, additive)
         pieces += self._temporal_pieces(metric_id, node, profile, z, flags, pair, additive)
         pieces += self._influence_pieces(metric_id, node, z, flags, pair, additive)
-        pieces += self._dimension_pieces(metric_id, metric, node, flags, pair)
-        pieces.append(Piece("residual", None, (v1 - v0) - sum(p.contribution for p in pieces)))
+        dimension, common = self._dimension_pieces(metric_id, metric, node, flags, pair)
+        pieces += dimension
+        pieces.append(Piece("residual", common, (v1 - v0) - sum(p.contribution for p in pieces),
+                            "what the factors above leave" + (
+                                "; the slices' common movement is part of it" if common else "")))
         self._base[key] = pieces
         return pieces
 
@@ -358,14 +361,15 @@ class DriftEngine:
                                     f"p={found.shift_p:.3g}", 1 - found.shift_p))
         return pieces
 
-    def _dimension_pieces(self, metric_id, metric: Metric, node, flags, pair: Pair) -> list[Piece]:
+    def _dimension_pieces(self, metric_id, metric: Metric, node, flags, pair: Pair) -> tuple[list[Piece], str | None]:
+        """The slices' own changes, and a description of the common movement they share (None if none)."""
         days0, days1 = pair.days0, pair.days1
         children = self.children.get(node, [])
         if not children or metric.kind != "base" or metric.agg not in ADDITIVE | {"mean"}:
-            return []
+            return [], None
         keep0, keep1 = self._kept(days0, flags), self._kept(days1, flags)
         if len(keep0) == 0 or len(keep1) == 0:
-            return []
+            return [], None
         scale0, scale1 = len(days0) / len(keep0), len(days1) / len(keep1)
         level = self.level_of[children[0]]
         if metric.agg in ADDITIVE:
@@ -391,6 +395,8 @@ class DriftEngine:
             rows = [(c, r.mix, "mix" if r.effect == "change" else r.effect) for c, r in drift.iterrows()]
             rows += [(c, r.rate, "rate") for c, r in drift.iterrows() if r.effect == "change"]
             values = [frame["r0"], frame["r1"]]
+        common = drift.attrs["common"]
+        moved = (f"{common:+.1%}" if metric.agg in ADDITIVE else f"{common:+.4g}") if common else None
         rows = _beyond_rounding(rows, *values)
         pieces = [Piece("dimension_drift", f"{level}={self.value_of.get(c, c)}"
                         + ("" if effect == "change" else f" ({effect})"), value,
@@ -400,7 +406,7 @@ class DriftEngine:
         if rest:
             pieces.append(Piece("dimension_drift", f"{len(rest)} other {level} slices", sum(r[1] for r in rest),
                                 "slice-specific changes, smaller each"))
-        return pieces
+        return pieces, (f"common movement of the {level} slices, {moved} each" if moved else None)
 
     def _influence_total(self, metric_id: str, node: str, pair: Pair) -> float:
         if not self.relationships.get(metric_id):

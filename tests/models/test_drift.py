@@ -254,3 +254,33 @@ def test_slice_contributions_of_rounding_size_are_not_reported():
     # 1.4e-14 is what sums taken in another row order leave of an exact 0; 0.01 of 2,200 is a real change
     assert [r[0] for r in kept] == ["mail", "print", "tv"]
     assert _beyond_rounding([("web", 1e-20, "change")], pd.Series(dtype=float)) == [("web", 1e-20, "change")]
+
+
+@pytest.mark.parametrize("after_b, own_a, own_b", [
+    (100.0, 100.0, 0.0),    # b still: a's move is a's own, b is not shown moving the other way
+    (150.0, 50.0, 0.0),     # both up: the +50% they share is common, a's extra +50% its own
+    (80.0, 100.0, -20.0),   # apart: nothing shared, each move its own
+])
+def test_two_slices_share_only_the_move_both_made(after_b, own_a, own_b):
+    drift = additive_drift(pd.Series({"a": 100.0, "b": 100.0}), pd.Series({"a": 200.0, "b": after_b}))
+    assert drift.loc["a", "contribution"] == pytest.approx(own_a)
+    assert drift.loc["b", "contribution"] == pytest.approx(own_b)
+
+
+def test_two_slices_of_a_mean_one_slower_the_other_still():
+    """South's average rose 10 -> 18 while north stayed at 10: south's rate is all of the total's change."""
+    w = pd.Series({"north": 50.0, "south": 50.0})
+    drift = average_drift(pd.Series({"north": 10.0, "south": 10.0}), pd.Series({"north": 10.0, "south": 18.0}), w, w)
+    assert drift.loc["south", "rate"] == pytest.approx(4.0)   # half the weight x 8
+    assert drift.loc["north", "rate"] == pytest.approx(0.0)
+    assert drift["mix"].abs().sum() == pytest.approx(0.0)
+
+
+def test_a_move_every_slice_makes_is_the_residual_named_as_their_common_movement():
+    rows = run([Effect("mix_shift", SEP, None, 1.5, ("r0", "r1", "r2"))], metrics=["orders"])
+    factor, driver = top(rows, "orders")
+    assert factor == "residual" and driver.driver.startswith("common movement of the region slices, +")
+    at_total = rows[(rows.segment_id == "_total") & (rows.baseline == "previous")]
+    slices = at_total[at_total.factor == "dimension_drift"]["contribution"].abs().max()
+    assert slices < 0.1 * at_total["delta"].iloc[0]
+    assert_adds_up(rows)
