@@ -257,7 +257,9 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
         "why_it_changed": _why_it_changed(headline, inputs.drift, period),
         "archetypes": _archetypes(inputs.archetypes),
         "what_will_happen": _predictions(spec, inputs),
-        "data_quality": inputs.quality,
+        "data_quality": {**inputs.quality, **days_without_events(
+            daily[daily["metric_id"].isin([m for m, x in spec.metrics.items() if x.kind == "base"])
+                  & daily["value"].notna()]["period_start"], period, period_end)},
         "known_events": [
             {"date": pd.Timestamp(r.event_date).date().isoformat(), "name": r.name, "kind": r.kind,
              "segment": None if r.segment_value is None or (isinstance(r.segment_value, float) and math.isnan(r.segment_value))
@@ -265,6 +267,42 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
             for r in in_period.itertuples()
         ],
     })
+
+
+def days_without_events(days_with_data: pd.Series, period: dt.date, period_end: dt.date,
+                        max_runs: int = 5) -> dict:
+    """Days between the first and the last day with data on which no event arrived.
+
+    Parameters
+    ----------
+    days_with_data : Series
+        Days (dates or timestamps, repeats allowed) with at least one event.
+    period, period_end : datetime.date
+        The briefing's period ``[period, period_end)``.
+    max_runs : int
+        How many of the latest runs of consecutive missing days to list.
+
+    Returns
+    -------
+    dict
+        ``days_without_events`` (count over the history), ``days_without_events_in_period`` and
+        ``latest_gaps``: up to ``max_runs`` runs, latest first, as ``{"start", "end", "days"}``.
+        A sum over such a day lacks it: no data is not a zero.
+    """
+    days = pd.DatetimeIndex(pd.to_datetime(days_with_data).unique()).sort_values()
+    if len(days) == 0:
+        return {"days_without_events": 0, "days_without_events_in_period": 0, "latest_gaps": []}
+    missing = pd.date_range(days[0], days[-1], freq="D").difference(days)
+    in_period = int(((missing >= pd.Timestamp(period)) & (missing < pd.Timestamp(period_end))).sum())
+    runs: list[dict] = []
+    for day in missing[::-1]:  # latest first; a run grows backwards while days are consecutive
+        if runs and (pd.Timestamp(runs[-1]["start"]) - day).days == 1:
+            runs[-1]["start"], runs[-1]["days"] = day.date().isoformat(), runs[-1]["days"] + 1
+        elif len(runs) == max_runs:
+            break
+        else:
+            runs.append({"start": day.date().isoformat(), "end": day.date().isoformat(), "days": 1})
+    return {"days_without_events": len(missing), "days_without_events_in_period": in_period, "latest_gaps": runs}
 
 
 def _text(value) -> str | None:

@@ -140,6 +140,12 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
               f"- Rows received {q['received']:,}, loaded {q['loaded']:,}, quarantined {q['quarantined']:,} "
               f"(received = loaded + quarantined: {'yes' if q['received'] == q['loaded'] + q['quarantined'] else 'NO'}).",
               f"- Last event: {q['last_event'] + ' UTC' if q['last_event'] else 'none'}."]
+    if q.get("days_without_events"):
+        gaps = ", ".join(g["start"] if g["days"] == 1 else f"{g['start']} – {g['end']}" for g in q["latest_gaps"])
+        in_period = q["days_without_events_in_period"]
+        lines.append(f"- Days with no events at all: {q['days_without_events']:,} (latest: {gaps}); "
+                     + (f"{in_period} of them in this period, so its totals lack those days (no data is not a zero)."
+                        if in_period else "none in this period."))
     if q["top_reasons"]:
         lines.append("- Top quarantine reasons: " + "; ".join(f"{r['reason']} ({r['rows']:,})" for r in q["top_reasons"]) + ".")
     lines += ["", "---", "_Figures are observed (measured from ingested events) unless marked predicted; "

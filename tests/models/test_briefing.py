@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from assets.settings import DEMO_SPECS
-from models.briefing.payload import BriefingInputs, build_payload, latest_complete_period
+from models.briefing.payload import BriefingInputs, build_payload, days_without_events, latest_complete_period
 from models.briefing.template import fmt, fmt_share, render_markdown
 from models.drift.materiality import change_materiality
 from models.spec import load_spec
@@ -147,6 +147,26 @@ def test_latest_complete_period_skips_incomplete():
     values = monthly_values(1000.0)
     values.loc[values["period_start"] == dt.date(2026, 6, 1), "is_complete"] = False
     assert latest_complete_period(values, "month") == dt.date(2026, 5, 1)
+
+
+def test_days_without_events_are_counted_and_the_latest_runs_listed():
+    days = pd.Series(pd.date_range("2026-05-01", "2026-06-30", freq="D"))
+    gone = {dt.date(2026, 5, 3), dt.date(2026, 5, 10), dt.date(2026, 5, 11), dt.date(2026, 5, 12),
+            dt.date(2026, 6, 2), dt.date(2026, 6, 3)}
+    kept = days[~days.dt.date.isin(gone)]
+    found = days_without_events(pd.concat([kept, kept]), dt.date(2026, 6, 1), dt.date(2026, 7, 1), max_runs=2)
+    assert found == {"days_without_events": 6, "days_without_events_in_period": 2, "latest_gaps": [
+        {"start": "2026-06-02", "end": "2026-06-03", "days": 2}, {"start": "2026-05-10", "end": "2026-05-12", "days": 3}]}
+    assert days_without_events(kept.iloc[:0], dt.date(2026, 6, 1), dt.date(2026, 7, 1))["days_without_events"] == 0
+
+
+def test_a_period_with_days_missing_says_its_totals_lack_them():
+    values = monthly_values(1500.0)
+    values = values[values["period_start"] != dt.date(2026, 6, 9)]
+    text = render_markdown(build_payload(SPEC, inputs(values)), "template")
+    assert "Days with no events at all: 1 (latest: 2026-06-09); 1 of them in this period, so its totals lack" in text
+    complete = render_markdown(build_payload(SPEC, inputs(monthly_values(1500.0))), "template")
+    assert "Days with no events" not in complete
 
 
 def test_markdown_cites_payload_figures_and_labels_the_writer():
