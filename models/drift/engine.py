@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from models.drift.dimension import additive_drift, average_drift
-from models.drift.influence import influence
+from models.drift.influence import CHANGE_ALPHA, Influence, held_shift_p, influence
 from models.drift.materiality import change_materiality
 from models.drift.seasonal import Profile, temporal_change, weekday_profile
 from models.drift.shapley import shapley
@@ -173,7 +173,7 @@ class DriftEngine:
         for rel in spec.relationships:
             self.relationships.setdefault(rel.target, []).append(rel)
         self._series, self._profiles, self._adjusted, self._flags, self._base = {}, {}, {}, {}, {}
-        self._arrays, self._weight_arrays, self._positions = {}, {}, {}
+        self._arrays, self._weight_arrays, self._positions, self._influences = {}, {}, {}, {}
         self._period_values: dict[tuple[str, str], dict[dt.date, float]] = {}
 
     # --- data access ------------------------------------------------------------------
@@ -285,7 +285,7 @@ class DriftEngine:
         days0, days1 = pair.days0, pair.days1
         pieces = self._shock_pieces(flags, self.values(metric_id, node), node, days0, days1, additive)
         pieces += self._temporal_pieces(metric_id, node, profile, z, flags, pair, additive)
-        pieces += self._influence_pieces(metric_id, node, z, flags, pair, additive)
+        pieces += self._influence_pieces(metric_id, node, pair)
         dimension, common = self._dimension_pieces(metric_id, metric, node, flags, pair)
         pieces += dimension
         pieces.append(Piece("residual", common, (v1 - v0) - sum(p.contribution for p in pieces),
@@ -341,24 +341,43 @@ class DriftEngine:
                                 f"the same periods last year changed {said}", None))
         return pieces
 
-    def _influence_pieces(self, metric_id, node, z, flags, pair: Pair, additive) -> list[Piece]:
-        pieces, before = [], pd.Timestamp(pair.start1)
+    def _influence_fit(self, metric_id: str, node: str, rel, pair: Pair) -> Influence | None:
+        """One declared relationship fitted on one scope's own series (cached: a parent asks its slices)."""
+        key = (metric_id, node, rel.source, rel.lag_days, pair)
+        if key not in self._influences:
+            before = pd.Timestamp(pair.start1)
+            found = None
+            if self.series(rel.source, node).notna().sum() > 0:
+                found = influence(self._deseasonalised(metric_id, node, before),
+                                  self._deseasonalised(rel.source, node, before), rel.lag_days, pair.days0,
+                                  pair.days1, self._shock_flags(metric_id, node, pair).index,
+                                  self._additive(self.spec.metrics[metric_id]), self._yearly(rel.source, node, pair))
+            self._influences[key] = found
+        return self._influences[key]
+
+    def _influence_pieces(self, metric_id, node, pair: Pair) -> list[Piece]:
+        pieces = []
         for rel in self.relationships.get(metric_id, []):
-            x = self.series(rel.source, node)
-            if x.notna().sum() == 0:
-                continue
-            found = influence(z, self._deseasonalised(rel.source, node, before), rel.lag_days, pair.days0, pair.days1, flags.index, additive,
-                              self._yearly(rel.source, node, pair))
+            found = self._influence_fit(metric_id, node, rel, pair)
             if found is None:
                 continue
             label = f"{rel.source} -> {metric_id}" + (f" (lag {rel.lag_days}d)" if rel.lag_days else "")
             pieces.append(Piece("influence_drift", f"{label}: movement", found.movement,
                                 f"effect {found.effect:.4g} per unit, p={found.effect_p:.3g}", 1 - found.effect_p))
-            if found.change:
-                ratio = found.effect_shift / found.effect if found.effect else float("nan")
-                pieces.append(Piece("influence_drift", f"{label}: relationship changed", found.change,
-                                    f"effect shifted by {found.effect_shift:+.4g} per unit ({ratio:+.0%}), "
-                                    f"p={found.shift_p:.3g}", 1 - found.shift_p))
+            if not found.change:
+                continue
+            # a changed relationship must show within the period (in the slices, where x moves more than in
+            # their sum), else it is only y's level moving while x sat near its usual level
+            slices = [f for f in (self._influence_fit(metric_id, c, rel, pair) for c in self.children.get(node, []))
+                      if f is not None]
+            held, held_p = held_shift_p(slices or [found])
+            if held_p >= CHANGE_ALPHA or np.sign(held) != np.sign(found.effect_shift):
+                continue
+            ratio = found.effect_shift / found.effect if found.effect else float("nan")
+            within = f"{len(slices)} slices" if slices else "the period's days"
+            pieces.append(Piece("influence_drift", f"{label}: relationship changed", found.change,
+                                f"effect shifted by {found.effect_shift:+.4g} per unit ({ratio:+.0%}), "
+                                f"p={found.shift_p:.3g}; within {within} p={held_p:.3g}", 1 - max(found.shift_p, held_p)))
         return pieces
 
     def _dimension_pieces(self, metric_id, metric: Metric, node, flags, pair: Pair) -> tuple[list[Piece], str | None]:
@@ -396,7 +415,7 @@ class DriftEngine:
             rows += [(c, r.rate, "rate") for c, r in drift.iterrows() if r.effect == "change"]
             values = [frame["r0"], frame["r1"]]
         common = drift.attrs["common"]
-        moved = (f"{common:+.1%}" if metric.agg in ADDITIVE else f"{common:+.4g}") if common else None
+        moved = (f"{common:+.1%}" if metric.agg in ADDITIVE else f"{common:+.3g}") if common else None
         rows = _beyond_rounding(rows, *values)
         pieces = [Piece("dimension_drift", f"{level}={self.value_of.get(c, c)}"
                         + ("" if effect == "change" else f" ({effect})"), value,

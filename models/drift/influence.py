@@ -10,14 +10,21 @@ baseline period), on deseasonalised, shock-free days:
 (the effect in the current period minus the baseline effect) is a change of the
 relationship itself. Standard errors are Newey-West (daily residuals are
 autocorrelated; plain OLS errors would overstate significance).
+
+With x near its usual level, a shift of y's own level fits ``g * x`` as well as a
+changed effect does. So ``g`` is estimated a second time with the current period's
+own intercept (``+ c * [d in current period]``): that "held" shift shows only in how
+y follows x within the current period, and is the evidence the engine asks for
+before it calls a change a changed relationship.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 from statsmodels.regression.linear_model import OLS
 
 ERA_DAYS = 182
@@ -27,7 +34,7 @@ EFFECT_ALPHA = 0.05    # the effect must be significant before its movement is a
 CHANGE_ALPHA = 0.01    # a relationship change is a stronger claim, so a stricter level
 
 
-@dataclass(frozen=True)
+@dataclass
 class Influence:
     """Contributions of one relationship to a change, with their evidence."""
 
@@ -37,6 +44,16 @@ class Influence:
     effect_p: float
     effect_shift: float
     shift_p: float
+    # the regression's inputs, for the held shift: fitted only when asked (most relationships never are)
+    _inputs: tuple | None = field(default=None, repr=False)
+    _held: tuple[float, float] | None = field(default=None, repr=False)
+
+    def held(self) -> tuple[float, float]:
+        """The effect's shift with the current period's own intercept, and its standard error (inf: not
+        estimable, e.g. x constant within the period)."""
+        if self._held is None:
+            self._held = _held_shift(*self._inputs) if self._inputs is not None else (0.0, float("inf"))
+        return self._held
 
 
 def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, days1: pd.DatetimeIndex,
@@ -82,7 +99,35 @@ def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, day
         x0 = x0 * x_yearly[0] if x_yearly[1] == "ratio" else x0 + x_yearly[0]
     movement = effect * (x1 - x0) * days if effect_p < EFFECT_ALPHA and np.isfinite(x1 - x0) else 0.0
     change = shift * x1 * days if has_current and shift_p < CHANGE_ALPHA and np.isfinite(x1) else 0.0
-    return Influence(float(movement), float(change), effect, effect_p, shift, shift_p)
+    return Influence(float(movement), float(change), effect, effect_p, shift, shift_p,
+                     (values[fit], design, post) if has_current else None)
+
+
+def _held_shift(y: np.ndarray, design: np.ndarray, post: np.ndarray) -> tuple[float, float]:
+    """The effect's shift and its standard error with the current period's level free to move."""
+    held = np.column_stack([design, post])
+    if np.linalg.matrix_rank(held) < held.shape[1]:  # x constant within the current period: not estimable
+        return 0.0, float("inf")
+    try:
+        result = OLS(y, held).fit(cov_type="HAC", cov_kwds={"maxlags": 7})
+    except (np.linalg.LinAlgError, ValueError):
+        return 0.0, float("inf")
+    se = float(np.asarray(result.bse)[2])
+    return float(np.asarray(result.params)[2]), se if np.isfinite(se) and se > 0 else float("inf")
+
+
+def held_shift_p(fits: list[Influence]) -> tuple[float, float]:
+    """The held shifts of ``fits`` pooled by inverse variance: (shift, two-sided p); (0, 1) when none is estimable.
+
+    For a scope's slices, each fitted on its own series: the relationship must change within the slices,
+    where x moves more than in their sum.
+    """
+    usable = [held for held in (f.held() for f in fits) if np.isfinite(held[1])]
+    if not usable:
+        return 0.0, 1.0
+    weights = np.array([1 / se ** 2 for _, se in usable])
+    shift = float(np.dot(weights, [g for g, _ in usable]) / weights.sum())
+    return shift, float(2 * norm.sf(abs(shift) * np.sqrt(weights.sum())))
 
 
 def _mean_on(values: np.ndarray, index: pd.DatetimeIndex, days: pd.DatetimeIndex) -> float:

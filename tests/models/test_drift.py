@@ -284,3 +284,17 @@ def test_a_move_every_slice_makes_is_the_residual_named_as_their_common_movement
     slices = at_total[at_total.factor == "dimension_drift"]["contribution"].abs().max()
     assert slices < 0.1 * at_total["delta"].iloc[0]
     assert_adds_up(rows)
+
+
+def test_a_level_shift_of_the_metric_is_not_read_as_a_changed_relationship():
+    """From September every store gets 8 leads a day more (~20%) whatever it spends: leads still follow spend
+    within the month at the old rate, so the relationship spend -> leads did not change and no scope says so.
+    (A relationship change is tested above: there leads follow spend at a new rate.)"""
+    def more_leads(days):
+        lifted = (days["measure"] == "lead") & (days["day"] >= SEP)
+        return days.assign(count=days["count"] + 8 * lifted, sum=days["sum"] + 8.0 * lifted)
+    rows = run([], metrics=["leads"], scopes=("_total", "r0", "r0/s0"), mutate=more_leads)
+    assert not rows["driver"].fillna("").str.contains("relationship changed").any()
+    at_total = rows[(rows.segment_id == "_total") & (rows.baseline == "previous")]
+    assert at_total["delta"].iloc[0] > 0
+    assert_adds_up(rows)
