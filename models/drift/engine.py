@@ -288,7 +288,10 @@ class DriftEngine:
         pieces += self._influence_pieces(metric_id, node, pair)
         dimension, common = self._dimension_pieces(metric_id, metric, node, flags, pair)
         pieces += dimension
-        pieces.append(Piece("residual", common, (v1 - v0) - sum(p.contribution for p in pieces),
+        rest = (v1 - v0) - sum(p.contribution for p in pieces)
+        if abs(rest) <= ROUNDING * max(abs(v0), abs(v1), *(abs(p.contribution) for p in pieces)):
+            rest = 0.0  # the factors explain it all: what is left is the order floats were summed in
+        pieces.append(Piece("residual", common, rest,
                             "what the factors above leave" + (
                                 "; the slices' common movement is part of it" if common else "")))
         self._base[key] = pieces
