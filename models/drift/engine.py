@@ -334,7 +334,7 @@ class DriftEngine:
         found = self._yearly(metric_id, node, pair)
         yearly = found[0] if found else None
         calendar, seasonal = temporal_change(profile, level, yearly, days0, days1, additive)
-        weekly = (f"weekday pattern (Kruskal-Wallis p={profile.p_value:.2g})" if profile.mode != "none"
+        weekly = (f"weekday pattern (Kruskal-Wallis {_p(profile.p_value)})" if profile.mode != "none"
                   else "no weekday pattern")
         confidence = 1 - profile.p_value if profile.mode != "none" and profile.p_value is not None else None
         pieces = [Piece("temporal_variance", "weekday mix and calendar", calendar, weekly, confidence)]
@@ -366,7 +366,7 @@ class DriftEngine:
                 continue
             label = f"{rel.source} -> {metric_id}" + (f" (lag {rel.lag_days}d)" if rel.lag_days else "")
             pieces.append(Piece("influence_drift", f"{label}: movement", found.movement,
-                                f"effect {found.effect:.4g} per unit, p={found.effect_p:.3g}", 1 - found.effect_p))
+                                f"effect {found.effect:.4g} per unit, {_p(found.effect_p)}", 1 - found.effect_p))
             if not found.change:
                 continue
             # a changed relationship must show within the period (in the slices, where x moves more than in
@@ -380,7 +380,7 @@ class DriftEngine:
             within = f"{len(slices)} slices" if slices else "the period's days"
             pieces.append(Piece("influence_drift", f"{label}: relationship changed", found.change,
                                 f"effect shifted by {found.effect_shift:+.4g} per unit ({ratio:+.0%}), "
-                                f"p={found.shift_p:.3g}; within {within} p={held_p:.3g}", 1 - max(found.shift_p, held_p)))
+                                f"{_p(found.shift_p)}; within {within} {_p(held_p)}", 1 - max(found.shift_p, held_p)))
         return pieces
 
     def _dimension_pieces(self, metric_id, metric: Metric, node, flags, pair: Pair) -> tuple[list[Piece], str | None]:
@@ -614,6 +614,11 @@ class DriftEngine:
             "share_of_delta": p.contribution / delta if delta else None,
             "evidence": p.evidence, "confidence": p.confidence, "delta_z": z, "verdict": verdict,
         } for p in pieces]
+
+
+def _p(value: float) -> str:
+    """A p-value as evidence: below double precision's resolution it is a bound, not "p=0"."""
+    return "p<1e-16" if value < 1e-16 else f"p={value:.3g}"
 
 
 def _beyond_rounding(rows: list[tuple], *values: pd.Series) -> list[tuple]:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from models.demo.planted import Effect, frames, planted_spec, simulate
 from models.drift.dimension import additive_drift, average_drift
-from models.drift.engine import FACTORS, _beyond_rounding, decompose_budget, default_pairs
+from models.drift.engine import FACTORS, _beyond_rounding, _p, decompose_budget, default_pairs
 from models.drift.shapley import EXACT_MAX_PLAYERS, shapley
 
 START, END = dt.date(2025, 1, 1), dt.date(2026, 10, 1)
@@ -298,3 +298,7 @@ def test_a_level_shift_of_the_metric_is_not_read_as_a_changed_relationship():
     at_total = rows[(rows.segment_id == "_total") & (rows.baseline == "previous")]
     assert at_total["delta"].iloc[0] > 0
     assert_adds_up(rows)
+
+
+def test_a_p_value_below_double_precision_is_a_bound_not_zero():
+    assert (_p(0.0), _p(3e-20), _p(0.01234)) == ("p<1e-16", "p<1e-16", "p=0.0123")
