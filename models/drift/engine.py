@@ -280,11 +280,10 @@ class DriftEngine:
         metric = self.spec.metrics[metric_id]
         additive = self._additive(metric)
         profile = self._profile(metric_id, node, pd.Timestamp(pair.start1))
-        z = self._deseasonalised(metric_id, node, pd.Timestamp(pair.start1))
         flags = self._shock_flags(metric_id, node, pair)
         days0, days1 = pair.days0, pair.days1
         pieces = self._shock_pieces(flags, self.values(metric_id, node), node, days0, days1, additive)
-        pieces += self._temporal_pieces(metric_id, node, profile, z, flags, pair, additive)
+        pieces += self._temporal_pieces(metric_id, node, profile, flags, pair, additive)
         pieces += self._influence_pieces(metric_id, node, pair)
         dimension, common = self._dimension_pieces(metric_id, metric, node, flags, pair)
         pieces += dimension
@@ -327,7 +326,7 @@ class DriftEngine:
             return (m1 / m0, "ratio") if m0 > 0 else None
         return m1 - m0, "difference"
 
-    def _temporal_pieces(self, metric_id, node, profile, z, flags, pair: Pair, additive) -> list[Piece]:
+    def _temporal_pieces(self, metric_id, node, profile, flags, pair: Pair, additive) -> list[Piece]:
         days0, days1 = pair.days0, pair.days1
         clean0 = self._adjusted_values(metric_id, node, pd.Timestamp(pair.start1))[self._kept(days0, flags)]
         level = float(np.nanmean(clean0)) if (~np.isnan(clean0)).any() else float("nan")
