@@ -14,12 +14,20 @@ splits exactly (Kitagawa, symmetric weights) into a mix
 effect (slices gaining or losing weight) and a rate effect; the rate effect beyond
 the common rate change is the slice's own. New slices contribute all they bring,
 vanished slices all they took away.
+
+A scope can be sliced by its children or, across the hierarchy, by the values of
+any deeper level (all ``service=surgery`` leaves of every site together). Whether
+slices moved apart is tested on their daily values (:func:`share_shift_logp`,
+:func:`rate_shift_logp`); the engine compares slicings with these tests.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 
 MIN_VOTING_SHARE = 0.01
@@ -107,3 +115,89 @@ def average_drift(r0: pd.Series, r1: pd.Series, w0: pd.Series, w1: pd.Series) ->
     out = pd.DataFrame({"mix": mix, "rate": rate, "effect": effect}, index=slices)
     out.attrs["common"] = common
     return out
+
+
+def _welch_logp(x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
+    """Per row: the log two-sided p-value of Welch's t test that the mean over the finite days did not
+    change (NaN where a side has fewer than two finite days or no spread at all)."""
+    n0, n1 = np.isfinite(x0).sum(1), np.isfinite(x1).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows of fewer than two days: NaN, as intended
+        a, b = np.nanvar(x0, 1, ddof=1) / n0, np.nanvar(x1, 1, ddof=1) / n1
+        t = np.abs(np.nanmean(x1, 1) - np.nanmean(x0, 1)) / np.sqrt(a + b)
+        dof = (a + b) ** 2 / (a ** 2 / (n0 - 1) + b ** 2 / (n1 - 1))
+    ok = (n0 >= 2) & (n1 >= 2) & (a + b > 0) & np.isfinite(t)
+    out = np.full(len(t), np.nan)
+    out[ok] = np.log(2.0) + stats.t.logsf(t[ok], dof[ok])
+    return out
+
+
+def bonferroni_logp(logps) -> float:
+    """The smallest of several log p-values, adjusted for how many there are (0 when there are none)."""
+    tested = np.asarray(logps, float)
+    tested = tested[np.isfinite(tested)]
+    return float(min(0.0, np.log(len(tested)) + tested.min())) if len(tested) else 0.0
+
+
+def _slice_logp(logp: np.ndarray) -> float:
+    """The Bonferroni-adjusted smallest p-value of the slices' own tests, as a log (0 unless at least two
+    slices were tested).
+
+    The slices of one scope are tied (shares and pulls add up to a constant every day), so a joint
+    chi-square of their statistics would count one move as many; the smallest p-value, adjusted for how
+    many slices were tested, asks the question dimension drift answers: did some slice move apart?
+    """
+    return bonferroni_logp(logp) if np.isfinite(logp).sum() > 1 else 0.0
+
+
+def _shares(x: np.ndarray) -> np.ndarray:
+    """Each slice's share of the days' total (NaN on days whose total is not positive)."""
+    x = np.where(np.isfinite(x), x, 0.0)
+    total = x.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, x / np.where(total > 0, total, 1.0), np.nan)
+
+
+def share_shift_logp(x0: np.ndarray, x1: np.ndarray) -> float:
+    """Log p-value that slices kept their shares of an additive total from one period to the next.
+
+    Parameters
+    ----------
+    x0, x1 : ndarray, shape (slices, days)
+        Daily slice values (NaN where none) on the compared days of the baseline and the current period.
+
+    Returns
+    -------
+    float
+        The log of the smallest of the slices' Welch p-values on their daily shares, Bonferroni-adjusted
+        for the number of slices tested. Shares, not values, so that the weekday and yearly pattern every
+        slice shares cancels. 0 (p = 1) when fewer than two slices or two days a period can be compared.
+    """
+    return _slice_logp(_welch_logp(_shares(np.asarray(x0, float)), _shares(np.asarray(x1, float))))
+
+
+def rate_shift_logp(r: tuple[np.ndarray, np.ndarray], w: tuple[np.ndarray, np.ndarray]) -> float:
+    """Log p-value that the slices of a weighted average kept their pull on it from one period to the next.
+
+    Parameters
+    ----------
+    r : (ndarray, ndarray), each of shape (slices, days)
+        Daily slice averages (NaN on days without weight) in the baseline and the current period.
+    w : (ndarray, ndarray), same shapes
+        Daily slice weights (event counts).
+
+    Returns
+    -------
+    float
+        As :func:`share_shift_logp`, of each slice's daily pull ``share * (average - the day's mean)``.
+        A slice's pull moves when its weight's share moves while its average differs from the rest (mix)
+        or when its average moves unlike the others (rate); a weight shift between slices of equal
+        averages, or a change every slice makes, leaves it still.
+    """
+    def pull(r, w):
+        r, w = np.asarray(r, float), np.asarray(w, float)
+        w = np.where(np.isfinite(r) & (w > 0), w, 0.0)
+        shares = _shares(w)
+        mean = np.nansum(shares * np.where(w > 0, r, 0.0), 0)
+        return np.where(w > 0, shares * (r - mean), np.where(np.isfinite(shares), 0.0, np.nan))
+    return _slice_logp(_welch_logp(pull(r[0], w[0]), pull(r[1], w[1])))

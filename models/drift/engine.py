@@ -10,8 +10,9 @@ contributions that add up to ``delta`` exactly:
   to the spec's known events (:mod:`.shocks`);
 * **influence_drift** -- movements of declared influences times their estimated
   effect, and shifts of the effect itself (:mod:`.influence`);
-* **dimension_drift** -- what particular slices of the next segment level did
-  beyond the common movement (:mod:`.dimension`);
+* **dimension_drift** -- what particular slices did beyond the common movement: the
+  scope's children, or a deeper level's values across the hierarchy when those moved
+  apart more (:mod:`.dimension`);
 * **component_drift** -- for formulas and composite scores, the components whose own
   change none of the above explains, down to the base metrics (Shapley values over
   every component x factor move, :mod:`.shapley`);
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from models.drift.dimension import additive_drift, average_drift
+from models.drift.dimension import additive_drift, average_drift, bonferroni_logp, rate_shift_logp, share_shift_logp
 from models.drift.influence import CHANGE_ALPHA, Influence, held_shift_p, influence
 from models.drift.materiality import change_materiality
 from models.drift.seasonal import Profile, temporal_change, weekday_profile
@@ -49,10 +50,23 @@ TOP_SLICES = 5
 # depending on the order rows were stored in.
 ROUNDING = 1e-9
 YEAR_STEPS = {"day": 364, "week": 52, "month": 12}
+# A deeper level's values slice a scope instead of its children only when tests at this level say they tell
+# the change better (see _chosen_slicing): the children are the hierarchy the owner chose.
+SLICING_ALPHA = 0.01
 ATTRIBUTION_COLUMNS = [
     "budget_id", "metric_id", "grain", "segment_level", "segment_id", "period_start", "baseline", "baseline_start",
     "value", "baseline_value", "delta", "factor", "driver", "path", "contribution", "share_of_delta", "evidence",
     "confidence", "delta_z", "verdict"]
+
+
+@dataclass(frozen=True)
+class Slicing:
+    """One way to slice a scope: a segment level, its slices (key -> the nodes it sums) and their labels."""
+
+    level: str
+    groups: dict[str, tuple[str, ...]]
+    labels: dict[str, str]
+    child_of: dict[str, str]  # each node of the slices -> the scope's child it lies under
 
 
 @dataclass(frozen=True)
@@ -175,6 +189,7 @@ class DriftEngine:
         self._series, self._profiles, self._adjusted, self._flags, self._base = {}, {}, {}, {}, {}
         self._arrays, self._weight_arrays, self._positions, self._influences = {}, {}, {}, {}
         self._period_values: dict[tuple[str, str], dict[dt.date, float]] = {}
+        self._slicing_cache: dict[str, list[Slicing]] = {}
 
     # --- data access ------------------------------------------------------------------
 
@@ -382,47 +397,137 @@ class DriftEngine:
                                 f"{_p(found.shift_p)}; within {within} {_p(held_p)}", 1 - max(found.shift_p, held_p)))
         return pieces
 
+    def _slicings(self, node: str) -> list[Slicing]:
+        """Ways to slice a scope: its children first, then each deeper level's values across the hierarchy
+        (only levels with a value under more than one child: a level nested in the children is reached by
+        looking into each child)."""
+        if node not in self._slicing_cache:
+            out, children = [], self.children.get(node, [])
+            if children:
+                out.append(Slicing(self.level_of[children[0]], {c: (c,) for c in children},
+                                   {c: self.value_of.get(c, c) for c in children}, {c: c for c in children}))
+            frontier = [(c, g) for c in children for g in self.children.get(c, [])]
+            while frontier:
+                groups: dict[str, list[str]] = {}
+                for _, d in frontier:
+                    groups.setdefault(str(self.value_of.get(d, d)), []).append(d)
+                child_of = {d: c for c, d in frontier}
+                if any(len({child_of[d] for d in ns}) > 1 for ns in groups.values()):
+                    out.append(Slicing(self.level_of[frontier[0][1]], {v: tuple(ns) for v, ns in sorted(groups.items())},
+                                       {v: v for v in groups}, child_of))
+                frontier = [(c, g) for c, d in frontier for g in self.children.get(d, [])]
+            self._slicing_cache[node] = out
+        return self._slicing_cache[node]
+
+    def _node_days(self, metric_id: str, metric: Metric, nodes: list[str], keep: np.ndarray):
+        """Nodes x kept days: (values, None) of a sum or count (0 where none); (average x weight, weight)
+        of a mean."""
+        values = np.array([self.values(metric_id, n)[keep] for n in nodes])
+        if metric.agg in ADDITIVE:
+            return np.where(np.isfinite(values), values, 0.0), None
+        weights = np.array([self._weight_values(metric.measure, n)[keep] for n in nodes])
+        weights = np.where(np.isfinite(values) & (weights > 0), weights, 0.0)
+        return np.where(weights > 0, values, 0.0) * weights, weights
+
+    @staticmethod
+    def _moved_apart(days: tuple, groups: list[list[int]]) -> float:
+        """Log p-value that slices (each the sum of some nodes of ``days``) moved alike (:mod:`.dimension`)."""
+        member = np.zeros((len(groups), len(days[0][0])))
+        for i, rows in enumerate(groups):
+            member[i, rows] = 1.0
+        def slices(side):
+            x, w = side
+            if w is None:
+                return member @ x, None
+            total = member @ w
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(total > 0, (member @ x) / np.where(total > 0, total, 1.0), np.nan), total
+        (x0, w0), (x1, w1) = slices(days[0]), slices(days[1])
+        return share_shift_logp(x0, x1) if w0 is None else rate_shift_logp((x0, x1), (w0, w1))
+
+    @classmethod
+    def _moved_apart_within(cls, days: tuple, outer: list[str], inner: list[str]) -> float:
+        """Log p-value that inside every outer slice the inner slices moved alike (``outer`` and ``inner``:
+        each node's slice in either slicing; Bonferroni over the outer slices with more than one inner)."""
+        cells: dict[str, dict[str, list[int]]] = {}
+        for row, (o, i) in enumerate(zip(outer, inner)):
+            cells.setdefault(o, {}).setdefault(i, []).append(row)
+        return bonferroni_logp([cls._moved_apart(days, list(c.values())) for c in cells.values() if len(c) > 1])
+
+    def _chosen_slicing(self, metric_id, metric, node, keep0, keep1) -> tuple[Slicing, str]:
+        """The children, unless a deeper level's values tell the change better: their slices moved apart
+        (at 1%, adjusted for the deeper levels tried), they moved apart inside the children too, and inside
+        each of them the children moved alike. Then that level, and a note saying why."""
+        slicings = self._slicings(node)
+        children, alpha, chosen = slicings[0], np.log(SLICING_ALPHA), None
+        for deeper in slicings[1:]:
+            nodes = list(deeper.child_of)
+            value = {n: v for v, ns in deeper.groups.items() for n in ns}
+            days = (self._node_days(metric_id, metric, nodes, keep0), self._node_days(metric_id, metric, nodes, keep1))
+            by_value = [value[n] for n in nodes]
+            by_child = [deeper.child_of[n] for n in nodes]
+            groups: dict[str, list[int]] = {}
+            for row, v in enumerate(by_value):
+                groups.setdefault(v, []).append(row)
+            apart = min(0.0, self._moved_apart(days, list(groups.values())) + np.log(len(slicings) - 1))
+            if apart >= alpha or (chosen and apart >= chosen[1]):
+                continue
+            inside_children = self._moved_apart_within(days, by_child, by_value)
+            children_inside = self._moved_apart_within(days, by_value, by_child)
+            if inside_children < alpha and children_inside >= alpha:
+                chosen = (deeper, apart, children_inside)
+        if chosen is None:
+            return children, ""
+        deeper, apart, children_inside = chosen
+        return deeper, (f"; the {deeper.level} slices across the hierarchy moved apart ({_p(float(np.exp(apart)))}), "
+                        f"and within each of them the {children.level} slices did not "
+                        f"({_p(float(np.exp(children_inside)))})")
+
     def _dimension_pieces(self, metric_id, metric: Metric, node, flags, pair: Pair) -> tuple[list[Piece], str | None]:
         """The slices' own changes, and a description of the common movement they share (None if none)."""
         days0, days1 = pair.days0, pair.days1
-        children = self.children.get(node, [])
-        if not children or metric.kind != "base" or metric.agg not in ADDITIVE | {"mean"}:
+        if not self.children.get(node) or metric.kind != "base" or metric.agg not in ADDITIVE | {"mean"}:
             return [], None
         keep0, keep1 = self._kept(days0, flags), self._kept(days1, flags)
         if len(keep0) == 0 or len(keep1) == 0:
             return [], None
         scale0, scale1 = len(days0) / len(keep0), len(days1) / len(keep1)
-        level = self.level_of[children[0]]
+        slicing, why = self._chosen_slicing(metric_id, metric, node, keep0, keep1)
+        level, groups = slicing.level, slicing.groups
         if metric.agg in ADDITIVE:
-            v0 = pd.Series({c: np.nansum(self.values(metric_id, c)[keep0]) * scale0 for c in children})
-            v1 = pd.Series({c: np.nansum(self.values(metric_id, c)[keep1]) * scale1 for c in children})
+            v0 = pd.Series({g: sum(np.nansum(self.values(metric_id, n)[keep0]) for n in ns) * scale0
+                            for g, ns in groups.items()})
+            v1 = pd.Series({g: sum(np.nansum(self.values(metric_id, n)[keep1]) for n in ns) * scale1
+                            for g, ns in groups.items()})
             # what a slice's declared influences explain is theirs, not the slice's own
-            v1 = v1 - pd.Series({c: self._influence_total(metric_id, c, pair) for c in children})
+            v1 = v1 - pd.Series({g: sum(self._influence_total(metric_id, n, pair) for n in ns)
+                                 for g, ns in groups.items()})
             drift = additive_drift(v0[v0 != 0], v1[v1 != 0])
-            rows = [(c, r.contribution, r.effect) for c, r in drift.iterrows()]
+            rows = [(g, r.contribution, r.effect) for g, r in drift.iterrows()]
             values = [v0, v1]
         else:
             parts = {}
-            for c in children:
-                r, w = self.values(metric_id, c), self._weight_values(metric.measure, c)
+            for g, ns in groups.items():
                 for side, keep in ((0, keep0), (1, keep1)):
-                    rk, wk = r[keep], w[keep]
-                    ok = ~np.isnan(rk) & (wk > 0)
-                    total = float(wk[ok].sum())
-                    parts[(c, side)] = (float((rk[ok] * wk[ok]).sum() / total) if total else np.nan, total)
-            frame = {f"{k}{s}": pd.Series({c: parts[(c, s)][i] for c in children})
+                    weighted, total = 0.0, 0.0
+                    for n in ns:
+                        rk, wk = self.values(metric_id, n)[keep], self._weight_values(metric.measure, n)[keep]
+                        ok = ~np.isnan(rk) & (wk > 0)
+                        weighted, total = weighted + (rk[ok] * wk[ok]).sum(), total + float(wk[ok].sum())
+                    parts[(g, side)] = (float(weighted / total) if total else np.nan, total)
+            frame = {f"{k}{s}": pd.Series({g: parts[(g, s)][i] for g in groups})
                      for s in (0, 1) for k, i in (("r", 0), ("w", 1))}
             drift = average_drift(frame["r0"], frame["r1"], frame["w0"], frame["w1"])
-            rows = [(c, r.mix, "mix" if r.effect == "change" else r.effect) for c, r in drift.iterrows()]
-            rows += [(c, r.rate, "rate") for c, r in drift.iterrows() if r.effect == "change"]
+            rows = [(g, r.mix, "mix" if r.effect == "change" else r.effect) for g, r in drift.iterrows()]
+            rows += [(g, r.rate, "rate") for g, r in drift.iterrows() if r.effect == "change"]
             values = [frame["r0"], frame["r1"]]
         common = drift.attrs["common"]
         moved = (f"{common:+.1%}" if metric.agg in ADDITIVE else f"{common:+.3g}") if common else None
         rows = _beyond_rounding(rows, *values)
-        pieces = [Piece("dimension_drift", f"{level}={self.value_of.get(c, c)}"
+        pieces = [Piece("dimension_drift", f"{level}={slicing.labels[g]}"
                         + ("" if effect == "change" else f" ({effect})"), value,
-                        f"slice-specific change beyond the common movement of {len(children)} {level} slices")
-                  for c, value, effect in rows[:TOP_SLICES]]
+                        f"slice-specific change beyond the common movement of {len(groups)} {level} slices{why}")
+                  for g, value, effect in rows[:TOP_SLICES]]
         rest = rows[TOP_SLICES:]
         if rest:
             pieces.append(Piece("dimension_drift", f"{len(rest)} other {level} slices", sum(r[1] for r in rest),

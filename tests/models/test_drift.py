@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.demo.planted import Effect, frames, planted_spec, simulate
-from models.drift.dimension import additive_drift, average_drift
+from scipy import stats
+
+from models.drift.dimension import additive_drift, average_drift, rate_shift_logp, share_shift_logp
 from models.drift.engine import FACTORS, _beyond_rounding, _p, decompose_budget, default_pairs
 from models.drift.shapley import EXACT_MAX_PLAYERS, shapley
 
@@ -95,6 +97,30 @@ def test_kitagawa_mix_and_full_rate_add_up_to_the_change():
     assert drift["rate"].abs().sum() == pytest.approx(0.0)
 
 
+def test_slices_moving_apart_are_told_by_their_daily_shares():
+    x0, x1 = np.array([[5.0, 6.0], [5.0, 4.0]]), np.array([[7.0, 8.0], [3.0, 2.0]])
+    # A's share 0.5, 0.6 -> 0.7, 0.8: t = 0.2 / sqrt(0.005/2 + 0.005/2) on 2 Welch degrees of freedom;
+    # B mirrors A, and the smaller p of the two is doubled (Bonferroni)
+    p = 2 * stats.t.sf(0.2 / np.sqrt(0.005), 2)
+    assert share_shift_logp(x0, x1) == pytest.approx(np.log(2 * p))
+    assert share_shift_logp(x0 * 3, x1 * 5) == pytest.approx(np.log(2 * p))   # growth every slice shares
+    assert share_shift_logp(x0, x0[:, ::-1]) == 0.0   # the same days in another order: no change at all
+
+
+def test_a_mean_s_slices_are_told_by_their_pull_on_it():
+    ones = np.ones((2, 2))
+    r0, r1 = np.array([[1.0, 2.0], [3.0, 3.0]]), np.array([[3.0, 5.0], [3.0, 3.0]])
+    # A's pull share * (average - day's mean): -0.5, -0.25 -> 0, 0.5
+    a, b = np.var([-0.5, -0.25], ddof=1) / 2, np.var([0.0, 0.5], ddof=1) / 2
+    dof = (a + b) ** 2 / (a ** 2 + b ** 2)
+    p = 2 * stats.t.sf(0.625 / np.sqrt(a + b), dof)
+    assert rate_shift_logp((r0, r1), (ones, ones)) == pytest.approx(np.log(2 * p))
+    # weight moving between slices of one average, or every average moving alike, pulls nothing
+    equal = np.full((2, 2), 2.0)
+    assert rate_shift_logp((equal, equal), (ones, np.array([[1.0, 3.0], [5.0, 1.0]]))) == 0.0
+    assert rate_shift_logp((r0, r0 + 7.0), (ones, ones)) == pytest.approx(0.0)
+
+
 # --- planted scenarios --------------------------------------------------------------------
 
 
@@ -116,6 +142,37 @@ def test_mix_shift_is_dimension_drift_naming_the_slice():
     for metric in ("orders", "spend"):
         factor, driver = top(rows, metric)
         assert (factor, driver.driver) == ("dimension_drift", "region=r1")
+
+
+S1_EVERYWHERE = ("r0/s1", "r1/s1", "r2/s1")
+
+
+def test_a_store_growing_in_every_region_is_named_across_the_hierarchy():
+    """Store s1 of every region grows 150%: at the total the regions all grow alike, so slicing by region
+    names nothing; slicing by store across the regions names s1. Inside a region its children still slice."""
+    rows = run([Effect("mix_shift", SEP, None, 1.5, S1_EVERYWHERE)], metrics=["orders"], scopes=("_total", "r0"))
+    factor, driver = top(rows, "orders")
+    assert (factor, driver.driver) == ("dimension_drift", "store=s1")
+    assert driver.contribution == pytest.approx(driver.delta, rel=0.1)
+    assert "the store slices across the hierarchy moved apart (p=" in driver.evidence
+    assert "and within each of them the region slices did not (p=" in driver.evidence
+    factor, driver = top(rows, "orders", scope="r0")
+    assert (factor, driver.driver) == ("dimension_drift", "store=s1") and "across" not in driver.evidence
+    assert_adds_up(rows)
+
+
+def test_an_average_moving_in_one_store_of_every_region_is_named_across_the_hierarchy():
+    rows = run([Effect("component_change", SEP, None, 0.4, S1_EVERYWHERE)], metrics=["avg_price"])
+    factor, driver = top(rows, "avg_price")
+    assert (factor, driver.driver) == ("dimension_drift", "store=s1 (rate)")
+    assert driver.contribution == pytest.approx(driver.delta, rel=0.15)
+
+
+def test_without_a_planted_cause_the_total_is_sliced_by_its_children():
+    rows = run([], metrics=["orders", "leads", "spend", "units", "avg_price", "satisfaction"])
+    slices = rows[rows.factor == "dimension_drift"]
+    assert len(slices) and not slices["evidence"].str.contains("across the hierarchy").any()
+    assert slices["driver"].str.startswith("region=").all()
 
 
 def test_component_change_is_component_drift_down_the_formula_path():
