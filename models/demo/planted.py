@@ -42,7 +42,8 @@ class Effect:
     segments: tuple[str, ...] = ()   # leaf-path prefixes (e.g. "north" or "north/s1"); empty = every slice
 
 
-def planted_spec(events: list[dict] | None = None, extra_metrics: dict | None = None) -> BudgetSpec:
+def planted_spec(events: list[dict] | None = None, extra_metrics: dict | None = None,
+                 extra_relationships: list[dict] | None = None) -> BudgetSpec:
     """The planted shop's spec: two segment levels, base metrics, three formulas, one relationship."""
     metric = lambda **kw: {"step": "sell", **kw}  # noqa: E731
     return parse_spec({
@@ -63,7 +64,7 @@ def planted_spec(events: list[dict] | None = None, extra_metrics: dict | None = 
             "cost_per_order": metric(formula="spend / orders"),
             **(extra_metrics or {}),
         },
-        "relationships": [{"from": "spend", "to": "leads", "type": "causal"}],
+        "relationships": [{"from": "spend", "to": "leads", "type": "causal"}, *(extra_relationships or [])],
         "events": events or [],
         "source": {"kind": "demo", "scenario": "planted_shop"},
     }, "planted_shop.yaml")

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from models.drift.dimension import additive_drift, average_drift, bonferroni_logp, rate_shift_logp, share_shift_logp
-from models.drift.influence import CHANGE_ALPHA, Influence, held_shift_p, influence
+from models.drift.influence import CHANGE_ALPHA, EFFECT_ALPHA, Influence, held_shift_p, influence, significant_effects
 from models.drift.materiality import change_materiality
 from models.drift.seasonal import Profile, temporal_change, weekday_profile
 from models.drift.shapley import shapley
@@ -190,6 +190,7 @@ class DriftEngine:
         self._arrays, self._weight_arrays, self._positions, self._influences = {}, {}, {}, {}
         self._period_values: dict[tuple[str, str], dict[dt.date, float]] = {}
         self._slicing_cache: dict[str, list[Slicing]] = {}
+        self._effects: dict[tuple, tuple[dict[str, bool], int]] = {}
 
     # --- data access ------------------------------------------------------------------
 
@@ -372,6 +373,19 @@ class DriftEngine:
             self._influences[key] = found
         return self._influences[key]
 
+    def _effect_is_real(self, metric_id: str, node: str, rel, pair: Pair) -> tuple[bool, int]:
+        """Whether the relationship's effect at this scope holds among the scopes of its segment level, and
+        how many were fitted (cached per level)."""
+        level = self.level_of.get(node, "_total")
+        key = (metric_id, level, rel.source, rel.lag_days, pair)
+        if key not in self._effects:
+            peers = [n for n, lvl in self.level_of.items() if lvl == level] if node in self.level_of else [node]
+            fits = {n: f for n in peers if (f := self._influence_fit(metric_id, n, rel, pair)) is not None}
+            real = significant_effects([f.effect_p for f in fits.values()])
+            self._effects[key] = ({n: bool(r) for n, r in zip(fits, real)}, len(fits))
+        verdicts, fitted = self._effects[key]
+        return verdicts.get(node, False), fitted
+
     def _influence_pieces(self, metric_id, node, pair: Pair) -> list[Piece]:
         pieces = []
         for rel in self.relationships.get(metric_id, []):
@@ -379,8 +393,12 @@ class DriftEngine:
             if found is None:
                 continue
             label = f"{rel.source} -> {metric_id}" + (f" (lag {rel.lag_days}d)" if rel.lag_days else "")
-            pieces.append(Piece("influence_drift", f"{label}: movement", found.movement,
-                                f"effect {found.effect:.4g} per unit, {_p(found.effect_p)}", 1 - found.effect_p))
+            real, peers = self._effect_is_real(metric_id, node, rel, pair)
+            pieces.append(Piece("influence_drift", f"{label}: movement", found.movement if real else 0.0,
+                                f"effect {found.effect:.4g} per unit, {_p(found.effect_p)}" + (
+                                    "" if real or found.effect_p >= EFFECT_ALPHA else
+                                    f"; not significant among {peers} {self.level_of.get(node, 'total')} slices "
+                                    f"(false discovery rate {EFFECT_ALPHA:.0%})"), 1 - found.effect_p))
             if not found.change:
                 continue
             # a changed relationship must show within the period (in the slices, where x moves more than in

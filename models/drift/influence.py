@@ -26,17 +26,19 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 from statsmodels.regression.linear_model import OLS
+from statsmodels.stats.multitest import multipletests
 
 ERA_DAYS = 182
 MIN_ERA_DAYS = 28
 MIN_CURRENT_DAYS = 3
-EFFECT_ALPHA = 0.05    # the effect must be significant before its movement is attributed
+EFFECT_ALPHA = 0.05    # false discovery rate of the effects whose movement is attributed (see significant_effects)
 CHANGE_ALPHA = 0.01    # a relationship change is a stronger claim, so a stricter level
 
 
 @dataclass
 class Influence:
-    """Contributions of one relationship to a change, with their evidence."""
+    """Contributions of one relationship to a change, with their evidence (``movement`` before the effect
+    is judged: see :func:`significant_effects`)."""
 
     movement: float
     change: float
@@ -97,10 +99,23 @@ def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, day
     x0, x1 = _mean_on(x_lag, index, days0), _mean_on(x_lag, index, days1)  # NaN when x has no day there
     if x_yearly is not None:
         x0 = x0 * x_yearly[0] if x_yearly[1] == "ratio" else x0 + x_yearly[0]
-    movement = effect * (x1 - x0) * days if effect_p < EFFECT_ALPHA and np.isfinite(x1 - x0) else 0.0
+    # what x's movement explains if the effect is real: whether it is is decided among the scope's peers
+    movement = effect * (x1 - x0) * days if np.isfinite(x1 - x0) else 0.0
     change = shift * x1 * days if has_current and shift_p < CHANGE_ALPHA and np.isfinite(x1) else 0.0
     return Influence(float(movement), float(change), effect, effect_p, shift, shift_p,
                      (values[fit], design, post) if has_current else None)
+
+
+def significant_effects(p_values, alpha: float = EFFECT_ALPHA) -> np.ndarray:
+    """Which of one relationship's effects, fitted on the scopes of one segment level, are real.
+
+    Benjamini-Hochberg at false discovery rate ``alpha``: a level of many slices fits the effect many
+    times, and at a plain 5% one slice in twenty finds an effect that is not there.
+    """
+    p_values = np.asarray(p_values, float)
+    if not len(p_values):
+        return np.zeros(0, bool)
+    return multipletests(np.where(np.isfinite(p_values), p_values, 1.0), alpha, method="fdr_bh")[0]
 
 
 def _held_shift(y: np.ndarray, design: np.ndarray, post: np.ndarray) -> tuple[float, float]:
