@@ -11,8 +11,8 @@ contributions that add up to ``delta`` exactly:
 * **influence_drift** -- movements of declared influences times their estimated
   effect, and shifts of the effect itself (:mod:`.influence`);
 * **dimension_drift** -- what particular slices did beyond the common movement: the
-  scope's children, or a deeper level's values across the hierarchy when those moved
-  apart more (:mod:`.dimension`);
+  scope's children, or a deeper level's values across the hierarchy when they tell the
+  change better (:mod:`.dimension`, ``DriftEngine._chosen_slicing``);
 * **component_drift** -- for formulas and composite scores, the components whose own
   change none of the above explains, down to the base metrics (Shapley values over
   every component x factor move, :mod:`.shapley`);
@@ -484,10 +484,9 @@ class DriftEngine:
             days = (self._node_days(metric_id, metric, nodes, keep0), self._node_days(metric_id, metric, nodes, keep1))
             by_value = [value[n] for n in nodes]
             by_child = [deeper.child_of[n] for n in nodes]
-            groups: dict[str, list[int]] = {}
-            for row, v in enumerate(by_value):
-                groups.setdefault(v, []).append(row)
-            apart = min(0.0, self._moved_apart(days, list(groups.values())) + np.log(len(slicings) - 1))
+            row = {n: i for i, n in enumerate(nodes)}
+            groups = [[row[n] for n in ns] for ns in deeper.groups.values()]
+            apart = min(0.0, self._moved_apart(days, groups) + np.log(len(slicings) - 1))
             if apart >= alpha or (chosen and apart >= chosen[1]):
                 continue
             inside_children = self._moved_apart_within(days, by_child, by_value)
