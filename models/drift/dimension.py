@@ -119,7 +119,11 @@ def average_drift(r0: pd.Series, r1: pd.Series, w0: pd.Series, w1: pd.Series) ->
 
 def _welch_logp(x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
     """Per row: the log two-sided p-value of Welch's t test that the mean over the finite days did not
-    change (NaN where a side has fewer than two finite days or no spread at all)."""
+    change (NaN where a side has fewer than two finite days or no spread at all).
+
+    Written out rather than ``scipy.stats.ttest_ind(equal_var=False)``: slicings are ranked by these
+    p-values, which underflow to 0 for strong moves, so the log is needed; and every row (slice) is
+    tested at once over its own finite days, where scipy's ``nan_policy="omit"`` goes row by row."""
     n0, n1 = np.isfinite(x0).sum(1), np.isfinite(x1).sum(1)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # rows of fewer than two days: NaN, as intended
