@@ -240,6 +240,36 @@ def substitute(expr: Expr, definitions: Mapping[str, Expr]) -> Expr:
     return expr
 
 
+def ratio_parts(expr: Expr) -> tuple[str, str, float] | None:
+    """``(numerator, denominator, constant)`` when ``expr`` is a ratio of two references times a constant.
+
+    Accepts ``a / b``, ``k * a / b``, ``a * k / b``, ``k * (a / b)`` and ``(a / b) * k`` with ``k`` a
+    non-zero number; anything else (sums, products of metrics, functions, a reference divided by
+    itself) is None.
+    """
+    def scaled_ref(node: Expr) -> tuple[str, float] | None:
+        if isinstance(node, Ref):
+            return node.name, 1.0
+        if isinstance(node, BinOp) and node.op == "*":
+            for ref, num in ((node.left, node.right), (node.right, node.left)):
+                if isinstance(ref, Ref) and isinstance(num, Num) and num.value != 0:
+                    return ref.name, float(num.value)
+        return None
+
+    constant = 1.0
+    if isinstance(expr, BinOp) and expr.op == "*":
+        for inner, num in ((expr.left, expr.right), (expr.right, expr.left)):
+            if isinstance(num, Num) and num.value != 0 and isinstance(inner, BinOp) and inner.op == "/":
+                expr, constant = inner, float(num.value)
+                break
+    if not (isinstance(expr, BinOp) and expr.op == "/" and isinstance(expr.right, Ref)):
+        return None
+    top = scaled_ref(expr.left)
+    if top is None or top[0] == expr.right.name:
+        return None
+    return top[0], expr.right.name, constant * top[1]
+
+
 def to_source(expr: Expr) -> str:
     """Render ``expr`` back to formula text, fully parenthesised where needed."""
     if isinstance(expr, Num):

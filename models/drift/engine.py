@@ -18,9 +18,16 @@ contributions that add up to ``delta`` exactly:
   every component x factor move, :mod:`.shapley`);
 * **residual** -- the rest (for a base metric: the change nothing above explains).
 
-Base metrics are decomposed on their own daily series. A formula's change is
-the Shapley attribution of its base inputs' factor moves through the formula, so
-a factor of a ratio is that factor's effect on the ratio, not on an input.
+Base metrics are decomposed on their own daily series. A ratio of two counts or sums
+(``orders / leads``, ``1000 * cost / requests``) is too: it is the denominator-weighted
+average of its slices' ratios, so it is decomposed like a mean, its slices splitting
+into mix and rate, and the common movement left at the end goes to its numerator and
+denominator by the logs of their own unexplained changes (``DriftEngine.ratio_pieces``). Through
+its inputs instead, one move of both (an outage halving leads and orders alike, traffic
+shifting to a channel) would show as two large opposite pieces of a ratio that did not
+move. Any other formula's change is the Shapley attribution of its base inputs' factor
+moves through the formula, so a factor of a product is that factor's effect on the
+product, not on an input.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from models.drift.materiality import change_materiality
 from models.drift.seasonal import Profile, temporal_change, weekday_profile
 from models.drift.shapley import shapley
 from models.drift.shocks import group_shocks, match_event, shock_days
-from models.formula import evaluate_array, references, substitute
+from models.formula import evaluate_array, ratio_parts, references, substitute
 from models.projections import next_period
 from models.spec import BudgetSpec, Metric
 
@@ -183,6 +190,10 @@ class DriftEngine:
                 self.children.setdefault(parent, []).append(node)
         self.formulas = spec.parsed_formulas()
         self.expressions = {m: substitute(e, self.formulas) for m, e in self.formulas.items()}
+        # ratios of two additive base metrics: decomposed like means (see the module docstring)
+        self.ratios = {m: parts for m, e in self.expressions.items() if (parts := ratio_parts(e)) is not None
+                       and all(self._additive(spec.metrics[name]) for name in parts[:2])}
+        self._nonnegative: dict[tuple[str, str], bool] = {}
         self.relationships = {}
         for rel in spec.relationships:
             self.relationships.setdefault(rel.target, []).append(rel)
@@ -298,7 +309,8 @@ class DriftEngine:
         profile = self._profile(metric_id, node, pd.Timestamp(pair.start1))
         flags = self._shock_flags(metric_id, node, pair)
         days0, days1 = pair.days0, pair.days1
-        pieces = self._shock_pieces(flags, self.values(metric_id, node), node, days0, days1, additive)
+        weights = self._weighted(metric_id, node)[1] if self._averaged(metric_id, metric, node) else None
+        pieces = self._shock_pieces(flags, self.values(metric_id, node), weights, node, days0, days1, additive)
         pieces += self._temporal_pieces(metric_id, node, profile, flags, pair, additive)
         pieces += self._influence_pieces(metric_id, node, pair)
         dimension, common = self._dimension_pieces(metric_id, metric, node, flags, pair)
@@ -312,13 +324,23 @@ class DriftEngine:
         self._base[key] = pieces
         return pieces
 
-    def _shock_pieces(self, flags, y: np.ndarray, node, days0, days1, additive) -> list[Piece]:
+    def _shock_pieces(self, flags, y: np.ndarray, weights: np.ndarray | None, node, days0, days1,
+                      additive) -> list[Piece]:
+        """Each shock's abnormal part in the two periods: summed for a sum or count; for a mean or ratio
+        weighted by the day's weight (a day of few orders moves the period's cost per order little, however
+        far its own value jumps); otherwise averaged over the period's days."""
         pieces = []
-        n0 = max(int(np.count_nonzero(~np.isnan(y[self.positions(days0)]))), 1)
-        n1 = max(int(np.count_nonzero(~np.isnan(y[self.positions(days1)]))), 1)
+        if weights is not None:
+            n0, n1 = (float(weights[self.positions(days)].sum()) for days in (days0, days1))
+        else:
+            n0, n1 = (int(np.count_nonzero(~np.isnan(y[self.positions(days)]))) for days in (days0, days1))
+        n0, n1 = n0 or 1, n1 or 1
         for shock in group_shocks(flags):
-            in1 = float(shock.abnormal[shock.abnormal.index.isin(days1)].sum())
-            in0 = float(shock.abnormal[shock.abnormal.index.isin(days0)].sum())
+            abnormal = shock.abnormal
+            if weights is not None:
+                abnormal = abnormal * weights[self.positions(abnormal.index)]
+            in1 = float(abnormal[abnormal.index.isin(days1)].sum())
+            in0 = float(abnormal[abnormal.index.isin(days0)].sum())
             contribution = (in1 - in0) if additive else (in1 / n1 - in0 / n0)
             event = match_event(shock, self._events_for(node))
             span = f"{shock.first:%Y-%m-%d}" + (f"..{shock.last:%Y-%m-%d}" if shock.last != shock.first else "")
@@ -437,15 +459,48 @@ class DriftEngine:
             self._slicing_cache[node] = out
         return self._slicing_cache[node]
 
+    def _weighted(self, metric_id: str, node: str) -> tuple[np.ndarray, np.ndarray]:
+        """Daily (value x weight, weight) of an average over the calendar (and a trailing 0): a mean's average
+        and its event count, or a ratio's scaled numerator and its denominator (0 where none)."""
+        key = ("weighted", metric_id, node)
+        if key not in self._arrays:
+            if metric_id in self.ratios:
+                numerator, denominator, constant = self.ratios[metric_id]
+                a, b = self.values(numerator, node), self.values(denominator, node)
+                self._arrays[key] = (constant * np.where(np.isfinite(a), a, 0.0), np.where(np.isfinite(b), b, 0.0))
+            else:
+                r = self.values(metric_id, node)
+                w = self._weight_values(self.spec.metrics[metric_id].measure, node)
+                ok = np.isfinite(r) & (w > 0)
+                self._arrays[key] = (np.where(ok, r * w, 0.0), np.where(ok, w, 0.0))
+        return self._arrays[key]
+
+    def _averaged(self, metric_id: str, metric: Metric, node: str) -> bool:
+        """Whether a scope's value is a weighted average of its slices' values: a base mean, or a ratio of
+        counts or sums whose denominator is never negative here nor in any slice below."""
+        if metric.kind == "base":
+            return metric.agg == "mean"
+        if metric_id not in self.ratios:
+            return False
+        key = (metric_id, node)
+        if key not in self._nonnegative:
+            denominator = self.ratios[metric_id][1]
+            below, ok = [node], True
+            while below and ok:
+                n = below.pop()
+                ok = not (self.values(denominator, n) < 0).any()
+                below += self.children.get(n, [])
+            self._nonnegative[key] = ok
+        return self._nonnegative[key]
+
     def _node_days(self, metric_id: str, metric: Metric, nodes: list[str], keep: np.ndarray):
         """Nodes x kept days: (values, None) of a sum or count (0 where none); (average x weight, weight)
-        of a mean."""
-        values = np.array([self.values(metric_id, n)[keep] for n in nodes])
-        if metric.agg in ADDITIVE:
+        of a mean or a ratio."""
+        if self._additive(metric):
+            values = np.array([self.values(metric_id, n)[keep] for n in nodes])
             return np.where(np.isfinite(values), values, 0.0), None
-        weights = np.array([self._weight_values(metric.measure, n)[keep] for n in nodes])
-        weights = np.where(np.isfinite(values) & (weights > 0), weights, 0.0)
-        return np.where(weights > 0, values, 0.0) * weights, weights
+        weighted = [self._weighted(metric_id, n) for n in nodes]
+        return np.array([x[keep] for x, _ in weighted]), np.array([w[keep] for _, w in weighted])
 
     @staticmethod
     def _moved_apart(days: tuple, groups: list[list[int]]) -> float:
@@ -503,7 +558,8 @@ class DriftEngine:
     def _dimension_pieces(self, metric_id, metric: Metric, node, flags, pair: Pair) -> tuple[list[Piece], str | None]:
         """The slices' own changes, and a description of the common movement they share (None if none)."""
         days0, days1 = pair.days0, pair.days1
-        if not self.children.get(node) or metric.kind != "base" or metric.agg not in ADDITIVE | {"mean"}:
+        additive = self._additive(metric)
+        if not self.children.get(node) or not (additive or self._averaged(metric_id, metric, node)):
             return [], None
         keep0, keep1 = self._kept(days0, flags), self._kept(days1, flags)
         if len(keep0) == 0 or len(keep1) == 0:
@@ -511,7 +567,7 @@ class DriftEngine:
         scale0, scale1 = len(days0) / len(keep0), len(days1) / len(keep1)
         slicing, why = self._chosen_slicing(metric_id, metric, node, keep0, keep1)
         level, groups = slicing.level, slicing.groups
-        if metric.agg in ADDITIVE:
+        if additive:
             v0 = pd.Series({g: sum(np.nansum(self.values(metric_id, n)[keep0]) for n in ns) * scale0
                             for g, ns in groups.items()})
             v1 = pd.Series({g: sum(np.nansum(self.values(metric_id, n)[keep1]) for n in ns) * scale1
@@ -528,9 +584,8 @@ class DriftEngine:
                 for side, keep in ((0, keep0), (1, keep1)):
                     weighted, total = 0.0, 0.0
                     for n in ns:
-                        rk, wk = self.values(metric_id, n)[keep], self._weight_values(metric.measure, n)[keep]
-                        ok = ~np.isnan(rk) & (wk > 0)
-                        weighted, total = weighted + (rk[ok] * wk[ok]).sum(), total + float(wk[ok].sum())
+                        x, w = self._weighted(metric_id, n)
+                        weighted, total = weighted + x[keep].sum(), total + float(w[keep].sum())
                     parts[(g, side)] = (float(weighted / total) if total else np.nan, total)
             frame = {f"{k}{s}": pd.Series({g: parts[(g, s)][i] for g in groups})
                      for s in (0, 1) for k, i in (("r", 0), ("w", 1))}
@@ -539,7 +594,7 @@ class DriftEngine:
             rows += [(g, r.rate, "rate") for g, r in drift.iterrows() if r.effect == "change"]
             values = [frame["r0"], frame["r1"]]
         common = drift.attrs["common"]
-        moved = (f"{common:+.1%}" if metric.agg in ADDITIVE else f"{common:+.3g}") if common else None
+        moved = (f"{common:+.1%}" if additive else f"{common:+.3g}") if common else None
         rows = _beyond_rounding(rows, *values)
         pieces = [Piece("dimension_drift", f"{level}={slicing.labels[g]}"
                         + ("" if effect == "change" else f" ({effect})"), value,
@@ -677,7 +732,47 @@ class DriftEngine:
             return self.base_pieces(metric_id, node, pair)
         if metric.kind == "qualitative":
             return self.text_pieces(metric_id, node, pair)
+        if self._averaged(metric_id, metric, node):
+            return self.ratio_pieces(metric_id, node, pair)
         return self.composed_pieces(metric_id, node, pair)
+
+    def ratio_pieces(self, metric_id: str, node: str, pair: Pair) -> list[Piece] | None:
+        """A ratio decomposed on its own daily series like a mean; the common movement left at the end goes to
+        the components whose own change nothing explains, split by those changes' logs (the logarithmic mean
+        Divisia index: a ratio's log change is its numerator's minus its denominator's).
+
+        A component's own unexplained change is the residual of its own waterfall (its common movement beyond
+        the calendar, the yearly pattern, shocks and influences): a season moving spend and orders alike
+        leaves cost per order alone and is no component's. The split is made only where it reads as it
+        should: both components' changes defined, their net of the common movement's sign, and neither share
+        beyond twice the whole. Where both moved nearly alike the shares would be large and opposite, and
+        where they point the other way they say nothing of the rest; then it stays residual, its evidence
+        giving both changes."""
+        pieces = self.base_pieces(metric_id, node, pair)
+        if pieces is None:
+            return None
+        *factors, rest = pieces
+        if not rest.contribution:
+            return pieces
+        numerator, denominator, _ = self.ratios[metric_id]
+        own = {}
+        for name in (numerator, denominator):
+            before, theirs = self.period_value(name, node, pair.start0), self.base_pieces(name, node, pair)
+            change = theirs[-1].contribution / before if theirs is not None and before > 0 else np.nan
+            own[name] = np.log1p(change) if change > -1 else np.nan
+        up, down = own[numerator], -own[denominator]
+        moved = (f"{numerator} {np.expm1(up):+.1%}, {denominator} {np.expm1(-down):+.1%} beyond what their own "
+                 "factors explain")
+        net = up + down
+        if not (np.isfinite(net) and net != 0 and np.sign(net) == np.sign(rest.contribution)
+                and max(abs(up), abs(down)) <= 2 * abs(net)):
+            return factors + [Piece("residual", rest.driver, rest.contribution, f"{rest.evidence}; {moved}, "
+                                    "which does not tell which of them moved what is left")]
+        paths = self._paths(metric_id)
+        why = f"the ratio's common movement{f' ({rest.driver})' if rest.driver else ''}, split by log changes: {moved}"
+        return factors + [Piece("component_drift", name, rest.contribution * share / net, why,
+                                path=paths.get(name), leaf=name)
+                          for name, share in ((numerator, up), (denominator, down)) if share != 0]
 
     def text_pieces(self, metric_id: str, node: str, pair: Pair) -> list[Piece] | None:
         """A qualitative metric's change: readings only exist per period, so the total's change splits into

@@ -183,6 +183,62 @@ def test_component_change_is_component_drift_down_the_formula_path():
     assert_adds_up(rows)
 
 
+def test_a_shock_moving_a_ratio_s_numerator_and_denominator_alike_is_not_the_ratio_s():
+    # the outage cut leads to 10% and orders followed (conversion is 0.3 throughout): through its inputs the
+    # conversion waterfall showed the outage as +0.044 via leads and -0.043 via orders
+    rows = run([Effect("event_shock", dt.date(2026, 9, 10), dt.date(2026, 9, 14), -0.9)], events=OUTAGE,
+               metrics=["conversion"])
+    assert_adds_up(rows)
+    conversion = rows[rows.baseline == "previous"]
+    assert conversion["contribution"].abs().max() < 0.02 and abs(conversion["delta"].iloc[0]) < 0.02
+
+
+def test_a_ratio_s_shock_is_weighted_by_its_days_weight():
+    # cost per order jumps tenfold on the outage days, which hold few orders: the period's cost per order
+    # rises by what the missing orders would have brought down, not by the days' average jump (129 before)
+    effect = [Effect("event_shock", dt.date(2026, 9, 10), dt.date(2026, 9, 14), -0.9)]
+    days = simulate(effect, START, END)
+    sep = days[(days["day"] >= SEP) & (days["measure"].isin(["spend", "order"]))]
+    spend, orders = sep[sep.measure == "spend"]["sum"].sum(), sep[sep.measure == "order"]["count"].sum()
+    hit = sep[(sep.measure == "order") & sep["day"].between(dt.date(2026, 9, 10), dt.date(2026, 9, 14))]
+    truth = spend / orders - spend / (orders + 9 * hit["count"].sum())   # orders fell to a tenth on those days
+    rows = run(effect, events=OUTAGE, metrics=["cost_per_order"])
+    shock = rows[(rows.baseline == "previous") & (rows.factor == "event_shock")]
+    assert shock["driver"].str.startswith("Site outage").all()
+    assert shock["contribution"].sum() == pytest.approx(truth, rel=0.2)
+
+
+def _low_converting_r1(days):
+    # r1 converts a third as well as the other regions, every day
+    r1_orders = days["leaf"].str.startswith("r1/") & (days["measure"] == "order")
+    return days.assign(count=np.where(r1_orders, days["count"] // 3, days["count"]),
+                       sum=np.where(r1_orders, (days["count"] // 3).astype(float), days["sum"]))
+
+
+def test_a_ratio_falling_because_volume_moved_to_a_low_converting_slice_is_mix():
+    # Simpson: volume moved to r1, whose conversion is a third of the others'; no region's own rate moved
+    rows = run([Effect("mix_shift", SEP, None, 1.5, ("r1",))], mutate=_low_converting_r1, metrics=["conversion"])
+    assert_adds_up(rows)
+    previous = rows[rows.baseline == "previous"]
+    factor, driver = top(rows, "conversion")
+    assert (factor, driver.driver) == ("dimension_drift", "region=r1 (mix)")
+    mix = previous[previous.driver.fillna("").str.endswith("(mix)")]["contribution"].sum()
+    assert mix == pytest.approx(previous["delta"].iloc[0], rel=0.25) and mix < 0
+
+
+def test_a_ratio_s_common_movement_goes_to_the_component_that_moved():
+    def dearer(days):   # spend per event up 50% everywhere from September; leads were already drawn
+        late = (days["day"] >= SEP) & (days["measure"] == "spend")
+        return days.assign(sum=np.where(late, days["sum"] * 1.5, days["sum"]))
+    rows = run([], mutate=dearer, metrics=["cost_per_order"], scopes=("_total", "r0"))
+    assert_adds_up(rows)
+    for scope in ("_total", "r0"):
+        factor, driver = top(rows, "cost_per_order", scope=scope)
+        assert (factor, driver.driver, driver.path) == ("component_drift", "spend", "cost_per_order <- spend")
+        previous = rows[(rows.baseline == "previous") & (rows.segment_id == scope)]
+        assert driver.contribution == pytest.approx(previous["delta"].iloc[0], rel=0.25)
+
+
 def test_changed_relationship_is_influence_drift_reported_as_a_change():
     rows = run([Effect("influence_change", SEP, None, -0.4)], metrics=["leads"])
     factor, driver = top(rows, "leads")

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from models.formula import (
-    BinOp, Call, FormulaError, Neg, Num, Ref, evaluate, null_reason_sql, parse_formula, references, substitute,
-    to_source, to_sql,
+    BinOp, Call, FormulaError, Neg, Num, Ref, evaluate, null_reason_sql, parse_formula, ratio_parts, references,
+    substitute, to_source, to_sql,
 )
 
 
@@ -39,6 +39,19 @@ def test_references_and_substitution():
     inlined = substitute(formulas["margin"], formulas)
     assert references(inlined) == ["price", "quantity", "cost"]
     assert to_source(inlined) == "((price * quantity) - cost)"
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("orders / leads", ("orders", "leads", 1.0)),
+    ("1000 * cost / requests", ("cost", "requests", 1000.0)),
+    ("cost * 1000 / requests", ("cost", "requests", 1000.0)),
+    ("100 * (errors / requests)", ("errors", "requests", 100.0)),
+    ("(errors / requests) * 100", ("errors", "requests", 100.0)),
+    ("a + b", None), ("a * b", None), ("a / b / c", None), ("(a + b) / c", None), ("a / (b + c)", None),
+    ("a / a", None), ("0 * a / b", None), ("a / 2", None), ("abs(a) / b", None),
+])
+def test_ratio_parts_recognise_a_scaled_ratio_of_two_metrics_and_nothing_else(text, parts):
+    assert ratio_parts(parse_formula(text)) == parts
 
 
 def test_evaluate_division_by_zero_is_null_with_reason():
