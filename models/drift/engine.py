@@ -336,11 +336,12 @@ class DriftEngine:
             n0, n1 = (int(np.count_nonzero(~np.isnan(y[self.positions(days)]))) for days in (days0, days1))
         n0, n1 = n0 or 1, n1 or 1
         for shock in group_shocks(flags):
-            abnormal = shock.abnormal
+            # calendar positions, not pandas label lookups (most of this step's time at 10M events, measured)
+            where, abnormal = self.positions(shock.abnormal.index), shock.abnormal.to_numpy(float)
             if weights is not None:
-                abnormal = abnormal * weights[self.positions(abnormal.index)]
-            in1 = float(abnormal[abnormal.index.isin(days1)].sum())
-            in0 = float(abnormal[abnormal.index.isin(days0)].sum())
+                abnormal = abnormal * weights[where]
+            in1 = float(abnormal[np.isin(where, self.positions(days1))].sum())
+            in0 = float(abnormal[np.isin(where, self.positions(days0))].sum())
             contribution = (in1 - in0) if additive else (in1 / n1 - in0 / n0)
             event = match_event(shock, self._events_for(node))
             span = f"{shock.first:%Y-%m-%d}" + (f"..{shock.last:%Y-%m-%d}" if shock.last != shock.first else "")
