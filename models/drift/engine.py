@@ -5,7 +5,7 @@ For one metric, one segment scope and one pair of periods, the change
 contributions that add up to ``delta`` exactly:
 
 * **temporal_variance** -- what the weekday make-up, the length of the periods and
-  last year's change between the same periods predict (:mod:`.seasonal`);
+  the yearly cycle, when the history shows one, predict (:mod:`.seasonal`);
 * **event_shock** -- days that break from the level before and after them, matched
   to the spec's known events (:mod:`.shocks`);
 * **influence_drift** -- movements of declared influences times their estimated
@@ -42,7 +42,8 @@ import pandas as pd
 from models.drift.dimension import additive_drift, average_drift, bonferroni_logp, rate_shift_logp, share_shift_logp
 from models.drift.influence import CHANGE_ALPHA, EFFECT_ALPHA, Influence, held_shift_p, influence, significant_effects
 from models.drift.materiality import change_materiality
-from models.drift.seasonal import Profile, temporal_change, weekday_profile
+from models.drift.seasonal import (YEARLY_FIT_DAYS, Profile, YearlyChange, temporal_change, weekday_profile,
+                                   yearly_change)
 from models.drift.shapley import shapley
 from models.drift.shocks import group_shocks, match_event, shock_days
 from models.formula import evaluate_array, ratio_parts, references, substitute
@@ -123,10 +124,9 @@ def _pair_days(pair: Pair) -> pd.DatetimeIndex:
 
 
 @functools.lru_cache(maxsize=1024)
-def _year_before(pair: Pair) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
-    """The same two periods' days a year earlier."""
-    return (pd.DatetimeIndex(pair.days0 - pd.DateOffset(years=1)),
-            pd.DatetimeIndex(pair.days1 - pd.DateOffset(years=1)))
+def _cycle_apart(pair: Pair) -> bool:
+    """Whether the pair's periods lie at different points of the yearly cycle (not a year-on-year pair)."""
+    return pair.days1.max() - pd.DateOffset(years=1) < pair.days0.min()
 
 
 @dataclass(frozen=True)
@@ -202,6 +202,7 @@ class DriftEngine:
         self._period_values: dict[tuple[str, str], dict[dt.date, float]] = {}
         self._slicing_cache: dict[str, list[Slicing]] = {}
         self._effects: dict[tuple, tuple[dict[str, bool], int]] = {}
+        self._yearlies: dict[tuple, YearlyChange | None] = {}
 
     # --- data access ------------------------------------------------------------------
 
@@ -350,36 +351,44 @@ class DriftEngine:
                                 + ("" if event else "; no known event matches"), None))
         return pieces
 
-    def _yearly(self, metric_id: str, node: str, pair: Pair) -> tuple[float, str] | None:
-        """Last year's change between the same two periods: (ratio, "ratio") or (difference, "difference")."""
-        ly0, ly1 = _year_before(pair)
-        if ly1.max() >= pair.days0.min():  # a year-on-year pair has no earlier twin in the data
-            return None
-        profile = self._profile(metric_id, node, pd.Timestamp(pair.start1))
-        z = self._adjusted_values(metric_id, node, pd.Timestamp(pair.start1))
-        a, b = z[self.positions(ly0)], z[self.positions(ly1)]
-        if np.mean(~np.isnan(a)) < 0.5 or np.mean(~np.isnan(b)) < 0.5:
-            return None
-        m0, m1 = float(np.nanmedian(a)), float(np.nanmedian(b))
-        if profile.mode == "multiplicative":
-            return (m1 / m0, "ratio") if m0 > 0 else None
-        return m1 - m0, "difference"
+    def _yearly(self, metric_id: str, node: str, pair: Pair) -> YearlyChange | None:
+        """The change the series' yearly cycle predicts between the pair's periods (cached: influences ask
+        for their sources'); None for a year-on-year pair, whose periods are the same days of the cycle."""
+        key = (metric_id, node, pair)
+        if key not in self._yearlies:
+            found = None
+            if _cycle_apart(pair):
+                before = pd.Timestamp(pair.start1)
+                start, end = self.calendar.searchsorted([before - pd.Timedelta(days=YEARLY_FIT_DAYS), before])
+                found = yearly_change(self._deseasonalised(metric_id, node, before).iloc[start:end], pair.days0,
+                                      pair.days1, self._profile(metric_id, node, before).mode == "multiplicative")
+            self._yearlies[key] = found
+        return self._yearlies[key]
+
+    def _source_yearly(self, metric_id: str, node: str, pair: Pair) -> YearlyChange | None:
+        """An influence's own yearly pattern, taken out of its movement only when it is one."""
+        found = self._yearly(metric_id, node, pair)
+        return found if found and found.significant else None
 
     def _temporal_pieces(self, metric_id, node, profile, flags, pair: Pair, additive) -> list[Piece]:
         days0, days1 = pair.days0, pair.days1
         clean0 = self._adjusted_values(metric_id, node, pd.Timestamp(pair.start1))[self._kept(days0, flags)]
         level = float(np.nanmean(clean0)) if (~np.isnan(clean0)).any() else float("nan")
         found = self._yearly(metric_id, node, pair)
-        yearly = found[0] if found else None
+        # a cycle within day-to-day noise is no pattern to expect again: it predicts nothing
+        yearly = found.value if found and found.significant else None
         calendar, seasonal = temporal_change(profile, level, yearly, days0, days1, additive)
         weekly = (f"weekday pattern (Kruskal-Wallis {_p(profile.p_value)})" if profile.mode != "none"
                   else "no weekday pattern")
         confidence = 1 - profile.p_value if profile.mode != "none" and profile.p_value is not None else None
         pieces = [Piece("temporal_variance", "weekday mix and calendar", calendar, weekly, confidence)]
         if found:
-            said = f"{yearly - 1:+.1%}" if found[1] == "ratio" else f"{yearly:+.4g}"
-            pieces.append(Piece("temporal_variance", "yearly pattern", seasonal,
-                                f"the same periods last year changed {said}", None))
+            said = f"{found.value - 1:+.1%}" if found.kind == "ratio" else f"{found.value:+.4g}"
+            fitted = f"a yearly cycle fitted on {found.days} days before the period (Wald {_p(found.p_value)})"
+            evidence = (f"{fitted} predicts {said}" if found.significant
+                        else f"no yearly pattern: {fitted} would predict {said}, within day-to-day noise")
+            pieces.append(Piece("temporal_variance", "yearly pattern", seasonal, evidence,
+                                1 - found.p_value if found.significant else None))
         return pieces
 
     def _influence_fit(self, metric_id: str, node: str, rel, pair: Pair) -> Influence | None:
@@ -392,7 +401,8 @@ class DriftEngine:
                 found = influence(self._deseasonalised(metric_id, node, before),
                                   self._deseasonalised(rel.source, node, before), rel.lag_days, pair.days0,
                                   pair.days1, self._shock_flags(metric_id, node, pair).index,
-                                  self._additive(self.spec.metrics[metric_id]), self._yearly(rel.source, node, pair))
+                                  self._additive(self.spec.metrics[metric_id]),
+                                  self._source_yearly(rel.source, node, pair))
             self._influences[key] = found
         return self._influences[key]
 

@@ -28,6 +28,8 @@ from scipy.stats import norm
 from statsmodels.regression.linear_model import OLS
 from statsmodels.stats.multitest import multipletests
 
+from models.drift.seasonal import YearlyChange
+
 ERA_DAYS = 182
 MIN_ERA_DAYS = 28
 MIN_CURRENT_DAYS = 3
@@ -59,13 +61,14 @@ class Influence:
 
 
 def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, days1: pd.DatetimeIndex,
-              excluded: pd.DatetimeIndex, additive: bool, x_yearly=None) -> Influence | None:
+              excluded: pd.DatetimeIndex, additive: bool, x_yearly: YearlyChange | None = None) -> Influence | None:
     """Estimate what ``x`` (lagged by ``lag`` days) explains of ``y``'s change from ``days0`` to ``days1``.
 
     ``y`` and ``x`` are deseasonalised daily series; ``excluded`` are shock days
     of ``y`` left out of the fit. ``x_yearly`` is x's own yearly-pattern change
     between the periods (a ratio, or a difference for series that are not
-    positive), taken out of x's movement so the seasonal part stays temporal.
+    positive), taken out of x's movement so the seasonal part stays temporal;
+    None when x has no yearly pattern.
     Returns None when there are too few days.
     """
     index = y.index
@@ -98,7 +101,7 @@ def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, day
     days = len(days1) if additive else 1
     x0, x1 = _mean_on(x_lag, index, days0), _mean_on(x_lag, index, days1)  # NaN when x has no day there
     if x_yearly is not None:
-        x0 = x0 * x_yearly[0] if x_yearly[1] == "ratio" else x0 + x_yearly[0]
+        x0 = x0 * x_yearly.value if x_yearly.kind == "ratio" else x0 + x_yearly.value
     # what x's movement explains if the effect is real: whether it is is decided among the scope's peers
     movement = effect * (x1 - x0) * days if np.isfinite(x1 - x0) else 0.0
     change = shift * x1 * days if has_current and shift_p < CHANGE_ALPHA and np.isfinite(x1) else 0.0

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.demo.planted import Effect, frames, planted_spec, simulate
+from models.demo.seasonality import daily_factor
 from scipy import stats
 
 from models.drift.dimension import additive_drift, average_drift, rate_shift_logp, share_shift_logp
@@ -278,6 +279,30 @@ def test_strong_season_is_temporal_variance():
     rows = run([], yearly=0.4, metrics=["orders"])
     factor, driver = top(rows, "orders")
     assert factor == "temporal_variance" and driver.driver == "yearly pattern"
+
+
+def _season_change(amplitude):
+    """The planted season's change from August to September (the default pair), as a share."""
+    def mean(days):
+        return np.mean([daily_factor(d.date(), np.ones(7), amplitude, 200, 0.0) for d in days])
+    return mean(pd.date_range("2026-09-01", "2026-09-30")) / mean(pd.date_range("2026-08-01", "2026-08-31")) - 1
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_yearly_pattern_is_fitted_where_there_is_one_and_nowhere_else(seed):
+    """Spend and leads follow the planted season; prices, scores and rates have none, and the little a
+    metric without one moves between any two periods is not a pattern to expect again."""
+    spec = planted_spec()
+    days = simulate([], START, END, yearly_amplitude=0.3, seed=seed)
+    rows = pd.DataFrame(decompose_budget(spec, frames(spec, days), "month", default_pairs("month", SEP)))
+    yearly = rows[(rows.driver == "yearly pattern") & (rows.baseline == "previous")]
+    seasonal = yearly[yearly.metric_id.isin(["spend", "leads"]) & (yearly.segment_id == "_total")]
+    said = seasonal.evidence.str.extract(r"predicts ([-+0-9.]+)%")[0].astype(float) / 100
+    assert said.to_numpy() == pytest.approx([_season_change(0.3)] * 2, abs=0.015)
+    assert (seasonal.contribution < 0).all()
+    flat = yearly[yearly.metric_id.isin(["avg_price", "satisfaction", "conversion", "cost_per_order"])]
+    assert len(flat) == 40 and (flat.contribution != 0).sum() <= 3   # was 37 of 40 from last year alone
+    assert flat[flat.contribution == 0].evidence.str.startswith("no yearly pattern").all()
 
 
 def test_null_scenario_is_not_material():
