@@ -97,6 +97,11 @@ def _day_numbers(days, origin: np.datetime64) -> np.ndarray:
     return (np.asarray(days, dtype="datetime64[ns]") - origin) / np.timedelta64(1, "D")
 
 
+def _rounding(y: np.ndarray) -> float:
+    """A spread of residuals below this is rounding of ``y``'s values: the fit is exact."""
+    return 1e-10 * max(1.0, float(np.max(np.abs(y))))
+
+
 def ar1_gls_wald(y: np.ndarray, X: np.ndarray, tested: np.ndarray) -> tuple[np.ndarray, float] | None:
     """Least squares with AR(1) errors, and the F-test that the ``tested`` coefficients are all zero.
 
@@ -130,9 +135,8 @@ def ar1_gls_wald(y: np.ndarray, X: np.ndarray, tested: np.ndarray) -> tuple[np.n
         return None
     scale = float(np.sum((wy - wX @ params) ** 2)) / df
     r = params[tested]
-    size = max(1.0, float(np.max(np.abs(y))))
-    if not np.sqrt(scale) > 1e-10 * size:   # an exact fit up to rounding: the coefficients are certain
-        return params, float(not np.any(np.abs(r) > 1e-9 * size))
+    if not np.sqrt(scale) > _rounding(y):   # an exact fit: the coefficients are certain
+        return params, float(not np.any(np.abs(r) > 10 * _rounding(y)))
     try:
         cov = scale * np.linalg.inv(wX.T @ wX)[np.ix_(tested, tested)]
         f = float(r @ np.linalg.solve(cov, r)) / len(tested)
@@ -186,8 +190,7 @@ def yearly_change(history: pd.Series, days0: pd.DatetimeIndex, days1: pd.Datetim
     resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
     deviation = np.abs(resid - np.median(resid))
     spread = MAD_TO_SD * np.median(deviation)
-    # (a spread at rounding's scale is an exact fit: no day is a shock)
-    exact = not spread > 1e-10 * max(1.0, float(np.max(np.abs(y))))
+    exact = not spread > _rounding(y)   # no day of an exact fit is a shock
     keep = np.ones(len(y), bool) if exact else deviation <= OUTLIER_Z * spread
     if keep.sum() < MIN_YEARLY_DAYS:
         return None
