@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -460,6 +461,40 @@ def _loc(loc: tuple) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def _keys_at(loc: tuple) -> list[str]:
+    """The keys the spec allows at ``loc`` (a mapping's key path), or none when the path leads to no model."""
+    model, parts = BudgetSpec, list(loc)
+    while parts:
+        field = model.model_fields.get(parts[0]) or next(
+            (f for f in model.model_fields.values() if f.alias == parts[0]), None)
+        if field is None:
+            return []
+        parts, kind = parts[1:], field.annotation
+        while not (isinstance(kind, type) and issubclass(kind, BaseModel)):
+            if get_origin(kind) in (list, dict, tuple) and parts:
+                parts, kind = parts[1:], get_args(kind)[-1]  # a list's index or a mapping's key
+                continue
+            kind = next((a for a in get_args(kind) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+            if kind is None:
+                return []
+        model = kind
+    return sorted(f.alias or name for name, f in model.model_fields.items())
+
+
+def _problem(error: dict) -> tuple[str, str]:
+    """(key path, message) of one pydantic error; an unknown key is named, with the nearest allowed one."""
+    loc = error["loc"]
+    if error["type"] != "extra_forbidden" or not loc:
+        return _loc(loc), error["msg"]
+    key, parent = str(loc[-1]), loc[:-1]
+    message = f"unknown key {key!r}{_suggest(key, _keys_at(parent))}"
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        # YAML's flow mappings end a value at a comma: {formula: max(a, 1)} becomes two keys
+        message += " -- a comma inside { } ends a value: quote a formula or condition holding one, " \
+                   "e.g. {formula: \"max(a, 1)\"}"
+    return _loc(parent), message
+
+
 def _suggest(name: str, known) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -643,7 +678,7 @@ def parse_spec(data: object, file: str = "<spec>") -> BudgetSpec:
     try:
         spec = BudgetSpec.model_validate(data)
     except ValidationError as err:
-        raise SpecError([(file, _loc(e["loc"]), e["msg"]) for e in err.errors()]) from None
+        raise SpecError([(file, *_problem(e)) for e in err.errors()]) from None
     problems = _cross_check(spec)
     if problems:
         raise SpecError([(file, key, message) for key, message in problems])

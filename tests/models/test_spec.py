@@ -80,7 +80,11 @@ def test_valid_spec_and_demo_specs_load():
     ("metrics.health.composite.components.0.metric", "health", "metrics.health.composite.components.0.metric", "composite score"),
     ("relationships.0.to", "visits", "relationships.0", "two different metrics"),
     ("metrics.extra", {"measure": "visit", "agg": "sum", "formula": "visits", "step": "sales"}, "metrics.extra", "exactly one of"),
-    ("metrics.unknown_field", {"measure": "visit", "agg": "sum", "step": "sales", "colour": "red"}, "metrics.unknown_field.colour", "Extra inputs"),
+    ("metrics.unknown_field", {"measure": "visit", "agg": "sum", "step": "sales", "colour": "red"}, "metrics.unknown_field", "unknown key 'colour'"),
+    ("metrics.visits.rolls", ["input"], "metrics.visits", "unknown key 'rolls' (did you mean 'roles'?)"),
+    ("relationships.0.form", "visits", "relationships.0", "unknown key 'form' (did you mean 'from'?)"),
+    ("source.timestmp", "ts", "source", "unknown key 'timestmp' (did you mean 'timestamp'?)"),
+    ("reporting_grian", "week", "", "unknown key 'reporting_grian' (did you mean 'reporting_grain'?)"),
     ("name", DELETE, "name", "Field required"),
 ])
 def test_each_error_names_file_key_and_problem(path, value, key, fragment):
@@ -128,6 +132,17 @@ def test_duplicate_goal_and_rule_ids():
 def test_exactly_one_north_star():
     data = mutate("metrics.visits.roles", ["input", "north_star"])
     assert any(k == "metrics" and "found 2" in m for _, k, m in problems(data))
+
+
+def test_a_comma_splitting_a_flow_mapping_value_is_explained(tmp_path):
+    # YAML ends {formula: max(a, 1)} at the comma: the rest becomes a key of its own
+    text = yaml.safe_dump(VALID, sort_keys=False).replace(
+        "metrics:\n", "metrics:\n  ratio: {formula: visits / max(orders, 1), step: sales}\n", 1)
+    (tmp_path / "shop.yaml").write_text(text)
+    with pytest.raises(SpecError) as err:
+        load_spec(tmp_path / "shop.yaml")
+    (file, key, message), = err.value.problems
+    assert key == "metrics.ratio" and message.startswith("unknown key '1)'") and 'quote' in message
 
 
 def test_duplicate_yaml_key_and_duplicate_budget_ids_across_files(tmp_path):
