@@ -274,3 +274,15 @@ def test_an_unreachable_floor_with_whole_steps_and_concave_curves_names_what_it_
     with pytest.raises(InfeasibleAllocation) as err:
         optimise(Problem(spend, budget=1000, sense="minimise", limits=(floor,), outcome="spend"))
     assert err.value.conflicting and all(c.startswith("minimum new patients (missed by") for c in err.value.conflicting)
+
+
+def test_a_lever_left_where_it_is_is_recommended_exactly_where_it_is():
+    # two levers held, the budget what is spent now: the free one can only stay, and the solver's answer for
+    # it used to come back a rounding error away (2,991.75 + 9e-13), shown to the owner as a change
+    current = {"faro": 1026.68, "lisbon": 2991.75, "porto": 1508.27}
+    curves = {"faro": (416.7, -348.3, 1050.255), "lisbon": (169.8, 265.7, 2104.815), "porto": (-196.5, 641.1, 1487.765)}
+    levers = tuple(Lever(name, ResponseCurve("log", *curves[name][:2], scale=curves[name][2]), current=value,
+                         **({} if name == "lisbon" else {"minimum": value, "maximum": value, "held": "noise"}))
+                   for name, value in current.items())
+    result = optimise(Problem(levers=levers, budget=sum(current.values())))
+    assert result.recommended == current
