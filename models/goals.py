@@ -32,6 +32,10 @@ from models.spec import BudgetSpec, Goal
 CURRENT_RATE_DAYS = 28  # the 'current pace' of a goal: the last four weeks
 
 ON_TRACK_PROBABILITY = 0.5
+# Below this chance the target lies outside the projection's 95% interval: only then may history's verdict on the
+# route (a stretch, infeasible) name the goal's status. A target the forecast gives 19% is at risk, not infeasible,
+# whatever the few independent stretches of history say.
+OUT_OF_REACH_PROBABILITY = 0.025
 
 
 def _additive(spec: BudgetSpec, metric_id: str) -> bool:
@@ -106,7 +110,8 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
         status = "on_track"
     elif feasible:
         status = "at_risk"
-    elif ranked and ranked[0]["status"] in ("stretch", "infeasible"):
+    elif ranked and ranked[0]["status"] in ("stretch", "infeasible") and (
+            probability is None or probability < OUT_OF_REACH_PROBABILITY):
         status = ranked[0]["status"]  # even the most achievable input must move beyond its history
     else:
         status = "at_risk"

@@ -113,3 +113,22 @@ def test_a_target_far_beyond_the_projection_is_solved_and_reads_as_infeasible():
                          {"new_customers": certain("new_customers", 60, starts)}, today)
     assert np.isclose(c["required"], 10500) and np.isclose(c["required_change"], 10500 / 60 - 1)
     assert c["status"] == "infeasible"
+
+
+def test_history_calls_a_route_infeasible_but_a_target_inside_the_forecast_interval_is_only_at_risk():
+    spec = marketing()
+    goal = next(g for g in spec.goals if g.id == "customers_h2_2026")  # 10,500 new customers Jul–Dec
+    today = dt.date(2026, 10, 31)
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    history = flat("new_customers", 50, 123)  # a flat history: any growth at all is beyond it
+    rng = np.random.default_rng(3)
+    level = rng.normal(60, 12, size=(4000, 1))  # an uncertain level: 10,500 needs 71.3 a day, ~17% of paths
+    paths = np.repeat(level, len(starts), axis=1)
+    mean = paths.mean(axis=0)
+    lo95, hi95 = np.quantile(paths, [0.025, 0.975], axis=0)
+    uncertain = SeriesForecast("new_customers", "test", 100, starts, mean, lo95, hi95, lo95, hi95, paths)
+    row, (c,) = track_goal(spec, goal, history, {"new_customers": uncertain}, today)
+    assert 0.1 < row["probability"] < 0.3 and c["status"] == "infeasible"
+    assert row["status"] == "at_risk"
+    row, _ = track_goal(spec, goal, history, {"new_customers": certain("new_customers", 60, starts)}, today)
+    assert row["probability"] == 0.0 and row["status"] == "infeasible"
