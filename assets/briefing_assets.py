@@ -130,7 +130,10 @@ def write_briefing(spec: BudgetSpec, payload: dict, llm: AnthropicLLM, ledger: L
                           folder / f"{stem}-{ahead['north_star']}-fan.png")
         ahead["chart"] = chart.name
     for entry in payload.get("why_it_changed") or []:
-        shown = next((c for c in entry["comparisons"] if c["baseline"] == "previous"), None)
+        # the waterfall of the change the briefing narrates (against the previous period first): a change
+        # within normal variation is not narrated, and a chart of it would stand under no text
+        shown = next((c for c in sorted(entry["comparisons"], key=lambda c: c["baseline"] != "previous")
+                      if c["verdict"] == "material"), None)
         if entry["headline"] and shown and shown["baseline_value"] is not None:
             chart = waterfall_chart(shown["baseline_value"], shown["factors"],
                                     f"{entry['metric_id']}: why it changed vs {shown['baseline_start']}",

@@ -9,9 +9,9 @@ from assets.briefing_assets import write_briefing
 from assets.briefing_writer import SYSTEM_PROMPT
 from assets.llm import AnthropicLLM, LlmLedger
 from models.briefing.draft import TOOL_NAME
-from models.briefing.payload import build_payload
+from models.briefing.payload import BriefingInputs, build_payload
 from tests.fake_anthropic import FakeAnthropic
-from tests.models.test_briefing import SPEC, inputs, monthly_values
+from tests.models.test_briefing import SPEC, drift_rows, inputs, monthly_values
 
 LOG = logging.getLogger("test")
 KEY = "sk-ant-test-PLANTED-SECRET-7f3a"
@@ -146,3 +146,20 @@ def test_the_key_is_never_written(payload, tmp_path, keyed, monkeypatch):
     assert KEY in (headers.get("x-api-key", "") + headers.get("authorization", ""))  # it reached the API, nowhere else
     written = "".join(p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file())
     assert KEY not in written and KEY not in json.dumps(row, default=str) and KEY not in json.dumps(book.rows, default=str)
+
+
+def test_a_waterfall_is_drawn_for_the_change_narrated_and_none_for_noise(tmp_path, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    drift = drift_rows()
+    star = drift["metric_id"] == SPEC.north_star
+    # the north star's change on the previous period is noise, on a year before it is material
+    drift.loc[star, "verdict"] = drift.loc[star, "baseline"].map({"previous": "normal variation", "year_ago": "material"})
+    base = inputs(monthly_values(1500.0))
+    payload = build_payload(SPEC, BriefingInputs(**{**base.__dict__, "drift": drift}))
+    write_briefing(SPEC, payload, AnthropicLLM(), ledger(), tmp_path, LOG)
+    text = (tmp_path / SPEC.id / "month-2026-06-01.md").read_text()
+    star_line = next(line for line in text.splitlines() if line.startswith(f"- **{SPEC.north_star}**"))
+    assert "vs a year before" in star_line
+    charts = sorted(p.name for p in (tmp_path / SPEC.id).glob("*-waterfall.png"))
+    assert charts == [f"month-2026-06-01-{SPEC.north_star}-waterfall.png"]  # leads: within noise, no chart
+    assert f"]({charts[0]})" in text and "leads waterfall" not in text
