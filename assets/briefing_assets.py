@@ -15,7 +15,7 @@ from assets.briefing_writer import WriterOutcome, write_offline, write_with_llm
 from assets.llm import AnthropicLLM, LlmLedger
 from assets.settings import Settings
 from assets.warehouse import prepare, table_exists
-from models.briefing.payload import BriefingInputs, build_payload, latest_complete_period
+from models.briefing.payload import BriefingInputs, briefing_grain, build_payload, latest_complete_period
 from models.briefing.template import render_markdown
 from models.spec import BudgetSpec, load_specs
 
@@ -63,10 +63,11 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
     values = conn.execute(
         "select metric_id, grain, period_start, value, null_reason, is_complete, provenance, confidence from main.metric_values "
         "where budget_id = ? and segment_level = '_total' order by metric_id, grain, period_start", [spec.id]).df()
-    period = latest_complete_period(values, spec.reporting_grain)
+    grain = briefing_grain(values[values["metric_id"].isin(list(spec.metrics))], spec.reporting_grain)
+    period = latest_complete_period(values, grain)
     rankings = conn.execute(
         "select * from main.fct_segment_rankings where budget_id = ? and grain = ? and period_start = ? "
-        "order by metric_id, segment_level, rank_best", [spec.id, spec.reporting_grain, period]).df()
+        "order by metric_id, segment_level, rank_best", [spec.id, grain, period]).df()
     received, loaded, quarantined = conn.execute(
         "select coalesce(sum(received), 0), coalesce(sum(loaded), 0), coalesce(sum(quarantined), 0) "
         "from raw.ingestion_log where budget_id = ?", [spec.id]).fetchone()
@@ -82,10 +83,10 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
         [spec.id]).df() if table_exists(conn, "main", "metric_forecasts") else pd.DataFrame()
     drift = conn.execute(
         "select * from main.drift_attributions where budget_id = ? and segment_id = '_total' and grain = ? "
-        "order by all", [spec.id, spec.reporting_grain]).df() if table_exists(conn, "main", "drift_attributions") else pd.DataFrame()
+        "order by all", [spec.id, grain]).df() if table_exists(conn, "main", "drift_attributions") else pd.DataFrame()
     text_evidence = conn.execute(
         "select * from raw.text_metric_values where budget_id = ? and segment_level = '_total' and grain = ?",
-        [spec.id, spec.reporting_grain]).df()
+        [spec.id, grain]).df()
     archetypes = conn.execute("select * from main.segment_archetypes where budget_id = ?", [spec.id]).df() \
         if table_exists(conn, "main", "segment_archetypes") else pd.DataFrame()
     quality = {"received": int(received), "loaded": int(loaded), "quarantined": int(quarantined),
@@ -121,7 +122,8 @@ def write_briefing(spec: BudgetSpec, payload: dict, llm: AnthropicLLM, ledger: L
     """Word the payload, write the Markdown and the payload JSON (and the north star's fan chart from
     ``history``, its observed values at the reporting grain, and the headline waterfalls); return the table row."""
     outcome, note = word_briefing(payload, llm, ledger, log)
-    stem = f"{spec.reporting_grain}-{payload['period']['start']}" if payload["period"] else "no-period"
+    grain = payload["period"]["grain"] if payload["period"] else spec.reporting_grain
+    stem = f"{grain}-{payload['period']['start']}" if payload["period"] else "no-period"
     folder = out_dir / spec.id
     folder.mkdir(parents=True, exist_ok=True)
     ahead = payload.get("what_will_happen") or {}
@@ -140,13 +142,16 @@ def write_briefing(spec: BudgetSpec, payload: dict, llm: AnthropicLLM, ledger: L
                                     folder / f"{stem}-{entry['metric_id']}-waterfall.png")
             entry["chart"] = chart.name
     markdown = render_markdown(payload, note, outcome.draft)
+    if payload["period"]:  # the placeholder of the runs before the budget's first complete period is superseded
+        for name in ("no-period.md", "no-period.json"):
+            (folder / name).unlink(missing_ok=True)
     payload_text = json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n"
     (folder / f"{stem}.json").write_text(payload_text, encoding="utf-8")
     (folder / f"{stem}.md").write_text(markdown, encoding="utf-8")
     if outcome.draft is not None:
         draft_text = json.dumps(outcome.draft, indent=2, sort_keys=True) + "\n"
         (folder / f"{stem}.draft.json").write_text(draft_text, encoding="utf-8")
-    return {"budget_id": spec.id, "period_grain": spec.reporting_grain,
+    return {"budget_id": spec.id, "period_grain": grain,
             "period_start": payload["period"]["start"] if payload["period"] else None,
             "writer": outcome.writer, "model": outcome.model, "fallback_reason": outcome.fallback_reason,
             "attempts": outcome.attempts, "input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens,
@@ -185,7 +190,8 @@ def briefings(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: An
             inputs = _inputs(conn, spec)
             payload = build_payload(spec, inputs)
             v = inputs.values
-            history = v[(v["metric_id"] == spec.north_star) & (v["grain"] == spec.reporting_grain) & v["is_complete"]]
+            grain = payload["period"]["grain"] if payload["period"] else spec.reporting_grain
+            history = v[(v["metric_id"] == spec.north_star) & (v["grain"] == grain) & v["is_complete"]]
             rows.append(write_briefing(spec, payload, llm, ledger, out_dir, context.log, history.tail(36)))
         calls = ledger.persist(conn)
         frame = pd.DataFrame(rows)
@@ -195,7 +201,8 @@ def briefings(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: An
         conn.register("_briefings", frame)
         conn.execute("begin transaction")
         conn.execute("delete from main.briefings where (budget_id, period_grain, coalesce(period_start, date '1900-01-01')) in "
-                     "(select budget_id, period_grain, coalesce(cast(period_start as date), date '1900-01-01') from _briefings)")
+                     "(select budget_id, period_grain, coalesce(cast(period_start as date), date '1900-01-01') from _briefings) "
+                     "or (period_start is null and budget_id in (select budget_id from _briefings))")
         conn.execute("insert into main.briefings by name select budget_id, period_grain, cast(period_start as date) as period_start, "
                      "writer, model, fallback_reason, attempts, input_tokens, output_tokens, cache_read_input_tokens, cost_usd, "
                      "grounded_ratio, ungrounded_numbers, markdown_path, payload_path, payload_sha256 from _briefings")

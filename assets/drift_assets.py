@@ -1,7 +1,10 @@
 """Diagnostic stage: every metric's change at every scope decomposed into the five factors."""
 
 import dataclasses
+import datetime as dt
+import functools
 import time
+from collections.abc import Callable
 
 import dagster as dg
 import pandas as pd
@@ -9,6 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.settings import Settings
 from assets.warehouse import prepare, replace_table
+from models.briefing.payload import FALLBACK_GRAINS
 from models.drift.engine import ATTRIBUTION_COLUMNS, BudgetFrames, decompose_budget, default_pairs
 from models.spec import BudgetSpec, load_specs
 
@@ -47,9 +51,11 @@ def latest_complete(frames: BudgetFrames):
     return pd.to_datetime(total["period_start"]).max().date() if len(total) else None
 
 
-def drift_grains(spec: BudgetSpec, extra: tuple[str, ...]) -> list[str]:
-    """The budget's reporting grain plus the configured ones, finest first."""
-    return [g for g in ("day", "week", "month") if g == spec.reporting_grain or g in extra]
+def drift_grains(spec: BudgetSpec, extra: tuple[str, ...], latest: Callable[[str], dt.date | None]) -> list[str]:
+    """The grain the budget's briefing covers (its reporting grain, or while that has no complete period yet,
+    the next finer one that has) plus the configured ones, finest first."""
+    covered = next((g for g in FALLBACK_GRAINS[spec.reporting_grain] if latest(g) is not None), spec.reporting_grain)
+    return [g for g in ("day", "week", "month") if g == covered or g in extra]
 
 
 def drift_rows(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...]) -> tuple[list[dict], dict[str, float]]:
@@ -57,11 +63,17 @@ def drift_rows(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...]) -> 
     for spec in specs:
         started = time.perf_counter()
         shared = load_frames(conn, spec)
-        for grain in drift_grains(spec, extra_grains):
-            frames = at_grain(conn, spec, shared, grain)
-            latest = latest_complete(frames)
-            if latest is not None:
-                rows += decompose_budget(spec, frames, grain, default_pairs(grain, latest))
+
+        @functools.cache  # each grain's values read once, and only if asked for
+        def at(grain: str) -> BudgetFrames:
+            return at_grain(conn, spec, shared, grain)
+
+        def latest(grain: str) -> dt.date | None:
+            return latest_complete(at(grain))
+
+        for grain in drift_grains(spec, extra_grains, latest):
+            if latest(grain) is not None:
+                rows += decompose_budget(spec, at(grain), grain, default_pairs(grain, latest(grain)))
         seconds[spec.id] = round(time.perf_counter() - started, 2)
     return rows, seconds
 

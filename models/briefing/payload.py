@@ -80,6 +80,18 @@ def latest_complete_period(values: pd.DataFrame, grain: str) -> dt.date | None:
     return None if done.empty else pd.Timestamp(done["period_start"].max()).date()
 
 
+# Grains a briefing may fall back to, coarsest first, while its reporting grain has no complete period yet.
+FALLBACK_GRAINS = {"month": ("month", "week", "day"), "week": ("week", "day"), "day": ("day",)}
+
+
+def briefing_grain(values: pd.DataFrame, reporting_grain: str) -> str:
+    """The grain a briefing covers: the reporting grain, or while it has no complete period yet (a budget's
+    first weeks of data), the next finer grain that has one, so the first briefing reports the latest complete
+    week instead of nothing."""
+    return next((g for g in FALLBACK_GRAINS[reporting_grain] if latest_complete_period(values, g) is not None),
+                reporting_grain)
+
+
 def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: dt.date) -> list[dict]:
     figures = []
     grain_values = values[values["grain"] == grain]
@@ -211,9 +223,9 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
         Sections: budget, period, metrics (north star first), goals, segments,
         composites, data_quality, known_events. Deterministic for the same inputs.
     """
-    grain = spec.reporting_grain
     # the spec's metrics only: system metrics (the LLM ledger) run on past the data, to the day of the calls
     inputs = dataclasses.replace(inputs, values=inputs.values[inputs.values["metric_id"].isin(list(spec.metrics))])
+    grain = briefing_grain(inputs.values, spec.reporting_grain)
     period = latest_complete_period(inputs.values, grain)
     if period is None:
         return {"budget": _budget(spec), "period": None, "metrics": [], "goals": [], "segments": [],
@@ -235,7 +247,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     return _rounded({
         "budget": _budget(spec),
         "period": {"grain": grain, "start": period.isoformat(), "end": period_end.isoformat(),
-                   "data_through": last_day.isoformat()},
+                   "data_through": last_day.isoformat(), "reporting_grain": spec.reporting_grain},
         "metrics": figures,
         "headline_metrics": headline,
         "goals": _goal_progress(spec, inputs.values, last_day),
@@ -256,7 +268,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
         "allocation": _allocation(inputs.allocation, inputs.constraints),
         "why_it_changed": _why_it_changed(headline, inputs.drift, period),
         "archetypes": _archetypes(inputs.archetypes),
-        "what_will_happen": _predictions(spec, inputs),
+        "what_will_happen": _predictions(spec, inputs, grain),
         "data_quality": {**inputs.quality, **days_without_events(
             daily[daily["metric_id"].isin([m for m, x in spec.metrics.items() if x.kind == "base"])
                   & daily["value"].notna()]["period_start"], period, period_end)},
@@ -426,8 +438,8 @@ def _archetypes(archetypes: pd.DataFrame) -> dict | None:
                          for r in archetypes.sort_values("segment_id").itertuples()]}
 
 
-def _predictions(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
-    """Goal projections and the north star's forecast at the reporting grain: all labelled predicted."""
+def _predictions(spec: BudgetSpec, inputs: BriefingInputs, grain: str) -> dict:
+    """Goal projections and the north star's forecast at the briefing's grain: all labelled predicted."""
     constraints = inputs.goal_constraints
     goals = []
     for g in ([] if inputs.goal_tracking.empty else inputs.goal_tracking.to_dict("records")):
@@ -446,9 +458,9 @@ def _predictions(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
                         "status": r.status} for r in rows.itertuples()],
         })
     f = inputs.forecasts
-    star = [] if f.empty else f[(f["metric_id"] == spec.north_star) & (f["grain"] == spec.reporting_grain)
+    star = [] if f.empty else f[(f["metric_id"] == spec.north_star) & (f["grain"] == grain)
                                 ].sort_values("period_start").itertuples()
-    return {"goals": goals, "north_star": spec.north_star, "grain": spec.reporting_grain,
+    return {"goals": goals, "north_star": spec.north_star, "grain": grain,
             "interval_levels": [0.8, 0.95], "current_rate_days": CURRENT_RATE_DAYS, "forecast": [
         {"period_start": pd.Timestamp(r.period_start).date().isoformat(), "value": _num(r.value),
          "low80": _num(r.lo80), "high80": _num(r.hi80), "low95": _num(r.lo95), "high95": _num(r.hi95),

@@ -80,7 +80,9 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
         lines += [f"_{writer_note}_", "", "No complete period with data yet: nothing to report."]
         return "\n".join(lines) + "\n"
     lines += [
-        f"**Period:** {period['grain']} starting {period['start']} (data through {period['data_through']})  ",
+        f"**Period:** {period['grain']} starting {period['start']} (data through {period['data_through']})"
+        + (f"; no complete {period['reporting_grain']} yet, so this covers the latest complete {period['grain']}"
+           if period.get("reporting_grain", period["grain"]) != period["grain"] else "") + "  ",
         f"**Owner:** {budget['owner']} · **Allocation:** {fmt(budget['allocation']['amount'], budget['allocation']['currency'])} "
         f"per {budget['allocation']['period']}  ",
         f"**Written by:** {writer_note}",

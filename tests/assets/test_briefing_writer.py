@@ -163,3 +163,13 @@ def test_a_waterfall_is_drawn_for_the_change_narrated_and_none_for_noise(tmp_pat
     charts = sorted(p.name for p in (tmp_path / SPEC.id).glob("*-waterfall.png"))
     assert charts == [f"month-2026-06-01-{SPEC.north_star}-waterfall.png"]  # leads: within noise, no chart
     assert f"]({charts[0]})" in text and "leads waterfall" not in text
+
+
+def test_the_first_period_briefing_replaces_the_no_period_placeholder(payload, tmp_path, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    empty = build_payload(SPEC, inputs(monthly_values(1500.0).iloc[:0]))
+    assert empty["period"] is None
+    write_briefing(SPEC, empty, AnthropicLLM(), ledger(), tmp_path, LOG)
+    assert (tmp_path / SPEC.id / "no-period.md").exists()
+    write_briefing(SPEC, payload, AnthropicLLM(), ledger(), tmp_path, LOG)
+    assert sorted(p.name for p in (tmp_path / SPEC.id).glob("*.md")) == ["month-2026-06-01.md"]

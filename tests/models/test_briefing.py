@@ -358,3 +358,23 @@ def test_a_composite_names_each_component_with_its_value_normalisation_and_weigh
     for c in composite.composite.components:
         words = {"none": "as is", "range": "scaled to 0-1 on its range", "zscore": "z-scored over its history"}
         assert f"{c.metric} 1.01 ({words[c.normalize.method]}, weight {c.weight:g})" in line
+
+
+def test_before_a_first_complete_month_the_briefing_covers_the_latest_complete_week():
+    # 20 days of data: no complete month, two complete weeks (Mondays 2026-10-05 and 2026-10-12)
+    days = pd.date_range("2026-10-01", "2026-10-20", freq="D")
+    rows = [{"metric_id": m, "grain": "day", "period_start": d.date(), "value": 10.0, "null_reason": None,
+             "is_complete": True} for m in SPEC.metrics for d in days]
+    rows += [{"metric_id": m, "grain": "week", "period_start": w.date(), "value": 70.0 + i, "null_reason": None,
+              "is_complete": w + pd.Timedelta(days=7) <= days[-1] + pd.Timedelta(days=1)}
+             for m in SPEC.metrics for i, w in enumerate(pd.date_range("2026-09-28", "2026-10-19", freq="W-MON"))]
+    rows += [{"metric_id": m, "grain": "month", "period_start": dt.date(2026, 10, 1), "value": 200.0,
+              "null_reason": None, "is_complete": False} for m in SPEC.metrics]
+    payload = build_payload(SPEC, inputs(pd.DataFrame(rows)))
+    assert SPEC.reporting_grain == "month"
+    assert payload["period"]["grain"] == "week" and payload["period"]["start"] == "2026-10-12"
+    assert payload["period"]["reporting_grain"] == "month"
+    assert "no complete month yet, so this covers the latest complete week" in render_markdown(payload, "template")
+    # once the month is complete, the briefing is monthly again and says nothing of a fallback
+    monthly = build_payload(SPEC, inputs(monthly_values(1500.0)))
+    assert monthly["period"]["grain"] == "month" and "covers the latest" not in render_markdown(monthly, "template")
