@@ -238,7 +238,9 @@ def _what_will_happen(payload: dict) -> list[str]:
             for i in blocked:
                 lines.append(f"- **{g['goal_id']}** needs {i['metric_id']} to change by {fmt_pct(i['required_change'])} "
                              f"over the time left; history's 95th percentile for such a stretch is "
-                             f"{fmt_pct(i['historical_p95_change'])}: {i['status']}.")
+                             f"{fmt_pct(i['historical_p95_change'])}: {i['status']} by history alone"
+                             + (f", though the forecast still gives the goal {g['probability'] * 100:.0f}%."
+                                if g["status"] == "at_risk" and g["probability"] else "."))
             if g["required_daily_rate"] is not None and g["status"] not in ("achieved", "missed"):
                 lines.append(_run_rate_line(g, units.get(g["metric_id"], ""), favourable.get(g["metric_id"]),
                                             ahead["current_rate_days"]))

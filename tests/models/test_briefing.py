@@ -378,3 +378,25 @@ def test_before_a_first_complete_month_the_briefing_covers_the_latest_complete_w
     # once the month is complete, the briefing is monthly again and says nothing of a fallback
     monthly = build_payload(SPEC, inputs(monthly_values(1500.0)))
     assert monthly["period"]["grain"] == "month" and "covers the latest" not in render_markdown(monthly, "template")
+
+
+@pytest.mark.parametrize("status, probability, ending", [
+    ("at_risk", 0.19, "infeasible by history alone, though the forecast still gives the goal 19%."),
+    ("infeasible", 0.0, "infeasible by history alone."),
+])
+def test_a_route_history_calls_infeasible_is_worded_with_the_forecasts_chance(status, probability, ending):
+    from models.spec import Goal
+
+    spec = SPEC.model_copy(update={"goals": [Goal(id="q4", metric="new_customers", target=5000.0,
+                                                  start=dt.date(2026, 6, 1), deadline=dt.date(2026, 12, 31))]})
+    tracking = pd.DataFrame([{"goal_id": "q4", "metric_id": "new_customers", "target": 5000.0,
+                              "deadline": pd.Timestamp("2026-12-31"), "projected": 4000.0, "projected_lo95": 3000.0,
+                              "projected_hi95": 5200.0, "probability": probability, "gap": 1000.0, "status": status,
+                              "required_daily_rate": None, "current_daily_rate": None, "binding_input": "new_customers"}])
+    constraints = pd.DataFrame([{"goal_id": "q4", "input_metric": "new_customers", "projected": 4000.0,
+                                 "required": 5000.0, "required_change": 0.25, "historical_p95_change": 0.1,
+                                 "status": "infeasible"}])
+    payload = build_payload(spec, BriefingInputs(**{**inputs(monthly_values(1000.0)).__dict__,
+                                                    "goal_tracking": tracking, "goal_constraints": constraints}))
+    line = next(x for x in render_markdown(payload, "template").splitlines() if x.startswith("- **q4** needs"))
+    assert line.endswith(ending), line
