@@ -42,13 +42,13 @@ import pandas as pd
 from models.drift.dimension import additive_drift, average_drift, bonferroni_logp, rate_shift_logp, share_shift_logp
 from models.drift.influence import CHANGE_ALPHA, EFFECT_ALPHA, Influence, held_shift_p, influence, significant_effects
 from models.drift.materiality import change_materiality
-from models.drift.seasonal import (YEARLY_FIT_DAYS, Profile, YearlyChange, temporal_change, weekday_profile,
-                                   yearly_change)
+from models.drift.seasonal import Profile, YearlyChange, temporal_change, weekday_profile, yearly_change
 from models.drift.shapley import shapley
 from models.drift.shocks import group_shocks, match_event, shock_days
 from models.formula import evaluate_array, ratio_parts, references, substitute
 from models.projections import next_period
 from models.spec import BudgetSpec, Metric
+from models.yearly_cycle import YEARLY_FIT_DAYS
 
 FACTORS = ("temporal_variance", "event_shock", "influence_drift", "dimension_drift", "component_drift", "residual")
 ADDITIVE = {"count", "sum"}

@@ -6,19 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
+
+from models.yearly_cycle import MIN_YEARLY_DAYS, YEAR_DAYS, YEARLY_ALPHA, fit_yearly_cycle
 
 PROFILE_DAYS = 364     # a year of weeks before the current period
 MIN_PROFILE_DAYS = 28
 WEEKDAY_ALPHA = 0.01   # Kruskal-Wallis level at which weekdays are taken to differ
-YEAR_DAYS = 365.25
-YEARLY_HARMONICS = 2   # a yearly wave and its half-year overtone: a smooth season, not every month's noise
-YEARLY_FIT_DAYS = 3 * 364  # history the yearly cycle is fitted on: recent enough for the season to still hold
-MIN_YEARLY_DAYS = 300  # days with a value needed to fit it
-YEARLY_ALPHA = 0.01    # Wald level at which the cycle is taken to be real
-GLS_ITERATIONS = 6     # of the AR(1) error fit
-OUTLIER_Z = 5.0        # residuals beyond this robust z are shocks, left out of the second fit
-MAD_TO_SD = 1.4826     # median absolute deviation to standard deviation, for normal errors
 
 
 @dataclass(frozen=True)
@@ -87,76 +81,17 @@ class YearlyChange:
         return self.p_value < YEARLY_ALPHA
 
 
-def _design(t: np.ndarray) -> np.ndarray:
-    """Level, linear trend (per year) and the yearly harmonics at day numbers ``t``."""
-    angle = 2 * np.pi * t[:, None] * np.arange(1, YEARLY_HARMONICS + 1)[None, :] / YEAR_DAYS
-    return np.column_stack([np.ones_like(t), t / YEAR_DAYS, np.sin(angle), np.cos(angle)])
-
-
 def _day_numbers(days, origin: np.datetime64) -> np.ndarray:
     return (np.asarray(days, dtype="datetime64[ns]") - origin) / np.timedelta64(1, "D")
-
-
-def _rounding(y: np.ndarray) -> float:
-    """A spread of residuals below this is rounding of ``y``'s values: the fit is exact."""
-    return 1e-10 * max(1.0, float(np.max(np.abs(y))))
-
-
-def ar1_gls_wald(y: np.ndarray, X: np.ndarray, tested: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """Least squares with AR(1) errors, and the F-test that the ``tested`` coefficients are all zero.
-
-    The same numbers as statsmodels' ``GLSAR(y, X, rho=1).iterative_fit(GLS_ITERATIONS)`` followed by
-    ``wald_test(..., use_f=True)`` (tested to 1e-8), written out because the drift engine fits one per
-    series and scope: 0.37 ms a fit of 700 days instead of 1.77 ms (555 fits on the 10M-event demo).
-
-    Returns
-    -------
-    (params, p_value) or None
-        None when the whitened design is rank-deficient or leaves no degrees of freedom.
-    """
-    rho = 0.0
-    last = None
-    for i in range(GLS_ITERATIONS):
-        wy, wX = y[1:] - rho * y[:-1], X[1:] - rho * X[:-1]   # whitening drops the first day, as GLSAR does
-        params, _, rank, _ = np.linalg.lstsq(wX, wy, rcond=None)
-        if rank < X.shape[1]:
-            return None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            converged = last is not None and np.max(np.abs(last - params) / np.abs(last)) < 1e-4
-        e = y - X @ params
-        e = e - e.mean()
-        if i == GLS_ITERATIONS - 1 or converged or not (e @ e) > 0:
-            break
-        last = params
-        # Yule-Walker, lag covariances divided by n - k ("adjusted"), as statsmodels' yule_walker
-        rho = float((e[1:] @ e[:-1]) / (len(e) - 1) / ((e @ e) / len(e)))
-    df = len(wy) - X.shape[1]
-    if df <= 0:
-        return None
-    scale = float(np.sum((wy - wX @ params) ** 2)) / df
-    r = params[tested]
-    if not np.sqrt(scale) > _rounding(y):   # an exact fit: the coefficients are certain
-        return params, float(not np.any(np.abs(r) > 10 * _rounding(y)))
-    try:
-        cov = scale * np.linalg.inv(wX.T @ wX)[np.ix_(tested, tested)]
-        f = float(r @ np.linalg.solve(cov, r)) / len(tested)
-    except np.linalg.LinAlgError:
-        return None
-    return params, float(special.fdtrc(len(tested), df, f))   # the F survival function, without its wrapper
 
 
 def yearly_change(history: pd.Series, days0: pd.DatetimeIndex, days1: pd.DatetimeIndex,
                   multiplicative: bool) -> YearlyChange | None:
     """The change between two periods that a series' yearly cycle predicts.
 
-    A level, a linear trend and ``YEARLY_HARMONICS`` yearly harmonics are fitted to the
-    series' history (logs for a multiplicative series) with AR(1) errors, and a Wald
-    test says whether the harmonics differ from zero:
-    a series without a season still differs a little between any two periods, and
-    that difference is no pattern to expect again. Every day of up to
-    ``YEARLY_FIT_DAYS`` of history informs the cycle, not only last year's two
-    periods, and days far off the fit (a robust z beyond ``OUTLIER_Z``: shocks) are
-    dropped before a second fit.
+    The cycle is :func:`fit_yearly_cycle`'s on the series' history (logs for a
+    multiplicative series): every day of up to ``YEARLY_FIT_DAYS`` of history informs
+    it, not only last year's two periods.
 
     Parameters
     ----------
@@ -184,32 +119,18 @@ def yearly_change(history: pd.Series, days0: pd.DatetimeIndex, days1: pd.Datetim
     origin = days[ok][0]
     if origin > (days1[0] - pd.Timedelta(days=YEAR_DAYS)).to_datetime64():
         return None
-    t = _day_numbers(days[ok], origin)
-    y = np.log(values[ok]) if multiplicative else values[ok]
-    X = _design(t)
-    resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
-    deviation = np.abs(resid - np.median(resid))
-    spread = MAD_TO_SD * np.median(deviation)
-    exact = not spread > _rounding(y)   # no day of an exact fit is a shock
-    keep = np.ones(len(y), bool) if exact else deviation <= OUTLIER_Z * spread
-    if keep.sum() < MIN_YEARLY_DAYS:
-        return None
-    # AR(1) errors by feasible GLS, not OLS with HAC errors: the harmonics are smooth regressors, for which
-    # HAC tests reject far too often (measured on white noise: 11-13% at a 5% level; this 3.8%)
-    found = ar1_gls_wald(y[keep], X[keep], np.arange(2, X.shape[1]))
+    found = fit_yearly_cycle(_day_numbers(days[ok], origin), np.log(values[ok]) if multiplicative else values[ok])
     if found is None:
         return None
-    params, p_value = found
-    beta = params[2:]
 
     def cycle(period: pd.DatetimeIndex) -> np.ndarray:
-        return _design(_day_numbers(period, origin))[:, 2:] @ beta
+        return found.at(_day_numbers(period, origin))
 
     if multiplicative:
         return YearlyChange(float(np.mean(np.exp(cycle(days1))) / np.mean(np.exp(cycle(days0)))), "ratio",
-                            p_value, int(keep.sum()))
-    return YearlyChange(float(np.mean(cycle(days1)) - np.mean(cycle(days0))), "difference", p_value,
-                        int(keep.sum()))
+                            found.p_value, found.days)
+    return YearlyChange(float(np.mean(cycle(days1)) - np.mean(cycle(days0))), "difference", found.p_value,
+                        found.days)
 
 
 def temporal_change(profile: Profile, level: float, yearly: float | None, days0: pd.DatetimeIndex,

@@ -6,7 +6,8 @@ import pytest
 
 from statsmodels.regression.linear_model import GLSAR
 
-from models.drift.seasonal import GLS_ITERATIONS, YEARLY_ALPHA, _design, ar1_gls_wald, yearly_change
+from models.drift.seasonal import yearly_change
+from models.yearly_cycle import GLS_ITERATIONS, YEARLY_ALPHA, ar1_gls_wald, yearly_design
 
 HISTORY = pd.date_range("2024-09-01", "2026-08-31")
 AUGUST = pd.date_range("2026-08-01", "2026-08-31")
@@ -87,11 +88,12 @@ def test_without_a_year_of_history_before_the_current_period_there_is_no_cycle()
 def test_the_ar1_fit_gives_statsmodels_glsar_numbers(phi, season):
     rng = np.random.default_rng(8)
     t = np.arange(500.0)
-    X = _design(t)
+    X = yearly_design(t)
     y = X @ np.array([3.0, 0.5, season, 0.0, -season / 2, season / 4]) + ar1(rng, phi, len(t))
-    params, p_value = ar1_gls_wald(y, X, np.arange(2, 6))
+    params, p_value, rho = ar1_gls_wald(y, X, np.arange(2, 6))
     reference = GLSAR(y, X, rho=1).iterative_fit(maxiter=GLS_ITERATIONS)
     assert params == pytest.approx(np.asarray(reference.params), rel=1e-8)
+    assert rho == pytest.approx(float(np.squeeze(reference.model.rho)), rel=1e-6, abs=1e-9)
     assert p_value == pytest.approx(float(reference.wald_test(np.eye(6)[2:], scalar=True, use_f=True).pvalue),
                                     rel=1e-8, abs=1e-300)
 
