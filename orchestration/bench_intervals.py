@@ -1,9 +1,10 @@
 """``budgetlens bench intervals``: the forecaster on simulated daily series whose futures are known.
 
 M4 scores step by step; goal tracking reads totals over many days from the forecast's joint paths,
-and a budget's daily series can be short with a long horizon ahead. Seven kinds of daily series (noise
+and a budget's daily series can be short with a long horizon ahead. Nine kinds of daily series (noise
 around a level, counts, AR(1), a random walk, a weekly season, a trend, a slowly moving level under
-noise), each forecast from ``history`` days for ``horizon`` days ahead (default half the history):
+noise, a yearly season of volumes and of counts), each forecast from ``history`` days for ``horizon``
+days ahead (default half the history), asked for the pipeline's weekly and yearly cycles:
 MASE and MSIS step by step, and the coverage and interval score of the 95% interval of the horizon's
 total.
 """
@@ -20,8 +21,9 @@ from models.forecasting import forecast
 from models.forecasting.accuracy import interval_score, mase, msis
 from orchestration.bench_m4 import PATH_DRAWS, one_blas_thread
 
-KINDS = ("noise", "counts", "ar1", "random_walk", "weekly", "trend", "level_and_noise")
+KINDS = ("noise", "counts", "ar1", "random_walk", "weekly", "trend", "level_and_noise", "yearly", "yearly_counts")
 PERIOD = 7
+PERIODS = (PERIOD, 365)  # what the pipeline asks of daily series: a weekly and a yearly cycle, each tested
 
 
 def simulate(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -46,6 +48,13 @@ def simulate(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
         return 10 + 0.05 * t + rng.normal(0, 1, n)
     if kind == "level_and_noise":
         return 30 + np.cumsum(rng.normal(0, 0.3, n)) + rng.normal(0, 2, n)
+    # a season of volumes (+-25% over the year, its peak on a random day) with a weekend lift
+    season = 1 + 0.25 * np.sin(2 * np.pi * (t - rng.integers(0, 365)) / 365.25)
+    weekly = np.where(t % PERIOD >= 5, 1.2, 1.0)
+    if kind == "yearly":
+        return 100 * season * weekly * np.exp(rng.normal(0, 0.1, n))
+    if kind == "yearly_counts":
+        return rng.poisson(4 * season * weekly).astype(float)
     raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
 
 
@@ -53,7 +62,7 @@ def _one(job) -> tuple:
     kind, number, history, horizon = job
     y = simulate(kind, np.random.default_rng(5000 + number), history + horizon)
     past, future = y[:history], y[history:]
-    f = forecast(past, horizon, (PERIOD,), paths=PATH_DRAWS, seed=number)
+    f = forecast(past, horizon, PERIODS, paths=PATH_DRAWS, seed=number)
     low, high = np.quantile(f.paths.sum(axis=1), [0.025, 0.975])
     return (kind, f.method.split("(")[0], mase(past, future, f.mean, PERIOD),
             msis(past, future, f.lo95, f.hi95, PERIOD), float(low <= future.sum() <= high),

@@ -20,7 +20,10 @@ from models.forecasting import candidates
 from models.forecasting.accuracy import rmsse
 from models.forecasting.direct_ar import fit_direct_ar, min_length
 from models.forecasting.seasonality import seasonal_periods
+from models.forecasting.yearly import YearlyAdjustment, yearly_adjustment
 
+# The period of a daily series' yearly cycle (see _yearly).
+YEAR = 365
 # Quantiles reported: 95% and 80% central intervals.
 PROBABILITIES = np.array([0.025, 0.10, 0.90, 0.975])
 POINT_ONLY = np.empty(0)  # no quantiles: a candidate's point forecast alone
@@ -207,6 +210,9 @@ def forecast(y, horizon: int, periods: tuple[int, ...] = (), *, paths: int = 0, 
         return Forecast(flat, flat, flat, flat, flat, "constant", season,
                         paths=np.tile(flat, (paths, 1)) if paths > 0 else None)
 
+    yearly = _yearly(y, horizon, periods)
+    if yearly is not None:
+        return _with_yearly(yearly, y, horizon, periods, paths, seed)
     found = _candidates(y, horizon, periods)
     scores: dict[str, float] = {}
     if "direct_ar" in found and _seasonal_lags(n, horizon, periods):
@@ -231,6 +237,28 @@ def forecast(y, horizon: int, periods: tuple[int, ...] = (), *, paths: int = 0, 
         sampled = _sample_paths(found, best, y, horizon, mean, lo95, hi95, paths, seed)
         sampled = np.maximum(sampled, 0) if nonnegative else sampled
     return Forecast(mean, lo80, hi80, lo95, hi95, best, season, scores, sampled)
+
+
+def _yearly(y: np.ndarray, horizon: int, periods: tuple[int, ...]) -> YearlyAdjustment | None:
+    """The series' yearly cycle, when the caller asks for one (a period of ``YEAR``) and no model of the
+    forecaster sees it: the direct AR on a full year of lags does, and intermittent series are left as they are."""
+    if YEAR not in periods or _ar_lags(len(y), horizon, periods) == YEAR + 1:
+        return None
+    if bool(np.all(y >= 0)) and np.mean(y == 0) >= INTERMITTENT_SHARE:
+        return None
+    return yearly_adjustment(y, horizon)
+
+
+def _with_yearly(yearly: YearlyAdjustment, y: np.ndarray, horizon: int, periods: tuple[int, ...], paths: int,
+                 seed: int) -> Forecast:
+    """Forecast the series without its yearly cycle, then put the cycle back on every figure."""
+    inner = forecast(yearly.remove(y), horizon, tuple(p for p in periods if p != YEAR), paths=paths, seed=seed)
+    floor = 0.0 if np.all(y >= 0) else -np.inf  # the adjusted series may dip below zero; the original never did
+    mean, lo80, hi80, lo95, hi95 = (np.maximum(yearly.restore(a), floor)
+                                    for a in (inner.mean, inner.lo80, inner.hi80, inner.lo95, inner.hi95))
+    sampled = None if inner.paths is None else np.maximum(yearly.restore(inner.paths), floor)
+    return Forecast(mean, lo80, hi80, lo95, hi95, f"{inner.method} + yearly cycle", inner.period,
+                    inner.holdout_rmsse, sampled)
 
 
 def _run(found, name, y, horizon, season):

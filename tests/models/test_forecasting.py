@@ -293,3 +293,47 @@ def test_direct_ar_reads_a_steady_trend_as_differences_and_compound_growth_as_ra
     f = forecast(linear[:700], 90, (7,))
     # read as ratios, the early growth rate (0.5% a day at level 10) carried on: MASE 1.741 (0.757 now)
     assert mase(linear[:700], linear[700:], f.mean, 7) < 1.0
+
+
+def _season(n: int, rng, counts: bool = False) -> np.ndarray:
+    """+-25% over the year (peak on day 100) with a weekend lift, as the interval bench's ``yearly`` kinds."""
+    t = np.arange(n)
+    shape = (1 + 0.25 * np.sin(2 * np.pi * (t - 10) / 365.25)) * np.where(t % 7 >= 5, 1.2, 1.0)
+    return rng.poisson(5 * shape).astype(float) if counts else 100 * shape * np.exp(rng.normal(0, 0.1, n))
+
+
+@pytest.mark.parametrize("history", [420, 730])
+def test_a_yearly_season_seen_in_one_or_two_years_is_carried_into_the_forecast(history):
+    y = _season(history + 90, np.random.default_rng(history))
+    past, future = y[:history], y[history:]
+    seasonal = forecast(past, 90, (7, 365), paths=500, seed=1)
+    blind = forecast(past, 90, (7,), paths=500, seed=1)
+    assert seasonal.method == f"{blind.method} + yearly cycle"
+    assert mase(past, future, seasonal.mean, 7) < 0.75 * mase(past, future, blind.mean, 7)
+    inside = (future >= seasonal.lo95) & (future <= seasonal.hi95)
+    assert inside.mean() > 0.85 and seasonal.paths.shape == (500, 90)
+    # the paths carry the cycle too: their mean follows the point forecast
+    assert np.allclose(seasonal.paths.mean(axis=0), seasonal.mean, rtol=0.1)
+
+
+def test_a_yearly_season_of_counts_with_zeros_is_added_not_multiplied_and_stays_non_negative():
+    y = _season(500, np.random.default_rng(3), counts=True)  # some days at zero: a season by difference
+    assert 0.01 < (y == 0).mean() < 0.3
+    f = forecast(y, 90, (7, 365), paths=200, seed=0)
+    assert f.method.endswith("+ yearly cycle")
+    assert (f.mean >= 0).all() and (f.lo95 >= 0).all() and (f.paths >= 0).all()
+
+
+@pytest.mark.parametrize("kind", ["random_walk", "trend", "noise"])
+def test_no_yearly_cycle_is_read_into_a_wander_a_trend_or_noise(kind):
+    from orchestration.bench_intervals import simulate
+
+    found = [forecast(simulate(kind, np.random.default_rng(100 + seed), 420), 90, (7, 365)).method
+             for seed in range(20)]
+    assert sum(m.endswith("+ yearly cycle") for m in found) <= 1, found
+
+
+def test_a_year_of_history_or_less_gets_no_yearly_cycle():
+    y = _season(380, np.random.default_rng(0))  # a year and 15 days: too few days left to check a cycle on
+    assert not forecast(y, 60, (7, 365)).method.endswith("+ yearly cycle")
+    assert forecast(_season(420, np.random.default_rng(0)), 60, (7, 365)).method.endswith("+ yearly cycle")
