@@ -7,6 +7,9 @@ forecast and quantiles (damped ETS, Theta, the seasonal naive, and the direct AR
 on its short fallback lags when the history can fit it). Intermittent series
 choose between Croston-SBA and the seasonal naive by holdout RMSSE (squared
 error, so the mean wins over the median: they are not forecast as all zeros).
+A daily series asked for a period of 365 that is too short for a year of lags is
+forecast without its yearly cycle, when it has one, and the cycle put back
+(:mod:`models.forecasting.yearly`).
 """
 
 from __future__ import annotations
@@ -188,7 +191,8 @@ def forecast(y, horizon: int, periods: tuple[int, ...] = (), *, paths: int = 0, 
         Number of steps to forecast (>= 1).
     periods : tuple of int
         Candidate seasonal periods for the data's frequency (e.g. ``(7, 365)``
-        for daily data); each is tested on the data before it is used.
+        for daily data); each is tested on the data before it is used. A
+        period of 365 also asks for a yearly cycle fitted on one or two years.
     paths : int
         When positive, also draw this many joint future paths (for sums over
         the horizon and probabilities of reaching a goal), seeded by ``seed``.
