@@ -190,13 +190,14 @@ def _why_it_changed(payload: dict) -> list[str]:
     if not entries:
         return []
     units = {f["metric_id"]: f["unit"] for f in payload["metrics"]}
-    lines, quiet = ["## Why it changed (attribution estimated)", ""], []
+    lines, quiet, narrated = ["## Why it changed (attribution estimated)", ""], [], False
     for entry in entries:
         unit = units.get(entry["metric_id"], "")
         told = [c for c in entry["comparisons"] if c["verdict"] == "material"]
         quiet += [f"{entry['metric_id']} vs {BASELINE_WORDS.get(c['baseline'], c['baseline'])}"
                   for c in entry["comparisons"] if c["verdict"] != "material"]
         for c in told:
+            narrated = True
             z = "" if c["delta_z"] is None else f", z {c['delta_z']:+.1f}"
             drivers = "; ".join(f"{d['factor'].replace('_', ' ')} {fmt(d['contribution'], unit)}"
                                 + (f" ({d['driver']})" if d["driver"] else "") for d in c["top_drivers"])
@@ -205,7 +206,9 @@ def _why_it_changed(payload: dict) -> list[str]:
                          f"beyond normal variation): {drivers}.")
         if entry.get("chart"):
             lines += ["", f"![{entry['metric_id']} waterfall]({entry['chart']})", ""]
-    if quiet:
+    if quiet and not narrated:  # say so rather than leave the section empty
+        lines += ["No change beyond normal variation to explain (" + ", ".join(quiet) + ")."]
+    elif quiet:
         lines += ["", "_Within normal variation, so not narrated: " + ", ".join(quiet) + "._"]
     lines += ["", "_Each change is split into temporal variance, event shocks, influence drift, dimension drift, "
                   "component drift and a residual that add up to it exactly (table drift_attributions)._", ""]

@@ -400,3 +400,12 @@ def test_a_route_history_calls_infeasible_is_worded_with_the_forecasts_chance(st
                                                     "goal_tracking": tracking, "goal_constraints": constraints}))
     line = next(x for x in render_markdown(payload, "template").splitlines() if x.startswith("- **q4** needs"))
     assert line.endswith(ending), line
+
+
+def test_a_period_with_nothing_beyond_noise_says_so_in_why_it_changed():
+    drift = drift_rows().assign(verdict="normal variation")
+    base = inputs(monthly_values(1500.0))
+    text = render_markdown(build_payload(SPEC, BriefingInputs(**{**base.__dict__, "drift": drift})), "template")
+    section = text.split("## Why it changed (attribution estimated)\n\n")[1].split("\n\n")[0]
+    assert section.startswith("No change beyond normal variation to explain (new_customers vs the previous period")
+    assert "so not narrated" not in text
