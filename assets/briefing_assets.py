@@ -120,7 +120,7 @@ def word_briefing(payload: dict, llm: AnthropicLLM, ledger: LlmLedger, log) -> t
 def write_briefing(spec: BudgetSpec, payload: dict, llm: AnthropicLLM, ledger: LlmLedger, out_dir: Path, log,
                    history: pd.DataFrame | None = None) -> dict:
     """Word the payload, write the Markdown and the payload JSON (and the north star's fan chart from
-    ``history``, its observed values at the reporting grain, and the headline waterfalls); return the table row."""
+    ``history``, its observed values at the briefing's grain, and the headline waterfalls); return the table row."""
     outcome, note = word_briefing(payload, llm, ledger, log)
     grain = payload["period"]["grain"] if payload["period"] else spec.reporting_grain
     stem = f"{grain}-{payload['period']['start']}" if payload["period"] else "no-period"

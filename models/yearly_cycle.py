@@ -83,8 +83,8 @@ class YearlyCycle:
     beta: np.ndarray  # sine and cosine coefficients of each harmonic, as ``yearly_design`` orders them
     p_value: float    # Wald test that they are all zero
     days: int         # days it was fitted on (shocks left out)
-    trend: float = 0.0  # the linear trend fitted beside it, per day
-    rho: float = 0.0    # AR(1) coefficient of the errors around the fit
+    trend: float      # the linear trend fitted beside it, per day
+    rho: float        # AR(1) coefficient of the errors around the fit
 
     @property
     def significant(self) -> bool:
