@@ -100,6 +100,11 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
                           text_evidence=text_evidence)
 
 
+def _grain(spec: BudgetSpec, payload: dict) -> str:
+    """The grain the briefing covers (the reporting grain, or its fallback while that has no complete period)."""
+    return payload["period"]["grain"] if payload["period"] else spec.reporting_grain
+
+
 def word_briefing(payload: dict, llm: AnthropicLLM, ledger: LlmLedger, log) -> tuple[WriterOutcome, str]:
     """Claude's grounded draft when a key is set and the caps allow, else the template; and the writer's note."""
     if payload["period"] is None:
@@ -122,7 +127,7 @@ def write_briefing(spec: BudgetSpec, payload: dict, llm: AnthropicLLM, ledger: L
     """Word the payload, write the Markdown and the payload JSON (and the north star's fan chart from
     ``history``, its observed values at the briefing's grain, and the headline waterfalls); return the table row."""
     outcome, note = word_briefing(payload, llm, ledger, log)
-    grain = payload["period"]["grain"] if payload["period"] else spec.reporting_grain
+    grain = _grain(spec, payload)
     stem = f"{grain}-{payload['period']['start']}" if payload["period"] else "no-period"
     folder = out_dir / spec.id
     folder.mkdir(parents=True, exist_ok=True)
@@ -190,8 +195,7 @@ def briefings(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: An
             inputs = _inputs(conn, spec)
             payload = build_payload(spec, inputs)
             v = inputs.values
-            grain = payload["period"]["grain"] if payload["period"] else spec.reporting_grain
-            history = v[(v["metric_id"] == spec.north_star) & (v["grain"] == grain) & v["is_complete"]]
+            history = v[(v["metric_id"] == spec.north_star) & (v["grain"] == _grain(spec, payload)) & v["is_complete"]]
             rows.append(write_briefing(spec, payload, llm, ledger, out_dir, context.log, history.tail(36)))
         calls = ledger.persist(conn)
         frame = pd.DataFrame(rows)

@@ -68,6 +68,7 @@ def drift_rows(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...]) -> 
         def at(grain: str) -> BudgetFrames:
             return at_grain(conn, spec, shared, grain)
 
+        @functools.cache
         def latest(grain: str) -> dt.date | None:
             return latest_complete(at(grain))
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.yearly_cycle import MIN_YEARLY_DAYS, YEAR_DAYS, YEARLY_ALPHA, fit_yearly_cycle
+from models.yearly_cycle import MIN_YEARLY_DAYS, YEAR_DAYS, YearlyCycle, fit_yearly_cycle
 
 PROFILE_DAYS = 364     # a year of weeks before the current period
 MIN_PROFILE_DAYS = 28
@@ -69,16 +69,24 @@ def weekday_profile(y: pd.Series, before: pd.Timestamp) -> Profile:
 
 @dataclass(frozen=True)
 class YearlyChange:
-    """The change a series' yearly cycle predicts between two periods, and whether the cycle is real."""
+    """The change a series' yearly cycle predicts between two periods, and the cycle (whose test says whether
+    it is real)."""
 
     value: float    # a ratio (kind "ratio") or a difference (kind "difference")
     kind: str
-    p_value: float  # Wald test that the cycle's harmonics are all zero
-    days: int       # days the cycle was fitted on
+    cycle: YearlyCycle
 
     @property
     def significant(self) -> bool:
-        return self.p_value < YEARLY_ALPHA
+        return self.cycle.significant
+
+    @property
+    def p_value(self) -> float:
+        return self.cycle.p_value
+
+    @property
+    def days(self) -> int:
+        return self.cycle.days
 
 
 def _day_numbers(days, origin: np.datetime64) -> np.ndarray:
@@ -127,10 +135,8 @@ def yearly_change(history: pd.Series, days0: pd.DatetimeIndex, days1: pd.Datetim
         return found.at(_day_numbers(period, origin))
 
     if multiplicative:
-        return YearlyChange(float(np.mean(np.exp(cycle(days1))) / np.mean(np.exp(cycle(days0)))), "ratio",
-                            found.p_value, found.days)
-    return YearlyChange(float(np.mean(cycle(days1)) - np.mean(cycle(days0))), "difference", found.p_value,
-                        found.days)
+        return YearlyChange(float(np.mean(np.exp(cycle(days1))) / np.mean(np.exp(cycle(days0)))), "ratio", found)
+    return YearlyChange(float(np.mean(cycle(days1)) - np.mean(cycle(days0))), "difference", found)
 
 
 def temporal_change(profile: Profile, level: float, yearly: float | None, days0: pd.DatetimeIndex,

@@ -26,7 +26,6 @@ class YearlyAdjustment:
     past: np.ndarray
     future: np.ndarray
     multiplicative: bool
-    p_value: float
 
     def remove(self, y: np.ndarray) -> np.ndarray:
         return y / np.exp(self.past) if self.multiplicative else y - self.past
@@ -80,8 +79,7 @@ def yearly_adjustment(y: np.ndarray, horizon: int) -> YearlyAdjustment | None:
     found = _fit(t, z)
     if found is None:
         return None
-    return YearlyAdjustment(found.at(t), found.at(np.arange(n, n + horizon, dtype=float)), multiplicative,
-                            found.p_value)
+    return YearlyAdjustment(found.at(t), found.at(np.arange(n, n + horizon, dtype=float)), multiplicative)
 
 
 def _fit(t: np.ndarray, z: np.ndarray) -> YearlyCycle | None:
