@@ -91,7 +91,8 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
         if table_exists(conn, "main", "segment_archetypes") else pd.DataFrame()
     quality = {"received": int(received), "loaded": int(loaded), "quarantined": int(quarantined),
                "top_reasons": [{"reason": r, "rows": int(n)} for r, n in reasons],
-               "last_event": None if last_event is None else pd.Timestamp(last_event).isoformat()}
+               "last_event": None if last_event is None else pd.Timestamp(last_event).isoformat(),
+               "timezone": spec.clock}
     return BriefingInputs(values=values, rankings=rankings, quality=quality, known_events=events,
                           actions=prescriptive["actions"], allocation=prescriptive["allocation_recommendations"],
                           constraints=prescriptive["allocation_constraints"], outcomes=prescriptive["decision_outcomes"],

@@ -11,7 +11,7 @@ from models.spec import load_specs
 
 OWNER = "team:analytics-engineering"
 DESCRIPTIONS = {
-    "budgets": "One row per budget spec (owner, allocation, segment levels, value chain, north star).",
+    "budgets": "One row per budget spec (owner, allocation, clock, segment levels, value chain, north star).",
     "metric_catalog": "Every metric with its definition; derived formulas compiled to SQL.",
     "metric_components": "Weighted, normalised components of composite scores.",
     "metric_relationships": "Typed edges of the metrics tree (deterministic, compositional, probabilistic, causal).",

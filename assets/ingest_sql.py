@@ -31,23 +31,30 @@ def _base_type(sql_type: str) -> str:
     return sql_type.upper().split("(")[0].strip()
 
 
-def timestamp_utc_sql(col: str, sql_type: str, timezone: str) -> str:
-    """UTC (naive) timestamp from a column of any type; NULL when it cannot be read as a time.
+def clock_timestamp_sql(col: str, sql_type: str, zone: str, clock: str) -> str:
+    """The budget's wall-clock (naive) timestamp from a column of any type; NULL when it cannot be read as a time.
 
-    Text: an explicit offset wins, else ``timezone`` applies. A naive timestamp is
-    read in ``timezone``; a zoned one is converted.
+    Text: an explicit offset wins, else ``zone`` applies. A naive timestamp is read
+    in ``zone``; a zoned one is converted. The instant is then told on ``clock``, the
+    budget's zone, so its days and hours are the budget's own (a naive time already
+    on that clock is kept as it is: no conversion, and a time a DST change skipped
+    stays where it was written).
     """
     kind = _base_type(sql_type)
+    on_clock = quote_literal(clock)
     if kind == "TIMESTAMP WITH TIME ZONE" or kind == "TIMESTAMPTZ":
-        return f"timezone('UTC', {col})"
+        return f"timezone({on_clock}, {col})"
+
+    def naive(value: str) -> str:
+        return value if zone == clock else f"timezone({on_clock}, timezone({quote_literal(zone)}, {value}))"
+
     if kind in _NAIVE_TIMESTAMPS:
-        naive = f"cast({col} as timestamp)"
-        return naive if timezone == "UTC" else f"timezone('UTC', timezone({quote_literal(timezone)}, {naive}))"
+        return naive(f"cast({col} as timestamp)")
     text = f"trim(cast({col} as varchar))"
     return (
         f"case when regexp_matches({text}, '{_OFFSET_RE}') "
-        f"then timezone('UTC', try_cast({text} as timestamptz)) "
-        f"else timezone('UTC', timezone({quote_literal(timezone)}, try_cast({text} as timestamp))) end"
+        f"then timezone({on_clock}, try_cast({text} as timestamptz)) "
+        f"else {naive(f'try_cast({text} as timestamp)')} end"
     )
 
 
@@ -132,7 +139,7 @@ def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict
             _text_sql(ts_col, ts_type), measure_sql, *values, *[_text_sql(c, t) for c, t in segs]])
         return f"""
         select {source_sql} as source, {row_number} as source_row,
-            {timestamp_utc_sql(ts_col, ts_type, src.timezone)} as ts, {_blank_sql(ts_col, ts_type)} as ts_blank,
+            {clock_timestamp_sql(ts_col, ts_type, src.timezone, spec.clock)} as ts, {_blank_sql(ts_col, ts_type)} as ts_blank,
             {ts_col} as ts_cell,
             {measure_sql} as measure, {measure_blank} as measure_blank,
             {_value_sql(value_col, value_type)} as val, {_blank_sql(value_col, value_type)} as val_blank,
@@ -261,7 +268,7 @@ def checked_documents_select(spec: BudgetSpec, documents: DocumentSource, reader
     extra = " + ".join(f"cast(not {_blank_sql(col(c), columns[c])} as integer)" for c in overflow) or "0"
     rows = f"""
         select {source_sql} as source, {row_number} as source_row,
-            {timestamp_utc_sql(ts_col, ts_type, src.document_zone(documents))} as ts, {_blank_sql(ts_col, ts_type)} as ts_blank,
+            {clock_timestamp_sql(ts_col, ts_type, src.document_zone(documents), spec.clock)} as ts, {_blank_sql(ts_col, ts_type)} as ts_blank,
             {ts_col} as ts_cell, {kind} as kind, {typed(documents.text)} as body,
             coalesce(nullif(trim({typed(documents.doc_id)}), ''), md5(concat_ws('|', {content}))) as doc_id,
             {''.join(f'{c} as seg_{i}, ' for i, c in enumerate(segs))}{extra} as extra_fields,

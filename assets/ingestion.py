@@ -349,7 +349,7 @@ def ingest_window(conn: duckdb.DuckDBPyConnection, spec: BudgetSpec, start: dt.d
         The budget; ``spec.source`` says whether rows come from the demo
         generator or from landing files.
     start, end : datetime.date
-        Window of UTC days, end exclusive.
+        Window of days on the budget's clock (``spec.clock``), end exclusive.
     landing_dir : pathlib.Path
         Landing folder for ``files`` sources.
     history_start : datetime.date

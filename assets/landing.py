@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from assets.ingest_sql import timestamp_utc_sql
+from assets.ingest_sql import clock_timestamp_sql
 from assets.warehouse import quote_ident, quote_literal
 from models.spec import BudgetSpec
 
@@ -37,9 +37,10 @@ class LandingFile:
         return documents.timestamp, spec.source.document_zone(documents)
 
     def read_as(self, spec: BudgetSpec) -> str:
-        """What the file's day range depends on besides its bytes: its role, timestamp column and zone."""
+        """What the file's day range depends on besides its bytes: its role, timestamp column and zone, and the
+        budget's clock."""
         column, zone = self.timestamp(spec)
-        return f"{'events' if self.documents is None else 'documents'} by {column!r} in {zone}"
+        return f"{'events' if self.documents is None else 'documents'} by {column!r} in {zone}, days in {spec.clock}"
 
 
 def _fingerprint(path: Path) -> str:
@@ -167,7 +168,7 @@ def read_columns(conn: duckdb.DuckDBPyConnection, file: LandingFile) -> dict[str
 
 def day_ranges(conn: duckdb.DuckDBPyConnection, files: list[LandingFile], columns: dict[str, str],
                spec: BudgetSpec) -> list[tuple[dt.date | None, dt.date | None, int]]:
-    """First and last UTC day with a parseable timestamp, and the row count, of each of ``files`` (one file, or
+    """First and last day (on the budget's clock) with a parseable timestamp, and the row count, of each of ``files`` (one file, or
     batchable files of one role and the same ``columns``) in one pass.
 
     Raises
@@ -178,7 +179,7 @@ def day_ranges(conn: duckdb.DuckDBPyConnection, files: list[LandingFile], column
     reader, _, source_sql = batch_reader_sql(files, columns)
     timestamp_col, timezone = files[0].timestamp(spec)
     # without the timestamp column every row will be quarantined for it: no days, only a count
-    day = (f"cast({timestamp_utc_sql('t.' + quote_ident(timestamp_col), columns[timestamp_col], timezone)} as date)"
+    day = (f"cast({clock_timestamp_sql('t.' + quote_ident(timestamp_col), columns[timestamp_col], timezone, spec.clock)} as date)"
            if timestamp_col in columns else "cast(null as date)")
     # every column is decoded (hashed, the hash unused): a file whose timestamps read but another column's pages
     # are corrupt is refused here as unreadable, instead of failing the load of the whole window
@@ -190,7 +191,7 @@ def day_ranges(conn: duckdb.DuckDBPyConnection, files: list[LandingFile], column
 
 def day_range(conn: duckdb.DuckDBPyConnection, file: LandingFile,
               spec: BudgetSpec) -> tuple[dt.date | None, dt.date | None, int]:
-    """First and last UTC day with a parseable timestamp, and the row count, of one file.
+    """First and last day (on the budget's clock) with a parseable timestamp, and the row count, of one file.
 
     Raises
     ------

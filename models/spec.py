@@ -412,6 +412,9 @@ class BudgetSpec(_Strict):
     description: str = ""
     allocation: Allocation
     reporting_grain: Grain = "month"
+    timezone: str | None = Field(default=None, description=(
+        "the budget's clock: its days and hours (partitions, digests, periods, goals) are this zone's wall-clock "
+        "days and hours; default the source's timezone"))
     value_chain: list[Name] = Field(min_length=1, description="value-chain steps, upstream first")
     segments: Segments
     measures: dict[Name, Measure] = Field(min_length=1)
@@ -423,6 +426,16 @@ class BudgetSpec(_Strict):
     optimization: Optimization | None = None
     archetypes: Archetypes = Archetypes()
     source: Source
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        return value if value is None else _known_zone(value)
+
+    @property
+    def clock(self) -> str:
+        """The zone whose wall-clock days and hours the budget is reported in."""
+        return self.timezone or self.source.timezone
 
     @property
     def north_star(self) -> str:

@@ -1,4 +1,4 @@
-"""Partitions: one per UTC day from BUDGETLENS_START_DATE on."""
+"""Partitions: one per day from BUDGETLENS_START_DATE on (a budget's day is a day on its own clock)."""
 
 from __future__ import annotations
 

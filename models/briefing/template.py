@@ -141,7 +141,7 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
     lines += ["## Data quality", "",
               f"- Rows received {q['received']:,}, loaded {q['loaded']:,}, quarantined {q['quarantined']:,} "
               f"(received = loaded + quarantined: {'yes' if q['received'] == q['loaded'] + q['quarantined'] else 'NO'}).",
-              f"- Last event: {q['last_event'] + ' UTC' if q['last_event'] else 'none'}."]
+              f"- Last event: {q['last_event'] + ' ' + q.get('timezone', 'UTC') if q['last_event'] else 'none'}."]
     if q.get("days_without_events"):
         gaps = ", ".join(g["start"] if g["days"] == 1 else f"{g['start']} – {g['end']}" for g in q["latest_gaps"])
         in_period = q["days_without_events_in_period"]

@@ -60,13 +60,54 @@ def test_every_bad_row_is_quarantined_with_its_reason(conn, spec, landing):
     assert '"value":"abc"' in record and '"id":"e4"' in record
 
 
-def test_time_zones_are_normalised_to_utc(conn, landing):
+def on_clock(source: dict, clock: str | None = None):
+    spec = make_spec(**source)
+    return spec.model_copy(update={"timezone": clock})
+
+
+def test_time_zones_are_normalised_to_the_budgets_clock(conn, landing):
     (landing / "shop" / "day1.csv").write_text(GOOD_AND_BAD)
-    ingest(conn, make_spec(timezone="Europe/Paris"), landing)
+    ingest(conn, on_clock({"timezone": "Europe/Paris"}, clock="UTC"), landing)
     times = dict(conn.execute("select event_id, cast(event_ts as varchar) from raw.events").fetchall())
-    assert times["e1"] == "2026-03-01 09:00:00"   # naive -> the spec's time zone (Paris, UTC+1)
+    assert times["e1"] == "2026-03-01 09:00:00"   # naive -> the source's time zone (Paris, UTC+1), told in UTC
     assert times["e11"] == "2026-03-01 08:00:00"  # explicit +02:00 wins
     assert times["e15"] == "2026-03-02 23:30:00"  # explicit Z
+
+
+def test_a_budget_reads_days_and_hours_on_its_own_clock(conn, landing):
+    (landing / "shop" / "day1.csv").write_text(GOOD_AND_BAD)
+    # the clock defaults to the source's zone; 23:30Z on 2 March is 3 March in Paris, so the window reaches it
+    ingest(conn, make_spec(timezone="Europe/Paris"), landing, end=dt.date(2026, 3, 4))
+    rows = {e: (ts, str(day)) for e, ts, day in conn.execute(
+        "select event_id, cast(event_ts as varchar), day from raw.events").fetchall()}
+    assert rows["e1"] == ("2026-03-01 10:00:00", "2026-03-01")   # naive Paris time stays as written
+    assert rows["e11"] == ("2026-03-01 09:00:00", "2026-03-01")  # +02:00 told in Paris (+01:00)
+    assert rows["e15"] == ("2026-03-03 00:30:00", "2026-03-03")  # 23:30Z is past midnight in Paris: next day
+
+
+def test_a_window_is_cut_at_the_clocks_midnight(conn, landing):
+    (landing / "shop" / "a.csv").write_text("id,timestamp,measure,value,channel,campaign\n"
+                                            "x1,2026-03-01T23:30:00Z,visit,1,web,spring\n"
+                                            "x2,2026-03-02T04:30:00Z,visit,1,web,spring\n"
+                                            "x3,2026-03-02T05:30:00Z,visit,1,web,spring\n")
+    spec = on_clock({}, clock="America/New_York")  # UTC-5 in March: midnight is 05:00Z
+    first = ingest(conn, spec, landing, start=MARCH_1, end=dt.date(2026, 3, 2))
+    assert (first.received, first.loaded) == (2, 2)  # x3 belongs to another window and is not received here
+    second = ingest(conn, spec, landing, start=dt.date(2026, 3, 2), end=MARCH_3)
+    assert (second.received, second.loaded) == (1, 1)
+    days = dict(conn.execute("select event_id, cast(day as varchar) from raw.events").fetchall())
+    assert days == {"x1": "2026-03-01", "x2": "2026-03-01", "x3": "2026-03-02"}
+    planned = conn.execute("select first_day, last_day, read_as from raw.landing_files").fetchone()
+    assert (str(planned[0]), str(planned[1])) == ("2026-03-01", "2026-03-02") and "America/New_York" in planned[2]
+
+
+def test_a_dst_change_repeats_an_hour_on_the_clock(conn, landing):
+    # New York falls back on 2026-11-01: 05:30Z and 06:30Z are both 01:30 on the clock
+    (landing / "shop" / "a.csv").write_text("id,timestamp,measure,value,channel,campaign\n"
+                                            "y1,2026-11-01T05:30:00Z,visit,1,web,spring\n"
+                                            "y2,2026-11-01T06:30:00Z,visit,1,web,spring\n")
+    ingest(conn, on_clock({}, clock="America/New_York"), landing, start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 2))
+    assert conn.execute("select distinct cast(event_ts as varchar) from raw.events").fetchall() == [("2026-11-01 01:30:00",)]
 
 
 def test_rerun_of_a_window_is_idempotent(conn, spec, landing):
@@ -175,7 +216,7 @@ def test_a_file_read_by_another_timestamp_column_is_planned_again(conn, landing)
     moved = ingest(conn, make_spec(timestamp="created"), landing, start=dt.date(2026, 3, 5), end=dt.date(2026, 3, 6))
     assert moved.loaded == 1
     assert conn.execute("select first_day, read_as from raw.landing_files").fetchall() == [
-        (dt.date(2026, 3, 5), "events by 'created' in UTC")]
+        (dt.date(2026, 3, 5), "events by 'created' in UTC, days in UTC")]
 
 
 def test_empty_file_is_harmless(conn, spec, landing):

@@ -76,6 +76,7 @@ def test_valid_spec_and_demo_specs_load():
     ("source.segments", {"channel": "ch"}, "source.segments", "missing campaign"),
     ("source.pattern", "../elsewhere/*.csv", "source", "inside the landing folder"),
     ("source.timezone", "Mars/Olympus", "source.timezone", "unknown time zone"),
+    ("timezone", "Europe/Pariss", "timezone", "unknown time zone 'Europe/Pariss'"),
     ("segments.levels", ["channel", "channel"], "segments.levels", "duplicate segment level"),
     ("metrics.health.composite.components.0.metric", "health", "metrics.health.composite.components.0.metric", "composite score"),
     ("relationships.0.to", "visits", "relationships.0", "two different metrics"),
@@ -90,6 +91,13 @@ def test_valid_spec_and_demo_specs_load():
 def test_each_error_names_file_key_and_problem(path, value, key, fragment):
     found = problems(mutate(path, value))
     assert any(file == "budgets/shop.yaml" and k == key and fragment in message for file, k, message in found), found
+
+
+def test_the_clock_is_the_budgets_timezone_else_the_sources():
+    assert parse_spec(VALID, "shop.yaml").clock == VALID["source"].get("timezone", "UTC")
+    paris = {**VALID, "source": {**VALID["source"], "timezone": "Europe/Paris"}}
+    assert parse_spec(paris, "shop.yaml").clock == "Europe/Paris"
+    assert parse_spec({**paris, "timezone": "America/New_York"}, "shop.yaml").clock == "America/New_York"
 
 
 MOOD = {"text": {"kinds": ["ticket"], "question": "How happy are customers?", "min": 1, "max": 5, "level": "campaign"},

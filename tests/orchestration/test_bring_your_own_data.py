@@ -30,7 +30,7 @@ SPEC = {
     },
     "goals": [{"id": "q1_revenue", "metric": "revenue", "target": 20000, "start": "2026-01-01", "deadline": "2026-03-31"}],
     "source": {"kind": "files", "pattern": "webshop/*.csv", "format": "wide", "timestamp": "ts",
-               "measure": None, "value": None, "measures": {"visits": "visits", "revenue": "revenue"},
+               "timezone": "Europe/Berlin", "measure": None, "value": None, "measures": {"visits": "visits", "revenue": "revenue"},
                "segments": {"channel": "channel", "campaign": "campaign"}},
 }
 
@@ -96,6 +96,18 @@ def test_retention_keeps_statistics_but_bounds_raw_storage(byo):
     assert (first_raw, first_hourly, first_daily) == (dt.date(2026, 2, 5), dt.date(2026, 1, 26), dt.date(2026, 1, 1))
     loaded = conn.execute("select sum(loaded) from raw.ingestion_log").fetchone()[0]
     assert conn.execute("select sum(event_count) from main.fct_digest_daily").fetchone()[0] == loaded
+
+
+def test_days_and_hours_are_the_shops_own(byo):
+    # naive Berlin times on a Berlin clock: midnight of 1 January is 1 January's first hour, not 31 December's last
+    _, _, conn, _ = byo
+    first_daily, first_hour = conn.execute(
+        "select (select min(day) from main.fct_digest_daily), (select min(hour_start) from main.fct_digest_hourly "
+        "where day = date '2026-02-14')").fetchone()
+    assert (first_daily, first_hour) == (dt.date(2026, 1, 1), dt.datetime(2026, 2, 14, 0, 0))
+    assert conn.execute("select timezone from raw.budgets").fetchone()[0] == "Europe/Berlin"
+    path = conn.execute("select markdown_path from main.briefings").fetchone()[0]
+    assert "- Last event: 2026-02-14T21:00:00 Europe/Berlin." in Path(path).read_text()
 
 
 def test_llm_failure_falls_back_to_the_labelled_template(byo):
