@@ -9,7 +9,8 @@ from dagster_duckdb import DuckDBResource
 from assets.llm import AnthropicLLM, LlmLedger, LlmUnavailable
 from assets.settings import Settings
 from assets.warehouse import prepare, replace_table
-from models.archetypes import ARCHETYPES, archetype_tool, check_assignments, profile_segments, quadrant_archetypes
+from models.archetypes import (ARCHETYPE_GRAINS, ARCHETYPES, archetype_grain, archetype_tool, check_assignments,
+                               profile_segments, quadrant_archetypes)
 from models.spec import BudgetSpec, load_specs
 
 SYSTEM_PROMPT = f"""You classify the segments of a budget into archetypes from a table of their reward and risk.
@@ -57,7 +58,8 @@ def classify(spec: BudgetSpec, values: pd.DataFrame, llm: AnthropicLLM, ledger: 
     group_name="diagnostic",
     pool="duckdb",
     description="Segments of each budget's archetype level placed on reward (recent level of the north star or the "
-                "spec's metric) against risk (volatility of its changes): classified by Claude from that table when "
+                "spec's metric) against risk (volatility of its changes) over the reporting grain's complete periods "
+                "(a monthly budget with fewer than 4 complete months: weeks'): classified by Claude from that table when "
                 "a key is set, else by the quadrant rule (median splits); both labels kept (main.segment_archetypes).",
 )
 def segment_archetypes(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: AnthropicLLM) -> dg.MaterializeResult:
@@ -69,15 +71,20 @@ def segment_archetypes(context: dg.AssetExecutionContext, duckdb: DuckDBResource
         for spec in specs:
             level = spec.archetypes.level or spec.segments.levels[0]
             metric_id = spec.archetypes.metric or spec.north_star
+            grains = ARCHETYPE_GRAINS[spec.reporting_grain]
             values = conn.execute(
-                "select segment_id, period_start, value from main.metric_values where budget_id = ? and metric_id = ? "
-                "and grain = ? and segment_level = ? and is_complete order by period_start", [spec.id, metric_id,
-                                                                                           spec.reporting_grain, level]).df()
+                "select grain, segment_id, period_start, value from main.metric_values where budget_id = ? "
+                "and metric_id = ? and grain in (select unnest(?)) and segment_level = ? and is_complete "
+                "order by period_start", [spec.id, metric_id, list(grains), level]).df()
+            grain = archetype_grain(values.groupby("grain")["period_start"].nunique().to_dict(), spec.reporting_grain)
+            if grain is None:
+                continue
+            values = values[values["grain"] == grain].drop(columns="grain")
             result = classify(spec, values, llm, ledger, context.log)
             if not result.empty:
                 latest = pd.to_datetime(values["period_start"]).max().date()
                 frames.append(result.assign(budget_id=spec.id, segment_level=level, metric_id=metric_id,
-                                            grain=spec.reporting_grain, latest_period=latest))
+                                            grain=grain, latest_period=latest))
         calls = ledger.persist(conn)
         columns = ["budget_id", "segment_level", "segment_id", "metric_id", "grain", "latest_period", "periods", "reward",
                    "risk", "reward_median", "risk_median", "rule_archetype", "archetype", "method", "rationale",

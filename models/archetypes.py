@@ -20,6 +20,17 @@ TOOL_NAME = "classify_segments"
 MIN_PERIODS = 4  # fewer complete periods cannot show a volatility
 
 
+# Grains a reporting grain's archetypes may fall back to while it has too few periods: never to days, whose
+# changes mostly measure the weekday cycle, not a segment's risk.
+ARCHETYPE_GRAINS = {"month": ("month", "week"), "week": ("week",), "day": ("day",)}
+
+
+def archetype_grain(complete_periods: dict[str, int], reporting_grain: str) -> str | None:
+    """The reporting grain, or while it has fewer than ``MIN_PERIODS`` complete periods a finer one that has
+    them (a monthly budget's first months are profiled by week); None when none has enough yet."""
+    return next((g for g in ARCHETYPE_GRAINS[reporting_grain] if complete_periods.get(g, 0) >= MIN_PERIODS), None)
+
+
 def profile_segments(values: pd.DataFrame, window: int) -> pd.DataFrame:
     """Reward (recent mean) and risk (volatility of relative changes) per segment.
 

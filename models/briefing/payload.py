@@ -428,7 +428,7 @@ def _archetypes(archetypes: pd.DataFrame) -> dict | None:
     if archetypes.empty:
         return None
     first = archetypes.iloc[0]
-    return {"segment_level": first["segment_level"], "metric_id": first["metric_id"],
+    return {"segment_level": first["segment_level"], "metric_id": first["metric_id"], "grain": first["grain"],
             "latest_period": pd.Timestamp(first["latest_period"]).date().isoformat(), "method": first["method"],
             "fallback_reason": _text(first["fallback_reason"]),
             "reward_median": _num(first["reward_median"]), "risk_median": _num(first["risk_median"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from models.archetypes import MIN_PERIODS
 from models.drift.materiality import MATERIAL_Z, MIN_CHANGES
 
 CURRENCY_UNITS = {"EUR": "€", "USD": "$", "GBP": "£"}
@@ -173,8 +174,11 @@ def _archetype_lines(payload: dict) -> list[str]:
     if not a:
         return []
     who = a["method"] if a["method"].startswith("quadrant") else f"{a['method']} (the quadrant rule's label beside it)"
+    reporting = payload["period"].get("reporting_grain", a["grain"])
+    finer = f" (fewer than {MIN_PERIODS} complete {reporting}s yet)" if a["grain"] != reporting else ""
     lines = ["## Segment archetypes (estimated)", "",
-             f"{a['segment_level']} segments by {a['metric_id']}: reward = its level over the last complete periods, "
+             f"{a['segment_level']} segments by {a['metric_id']}: reward = its level over the last complete "
+             f"{a['grain']}s{finer}, "
              f"risk = standard deviation of its period-to-period changes in %; classified by {who}.", "",
              "| segment | archetype | quadrant rule | reward | risk |", "|---|---|---|---|---|"]
     lines += [f"| {s['segment_id']} | {s['archetype']} | {s['rule_archetype']} | {fmt(s['reward'])} | "

@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from models.archetypes import ARCHETYPES, archetype_tool, check_assignments, profile_segments, quadrant_archetypes
+from models.archetypes import (ARCHETYPES, archetype_grain, archetype_tool, check_assignments, profile_segments,
+                               quadrant_archetypes)
 
 
 def values(series: dict[str, list[float]]) -> pd.DataFrame:
@@ -50,3 +51,11 @@ def test_llm_classifications_are_checked():
         check_assignments({"assignments": good["assignments"] + good["assignments"][:1]}, ["a", "b"])
     with pytest.raises(ValueError, match="malformed"):
         check_assignments({"assignments": "all high"}, ["a"])
+
+
+def test_a_young_monthly_budget_is_profiled_by_week_until_it_has_four_months():
+    assert archetype_grain({"month": 4, "week": 17, "day": 120}, "month") == "month"
+    assert archetype_grain({"month": 3, "week": 13, "day": 95}, "month") == "week"
+    # never by day: daily changes mostly measure the weekday cycle
+    assert archetype_grain({"month": 0, "week": 3, "day": 25}, "month") is None
+    assert archetype_grain({"week": 3, "day": 25}, "week") is None and archetype_grain({"day": 4}, "day") == "day"

@@ -1,3 +1,4 @@
+import dataclasses
 import datetime as dt
 
 import pandas as pd
@@ -375,6 +376,15 @@ def test_before_a_first_complete_month_the_briefing_covers_the_latest_complete_w
     assert payload["period"]["grain"] == "week" and payload["period"]["start"] == "2026-10-12"
     assert payload["period"]["reporting_grain"] == "month"
     assert "no complete month yet, so this covers the latest complete week" in render_markdown(payload, "template")
+    archetypes = pd.DataFrame([{"segment_level": "channel", "metric_id": "new_customers", "grain": "week",
+                                "latest_period": dt.date(2026, 10, 12), "method": "quadrant rule (median splits)",
+                                "fallback_reason": "no ANTHROPIC_API_KEY", "reward_median": 5.0, "risk_median": 0.1,
+                                "segment_id": s, "archetype": a, "rule_archetype": a, "reward": r, "risk": k,
+                                "periods": 4} for s, a, r, k in (("ppc", "high-risk/high-reward", 6.0, 0.2),
+                                                                 ("seo", "low-risk/low-reward", 4.0, 0.05))])
+    young = build_payload(SPEC, dataclasses.replace(inputs(pd.DataFrame(rows)), archetypes=archetypes))
+    assert ("channel segments by new_customers: reward = its level over the last complete weeks (fewer than 4 "
+            "complete months yet)") in render_markdown(young, "template")
     # once the month is complete, the briefing is monthly again and says nothing of a fallback
     monthly = build_payload(SPEC, inputs(monthly_values(1500.0)))
     assert monthly["period"]["grain"] == "month" and "covers the latest" not in render_markdown(monthly, "template")

@@ -110,14 +110,24 @@ def test_days_and_hours_are_the_shops_own(byo):
     assert "- Last event: 2026-02-14T21:00:00 Europe/Berlin." in Path(path).read_text()
 
 
+def test_a_monthly_budget_with_one_complete_month_gets_archetypes_by_week(byo):
+    _, _, conn, _ = byo
+    rows = conn.execute("select segment_id, grain, periods from main.segment_archetypes order by all").fetchall()
+    assert rows == [("mail", "week", 5), ("web", "week", 5)]  # the weeks from Monday 5 January to Sunday 8 February
+
+
 def test_llm_failure_falls_back_to_the_labelled_template(byo):
     settings, _, conn, fake = byo
     writer, reason, path = conn.execute("select writer, fallback_reason, markdown_path from main.briefings").fetchone()
     assert writer == "template" and reason == "LLM call failed: OverloadedError (HTTP 529)"
-    assert len(fake.requests) == 4  # the SDK's own retries: 1 + 3
     assert "deterministic template — fallback: LLM call failed: OverloadedError (HTTP 529)" in Path(path).read_text()
+    # two calls (the archetypes', then the briefing's), each tried 1 + 3 times by the SDK's own retries
     assert fake.requests[0]["headers"]["authorization"] == f"Bearer {PLANTED_KEY}"
-    assert [r["headers"]["x-stainless-retry-count"] for r in fake.requests] == ["0", "1", "2", "3"]
+    assert [r["headers"]["x-stainless-retry-count"] for r in fake.requests] == ["0", "1", "2", "3"] * 2
+    calls = conn.execute("select purpose, outcome from raw.llm_calls order by call_seq").fetchall()
+    assert [purpose for purpose, _ in calls] == ["archetypes", "briefing"] and len({o for _, o in calls}) == 1
+    archetypes = conn.execute("select distinct method, fallback_reason from main.segment_archetypes").fetchall()
+    assert archetypes == [("quadrant rule (median splits)", "LLM call failed: OverloadedError (HTTP 529)")]
 
 
 def test_the_key_never_reaches_an_output(byo):

@@ -455,7 +455,9 @@ def test_with_a_key_the_llm_reads_writes_and_its_spending_becomes_metrics(tmp_pa
         dumps = "".join(repr(conn.execute(f'select * from "{s}"."{t}"').fetchall()) for s, t in tables)
     finally:
         conn.close()
-    assert {(p, o) for p, o, _, _ in calls} == {("text_metric", "answered"), ("briefing", "answered")}
+    # archetypes too: two months of data profile each budget's segments by week
+    assert {(p, o) for p, o, _, _ in calls} == {("text_metric", "answered"), ("archetypes", "answered"),
+                                                 ("briefing", "answered")}
     assert text == [("llm_extracted", "claude-sonnet-5-5")]
     assert [b[0] for b in briefings] == ["llm"] * 3 and all(b[2] == 1.0 and b[3] > 0 for b in briefings)
     # the text readings ran before dbt, so this run's metric_values already counts them (briefing calls,
