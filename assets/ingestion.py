@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from assets.ingest_sql import checked_documents_select, checked_select
+from assets.ingest_sql import checked_documents_select, checked_select, clock_timestamp_sql
 from assets.landing import (LandingError, LandingFile, batch_reader_sql, batchable, day_ranges, discover,
                             overflow_columns, read_columns)
 from assets.warehouse import prepare, quote_literal
@@ -194,11 +194,14 @@ def _ingest_demo(conn, spec: BudgetSpec, start: dt.date, end: dt.date, history_s
                  seed: int, scale: float) -> int:
     source = spec.source.model_copy(update={"event_id": "event_id"})
     spec = spec.model_copy(update={"source": source})
+    # the generator makes the source's days; on another clock a window's days reach into the days either side
+    pad = dt.timedelta(days=0 if spec.clock == source.timezone else 1)
     chunk_start = start
     while chunk_start < end:
         chunk_end = min(chunk_start + dt.timedelta(days=DEMO_CHUNK_DAYS), end)
-        batches = [generate_day(spec.source.scenario, chunk_start + dt.timedelta(days=i), seed, scale)
-                   for i in range((chunk_end - chunk_start).days)]
+        generated_from = chunk_start - pad
+        batches = [generate_day(spec.source.scenario, generated_from + dt.timedelta(days=i), seed, scale)
+                   for i in range((chunk_end + pad - generated_from).days)]
         # rows are numbered within their day, so a day's rows look the same whatever window loads them
         events = pd.concat([b.events.assign(row_in_day=range(1, len(b.events) + 1)) for b in batches], ignore_index=True)
         conn.register("_incoming", events)
@@ -211,14 +214,20 @@ def _ingest_demo(conn, spec: BudgetSpec, start: dt.date, end: dt.date, history_s
             first, *rest = (docs[level].astype(str) for level in spec.segments.levels)
             docs["segment_id"] = first.str.cat(rest, sep="/")  # row-wise "/".join: 13 of 23 s (measured)
             conn.register("_docs", docs[["doc_id", "timestamp", "kind", "segment_id", "text"]])
-            source = f"demo:{spec.source.scenario}:documents"
+            source_name = f"demo:{spec.source.scenario}:documents"
+            on_clock = clock_timestamp_sql("timestamp", "TIMESTAMP", source.timezone, spec.clock)
+            conn.execute(f"""
+                create or replace temp table _docs_on_clock as
+                select * replace ({on_clock} as timestamp) from _docs
+                where cast({on_clock} as date) >= ? and cast({on_clock} as date) < ?""", [chunk_start, chunk_end])
             conn.execute("""
                 insert into raw.documents by name
                 select ? as budget_id, doc_id, timestamp as doc_ts, cast(timestamp as date) as day, kind, segment_id,
                        text, ? as source, row_number() over (partition by cast(timestamp as date) order by doc_id) as source_row
-                from _docs order by doc_id""", [spec.id, source])
+                from _docs_on_clock order by doc_id""", [spec.id, source_name])
             conn.execute("insert into _received select 'documents', cast(timestamp as date), ?, count(*) "
-                         "from _docs group by all", [source])
+                         "from _docs_on_clock group by all", [source_name])
+            conn.execute("drop table _docs_on_clock")
             conn.unregister("_docs")
         chunk_start = chunk_end
     return 1

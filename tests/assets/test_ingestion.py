@@ -1,11 +1,15 @@
 import datetime as dt
 import hashlib
 
+import duckdb
 import pandas as pd
 import pytest
 
 from assets.ingestion import ingest_window, reconcile
 from assets.landing import LandingError, discover
+from assets.settings import DEMO_SPECS
+from assets.warehouse import prepare
+from models.spec import load_spec
 from tests.assets.conftest import HISTORY_START, make_spec
 
 MARCH_1, MARCH_3 = dt.date(2026, 3, 1), dt.date(2026, 3, 3)
@@ -108,6 +112,33 @@ def test_a_dst_change_repeats_an_hour_on_the_clock(conn, landing):
                                             "y2,2026-11-01T06:30:00Z,visit,1,web,spring\n")
     ingest(conn, on_clock({}, clock="America/New_York"), landing, start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 2))
     assert conn.execute("select distinct cast(event_ts as varchar) from raw.events").fetchall() == [("2026-11-01 01:30:00",)]
+
+
+def test_the_demo_on_another_clock_loads_every_event_of_its_days(tmp_path):
+    spec = load_spec(DEMO_SPECS / "customer_support.yaml")
+    tokyo = spec.model_copy(update={"timezone": "Asia/Tokyo"})
+    window = (dt.date(2026, 3, 1), dt.date(2026, 3, 8))
+
+    def load(s, days, name):
+        conn = duckdb.connect(str(tmp_path / f"{name}.duckdb"))
+        prepare(conn)
+        reports = [ingest_window(conn, s, start, end, landing_dir=tmp_path, history_start=HISTORY_START, seed=1,
+                                 scale=0.2) for start, end in days]
+        return conn, reports
+
+    whole, _ = load(tokyo, [window], "whole")
+    by_day, _ = load(tokyo, [(window[0] + dt.timedelta(days=i), window[0] + dt.timedelta(days=i + 1)) for i in range(7)],
+                     "by_day")
+    utc, _ = load(spec, [(dt.date(2026, 2, 28), dt.date(2026, 3, 9))], "utc")  # the generator's own (UTC) days
+    expected = utc.execute(
+        "select event_id, cast(timezone('Asia/Tokyo', timezone('UTC', event_ts)) as varchar) as ts from raw.events "
+        "where cast(timezone('Asia/Tokyo', timezone('UTC', event_ts)) as date) between '2026-03-01' and '2026-03-07' "
+        "order by all").fetchall()
+    query = "select event_id, cast(event_ts as varchar) from raw.events order by all"
+    assert len(expected) > 500 and whole.execute(query).fetchall() == expected == by_day.execute(query).fetchall()
+    documents = "select doc_id, cast(doc_ts as varchar), day from raw.documents order by all"
+    assert whole.execute(documents).fetchall() == by_day.execute(documents).fetchall()
+    assert whole.execute("select count(*) from raw.documents where cast(doc_ts as date) <> day").fetchone()[0] == 0
 
 
 def test_rerun_of_a_window_is_idempotent(conn, spec, landing):
@@ -234,9 +265,6 @@ def test_links_out_of_the_landing_folder_are_refused(spec, landing, tmp_path):
 
 
 def test_demo_source_reconciles_and_reruns_identically(conn, landing):
-    from assets.settings import DEMO_SPECS
-    from models.spec import load_spec
-
     spec = load_spec(DEMO_SPECS / "product_delivery.yaml")
     report = ingest_window(conn, spec, MARCH_1, MARCH_3, landing_dir=landing, history_start=HISTORY_START,
                            seed=5, scale=0.2)
