@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 
 from assets.warehouse import prepare, replace_table
-from models.catalog import CATALOG_TABLES
+from models.catalog import CATALOG_TABLES, known_events
 from models.spec import BudgetSpec
 
 
-def write_catalog(conn: duckdb.DuckDBPyConnection, specs: list[BudgetSpec]) -> dict[str, int]:
-    """Replace every catalogue table from ``specs``; returns row counts per table."""
+def write_catalog(conn: duckdb.DuckDBPyConnection, specs: list[BudgetSpec], first: dt.date,
+                  last: dt.date) -> dict[str, int]:
+    """Replace every catalogue table from ``specs`` (holidays from ``first`` to ``last``); returns row counts
+    per table."""
     prepare(conn)
     counts = {}
     conn.execute("begin transaction")
     try:
-        for table, build in CATALOG_TABLES.items():
+        builders = {**CATALOG_TABLES, "known_events": lambda s: known_events(s, first, last)}
+        for table, build in builders.items():
             frame = build(specs)
             replace_table(conn, f"raw.{table}", frame)
             counts[table] = len(frame)

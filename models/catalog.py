@@ -7,6 +7,7 @@ components, typed relationships, segment attributes, goals, rules, events).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pandas as pd
@@ -137,14 +138,17 @@ def rules(specs: list[BudgetSpec]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["budget_id", "rule_id", "condition", "scope_level", "period_grain", "action_type", "action"])
 
 
-def known_events(specs: list[BudgetSpec]) -> pd.DataFrame:
+def known_events(specs: list[BudgetSpec], first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Declared events, and the public holidays of each budget's calendars from ``first`` to ``last``."""
     rows = [{"budget_id": s.id, "event_date": e.date, "end_date": e.end_date or e.date, "name": e.name,
-             "kind": e.kind, "segment_level": e.level, "segment_value": e.segment} for s in specs for e in s.events]
+             "kind": e.kind, "segment_level": e.level, "segment_value": e.segment}
+            for s in specs for e in s.known_events(first, last)]
     return pd.DataFrame(rows, columns=["budget_id", "event_date", "end_date", "name", "kind", "segment_level", "segment_value"])
 
 
+# built from the specs alone; known_events also needs the span of days its holidays cover
 CATALOG_TABLES = {
     "budgets": budgets, "metric_catalog": metric_catalog, "metric_components": metric_components,
     "metric_relationships": metric_relationships, "segment_attributes": segment_attributes,
-    "goals": goals, "rules": rules, "known_events": known_events,
+    "goals": goals, "rules": rules,
 }

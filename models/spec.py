@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from models.formula import Expr, FormulaError, parse_formula, references
+from models.public_holidays import calendar_problem, holidays_between
 from models.rules import Condition, parse_condition
 
 NAME_RE = r"^[a-z][a-z0-9_]{0,62}$"
@@ -263,6 +264,24 @@ class KnownEvent(_Strict):
     segment: str | None = None
 
 
+class HolidayCalendar(_Strict):
+    """A country's (or region's) public holidays, as known events of kind holiday, for the budget or one segment."""
+
+    country: str = Field(min_length=2, description="ISO 3166-1 code, e.g. US, DE, GB (any case)")
+    subdivision: str | None = Field(default=None, description="state or province code, e.g. CA, BY")
+    level: Name | None = None
+    segment: str | None = None
+
+    @field_validator("country", "subdivision")
+    @classmethod
+    def _upper(cls, value: str | None) -> str | None:
+        return value if value is None else value.strip().upper()
+
+    @property
+    def label(self) -> str:
+        return self.country + (f"-{self.subdivision}" if self.subdivision else "")
+
+
 class LeverBounds(_Strict):
     min: float = Field(default=0.0, ge=0)
     max: float | None = Field(default=None, ge=0)
@@ -423,6 +442,8 @@ class BudgetSpec(_Strict):
     goals: list[Goal] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     events: list[KnownEvent] = Field(default_factory=list)
+    holidays: list[HolidayCalendar] = Field(default_factory=list, description=(
+        "public-holiday calendars whose days are known events of kind holiday"))
     optimization: Optimization | None = None
     archetypes: Archetypes = Archetypes()
     source: Source
@@ -436,6 +457,15 @@ class BudgetSpec(_Strict):
     def clock(self) -> str:
         """The zone whose wall-clock days and hours the budget is reported in."""
         return self.timezone or self.source.timezone
+
+    def known_events(self, first: dt.date, last: dt.date) -> list[KnownEvent]:
+        """The declared events and, from the holiday calendars, every public holiday from ``first`` to ``last``."""
+        found = list(self.events)
+        for calendar in self.holidays:
+            found += [KnownEvent(date=day, name=f"{name} ({calendar.label})", kind="holiday", level=calendar.level,
+                                 segment=calendar.segment)
+                      for day, name in holidays_between(calendar.country, calendar.subdivision, first, last)]
+        return found
 
     @property
     def north_star(self) -> str:
@@ -595,6 +625,13 @@ def _cross_check(spec: BudgetSpec) -> list[tuple[str, str]]:
             problems.append((f"events.{i}", "level and segment go together"))
         if event.end_date and event.end_date < event.date:
             problems.append((f"events.{i}.end_date", "end_date is before date"))
+    for i, calendar in enumerate(spec.holidays):
+        if (problem := calendar_problem(calendar.country, calendar.subdivision)) is not None:
+            problems.append((f"holidays.{i}.{problem[0]}", problem[1]))
+        if calendar.level is not None and calendar.level not in levels:
+            problems.append((f"holidays.{i}.level", f"unknown segment level {calendar.level!r}{_suggest(calendar.level, levels)}"))
+        if (calendar.level is None) != (calendar.segment is None):
+            problems.append((f"holidays.{i}", "level and segment go together"))
     opt = spec.optimization
     if opt is not None:
         for key, metric_id, aggs in (("objective", opt.objective, ("count", "sum")), ("lever", opt.lever, ("sum",))):

@@ -157,6 +157,9 @@ class DriftEngine:
         daily = frames.daily
         days = pd.to_datetime(daily["period_start"])
         self.calendar = pd.date_range(days.min(), days.max(), freq="D") if len(daily) else pd.DatetimeIndex([])
+        # the declared events and the public holidays of the days analysed, as match_event reads them
+        self._events = [e.model_dump() for e in (spec.known_events(self.calendar[0].date(), self.calendar[-1].date())
+                                                  if len(self.calendar) else spec.events)]
         # each series' rows as (calendar positions, values): placing them on the calendar is one assignment
         positions, values = self.calendar.get_indexer(days), daily["value"].astype(float).to_numpy()
         self._daily = {key: (positions[rows], values[rows])
@@ -626,14 +629,14 @@ class DriftEngine:
     def _events_for(self, node: str) -> list[dict]:
         """Known events about this scope, one of its ancestors or one of its descendants."""
         out = []
-        for event in self.spec.events:
-            if event.level is None or node == "_total":
-                out.append(event.model_dump())
+        for event in self._events:
+            if event["level"] is None or node == "_total":
+                out.append(event)
                 continue
             for other, level in self.level_of.items():
-                if level == event.level and self.value_of.get(other) == event.segment and (
+                if level == event["level"] and self.value_of.get(other) == event["segment"] and (
                         other == node or node.startswith(other + "/") or other.startswith(node + "/")):
-                    out.append(event.model_dump())
+                    out.append(event)
                     break
         return out
 

@@ -16,6 +16,7 @@ from models.drift.dimension import additive_drift, average_drift, rate_shift_log
 from models.drift.influence import significant_effects
 from models.drift.engine import FACTORS, _beyond_rounding, _p, decompose_budget, default_pairs
 from models.drift.shapley import EXACT_MAX_PLAYERS, shapley
+from models.spec import HolidayCalendar
 
 START, END = dt.date(2025, 1, 1), dt.date(2026, 10, 1)
 SEP = dt.date(2026, 9, 1)
@@ -137,6 +138,24 @@ def test_a_shock_no_known_event_explains_is_reported_as_unexplained():
     rows = run([Effect("event_shock", dt.date(2026, 9, 10), dt.date(2026, 9, 14), -0.9)], metrics=["leads"])
     factor, driver = top(rows, "leads")
     assert factor == "event_shock" and driver.driver.startswith("unexplained shock 2026-09-1")
+
+
+def test_a_shock_on_a_public_holiday_is_named_by_the_budgets_holiday_calendar():
+    def shocks(rows, scope):
+        r = rows[(rows.metric_id == "leads") & (rows.baseline == "previous") & (rows.segment_id == scope)
+                 & (rows.factor == "event_shock") & (rows.contribution < 0)]
+        return set(r.driver)
+
+    labor_day = [Effect("event_shock", dt.date(2026, 9, 7), dt.date(2026, 9, 7), -0.9)]  # US Labor Day 2026
+    assert shocks(run(labor_day, metrics=["leads"]), "_total") == {"unexplained shock 2026-09-07"}
+    us = planted_spec().model_copy(update={"holidays": [HolidayCalendar(country="US")]})
+    assert shocks(run(labor_day, metrics=["leads"], spec=us), "_total") == {"Labor Day (US) (2026-09-07)"}
+    # a calendar of one region names the shocks of that region's scopes, not another's
+    in_r1 = [Effect("event_shock", dt.date(2026, 9, 7), dt.date(2026, 9, 7), -0.9, ("r1",))]
+    for region, driver in (("r1", "Labor Day (US) (2026-09-07)"), ("r2", "unexplained shock 2026-09-07")):
+        calendar = planted_spec().model_copy(update={"holidays": [
+            HolidayCalendar(country="US", level="region", segment=region)]})
+        assert shocks(run(in_r1, metrics=["leads"], spec=calendar, scopes=("r1",)), "r1") == {driver}
 
 
 def test_mix_shift_is_dimension_drift_naming_the_slice():

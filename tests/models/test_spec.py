@@ -1,4 +1,5 @@
 import copy
+import datetime as dt
 
 import pytest
 import yaml
@@ -77,6 +78,11 @@ def test_valid_spec_and_demo_specs_load():
     ("source.pattern", "../elsewhere/*.csv", "source", "inside the landing folder"),
     ("source.timezone", "Mars/Olympus", "source.timezone", "unknown time zone"),
     ("timezone", "Europe/Pariss", "timezone", "unknown time zone 'Europe/Pariss'"),
+    ("holidays", [{"country": "Germany"}], "holidays.0.country", "unknown country 'GERMANY': use an ISO 3166-1 code"),
+    ("holidays", [{"country": "UZ"}, {"country": "gbb"}], "holidays.1.country", "unknown country 'GBB' (did you mean 'GB'?)"),
+    ("holidays", [{"country": "de", "subdivision": "XX"}], "holidays.0.subdivision", "DE has no subdivision 'XX' (it has: BB, BE"),
+    ("holidays", [{"country": "US", "level": "region", "segment": "n"}], "holidays.0.level", "unknown segment level 'region'"),
+    ("holidays", [{"country": "US", "level": "channel"}], "holidays.0", "level and segment go together"),
     ("segments.levels", ["channel", "channel"], "segments.levels", "duplicate segment level"),
     ("metrics.health.composite.components.0.metric", "health", "metrics.health.composite.components.0.metric", "composite score"),
     ("relationships.0.to", "visits", "relationships.0", "two different metrics"),
@@ -91,6 +97,18 @@ def test_valid_spec_and_demo_specs_load():
 def test_each_error_names_file_key_and_problem(path, value, key, fragment):
     found = problems(mutate(path, value))
     assert any(file == "budgets/shop.yaml" and k == key and fragment in message for file, k, message in found), found
+
+
+def test_holiday_calendars_become_known_events_of_kind_holiday():
+    spec = parse_spec({**VALID, "holidays": [{"country": "gb", "subdivision": "sct"}]}, "shop.yaml")
+    events = spec.known_events(dt.date(2026, 12, 20), dt.date(2027, 1, 5))
+    holidays = [(e.date, e.name, e.kind) for e in events if e.kind == "holiday"]
+    # Scotland: 26 December and 2 January fall on Saturdays, so each is observed the Monday after
+    assert [(day.isoformat(), name) for day, name, kind in holidays if kind == "holiday"] == [
+        ("2026-12-25", "Christmas Day (GB-SCT)"), ("2026-12-26", "Boxing Day (GB-SCT)"),
+        ("2026-12-28", "Boxing Day (observed) (GB-SCT)"), ("2027-01-01", "New Year's Day (GB-SCT)"),
+        ("2027-01-02", "New Year Holiday (GB-SCT)"), ("2027-01-04", "New Year Holiday (observed) (GB-SCT)")]
+    assert len(events) == len(holidays) + len(spec.events)
 
 
 def test_the_clock_is_the_budgets_timezone_else_the_sources():

@@ -28,6 +28,7 @@ SPEC = {
         "revenue": {"measure": "revenue", "agg": "sum", "step": "sales", "roles": ["output", "north_star"], "unit": "EUR"},
         "conversion_rate": {"formula": "orders / visits", "step": "sales", "unit": "ratio"},
     },
+    "holidays": [{"country": "DE", "subdivision": "BE"}],
     "goals": [{"id": "q1_revenue", "metric": "revenue", "target": 20000, "start": "2026-01-01", "deadline": "2026-03-31"}],
     "source": {"kind": "files", "pattern": "webshop/*.csv", "format": "wide", "timestamp": "ts",
                "timezone": "Europe/Berlin", "measure": None, "value": None, "measures": {"visits": "visits", "revenue": "revenue"},
@@ -108,6 +109,18 @@ def test_days_and_hours_are_the_shops_own(byo):
     assert conn.execute("select timezone from raw.budgets").fetchone()[0] == "Europe/Berlin"
     path = conn.execute("select markdown_path from main.briefings").fetchone()[0]
     assert "- Last event: 2026-02-14T21:00:00 Europe/Berlin." in Path(path).read_text()
+
+
+def test_the_shops_public_holidays_are_known_events(byo):
+    _, _, conn, _ = byo
+    holidays = conn.execute("select event_date, name from raw.known_events where kind = 'holiday' "
+                            "and event_date < '2026-06-01' order by all").fetchall()
+    # from the first day kept (the run's start): Berlin's own holiday, Women's Day, beside the national ones
+    assert holidays[:3] == [(dt.date(2026, 1, 1), "New Year's Day (DE-BE)"),
+                            (dt.date(2026, 3, 8), "Women's Day (DE-BE)"),
+                            (dt.date(2026, 4, 3), "Good Friday (DE-BE)")]
+    path = conn.execute("select markdown_path from main.briefings").fetchone()[0]
+    assert "- 2026-01-01: New Year's Day (DE-BE) (holiday)" in Path(path).read_text()
 
 
 def test_a_monthly_budget_with_one_complete_month_gets_archetypes_by_week(byo):
