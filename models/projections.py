@@ -25,6 +25,8 @@ from models.spec import BudgetSpec
 # Seasonal periods worth testing at each grain, and the horizon when no goal asks for more.
 GRAIN_PERIODS = {"day": (7, 365), "week": (52,), "month": (12,)}
 DEFAULT_HORIZON = {"day": 28, "week": 13, "month": 6}
+# The same period a year before, in whole periods: 364 days and 52 weeks keep the weekday
+YEAR_STEPS = {"day": 364, "week": 52, "month": 12}
 PATHS = 1000
 # Additive aggregates: a period's value is the sum of its days' values.
 ADDITIVE = {"count", "sum"}

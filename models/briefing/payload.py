@@ -20,6 +20,7 @@ import pandas as pd
 from models.allocation import NOT_ESTIMATED
 from models.drift.materiality import change_materiality
 from models.goals import CURRENT_RATE_DAYS
+from models.projections import YEAR_STEPS, next_period
 from models.spec import BudgetSpec
 
 SIGNIFICANT_DIGITS = 10  # floating-point sums carry noise in the last digits; nobody should read it
@@ -107,7 +108,8 @@ def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: 
         confidence = _num(row["confidence"].iloc[0]) if "confidence" in row and len(row) else None
         previous_period = series.index[-2] if len(series) >= 2 and series.index[-1] == period else None
         previous = _num(series.get(previous_period)) if previous_period else None
-        year_ago_period = (pd.Timestamp(period) - pd.DateOffset(years=1)).date()
+        # the drift stage's year-ago period (52 weeks back for a week: a date a year back is not a Monday)
+        year_ago_period = next_period(grain, period, -YEAR_STEPS[grain])
         year_ago = _num(series.get(year_ago_period))
         change = None if current is None or previous is None else current - previous
         # judged against the complete periods before the one reported, as the drift stage judges it

@@ -46,7 +46,7 @@ from models.drift.seasonal import Profile, YearlyChange, temporal_change, weekda
 from models.drift.shapley import shapley
 from models.drift.shocks import group_shocks, match_event, shock_days
 from models.formula import evaluate_array, ratio_parts, references, substitute
-from models.projections import next_period
+from models.projections import YEAR_STEPS, next_period
 from models.spec import BudgetSpec, Metric
 from models.yearly_cycle import YEARLY_FIT_DAYS
 
@@ -57,7 +57,6 @@ TOP_SLICES = 5
 # order give 1e-14 where the exact answer is 0), not a change: kept, it would make a slice appear or not
 # depending on the order rows were stored in.
 ROUNDING = 1e-9
-YEAR_STEPS = {"day": 364, "week": 52, "month": 12}
 # A deeper level's values slice a scope instead of its children only when tests at this level say they tell
 # the change better (see _chosen_slicing): the children are the hierarchy the owner chose.
 SLICING_ALPHA = 0.01

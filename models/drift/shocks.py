@@ -91,25 +91,30 @@ def _trailing_median(values: np.ndarray) -> np.ndarray:
 
 
 def group_shocks(flags: pd.DataFrame) -> list[Shock]:
-    """Consecutive flagged days (at most one quiet day between) form one shock (``flags`` sorted by day)."""
+    """Consecutive flagged days (at most one quiet day between) that break the same way form one shock
+    (``flags`` sorted by day): a dip and the surge the day after (Thanksgiving, then Black Friday) are two."""
     # positional slices of arrays between the gaps: label lookups of each run's days were most of the drift
     # engine's shock time (1.3 ms a call, ~1,700 calls a run at 10M events), then DataFrame.iloc per run
     # (0.4 s of the step; measured)
     if flags.empty:
         return []
     days = flags.index.to_numpy("datetime64[D]").astype(np.int64)
-    bounds = [0, *(np.flatnonzero(np.diff(days) > 2) + 1), len(days)]
     index, abnormal, z = flags.index, flags["abnormal"].to_numpy(float), np.abs(flags["z"].to_numpy(float))
+    turns = np.sign(flags["z"].to_numpy(float))
+    bounds = [0, *(np.flatnonzero((np.diff(days) > 2) | (turns[1:] != turns[:-1])) + 1), len(days)]
     return [Shock(index[a], index[b - 1], pd.Series(abnormal[a:b], index=index[a:b]), float(z[a:b].max()))
             for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 def match_event(shock: Shock, events: list[dict]) -> dict | None:
-    """The known event whose dates touch the shock (a day of slack either side), nearest start first."""
+    """The known event whose dates touch the shock, nearest start first: a declared event with a day of slack
+    either side (its dates are the owner's, often a day off), a public holiday on its own date only (the
+    day after Thanksgiving is not Thanksgiving)."""
     hits = []
     for event in events:
         start = pd.Timestamp(event["date"])
         end = pd.Timestamp(event.get("end_date") or event["date"])
-        if start <= shock.last + pd.Timedelta(days=1) and end >= shock.first - pd.Timedelta(days=1):
+        slack = pd.Timedelta(days=0 if event.get("kind") == "holiday" else 1)
+        if start <= shock.last + slack and end >= shock.first - slack:
             hits.append((abs((start - shock.first).days), event["name"], event))
     return min(hits, key=lambda h: (h[0], h[1]))[2] if hits else None

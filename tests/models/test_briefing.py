@@ -76,6 +76,20 @@ def test_the_table_judges_a_change_by_the_drift_stage_rule():
     assert star["assessment"] == "improved"
 
 
+@pytest.mark.parametrize("grain, period, year_ago", [
+    ("week", dt.date(2026, 11, 16), dt.date(2025, 11, 17)),   # 52 weeks back: a Monday, as every week start
+    ("day", dt.date(2026, 11, 16), dt.date(2025, 11, 17)),    # 364 days back: the same weekday
+    ("month", dt.date(2026, 11, 1), dt.date(2025, 11, 1)),
+])
+def test_the_year_ago_column_is_the_drift_stages_year_ago_period(grain, period, year_ago):
+    starts = {"week": pd.date_range("2025-06-02", period, freq="W-MON"), "day": pd.date_range("2025-06-01", period),
+              "month": pd.date_range("2025-06-01", period, freq="MS")}[grain]
+    rows = [{"metric_id": m, "grain": grain, "period_start": d.date(), "value": 100.0 + (d.date() == year_ago) * 20
+             + (d.date() == period) * 50, "null_reason": None, "is_complete": True} for m in SPEC.metrics for d in starts]
+    star = build_payload(SPEC, inputs(pd.DataFrame(rows)))["metrics"][0]
+    assert star["value"] == 150.0 and star["year_ago_value"] == 120.0 and star["year_ago_change"] == 30.0
+
+
 def test_goal_pace_from_observed_days():
     payload = build_payload(SPEC, inputs(monthly_values(1000.0)))
     goal = next(g for g in payload["goals"] if g["goal_id"] == "customers_h2_2026")

@@ -143,19 +143,24 @@ def test_a_shock_no_known_event_explains_is_reported_as_unexplained():
 def test_a_shock_on_a_public_holiday_is_named_by_the_budgets_holiday_calendar():
     def shocks(rows, scope):
         r = rows[(rows.metric_id == "leads") & (rows.baseline == "previous") & (rows.segment_id == scope)
-                 & (rows.factor == "event_shock") & (rows.contribution < 0)]
-        return set(r.driver)
+                 & (rows.factor == "event_shock") & (rows.contribution != 0)]
+        return {driver: np.sign(c) for driver, c in zip(r.driver, r.contribution)}
 
-    labor_day = [Effect("event_shock", dt.date(2026, 9, 7), dt.date(2026, 9, 7), -0.9)]  # US Labor Day 2026
-    assert shocks(run(labor_day, metrics=["leads"]), "_total") == {"unexplained shock 2026-09-07"}
+    # US Labor Day 2026 (a Monday): leads fall; the Tuesday after, they rush back
+    labor_day = [Effect("event_shock", dt.date(2026, 9, 7), dt.date(2026, 9, 7), -0.9),
+                 Effect("event_shock", dt.date(2026, 9, 8), dt.date(2026, 9, 8), 1.5)]
+    assert shocks(run(labor_day, metrics=["leads"]), "_total") == {
+        "unexplained shock 2026-09-07": -1, "unexplained shock 2026-09-08": 1}
     us = planted_spec().model_copy(update={"holidays": [HolidayCalendar(country="US")]})
-    assert shocks(run(labor_day, metrics=["leads"], spec=us), "_total") == {"Labor Day (US) (2026-09-07)"}
+    # the holiday names its own day only: the rush the day after is not Labor Day's
+    assert shocks(run(labor_day, metrics=["leads"], spec=us), "_total") == {
+        "Labor Day (US) (2026-09-07)": -1, "unexplained shock 2026-09-08": 1}
     # a calendar of one region names the shocks of that region's scopes, not another's
     in_r1 = [Effect("event_shock", dt.date(2026, 9, 7), dt.date(2026, 9, 7), -0.9, ("r1",))]
     for region, driver in (("r1", "Labor Day (US) (2026-09-07)"), ("r2", "unexplained shock 2026-09-07")):
         calendar = planted_spec().model_copy(update={"holidays": [
             HolidayCalendar(country="US", level="region", segment=region)]})
-        assert shocks(run(in_r1, metrics=["leads"], spec=calendar, scopes=("r1",)), "r1") == {driver}
+        assert shocks(run(in_r1, metrics=["leads"], spec=calendar, scopes=("r1",)), "r1") == {driver: -1}
 
 
 def test_mix_shift_is_dimension_drift_naming_the_slice():
