@@ -20,6 +20,7 @@ import pandas as pd
 
 from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
+from models.forecasting.holidays import holiday_adjustment
 from models.spec import BudgetSpec
 
 # Seasonal periods worth testing at each grain, and the horizon when no goal asks for more.
@@ -108,6 +109,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         cursor = next_period(grain, cursor)
     wide = wide.reindex(calendar)
     starts = [next_period(grain, last, step) for step in range(1, horizon + 1)]
+    names = holiday_names(spec, calendar, starts) if grain == "day" and spec.holidays else None
     result: dict[str, SeriesForecast] = {}
     for metric_id, metric in spec.metrics.items():
         if metric.kind == "derived" or metric_id not in wide or wide[metric_id].notna().sum() == 0:
@@ -115,10 +117,15 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         # Float sums differ in their last digits with the order rows were added (an incremental
         # warehouse vs a rebuild); optimisers amplify that, so the forecast sees 10 significant digits.
         values = _significant(wide[metric_id].to_numpy(float))
-        f = forecast(values, horizon, GRAIN_PERIODS[grain], paths=PATHS,
-                     seed=series_seed(spec.id, metric_id, grain, *scope))
-        result[metric_id] = SeriesForecast(metric_id, f.method, int(np.isfinite(values).sum()), starts,
-                                           f.mean, f.lo80, f.hi80, f.lo95, f.hi95, f.paths)
+        holidays = holiday_adjustment(values, *names) if names is not None else None
+        f = forecast(values if holidays is None else holidays.remove(values), horizon, GRAIN_PERIODS[grain],
+                     paths=PATHS, seed=series_seed(spec.id, metric_id, grain, *scope))
+        arrays = (f.mean, f.lo80, f.hi80, f.lo95, f.hi95, f.paths)
+        if holidays is not None:
+            floor = 0.0 if np.nanmin(values) >= 0 else -np.inf  # an additive effect may not push a count below 0
+            arrays = tuple(np.maximum(holidays.restore(a), floor) for a in arrays)
+        method = f.method if holidays is None else f"{f.method} + holidays ({', '.join(holidays.effects)})"
+        result[metric_id] = SeriesForecast(metric_id, method, int(np.isfinite(values).sum()), starts, *arrays)
     for metric_id, expr in base_expressions(spec).items():
         inputs = references(expr)
         if not all(name in result for name in inputs):
@@ -131,6 +138,21 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
             metric_id, "composed: " + " ".join(sorted(inputs)), min(result[n].history_points for n in inputs),
             starts, mean, np.fmin(lo80, mean), np.fmax(hi80, mean), np.fmin(lo95, lo80), np.fmax(hi95, hi80), drawn)
     return result
+
+
+def holiday_names(spec: BudgetSpec, days: list[dt.date], ahead: list[dt.date]) -> tuple[list, list]:
+    """The public holiday (names joined when a date has two) on each of ``days`` and of ``ahead``; None on
+    ordinary days."""
+    days, ahead = [pd.Timestamp(d).date() for d in days], [pd.Timestamp(d).date() for d in ahead]
+    on: dict[dt.date, list[str]] = {}
+    for event in spec.known_events(days[0], ahead[-1]):
+        if event.kind == "holiday":
+            on.setdefault(event.date, []).append(event.name)
+
+    def name(day: dt.date) -> str | None:
+        return ", ".join(sorted(on[day])) if day in on else None
+
+    return [name(d) for d in days], [name(d) for d in ahead]
 
 
 def forecast_rows(spec: BudgetSpec, grain: str, scope: tuple[str, str], last_start: dt.date,

@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 
 from models.formula import evaluate_array, parse_formula
+from models.forecasting.holidays import holiday_adjustment
 from models.goals import track_goal
 from models.projections import SeriesForecast, forecast_scope, horizon_for, next_period
-from models.spec import BudgetSpec, load_specs
+from models.public_holidays import holidays_between
+from models.spec import BudgetSpec, HolidayCalendar, load_specs
 from pathlib import Path
 
 SPECS = Path(__file__).resolve().parents[2] / "models" / "demo" / "specs"
@@ -132,3 +134,37 @@ def test_history_calls_a_route_infeasible_but_a_target_inside_the_forecast_inter
     assert row["status"] == "at_risk"
     row, _ = track_goal(spec, goal, history, {"new_customers": certain("new_customers", 60, starts)}, today)
     assert row["probability"] == 0.0 and row["status"] == "infeasible"
+
+
+def test_a_public_holiday_seen_in_the_history_is_forecast_on_its_date_ahead():
+    """Christmas at 30% of a day's orders, two years running: the forecast takes it out of the history and puts
+    it back on the next Christmas; holidays the history shows nothing on leave the forecast alone."""
+    rng = np.random.default_rng(3)
+    days = [dt.date(2024, 12, 1) + dt.timedelta(d) for d in range(730)]  # to 2026-11-30
+    weekday = np.array([1, 1, 1, 1, 1.1, 1.4, 1.3])
+    spend = [float(rng.poisson(500 * weekday[d.weekday()]) * (0.3 if (d.month, d.day) == (12, 25) else 1))
+             for d in days]
+    history = pd.DataFrame({"metric_id": "spend", "period_start": days, "value": spend})
+    plain = marketing().model_copy(update={"goals": [], "holidays": []})
+    us = plain.model_copy(update={"holidays": [HolidayCalendar(country="US")]})
+    without, with_holidays = (forecast_scope(s, "day", history, 45, ("_total", "_total"))["spend"] for s in (plain, us))
+    christmas = [pd.Timestamp(d).date() for d in with_holidays.starts].index(dt.date(2026, 12, 25))
+    assert with_holidays.method.endswith("+ holidays (Christmas Day (US))")  # Thanksgiving: nothing to see
+    assert 0.27 < with_holidays.mean[christmas] / without.mean[christmas] < 0.33
+    assert with_holidays.hi95[christmas] < 0.5 * without.lo95[christmas]
+    ordinary = [i for i in range(45) if i != christmas]
+    # ordinary days move only as far as a history without its two outliers refits (3% at most here)
+    assert np.allclose(with_holidays.mean[ordinary], without.mean[ordinary], rtol=0.05)
+
+
+def test_a_holiday_effect_must_stand_out_from_ordinary_days():
+    rng = np.random.default_rng(4)
+    days = [dt.date(2024, 11, 1) + dt.timedelta(d) for d in range(820)]
+    on = dict(holidays_between("US", None, days[0], days[-1]))
+    past, future = [on.get(d) for d in days[:730]], [on.get(d) for d in days[730:]]
+    kept = sum(len(found.effects) for _ in range(200)
+               if (found := holiday_adjustment(rng.poisson(50, 730).astype(float), past, future)) is not None)
+    assert kept <= 2  # of 200 series x 2 holidays ahead (Thanksgiving, Christmas): z > 3.5 lets ~0.2% through
+    planted = rng.poisson(50, 730).astype(float)
+    planted[[i for i, name in enumerate(past) if name == "Thanksgiving Day"]] *= 0.4
+    assert list(holiday_adjustment(planted, past, future).effects) == ["Thanksgiving Day"]

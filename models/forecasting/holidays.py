@@ -1,0 +1,108 @@
+"""Public holidays in a daily forecast: each holiday's effect measured on its past dates, taken out of the
+history before forecasting and put back on its dates ahead.
+
+No model of the forecaster sees a holiday: a Christmas at a third of the usual orders is
+an outlier in the history (pulling levels and widening intervals) and a surprise in the
+forecast (a quarter's goal projected as if the shop were open). A holiday's effect is the
+ratio (or, for a series that is not positive, the difference) of its day to the same
+weekday around it: the median of up to four weeks either side, other holidays left out.
+It is kept only when it stands out from the same comparison made on every ordinary day
+(robust z beyond ``MIN_Z`` for the mean of its past dates), so a holiday on which
+nothing happens leaves the forecast alone.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+NEIGHBOUR_WEEKS = 4   # same weekday up to four weeks either side: near enough for the season to hold
+MIN_NEIGHBOURS = 4
+# robust z a holiday's mean effect must pass: at 3, 1.0% of holidays on white-noise counts were given an effect
+# (2,000 series x 2 holidays), at 3.5 0.2%; real effects of a third or more stand far beyond either
+MIN_Z = 3.5
+
+
+@dataclass(frozen=True)
+class HolidayAdjustment:
+    """Effects of the holidays that have one, over a history and the horizon after it (logs when
+    ``multiplicative``)."""
+
+    past: np.ndarray
+    future: np.ndarray
+    multiplicative: bool
+    effects: dict[str, float]  # holiday name -> ratio (multiplicative) or difference
+
+    def remove(self, y: np.ndarray) -> np.ndarray:
+        return y / np.exp(self.past) if self.multiplicative else y - self.past
+
+    def restore(self, values: np.ndarray) -> np.ndarray:
+        """The effects put back on forecasts of the adjusted series (the last axis is the horizon)."""
+        return values * np.exp(self.future) if self.multiplicative else values + self.future
+
+
+def holiday_adjustment(y: np.ndarray, past: list[str | None], future: list[str | None]) -> HolidayAdjustment | None:
+    """The effects of the holidays ahead that a daily series' history shows, when any does.
+
+    Parameters
+    ----------
+    y : array of float
+        Daily history, oldest first (NaN where a day has no value).
+    past, future : list of str or None
+        The holiday on each day of the history and of the horizon (None: an ordinary day).
+
+    Returns
+    -------
+    HolidayAdjustment or None
+        None when no holiday ahead has a measurable effect in the history.
+    """
+    y = np.asarray(y, float)
+    if len(past) != len(y):
+        raise ValueError(f"past names {len(past)} days, the history has {len(y)}")
+    ahead = {name for name in future if name is not None}
+    if not ahead:
+        return None
+    finite = y[np.isfinite(y)]
+    multiplicative = bool(finite.size and np.all(finite > 0))
+    values = np.log(np.where(y > 0, y, np.nan)) if multiplicative else y
+    holiday = np.array([name is not None for name in past])
+    deviation = values - _same_weekday_median(np.where(holiday, np.nan, values))
+    ordinary = deviation[~holiday & np.isfinite(deviation)]
+    if ordinary.size < 2 * MIN_NEIGHBOURS:
+        return None
+    centre = float(np.median(ordinary))
+    scale = 1.4826 * float(np.median(np.abs(ordinary - centre)))
+    effects = {}
+    for name in sorted(ahead):
+        seen = deviation[[i for i, n in enumerate(past) if n == name]]
+        seen = seen[np.isfinite(seen)]
+        if seen.size == 0:
+            continue
+        effect = float(seen.mean()) - centre
+        # a constant series (no spread) takes any departure on a holiday as its effect
+        if effect != 0 and (scale == 0 or abs(effect) / (scale / np.sqrt(seen.size)) > MIN_Z):
+            effects[name] = effect
+    if not effects:
+        return None
+
+    def shift(names: list[str | None]) -> np.ndarray:
+        return np.array([effects.get(n, 0.0) if n is not None else 0.0 for n in names])
+
+    return HolidayAdjustment(shift(past), shift(future), multiplicative,
+                             {n: float(np.exp(e)) if multiplicative else e for n, e in effects.items()})
+
+
+def _same_weekday_median(values: np.ndarray) -> np.ndarray:
+    """Median of the same weekday's values up to ``NEIGHBOUR_WEEKS`` either side of each day (the day itself
+    and NaN left out); NaN with fewer than ``MIN_NEIGHBOURS``."""
+    n = len(values)
+    offsets = [7 * k for k in range(-NEIGHBOUR_WEEKS, NEIGHBOUR_WEEKS + 1) if k]
+    padded = np.concatenate([np.full(7 * NEIGHBOUR_WEEKS, np.nan), values, np.full(7 * NEIGHBOUR_WEEKS, np.nan)])
+    around = np.column_stack([padded[7 * NEIGHBOUR_WEEKS + o: 7 * NEIGHBOUR_WEEKS + o + n] for o in offsets])
+    counts = np.isfinite(around).sum(axis=1)
+    with warnings.catch_warnings():  # a day with no neighbours has a NaN median, as meant
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(around, axis=1)
+    return np.where(counts >= MIN_NEIGHBOURS, median, np.nan)
