@@ -29,6 +29,8 @@ DEFAULT_HORIZON = {"day": 28, "week": 13, "month": 6}
 # The same period a year before, in whole periods: 364 days and 52 weeks keep the weekday
 YEAR_STEPS = {"day": 364, "week": 52, "month": 12}
 PATHS = 1000
+# Grains whose forecasts take public holidays into account (a month's holidays are its season's).
+HOLIDAY_GRAINS = ("day", "week")
 # Additive aggregates: a period's value is the sum of its days' values.
 ADDITIVE = {"count", "sum"}
 
@@ -109,7 +111,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         cursor = next_period(grain, cursor)
     wide = wide.reindex(calendar)
     starts = [next_period(grain, last, step) for step in range(1, horizon + 1)]
-    names = holiday_names(spec, calendar, starts) if grain == "day" and spec.holidays else None
+    names = holiday_names(spec, grain, calendar, starts) if grain in HOLIDAY_GRAINS and spec.holidays else None
     result: dict[str, SeriesForecast] = {}
     for metric_id, metric in spec.metrics.items():
         if metric.kind == "derived" or metric_id not in wide or wide[metric_id].notna().sum() == 0:
@@ -117,7 +119,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         # Float sums differ in their last digits with the order rows were added (an incremental
         # warehouse vs a rebuild); optimisers amplify that, so the forecast sees 10 significant digits.
         values = _significant(wide[metric_id].to_numpy(float))
-        holidays = holiday_adjustment(values, *names) if names is not None else None
+        holidays = holiday_adjustment(values, *names, grain=grain) if names is not None else None
         f = forecast(values if holidays is None else holidays.remove(values), horizon, GRAIN_PERIODS[grain],
                      paths=PATHS, seed=series_seed(spec.id, metric_id, grain, *scope))
         arrays = (f.mean, f.lo80, f.hi80, f.lo95, f.hi95, f.paths)
@@ -140,19 +142,20 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     return result
 
 
-def holiday_names(spec: BudgetSpec, days: list[dt.date], ahead: list[dt.date]) -> tuple[list, list]:
-    """The public holiday (names joined when a date has two) on each of ``days`` and of ``ahead``; None on
-    ordinary days."""
-    days, ahead = [pd.Timestamp(d).date() for d in days], [pd.Timestamp(d).date() for d in ahead]
-    on: dict[dt.date, list[str]] = {}
-    for event in spec.known_events(days[0], ahead[-1]):
+def holiday_names(spec: BudgetSpec, grain: str, periods: list, ahead: list) -> tuple[list, list]:
+    """The public holiday(s) (names joined) in each of ``periods`` and of ``ahead`` (starts at ``grain``, day
+    or week); None for a period without one."""
+    periods, ahead = [pd.Timestamp(d).date() for d in periods], [pd.Timestamp(d).date() for d in ahead]
+    on: dict[dt.date, set[str]] = {}
+    for event in spec.known_events(periods[0], next_period(grain, ahead[-1]) - dt.timedelta(days=1)):
         if event.kind == "holiday":
-            on.setdefault(event.date, []).append(event.name)
+            start = event.date - dt.timedelta(days=event.date.weekday()) if grain == "week" else event.date
+            on.setdefault(start, set()).add(event.name)
 
-    def name(day: dt.date) -> str | None:
-        return ", ".join(sorted(on[day])) if day in on else None
+    def name(start: dt.date) -> str | None:
+        return ", ".join(sorted(on[start])) if start in on else None
 
-    return [name(d) for d in days], [name(d) for d in ahead]
+    return [name(d) for d in periods], [name(d) for d in ahead]
 
 
 def forecast_rows(spec: BudgetSpec, grain: str, scope: tuple[str, str], last_start: dt.date,

@@ -1,11 +1,12 @@
-"""Public holidays in a daily forecast: each holiday's effect measured on its past dates, taken out of the
-history before forecasting and put back on its dates ahead.
+"""Public holidays in a daily or weekly forecast: each holiday's effect measured on its past dates, taken out
+of the history before forecasting and put back on its dates ahead.
 
 No model of the forecaster sees a holiday: a Christmas at a third of the usual orders is
 an outlier in the history (pulling levels and widening intervals) and a surprise in the
 forecast (a quarter's goal projected as if the shop were open). A holiday's effect is the
 ratio (or, for a series that is not positive, the difference) of its day to the same
-weekday around it: the median of up to four weeks either side, other holidays left out.
+weekday around it: the median of up to four weeks either side, other holidays left out
+(for a weekly series: of its week to the four weeks either side).
 It is kept only when it stands out from the same comparison made on every ordinary day
 (robust z beyond ``MIN_Z`` for the mean of its past dates), so a holiday on which
 nothing happens leaves the forecast alone.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 NEIGHBOUR_WEEKS = 4   # same weekday up to four weeks either side: near enough for the season to hold
+STEPS_PER_WEEK = {"day": 7, "week": 1}
 MIN_NEIGHBOURS = 4
 # robust z a holiday's mean effect must pass: at 3, 1.0% of holidays on white-noise counts were given an effect
 # (2,000 series x 2 holidays), at 3.5 0.2%; real effects of a third or more stand far beyond either
@@ -43,15 +45,17 @@ class HolidayAdjustment:
         return values * np.exp(self.future) if self.multiplicative else values + self.future
 
 
-def holiday_adjustment(y: np.ndarray, past: list[str | None], future: list[str | None]) -> HolidayAdjustment | None:
-    """The effects of the holidays ahead that a daily series' history shows, when any does.
+def holiday_adjustment(y: np.ndarray, past: list[str | None], future: list[str | None],
+                       grain: str = "day") -> HolidayAdjustment | None:
+    """The effects of the holidays ahead that a daily or weekly series' history shows, when any does.
 
     Parameters
     ----------
     y : array of float
-        Daily history, oldest first (NaN where a day has no value).
+        History, oldest first (NaN where a period has no value).
     past, future : list of str or None
-        The holiday on each day of the history and of the horizon (None: an ordinary day).
+        The holiday(s) in each period of the history and of the horizon (None: an ordinary period).
+    grain : {"day", "week"}
 
     Returns
     -------
@@ -68,7 +72,7 @@ def holiday_adjustment(y: np.ndarray, past: list[str | None], future: list[str |
     multiplicative = bool(finite.size and np.all(finite > 0))
     values = np.log(np.where(y > 0, y, np.nan)) if multiplicative else y
     holiday = np.array([name is not None for name in past])
-    deviation = values - _same_weekday_median(np.where(holiday, np.nan, values))
+    deviation = values - _same_weekday_median(np.where(holiday, np.nan, values), STEPS_PER_WEEK[grain])
     ordinary = deviation[~holiday & np.isfinite(deviation)]
     if ordinary.size < 2 * MIN_NEIGHBOURS:
         return None
@@ -94,15 +98,16 @@ def holiday_adjustment(y: np.ndarray, past: list[str | None], future: list[str |
                              {n: float(np.exp(e)) if multiplicative else e for n, e in effects.items()})
 
 
-def _same_weekday_median(values: np.ndarray) -> np.ndarray:
-    """Median of the same weekday's values up to ``NEIGHBOUR_WEEKS`` either side of each day (the day itself
-    and NaN left out); NaN with fewer than ``MIN_NEIGHBOURS``."""
-    n = len(values)
-    offsets = [7 * k for k in range(-NEIGHBOUR_WEEKS, NEIGHBOUR_WEEKS + 1) if k]
-    padded = np.concatenate([np.full(7 * NEIGHBOUR_WEEKS, np.nan), values, np.full(7 * NEIGHBOUR_WEEKS, np.nan)])
-    around = np.column_stack([padded[7 * NEIGHBOUR_WEEKS + o: 7 * NEIGHBOUR_WEEKS + o + n] for o in offsets])
+def _same_weekday_median(values: np.ndarray, week: int) -> np.ndarray:
+    """Median of the values ``week`` steps apart up to ``NEIGHBOUR_WEEKS`` weeks either side of each step (the
+    same weekday of a daily series; the weeks around a weekly one), itself and NaN left out; NaN with fewer than
+    ``MIN_NEIGHBOURS``."""
+    n, reach = len(values), week * NEIGHBOUR_WEEKS
+    offsets = [week * k for k in range(-NEIGHBOUR_WEEKS, NEIGHBOUR_WEEKS + 1) if k]
+    padded = np.concatenate([np.full(reach, np.nan), values, np.full(reach, np.nan)])
+    around = np.column_stack([padded[reach + o: reach + o + n] for o in offsets])
     counts = np.isfinite(around).sum(axis=1)
-    with warnings.catch_warnings():  # a day with no neighbours has a NaN median, as meant
+    with warnings.catch_warnings():  # a step with no neighbours has a NaN median, as meant
         warnings.simplefilter("ignore", RuntimeWarning)
         median = np.nanmedian(around, axis=1)
     return np.where(counts >= MIN_NEIGHBOURS, median, np.nan)

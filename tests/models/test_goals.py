@@ -168,3 +168,23 @@ def test_a_holiday_effect_must_stand_out_from_ordinary_days():
     planted = rng.poisson(50, 730).astype(float)
     planted[[i for i, name in enumerate(past) if name == "Thanksgiving Day"]] *= 0.4
     assert list(holiday_adjustment(planted, past, future).effects) == ["Thanksgiving Day"]
+
+
+def test_a_weekly_forecast_carries_the_week_of_a_holiday_the_history_shows():
+    """Thanksgiving at 0.4 of a day and the Friday after at 2.5: the week holding them is ~12% up, and the
+    weekly forecast says so for the next one (the weekly series alone, measured week against week)."""
+    rng = np.random.default_rng(5)
+    days = [dt.date(2024, 11, 4) + dt.timedelta(d) for d in range(742)]  # Mondays 2024-11-04 .. 2026-11-09
+    on = dict(holidays_between("US", None, days[0], days[-1]))
+    factor = [0.4 if on.get(d) == "Thanksgiving Day" else 2.5 if on.get(d - dt.timedelta(1)) == "Thanksgiving Day"
+              else 1.0 for d in days]
+    daily = pd.DataFrame({"day": days, "value": rng.poisson(2000 * np.array(factor))})
+    weekly = daily.groupby(daily["day"].map(lambda d: d - dt.timedelta(d.weekday())))["value"].sum()
+    history = pd.DataFrame({"metric_id": "spend", "period_start": weekly.index, "value": weekly.to_numpy(float)})
+    us = marketing().model_copy(update={"goals": [], "holidays": [HolidayCalendar(country="US")]})
+    spend = forecast_scope(us, "week", history, 6, ("_total", "_total"))["spend"]
+    weeks = [pd.Timestamp(d).date() for d in spend.starts]
+    thanksgiving = weeks.index(dt.date(2026, 11, 23))
+    ordinary = np.median(np.delete(spend.mean, thanksgiving))
+    assert spend.method.endswith("+ holidays (Thanksgiving Day (US))")  # Christmas week: nothing planted, none seen
+    assert 1.09 < spend.mean[thanksgiving] / ordinary < 1.15  # planted: (3 + 0.4 + 2.5 + 2) / 7 = 1.129
