@@ -143,8 +143,9 @@ def cmd_validate(args) -> int:
     folder = Path(args.folder) if args.folder else Settings.from_env().specs_dir
     specs = load_specs(folder)
     for spec in specs:
+        holidays = f", holidays {', '.join(c.label for c in spec.holidays)}" if spec.holidays else ""
         print(f"ok  {spec.id}: {len(spec.metrics)} metrics, levels {' > '.join(spec.segments.levels)}, "
-              f"north star {spec.north_star}, source {spec.source.kind}")
+              f"north star {spec.north_star}, source {spec.source.kind}, clock {spec.clock}{holidays}")
     return 0
 
 

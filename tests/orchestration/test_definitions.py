@@ -3,10 +3,13 @@ import json
 
 import dagster as dg
 import pytest
+import yaml
 
 from assets.settings import Settings
+from orchestration.cli import main
 from orchestration.definitions import build_definitions
 from orchestration.jobs import RANGE_END, RANGE_START, landing_files_sensor
+from tests.models.test_spec import VALID
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +196,13 @@ def test_a_new_digest_window_does_not_make_dbt_parse_the_whole_project_again(tmp
     compiled = next(tmp_path.rglob("fct_digest_hourly.sql")).read_text()
     assert "day >= cast('2026-01-02' as date) and day < cast('2026-01-03' as date)" in compiled
     assert "UnableToPartialParse" in dbt("parse", "--vars", '{"window_start": "2026-01-02"}')  # what vars cost
+
+
+def test_validate_names_each_budgets_clock_and_holiday_calendars(tmp_path, capsys):
+    spec = {**VALID, "timezone": "America/New_York", "holidays": [{"country": "us"}, {"country": "CA", "subdivision": "ON"}]}
+    (tmp_path / "shop.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["validate", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("clock America/New_York, holidays US, CA-ON")
+    (tmp_path / "shop.yaml").write_text(yaml.safe_dump({**spec, "holidays": [{"country": "US", "subdivision": "XX"}]}))
+    assert main(["validate", str(tmp_path)]) == 2  # a spec error: exit 2, the problem on stderr
+    assert "shop.yaml: holidays.0.subdivision: US has no subdivision 'XX'" in capsys.readouterr().err
