@@ -139,7 +139,8 @@ def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict
             _text_sql(ts_col, ts_type), measure_sql, *values, *[_text_sql(c, t) for c, t in segs]])
         return f"""
         select {source_sql} as source, {row_number} as source_row,
-            {clock_timestamp_sql(ts_col, ts_type, src.timezone, spec.clock)} as ts, {_blank_sql(ts_col, ts_type)} as ts_blank,
+            {clock_timestamp_sql(ts_col, ts_type, src.timezone, spec.clock)} as ts,
+            {_blank_sql(ts_col, ts_type)} as ts_blank,
             {ts_col} as ts_cell,
             {measure_sql} as measure, {measure_blank} as measure_blank,
             {_value_sql(value_col, value_type)} as val, {_blank_sql(value_col, value_type)} as val_blank,
@@ -268,7 +269,8 @@ def checked_documents_select(spec: BudgetSpec, documents: DocumentSource, reader
     extra = " + ".join(f"cast(not {_blank_sql(col(c), columns[c])} as integer)" for c in overflow) or "0"
     rows = f"""
         select {source_sql} as source, {row_number} as source_row,
-            {clock_timestamp_sql(ts_col, ts_type, src.document_zone(documents), spec.clock)} as ts, {_blank_sql(ts_col, ts_type)} as ts_blank,
+            {clock_timestamp_sql(ts_col, ts_type, src.document_zone(documents), spec.clock)} as ts,
+            {_blank_sql(ts_col, ts_type)} as ts_blank,
             {ts_col} as ts_cell, {kind} as kind, {typed(documents.text)} as body,
             coalesce(nullif(trim({typed(documents.doc_id)}), ''), md5(concat_ws('|', {content}))) as doc_id,
             {''.join(f'{c} as seg_{i}, ' for i, c in enumerate(segs))}{extra} as extra_fields,

@@ -168,8 +168,8 @@ def read_columns(conn: duckdb.DuckDBPyConnection, file: LandingFile) -> dict[str
 
 def day_ranges(conn: duckdb.DuckDBPyConnection, files: list[LandingFile], columns: dict[str, str],
                spec: BudgetSpec) -> list[tuple[dt.date | None, dt.date | None, int]]:
-    """First and last day (on the budget's clock) with a parseable timestamp, and the row count, of each of ``files`` (one file, or
-    batchable files of one role and the same ``columns``) in one pass.
+    """First and last day (on the budget's clock) with a parseable timestamp, and the row count, of each of
+    ``files`` (one file, or batchable files of one role and the same ``columns``) in one pass.
 
     Raises
     ------
@@ -179,8 +179,10 @@ def day_ranges(conn: duckdb.DuckDBPyConnection, files: list[LandingFile], column
     reader, _, source_sql = batch_reader_sql(files, columns)
     timestamp_col, timezone = files[0].timestamp(spec)
     # without the timestamp column every row will be quarantined for it: no days, only a count
-    day = (f"cast({clock_timestamp_sql('t.' + quote_ident(timestamp_col), columns[timestamp_col], timezone, spec.clock)} as date)"
-           if timestamp_col in columns else "cast(null as date)")
+    day = "cast(null as date)"
+    if timestamp_col in columns:
+        on_clock = clock_timestamp_sql("t." + quote_ident(timestamp_col), columns[timestamp_col], timezone, spec.clock)
+        day = f"cast({on_clock} as date)"
     # every column is decoded (hashed, the hash unused): a file whose timestamps read but another column's pages
     # are corrupt is refused here as unreadable, instead of failing the load of the whole window
     found = {source: (first, last, rows) for source, first, last, rows, *_ in conn.execute(

@@ -34,7 +34,8 @@ def calendar_problem(country: str, subdivision: str | None) -> tuple[str, str] |
 
 
 @functools.lru_cache(maxsize=64)
-def holidays_between(country: str, subdivision: str | None, first: dt.date, last: dt.date) -> tuple[tuple[dt.date, str], ...]:
+def holidays_between(country: str, subdivision: str | None, first: dt.date,
+                     last: dt.date) -> tuple[tuple[dt.date, str], ...]:
     """The calendar's holidays from ``first`` to ``last`` (inclusive), by date then name, named in English
     where the calendar has English names (else in its own language)."""
     if last < first:

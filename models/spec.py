@@ -629,7 +629,8 @@ def _cross_check(spec: BudgetSpec) -> list[tuple[str, str]]:
         if (problem := calendar_problem(calendar.country, calendar.subdivision)) is not None:
             problems.append((f"holidays.{i}.{problem[0]}", problem[1]))
         if calendar.level is not None and calendar.level not in levels:
-            problems.append((f"holidays.{i}.level", f"unknown segment level {calendar.level!r}{_suggest(calendar.level, levels)}"))
+            problems.append((f"holidays.{i}.level",
+                             f"unknown segment level {calendar.level!r}{_suggest(calendar.level, levels)}"))
         if (calendar.level is None) != (calendar.segment is None):
             problems.append((f"holidays.{i}", "level and segment go together"))
     opt = spec.optimization
