@@ -196,7 +196,8 @@ yaml_values = st.recursive(
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.sampled_from(["id", "metrics", "segments", "source", "goals", "rules", "measures", "allocation", "value_chain"]),
+@given(st.sampled_from(["id", "metrics", "segments", "source", "goals", "rules", "measures", "allocation", "value_chain",
+                        "timezone", "holidays"]),
        yaml_values)
 def test_fuzzed_specs_fail_with_a_validation_error_not_a_traceback(key, value):
     data = copy.deepcopy(VALID)
@@ -207,7 +208,9 @@ def test_fuzzed_specs_fail_with_a_validation_error_not_a_traceback(key, value):
         assert all(file == "fuzz.yaml" for file, _, _ in err.problems)
 
 
-SEEDS = [VALID, WITH_DOCUMENTS] + [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(DEMO_SPECS.glob("*.yaml"))]
+ON_A_CLOCK = {**VALID, "timezone": "America/New_York",
+              "holidays": [{"country": "US"}, {"country": "DE", "subdivision": "BY", "level": "channel", "segment": "web"}]}
+SEEDS = [VALID, WITH_DOCUMENTS, ON_A_CLOCK] + [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(DEMO_SPECS.glob("*.yaml"))]
 formula_like = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_0123456789+-*/().<>=!, ", max_size=40)
 
 
