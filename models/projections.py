@@ -111,7 +111,8 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         cursor = next_period(grain, cursor)
     wide = wide.reindex(calendar)
     starts = [next_period(grain, last, step) for step in range(1, horizon + 1)]
-    names = holiday_names(spec, grain, calendar, starts) if grain in HOLIDAY_GRAINS and spec.holidays else None
+    has_holidays = spec.holidays or any(e.kind == "holiday" for e in spec.events)
+    names = holiday_names(spec, grain, calendar, starts) if grain in HOLIDAY_GRAINS and has_holidays else None
     result: dict[str, SeriesForecast] = {}
     for metric_id, metric in spec.metrics.items():
         if metric.kind == "derived" or metric_id not in wide or wide[metric_id].notna().sum() == 0:

@@ -10,7 +10,7 @@ from models.forecasting.holidays import holiday_adjustment
 from models.goals import track_goal
 from models.projections import SeriesForecast, forecast_scope, horizon_for, next_period
 from models.public_holidays import holidays_between
-from models.spec import BudgetSpec, HolidayCalendar, load_specs
+from models.spec import BudgetSpec, HolidayCalendar, KnownEvent, load_specs
 from pathlib import Path
 
 SPECS = Path(__file__).resolve().parents[2] / "models" / "demo" / "specs"
@@ -188,3 +188,19 @@ def test_a_weekly_forecast_carries_the_week_of_a_holiday_the_history_shows():
     ordinary = np.median(np.delete(spend.mean, thanksgiving))
     assert spend.method.endswith("+ holidays (Thanksgiving Day (US))")  # Christmas week: nothing planted, none seen
     assert 1.09 < spend.mean[thanksgiving] / ordinary < 1.15  # planted: (3 + 0.4 + 2.5 + 2) / 7 = 1.129
+
+
+def test_a_declared_event_of_kind_holiday_recurring_by_name_is_forecast_like_a_public_holiday():
+    """Black Friday is no public holiday: declared each year (kind holiday, one name), it is measured and
+    carried like one."""
+    rng = np.random.default_rng(6)
+    fridays = [dt.date(2024, 11, 29), dt.date(2025, 11, 28), dt.date(2026, 11, 27)]
+    days = [dt.date(2024, 10, 1) + dt.timedelta(d) for d in range(776)]  # to 2026-11-15
+    spend = [float(rng.poisson(500) * (2.5 if d in fridays else 1)) for d in days]
+    history = pd.DataFrame({"metric_id": "spend", "period_start": days, "value": spend})
+    declared = [{"date": d, "name": "Black Friday", "kind": "holiday"} for d in fridays]
+    spec = marketing().model_copy(update={"goals": [], "events": [KnownEvent(**e) for e in declared]})
+    spend_ahead = forecast_scope(spec, "day", history, 20, ("_total", "_total"))["spend"]
+    friday = [pd.Timestamp(d).date() for d in spend_ahead.starts].index(fridays[-1])
+    assert spend_ahead.method.endswith("+ holidays (Black Friday)")
+    assert 2.2 < spend_ahead.mean[friday] / np.median(spend_ahead.mean) < 2.8
