@@ -59,8 +59,9 @@ def classify(spec: BudgetSpec, values: pd.DataFrame, llm: AnthropicLLM, ledger: 
     pool="duckdb",
     description="Segments of each budget's archetype level placed on reward (recent level of the north star or the "
                 "spec's metric) against risk (volatility of its changes) over the reporting grain's complete periods "
-                "(a monthly budget with fewer than 4 complete months: weeks'): classified by Claude from that table "
-                "when a key is set, else by the quadrant rule (median splits); both labels kept (main.segment_archetypes).",
+                "(weeks for a daily budget, and for a monthly one with fewer than 4 complete months): classified by "
+                "Claude from that table when a key is set, else by the quadrant rule (median splits); both labels "
+                "kept (main.segment_archetypes).",
 )
 def segment_archetypes(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: AnthropicLLM) -> dg.MaterializeResult:
     specs = load_specs(Settings.from_env().specs_dir)

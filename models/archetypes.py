@@ -20,14 +20,14 @@ TOOL_NAME = "classify_segments"
 MIN_PERIODS = 4  # fewer complete periods cannot show a volatility
 
 
-# Grains a reporting grain's archetypes may fall back to while it has too few periods: never to days, whose
-# changes mostly measure the weekday cycle, not a segment's risk.
-ARCHETYPE_GRAINS = {"month": ("month", "week"), "week": ("week",), "day": ("day",)}
+# The grains a budget's archetypes are profiled by, first that has enough periods: never days, whose changes
+# mostly measure the weekday cycle, not a segment's risk (a daily budget's segments are profiled by week).
+ARCHETYPE_GRAINS = {"month": ("month", "week"), "week": ("week",), "day": ("week",)}
 
 
 def archetype_grain(complete_periods: dict[str, int], reporting_grain: str) -> str | None:
-    """The reporting grain, or while it has fewer than ``MIN_PERIODS`` complete periods a finer one that has
-    them (a monthly budget's first months are profiled by week); None when none has enough yet."""
+    """The grain to profile a budget's segments by: its reporting grain (weeks for a daily budget), or while a
+    monthly budget has fewer than ``MIN_PERIODS`` complete months, weeks; None when none has enough yet."""
     return next((g for g in ARCHETYPE_GRAINS[reporting_grain] if complete_periods.get(g, 0) >= MIN_PERIODS), None)
 
 

@@ -175,7 +175,8 @@ def _archetype_lines(payload: dict) -> list[str]:
         return []
     who = a["method"] if a["method"].startswith("quadrant") else f"{a['method']} (the quadrant rule's label beside it)"
     reporting = payload["period"].get("reporting_grain", a["grain"])
-    finer = f" (fewer than {MIN_PERIODS} complete {reporting}s yet)" if a["grain"] != reporting else ""
+    finer = ("" if a["grain"] == reporting else " (not days: their changes measure the weekday cycle)"
+             if reporting == "day" else f" (fewer than {MIN_PERIODS} complete {reporting}s yet)")
     lines = ["## Segment archetypes (estimated)", "",
              f"{a['segment_level']} segments by {a['metric_id']}: reward = its level over the last complete "
              f"{a['grain']}s{finer}, "

@@ -58,4 +58,5 @@ def test_a_young_monthly_budget_is_profiled_by_week_until_it_has_four_months():
     assert archetype_grain({"month": 3, "week": 13, "day": 95}, "month") == "week"
     # never by day: daily changes mostly measure the weekday cycle
     assert archetype_grain({"month": 0, "week": 3, "day": 25}, "month") is None
-    assert archetype_grain({"week": 3, "day": 25}, "week") is None and archetype_grain({"day": 4}, "day") == "day"
+    assert archetype_grain({"week": 3, "day": 25}, "week") is None
+    assert archetype_grain({"week": 4, "day": 30}, "day") == "week" and archetype_grain({"day": 25}, "day") is None

@@ -399,6 +399,10 @@ def test_before_a_first_complete_month_the_briefing_covers_the_latest_complete_w
     young = build_payload(SPEC, dataclasses.replace(inputs(pd.DataFrame(rows)), archetypes=archetypes))
     assert ("channel segments by new_customers: reward = its level over the last complete weeks (fewer than 4 "
             "complete months yet)") in render_markdown(young, "template")
+    daily = build_payload(SPEC.model_copy(update={"reporting_grain": "day"}),
+                          dataclasses.replace(inputs(pd.DataFrame(rows)), archetypes=archetypes))
+    assert ("reward = its level over the last complete weeks (not days: their changes measure the weekday "
+            "cycle)") in render_markdown(daily, "template")
     # once the month is complete, the briefing is monthly again and says nothing of a fallback
     monthly = build_payload(SPEC, inputs(monthly_values(1500.0)))
     assert monthly["period"]["grain"] == "month" and "covers the latest" not in render_markdown(monthly, "template")
