@@ -123,12 +123,11 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         holidays = holiday_adjustment(values, *names, grain=grain) if names is not None else None
         f = forecast(values if holidays is None else holidays.remove(values), horizon, GRAIN_PERIODS[grain],
                      paths=PATHS, seed=series_seed(spec.id, metric_id, grain, *scope))
-        arrays = (f.mean, f.lo80, f.hi80, f.lo95, f.hi95, f.paths)
         if holidays is not None:
-            floor = 0.0 if np.nanmin(values) >= 0 else -np.inf  # an additive effect may not push a count below 0
-            arrays = tuple(np.maximum(holidays.restore(a), floor) for a in arrays)
-        method = f.method if holidays is None else f"{f.method} + holidays ({', '.join(holidays.effects)})"
-        result[metric_id] = SeriesForecast(metric_id, method, int(np.isfinite(values).sum()), starts, *arrays)
+            f = holidays.restored(f, 0.0 if np.nanmin(values) >= 0 else -np.inf,
+                                  f"holidays ({', '.join(holidays.effects)})")
+        result[metric_id] = SeriesForecast(metric_id, f.method, int(np.isfinite(values).sum()), starts,
+                                           f.mean, f.lo80, f.hi80, f.lo95, f.hi95, f.paths)
     for metric_id, expr in base_expressions(spec).items():
         inputs = references(expr)
         if not all(name in result for name in inputs):

@@ -257,12 +257,7 @@ def _with_yearly(yearly: YearlyAdjustment, y: np.ndarray, horizon: int, periods:
                  seed: int) -> Forecast:
     """Forecast the series without its yearly cycle, then put the cycle back on every figure."""
     inner = forecast(yearly.remove(y), horizon, tuple(p for p in periods if p != YEAR), paths=paths, seed=seed)
-    floor = 0.0 if np.all(y >= 0) else -np.inf  # the adjusted series may dip below zero; the original never did
-    mean, lo80, hi80, lo95, hi95 = (np.maximum(yearly.restore(a), floor)
-                                    for a in (inner.mean, inner.lo80, inner.hi80, inner.lo95, inner.hi95))
-    sampled = None if inner.paths is None else np.maximum(yearly.restore(inner.paths), floor)
-    return Forecast(mean, lo80, hi80, lo95, hi95, f"{inner.method} + yearly cycle", inner.period,
-                    inner.holdout_rmsse, sampled)
+    return yearly.restored(inner, 0.0 if np.all(y >= 0) else -np.inf, "yearly cycle")
 
 
 def _run(found, name, y, horizon, season):

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.forecasting.adjustment import Adjustment
+from models.yearly_cycle import MAD_TO_SD
+
 NEIGHBOUR_WEEKS = 4   # same weekday up to four weeks either side: near enough for the season to hold
 STEPS_PER_WEEK = {"day": 7, "week": 1}
 MIN_NEIGHBOURS = 4
@@ -28,21 +31,11 @@ MIN_Z = 3.5
 
 
 @dataclass(frozen=True)
-class HolidayAdjustment:
+class HolidayAdjustment(Adjustment):
     """Effects of the holidays that have one, over a history and the horizon after it (logs when
     ``multiplicative``)."""
 
-    past: np.ndarray
-    future: np.ndarray
-    multiplicative: bool
     effects: dict[str, float]  # holiday name -> ratio (multiplicative) or difference
-
-    def remove(self, y: np.ndarray) -> np.ndarray:
-        return y / np.exp(self.past) if self.multiplicative else y - self.past
-
-    def restore(self, values: np.ndarray) -> np.ndarray:
-        """The effects put back on forecasts of the adjusted series (the last axis is the horizon)."""
-        return values * np.exp(self.future) if self.multiplicative else values + self.future
 
 
 def holiday_adjustment(y: np.ndarray, past: list[str | None], future: list[str | None],
@@ -77,7 +70,7 @@ def holiday_adjustment(y: np.ndarray, past: list[str | None], future: list[str |
     if ordinary.size < 2 * MIN_NEIGHBOURS:
         return None
     centre = float(np.median(ordinary))
-    scale = 1.4826 * float(np.median(np.abs(ordinary - centre)))
+    scale = MAD_TO_SD * float(np.median(np.abs(ordinary - centre)))
     effects = {}
     for name in sorted(ahead):
         seen = deviation[[i for i, n in enumerate(past) if n == name]]

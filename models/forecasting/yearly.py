@@ -12,27 +12,14 @@ series for the forecaster to judge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from models.forecasting.adjustment import Adjustment
 from models.yearly_cycle import YEAR_DAYS, YEARLY_FIT_DAYS, YearlyCycle, fit_yearly_cycle
 
 
-@dataclass(frozen=True)
-class YearlyAdjustment:
+class YearlyAdjustment(Adjustment):
     """A fitted yearly cycle over a history and the horizon after it (logs when ``multiplicative``)."""
-
-    past: np.ndarray
-    future: np.ndarray
-    multiplicative: bool
-
-    def remove(self, y: np.ndarray) -> np.ndarray:
-        return y / np.exp(self.past) if self.multiplicative else y - self.past
-
-    def restore(self, values: np.ndarray) -> np.ndarray:
-        """The cycle put back on forecasts of the adjusted series (the last axis is the horizon)."""
-        return values * np.exp(self.future) if self.multiplicative else values + self.future
 
 
 # The cycle has to earn its place: fitted without the last VALIDATION_DAYS (at most: a year must remain before
