@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from models.robust import robust_spread
+
 YEAR_DAYS = 365.25
 YEARLY_HARMONICS = 2   # a yearly wave and its half-year overtone: a smooth season, not every month's noise
 YEARLY_FIT_DAYS = 3 * 364  # history the yearly cycle is fitted on: recent enough for the season to still hold
@@ -18,7 +20,6 @@ MIN_YEARLY_DAYS = 300  # days with a value needed to fit it
 YEARLY_ALPHA = 0.01    # Wald level at which the cycle is taken to be real
 GLS_ITERATIONS = 6     # of the AR(1) error fit
 OUTLIER_Z = 5.0        # residuals beyond this robust z are shocks, left out of the second fit
-MAD_TO_SD = 1.4826     # median absolute deviation to standard deviation, for normal errors
 
 
 def yearly_design(t: np.ndarray) -> np.ndarray:
@@ -123,8 +124,9 @@ def fit_yearly_cycle(t: np.ndarray, y: np.ndarray, min_days: int = MIN_YEARLY_DA
         return None
     X = yearly_design(t)
     resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
-    deviation = np.abs(resid - np.median(resid))
-    spread = MAD_TO_SD * np.median(deviation)
+    centre = float(np.median(resid))
+    deviation = np.abs(resid - centre)
+    spread = robust_spread(resid, centre)
     exact = not spread > _rounding(y)   # no day of an exact fit is a shock
     keep = np.ones(len(y), bool) if exact else deviation <= OUTLIER_Z * spread
     if keep.sum() < min_days:

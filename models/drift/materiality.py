@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.robust import robust_spread
+
 MATERIAL_Z = 3.0        # |z| of the change against history's changes (3: noise across many metrics stays quiet)
 MIN_CHANGES = 4         # history changes needed before judging materiality
-MAD_TO_SD = 1.4826      # a median absolute deviation times this estimates a normal standard deviation
 
 
 def change_materiality(history, delta: float, lag: int = 1) -> tuple[float | None, str]:
@@ -27,8 +28,9 @@ def change_materiality(history, delta: float, lag: int = 1) -> tuple[float | Non
     Returns
     -------
     z : float or None
-        ``(delta - median) / (1.4826 * MAD)`` of the history's changes; None when
-        there are too few of them or they never vary.
+        ``(delta - median) / spread`` of the history's changes (spread: 1.4826 times
+        their median absolute deviation, see :func:`models.robust.robust_spread`); None
+        when there are too few of them or they never vary.
     verdict : str
         ``material`` when ``|z| > MATERIAL_Z`` (or, against changes that never vary,
         when ``delta`` differs from them), ``normal variation`` otherwise, ``unknown``
@@ -43,7 +45,7 @@ def change_materiality(history, delta: float, lag: int = 1) -> tuple[float | Non
     if len(changes) < MIN_CHANGES or not np.isfinite(delta):
         return None, "unknown"
     centre = float(np.median(changes))
-    spread = MAD_TO_SD * float(np.median(np.abs(changes - centre)))
+    spread = robust_spread(changes, centre)
     if spread == 0:
         return None, "material" if delta != centre else "normal variation"
     z = (delta - centre) / spread

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.robust import robust_spread
+
 WINDOW = 28           # days of level on each side (medians, so a shock shorter than two weeks cannot move them)
 MIN_SIDE = 7          # days needed to judge one side; with fewer after a day, only the level before counts
 THRESHOLD = 4.0       # robust z beyond which a deviation is a shock
@@ -56,7 +58,7 @@ def shock_days(z: pd.Series, profile_expected: pd.Series, y: pd.Series, candidat
     if usable.size == 0:
         return pd.DataFrame(columns=["abnormal", "z"])
     centre = float(np.median(usable))
-    scale = 1.4826 * float(np.median(np.abs(usable - centre)))
+    scale = robust_spread(usable, centre)
     # A constant series has no spread: any departure from it at all is a shock.
     scale = scale if scale > 0 else 1e-9 * max(1.0, float(np.nanmax(np.abs(values))))
     robust = (deviation - centre) / scale

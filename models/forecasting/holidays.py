@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.forecasting.adjustment import Adjustment
-from models.yearly_cycle import MAD_TO_SD
+from models.robust import robust_spread
 
 NEIGHBOUR_WEEKS = 4   # same weekday up to four weeks either side: near enough for the season to hold
 STEPS_PER_WEEK = {"day": 7, "week": 1}
@@ -70,7 +70,7 @@ def holiday_adjustment(y: np.ndarray, past: list[str | None], future: list[str |
     if ordinary.size < 2 * MIN_NEIGHBOURS:
         return None
     centre = float(np.median(ordinary))
-    scale = MAD_TO_SD * float(np.median(np.abs(ordinary - centre)))
+    scale = robust_spread(ordinary, centre)
     effects = {}
     for name in sorted(ahead):
         seen = deviation[[i for i, n in enumerate(past) if n == name]]

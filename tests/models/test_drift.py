@@ -488,3 +488,27 @@ def test_a_level_shift_of_the_metric_is_not_read_as_a_changed_relationship():
 
 def test_a_p_value_below_double_precision_is_a_bound_not_zero():
     assert (_p(0.0), _p(3e-20), _p(0.01234)) == ("p<1e-16", "p<1e-16", "p=0.0123")
+
+
+def test_rare_event_counts_flag_a_burst_not_every_day_with_one():
+    """Chargebacks at 0.2 a day: most days none, so the deviations' median absolute deviation is 0. A single
+    chargeback is ordinary (before, each was a shock at a robust z near 1e9); the days of a 10x burst, and
+    the odd day of 3 (chance 0.1%), are shocks."""
+    from models.drift.shocks import shock_days
+
+    rng = np.random.default_rng(30)
+    days = pd.date_range("2026-01-01", periods=300, freq="D")
+    y = pd.Series(rng.poisson(0.2, len(days)).astype(float), index=days)
+    y.iloc[250:253] = [3.0, 2.0, 3.0]
+    flags = shock_days(y, pd.Series(0.0, index=days), y, days[200:], multiplicative=False)
+    assert (y.iloc[200:] == 1).sum() > 5  # single ones happen among the candidates
+    assert (y[flags.index] >= 3).all() and len(flags.index.intersection(days[250:253])) >= 2
+    assert flags["z"].abs().max() < 20  # measured against how often a count happens, not a spread of zero
+
+
+def test_robust_spread_falls_back_to_the_root_mean_square_when_most_values_sit_on_the_centre():
+    from models.robust import MAD_TO_SD, robust_spread
+
+    assert robust_spread([1.0, 2.0, 3.0, 4.0, 5.0], 3.0) == pytest.approx(MAD_TO_SD * 1.0)
+    assert robust_spread([0, 0, 0, 0, 0, 0, 2.0, -2.0], 0.0) == pytest.approx(1.0)  # sqrt(8 / 8)
+    assert robust_spread([4.0, 4.0, 4.0], 4.0) == 0.0 and robust_spread([], 0.0) == 0.0

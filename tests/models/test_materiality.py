@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from models.drift.materiality import MAD_TO_SD, change_materiality
+from models.drift.materiality import change_materiality
+from models.robust import MAD_TO_SD
 
 
 def test_robust_z_against_known_numbers():
@@ -43,3 +44,11 @@ def test_short_history_for_the_lag_falls_back_to_one_period():
 def test_bad_lag_is_refused():
     with pytest.raises(ValueError, match="lag must be at least 1"):
         change_materiality([1.0, 2.0], 1.0, lag=0)
+
+
+def test_changes_mostly_equal_but_not_always_are_judged_against_how_they_vary():
+    # a count of live markets: a year-on-year change of 1 in most months (a market opened), 0 in the rest;
+    # no change this year is within that, not "beyond normal variation" against a spread of zero
+    history = [4.0] * 14 + [5.0] * 5 + [4.0] * 2   # 21 months; over 12 months: 0, 0, 1, 1, 1, 1, 1, 0, 0
+    z, verdict = change_materiality(history, 0.0, lag=12)
+    assert verdict == "normal variation" and z == pytest.approx(-1.5)

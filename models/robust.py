@@ -1,0 +1,38 @@
+"""The one robust spread every outlier rule of the project judges by (drift materiality, shocks, holidays,
+the yearly cycle's outliers)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAD_TO_SD = 1.4826  # a median absolute deviation times this estimates a normal standard deviation
+
+
+def robust_spread(values, centre: float) -> float:
+    """Spread of ``values`` around ``centre`` on a standard deviation's scale.
+
+    Parameters
+    ----------
+    values : array_like
+        Finite values (deviations, changes).
+    centre : float
+        Their centre, usually their median.
+
+    Returns
+    -------
+    float
+        ``1.4826 * median(|values - centre|)``; when that is 0 although the values differ (more than half of
+        them sit on the centre: counts of rare events, a metric that seldom moves), the root mean square
+        of ``values - centre`` instead, so a day with one chargeback among days with none is measured against
+        how often that happens rather than against a spread of zero; 0 only when every value is the centre.
+
+    Notes
+    -----
+    The fallback is not robust to the outliers it then judges: they widen it, so a degenerate series flags
+    fewer outliers, never every departure.
+    """
+    deviations = np.abs(np.asarray(values, dtype=float) - centre)
+    if deviations.size == 0:
+        return 0.0
+    spread = MAD_TO_SD * float(np.median(deviations))
+    return spread if spread > 0 else float(np.sqrt(np.mean(deviations ** 2)))
