@@ -12,14 +12,20 @@ from models.learning import action_outcomes, outcomes_frame, recommendation_outc
 from models.optimize import InfeasibleAllocation, gain_interval, optimise
 from models.spec import load_specs
 
-RECOMMENDATION_COLUMNS = [
-    "budget_id", "basis_period", "grain", "lever_metric", "objective_metric", "segment_id", "current", "recommended",
-    "change", "curve_form", "curve_intercept", "curve_slope", "curve_scale", "curve_slope_low95",
-    "curve_slope_high95", "curve_observations",
-    "expected_objective_current", "expected_objective_recommended", "expected_gain", "expected_gain_low90",
-    "expected_gain_high90", "solver", "provenance", "objective_sense", "held_reason"]
-CONSTRAINT_COLUMNS = ["budget_id", "basis_period", "constraint_name", "limit_value", "used", "shadow_price",
-                      "is_binding", "is_bottleneck", "explanation"]
+# typed, not inferred from the rows: a run with no recommendation would make columns of type NULL, and the
+# log created from them could then never take a row (a budget's first allocation failing poisoned it for good)
+RECOMMENDATION_TYPES = {
+    "budget_id": "varchar", "basis_period": "date", "grain": "varchar", "lever_metric": "varchar",
+    "objective_metric": "varchar", "segment_id": "varchar", "current": "double", "recommended": "double",
+    "change": "double", "curve_form": "varchar", "curve_intercept": "double", "curve_slope": "double",
+    "curve_scale": "double", "curve_slope_low95": "double", "curve_slope_high95": "double",
+    "curve_observations": "bigint", "expected_objective_current": "double", "expected_objective_recommended": "double",
+    "expected_gain": "double", "expected_gain_low90": "double", "expected_gain_high90": "double", "solver": "varchar",
+    "provenance": "varchar", "objective_sense": "varchar", "held_reason": "varchar"}
+CONSTRAINT_TYPES = {
+    "budget_id": "varchar", "basis_period": "date", "constraint_name": "varchar", "limit_value": "double",
+    "used": "double", "shadow_price": "double", "is_binding": "boolean", "is_bottleneck": "boolean",
+    "explanation": "varchar"}
 
 
 def _history(conn, spec) -> pd.DataFrame:
@@ -80,11 +86,16 @@ def allocation_recommendations(context: dg.AssetExecutionContext, duckdb: DuckDB
             constraints += constraint_rows(spec, problem, allocation, basis)
             notes.append(f"{spec.id}: gain {allocation.gain:+.1f} {problem.outcome}/{spec.optimization.grain}; "
                          + allocation.explain(problem))
-        for table, rows, columns in (("allocation_recommendations", recommendations, RECOMMENDATION_COLUMNS),
-                                     ("allocation_constraints", constraints, CONSTRAINT_COLUMNS)):
-            replace_table(conn, f"main.{table}", pd.DataFrame(rows, columns=columns))
+        for table, rows, types in (("allocation_recommendations", recommendations, RECOMMENDATION_TYPES),
+                                   ("allocation_constraints", constraints, CONSTRAINT_TYPES)):
+            replace_table(conn, f"main.{table}", pd.DataFrame(rows, columns=list(types)), types)
         # every recommendation is also kept, once per basis period, so later runs can judge it
-        conn.execute("create table if not exists main.allocation_log as select * from main.allocation_recommendations limit 0")
+        if table_exists(conn, "main", "allocation_log") and conn.execute(
+                "select count(*) from information_schema.columns where table_schema = 'main' "
+                "and table_name = 'allocation_log' and data_type = '\"NULL\"'").fetchone()[0]:
+            conn.execute("drop table main.allocation_log")  # typed NULL by an earlier release: it holds no value
+        conn.execute("create table if not exists main.allocation_log ("
+                     + ", ".join(f"{name} {kind}" for name, kind in RECOMMENDATION_TYPES.items()) + ")")
         for column in ("objective_sense", "held_reason"):  # logs written before these columns existed
             conn.execute(f"alter table main.allocation_log add column if not exists {column} varchar")
         conn.execute("insert into main.allocation_log by name select * from main.allocation_recommendations r where not exists "
@@ -96,7 +107,7 @@ def allocation_recommendations(context: dg.AssetExecutionContext, duckdb: DuckDB
         "dagster/row_count": len(recommendations),
         "summary": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes) or "no budget declares an optimization"),
         "recommendations": dg.MetadataValue.md(
-            pd.DataFrame(recommendations, columns=RECOMMENDATION_COLUMNS)[
+            pd.DataFrame(recommendations, columns=list(RECOMMENDATION_TYPES))[
                 ["budget_id", "segment_id", "current", "recommended", "curve_form", "expected_gain"]].round(2).to_markdown(index=False)
             if recommendations else "(none)"),
     })

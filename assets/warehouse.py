@@ -127,11 +127,17 @@ def prepare(conn: duckdb.DuckDBPyConnection) -> None:
             conn.execute(f"alter table raw.{table} add column {column} {definition}")
 
 
-def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame) -> None:
-    """Replace ``table`` (schema-qualified) with the rows of a pandas DataFrame."""
+def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame, types: dict[str, str] | None = None) -> None:
+    """Replace ``table`` (schema-qualified) with the rows of a pandas DataFrame, its columns typed by ``types``
+    (column -> SQL type) when given, else by what DuckDB infers from the rows (NULL for an empty column)."""
     conn.register("_replacement", frame)
     try:
-        conn.execute(f"create or replace table {table} as select * from _replacement")
+        if types is None:
+            conn.execute(f"create or replace table {table} as select * from _replacement")
+        else:
+            conn.execute(f"create or replace table {table} ("
+                         + ", ".join(f"{quote_ident(name)} {kind}" for name, kind in types.items()) + ")")
+            conn.execute(f"insert into {table} by name select * from _replacement")
     finally:
         conn.unregister("_replacement")
 

@@ -51,15 +51,24 @@ def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.
         bounds = opt.bounds.get(segment_id) or LeverBounds()
         current = rows.loc[rows["period_start"] == basis, "lever"]
         current = float(current.iloc[0]) if len(current) else 0.0
-        response = curve(rows, opt.objective, "objective")
+        in_basis = bool((rows["period_start"] == basis).any())
+        try:
+            response = curve(rows, opt.objective, "objective")
+            limits = {metric_id: curve(rows, metric_id, metric_id) for metric_id in limit_curves}
+            unfit = None
+        except ValueError as err:  # a market opened last quarter, a spend never varied: held, not blocking the rest
+            response = _as_observed(rows, basis, "objective")
+            limits = {metric_id: ResponseCurve.linear(1.0) if metric_id == opt.lever
+                      else _as_observed(rows, basis, metric_id) for metric_id in limit_curves}
+            unfit = str(err)
         for metric_id, curves in limit_curves.items():
-            curves[segment_id] = curve(rows, metric_id, metric_id)
+            curves[segment_id] = limits[metric_id]
         # what the decision rests on: the objective's response, or, when the lever is its own objective (spend
         # minimised), its response in the metrics whose floors it has to reach
         floors = [b.metric for b in opt.limits if b.min is not None]
         decisive = {opt.objective: response} if opt.objective != opt.lever or not floors else {
             metric_id: limit_curves[metric_id][segment_id] for metric_id in floors}
-        held = _held_reason(spec, segment_id, decisive, in_basis=bool((rows["period_start"] == basis).any()))
+        held = _held_reason(spec, segment_id, decisive, in_basis, unfit)
         low, high = (_hold_at(current, bounds),) * 2 if held else (bounds.min, bounds.max)
         levers.append(Lever(segment_id, response, current=current, minimum=low, maximum=high,
                             step=None if held else bounds.step, held=held))
@@ -75,11 +84,13 @@ def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.
     return problem, pd.Timestamp(basis).date()
 
 
-def _held_reason(spec: BudgetSpec, segment_id: str, responses: dict[str, ResponseCurve], in_basis: bool) -> str | None:
+def _held_reason(spec: BudgetSpec, segment_id: str, responses: dict[str, ResponseCurve], in_basis: bool,
+                 unfit: str | None = None) -> str | None:
     """Why a lever stays where it is, or None when the optimiser may move it.
 
-    Two cases where history cannot support moving money: the segment had no lever spend in the basis period
-    (paused or gone: funding it again is the owner's call, made by giving it bounds), and no response the
+    Three cases where history cannot support moving money: the segment had no lever spend in the basis period
+    (paused or gone: funding it again is the owner's call, made by giving it bounds), its response could not
+    be estimated at all (``unfit``: too few periods, a spend that never varied), and no response the
     decision rests on (metric -> curve) has a slope distinguishable from zero (95% interval includes 0),
     where the optimiser would otherwise chase noise, e.g. cut a lever to nothing on a negative slope that is
     only a trend.
@@ -88,12 +99,21 @@ def _held_reason(spec: BudgetSpec, segment_id: str, responses: dict[str, Respons
     if not in_basis and segment_id not in opt.bounds:
         return (f"no {opt.lever} in the basis period: not funded again (give it optimization.bounds to "
                 "consider it)")
+    if unfit is not None:
+        return f"no response curve ({unfit}): kept at its current {opt.lever}"
     intervals = {metric_id: curve.slope_interval(0.95) for metric_id, curve in responses.items()}
     if all(low <= 0 <= high for low, high in intervals.values()):
         shown = "; ".join(f"{metric_id} to {opt.lever}: slope 95% interval {low:.3g} to {high:.3g}"
                           for metric_id, (low, high) in intervals.items())
         return f"no measurable response ({shown}, includes 0): kept at its current {opt.lever}"
     return None
+
+
+def _as_observed(rows: pd.DataFrame, basis, column: str) -> ResponseCurve:
+    """The response of a lever held for want of an estimate: at its held spend, what the basis period observed
+    (nothing when the segment had no row then), flat since the spend does not move."""
+    seen = rows.loc[rows["period_start"] == basis, column].dropna()
+    return ResponseCurve("linear", float(seen.iloc[0]) if len(seen) else 0.0, 0.0, n=len(rows))
 
 
 def _hold_at(current: float, bounds: LeverBounds) -> float:

@@ -144,3 +144,25 @@ def test_when_spend_is_minimised_a_lever_is_held_on_the_floor_metric_it_does_not
     levers = {l.name: l for l in problem.levers}
     assert levers["tv"].held.startswith("no measurable response (orders to revenue: slope 95% interval")
     assert levers["mail"].held is None and levers["web"].held is None
+
+
+def test_a_segment_too_young_or_gone_to_fit_is_held_and_the_rest_still_optimised():
+    """A market that opened three weeks ago and one that closed after four: neither has the six periods a
+    response curve needs; both are held (the young one at its basis spend and observed outcome, the closed
+    one at nothing) and the others are optimised as before."""
+    data = history()
+    periods = sorted(data["period_start"].unique())
+    young = pd.DataFrame({"period_start": periods[-3:], "segment_id": "app", "lever": [1000.0, 1500.0, 1200.0],
+                          "objective": [30.0, 44.0, 37.0]})
+    gone = pd.DataFrame({"period_start": periods[-12:-8], "segment_id": "print", "lever": 800.0,
+                         "objective": [5.0, 6.0, 4.0, 5.0]})
+    problem, basis = build_problem(spec_with(history_periods=12), pd.concat([data, young, gone], ignore_index=True))
+    levers = {l.name: l for l in problem.levers}
+    assert "need at least 6 observations with both values, got 3" in levers["app"].held
+    assert levers["app"].minimum == levers["app"].maximum == 1200.0
+    assert float(levers["app"].curve.predict(1200.0)) == 37.0  # what the basis period observed at that spend
+    assert "no revenue in the basis period" in levers["print"].held and levers["print"].maximum == 0
+    assert float(levers["print"].curve.predict(0.0)) == 0.0
+    allocation = optimise(problem)
+    assert allocation.recommended["app"] == 1200.0 and allocation.recommended["print"] == 0
+    assert allocation.recommended["mail"] > allocation.current["mail"]  # the best yield still gets the money
