@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from models.allocation import NOT_ESTIMATED
+from models.drift.engine import ROUNDING
 from models.drift.materiality import change_materiality
 from models.goals import CURRENT_RATE_DAYS
 from models.projections import YEAR_STEPS, next_period
@@ -389,7 +390,9 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date) -
         comparisons = []
         for baseline, r in rows.groupby("baseline", sort=False):
             first = r.iloc[0]
-            drivers = r[r["contribution"] != 0].assign(size=lambda d: d["contribution"].abs()).sort_values(
+            # what float sums leave of an exact zero (-4.5e-13 of a variance of 3,300) is no driver
+            noise = ROUNDING * max(1.0, abs(first["value"]), abs(first["baseline_value"]))
+            drivers = r[r["contribution"].abs() > noise].assign(size=lambda d: d["contribution"].abs()).sort_values(
                 ["size", "factor"], ascending=[False, True]).head(3)
             comparisons.append({
                 "baseline": baseline, "baseline_start": pd.Timestamp(first["baseline_start"]).date().isoformat(),

@@ -16,7 +16,11 @@ def fmt(value: float | None, unit: str = "") -> str:
         return "n/a"
     magnitude = abs(value)
     if unit in ("ratio", "probability") and magnitude <= 1.5:
-        return f"{value * 100:.1f}%"
+        percent = value * 100
+        if percent == 0 or abs(percent) >= 1 or math.isnan(percent):
+            return f"{percent:.1f}%"
+        # two significant digits below 1%: a chargeback rate of 0.22%, a take-rate change of 0.046% (not 0.0%)
+        return f"{percent:.{1 - math.floor(math.log10(abs(percent)))}f}%"
     if magnitude >= 1000 or float(value).is_integer():
         text = f"{value:,.0f}"
     elif magnitude >= 10:
@@ -205,7 +209,8 @@ def _why_it_changed(payload: dict) -> list[str]:
             narrated = True
             z = "" if c["delta_z"] is None else f", z {c['delta_z']:+.1f}"
             drivers = "; ".join(f"{d['factor'].replace('_', ' ')} {fmt(d['contribution'], unit)}"
-                                + (f" ({d['driver']})" if d["driver"] else "") for d in c["top_drivers"])
+                                + (f" ({d['driver']})" if d["driver"] else "") for d in c["top_drivers"]
+                                ) or "unchanged, where every past change was the same non-zero amount"
             lines.append(f"- **{entry['metric_id']}** {fmt(c['baseline_value'], unit)} → {fmt(c['value'], unit)} vs "
                          f"{BASELINE_WORDS.get(c['baseline'], c['baseline'])} (change {fmt(c['delta'], unit)}{z}, "
                          f"beyond normal variation): {drivers}.")
@@ -243,6 +248,8 @@ def _what_will_happen(payload: dict) -> list[str]:
         lines.append("")
         for g in ahead["goals"]:
             blocked = [i for i in g["inputs"] if i["status"] in ("stretch", "infeasible")]
+            if favourable.get(g["metric_id"]) == "down" and (g["required_daily_rate"] or 0) < 0:
+                blocked = []  # past its ceiling already: the run-rate line says so ("needs -131%" would not)
             for i in blocked:
                 lines.append(f"- **{g['goal_id']}** needs {i['metric_id']} to change by {fmt_pct(i['required_change'])} "
                              f"over the time left; history's 95th percentile for such a stretch is "

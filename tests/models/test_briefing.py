@@ -205,6 +205,8 @@ def test_empty_history_renders_without_crashing():
     (None, "EUR", "n/a"), (-42.5, "EUR", "-€42.5"),
     # below 1, three significant digits: an error rate of 0.0102 is not 0.01
     (0.0102, "", "0.0102"), (0.5, "", "0.50"), (0.123456, "", "0.123"), (-0.0347, "USD", "-$0.0347"),
+    # a ratio below 1% keeps two significant digits: a take-rate change of 0.046% is not 0.0%
+    (0.0022, "ratio", "0.22%"), (-0.00046, "ratio", "-0.046%"), (0.0, "ratio", "0.0%"), (0.085, "ratio", "8.5%"),
 ])
 def test_number_formatting(value, unit, text):
     assert fmt(value, unit) == text
@@ -437,3 +439,43 @@ def test_a_period_with_nothing_beyond_noise_says_so_in_why_it_changed():
     section = text.split("## Why it changed (attribution estimated)\n\n")[1].split("\n\n")[0]
     assert section.startswith("No change beyond normal variation to explain (new_customers vs the previous period")
     assert "so not narrated" not in text
+
+
+def test_float_noise_is_no_driver_and_an_unchanged_material_value_says_why():
+    def rows(delta, parts):
+        return [{"metric_id": "spend", "grain": "month", "segment_id": "_total", "period_start": dt.date(2026, 6, 1),
+                 "baseline": "year_ago", "baseline_start": dt.date(2025, 6, 1), "value": 3300.0 + delta,
+                 "baseline_value": 3300.0, "delta": delta, "delta_z": float("nan"), "verdict": "material", "factor": factor,
+                 "driver": driver, "contribution": value, "share_of_delta": None, "evidence": None}
+                for factor, driver, value in parts]
+    base = inputs(monthly_values(1500.0))
+    noisy = rows(277.0, [("residual", None, 277.0 + 4.55e-13), ("temporal_variance", "weekday mix", -4.55e-13)])
+    text = render_markdown(build_payload(SPEC, BriefingInputs(**{**base.__dict__, "drift": pd.DataFrame(noisy)})),
+                           "template")
+    line = next(x for x in text.splitlines() if x.startswith("- **spend**"))
+    assert line.endswith(": residual €277.") and "temporal" not in line
+    # history's changes all +1 (spread 0), none now: material, and nothing moved to name
+    unchanged = rows(0.0, [("residual", None, 0.0), ("temporal_variance", "weekday mix", 0.0)])
+    text = render_markdown(build_payload(SPEC, BriefingInputs(**{**base.__dict__, "drift": pd.DataFrame(unchanged)})),
+                           "template")
+    line = next(x for x in text.splitlines() if x.startswith("- **spend**"))
+    assert line.endswith(": unchanged, where every past change was the same non-zero amount."), line
+
+
+def test_a_ceiling_already_passed_is_said_once_not_as_a_change_below_minus_100_percent():
+    from models.spec import Goal
+
+    ceiling = SPEC.metrics["spend"].model_copy(update={"favourable": "down"})
+    spec = SPEC.model_copy(update={"metrics": {**SPEC.metrics, "spend": ceiling},
+                                   "goals": [Goal(id="cap", metric="spend", target=60.0, start=dt.date(2026, 6, 1),
+                                                  deadline=dt.date(2026, 6, 30))]})
+    tracking = pd.DataFrame([{"goal_id": "cap", "metric_id": "spend", "target": 60.0,
+                              "deadline": pd.Timestamp("2026-06-30"), "projected": 94.0, "projected_lo95": 82.0,
+                              "projected_hi95": 106.0, "probability": 0.0, "gap": 34.0, "status": "infeasible",
+                              "required_daily_rate": -1.0, "current_daily_rate": 3.0, "binding_input": "spend"}])
+    constraints = pd.DataFrame([{"goal_id": "cap", "input_metric": "spend", "projected": 94.0, "required": 60.0,
+                                 "required_change": -1.31, "historical_p95_change": -0.44, "status": "infeasible"}])
+    payload = build_payload(spec, BriefingInputs(**{**inputs(monthly_values(1000.0)).__dict__,
+                                                    "goal_tracking": tracking, "goal_constraints": constraints}))
+    lines = [x for x in render_markdown(payload, "template").splitlines() if x.startswith("- **cap**")]
+    assert len(lines) == 1 and "already past its ceiling of" in lines[0]
