@@ -49,7 +49,8 @@ def _backtest(spec, history: pd.DataFrame) -> list[dict]:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("metric_forecasts", deps=[dg.AssetKey("metric_values")], kinds={"python", "statsmodels", "duckdb"},
+        dg.AssetSpec("metric_forecasts", deps=[dg.AssetKey("metric_values"), dg.AssetKey("dim_segments")],
+                     kinds={"python", "statsmodels", "duckdb"},
                      owners=["team:analytics"], group_name="predictive",
                      description="Forecasts of every metric at day, week and month grain for the budget total and "
                                  "the first BUDGETLENS_FORECAST_LEVELS segment levels, to the end of the latest goal: "
@@ -74,6 +75,9 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         prepare(conn)
         for spec in load_specs(settings.specs_dir):
             levels = ["_total", *spec.segments.levels[: settings.forecast_levels]]
+            nodes = [row[0] for row in conn.execute(
+                "select segment_id from main.dim_segments where budget_id = ? and segment_level <> '_total'",
+                [spec.id]).fetchall()]
             history = _history(conn, spec, levels)
             backtest += _backtest(spec, history)
             for grain in GRAINS:
@@ -85,7 +89,7 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
                 for (level, segment), scope in at_grain.groupby(["segment_level", "segment_id"], sort=True):
                     # Every scope forecasts from the same origin, so levels stay comparable.
                     scope = scope[scope.period_start <= last]
-                    result = forecast_scope(spec, grain, scope, horizon, (level, segment))
+                    result = forecast_scope(spec, grain, scope, horizon, (level, segment), nodes)
                     forecasts += forecast_rows(spec, grain, (level, segment), last, _from_origin(result, scope, last))
                     if grain == "day" and level == "_total":
                         report = track_goals(spec, scope, result, last)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from models.event_scope import event_concerns
 from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
 from models.forecasting.holidays import holiday_adjustment
@@ -82,7 +84,7 @@ class SeriesForecast:
 
 
 def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon: int,
-                   scope: tuple[str, str]) -> dict[str, SeriesForecast]:
+                   scope: tuple[str, str], nodes: Iterable[str] = ()) -> dict[str, SeriesForecast]:
     """Forecast every metric of one segment scope at one grain.
 
     Parameters
@@ -94,7 +96,9 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     horizon : int
         Steps to forecast after the last complete period.
     scope : (segment_level, segment_id)
-        Only used to seed the paths.
+        Seeds the paths and picks the holidays about it.
+    nodes : iterable of str
+        Every segment path of the budget, to tell which segments' holidays concern ``scope``.
 
     Returns
     -------
@@ -112,7 +116,8 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     wide = wide.reindex(calendar)
     starts = [next_period(grain, last, step) for step in range(1, horizon + 1)]
     has_holidays = spec.holidays or any(e.kind == "holiday" for e in spec.events)
-    names = holiday_names(spec, grain, calendar, starts) if grain in HOLIDAY_GRAINS and has_holidays else None
+    names = (holiday_names(spec, grain, calendar, starts, scope[1], nodes)
+             if grain in HOLIDAY_GRAINS and has_holidays else None)
     result: dict[str, SeriesForecast] = {}
     for metric_id, metric in spec.metrics.items():
         if metric.kind == "derived" or metric_id not in wide or wide[metric_id].notna().sum() == 0:
@@ -142,13 +147,16 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     return result
 
 
-def holiday_names(spec: BudgetSpec, grain: str, periods: list, ahead: list) -> tuple[list, list]:
-    """The public holiday(s) (names joined) in each of ``periods`` and of ``ahead`` (starts at ``grain``, day
-    or week); None for a period without one."""
+def holiday_names(spec: BudgetSpec, grain: str, periods: list, ahead: list, node: str = "_total",
+                  nodes: Iterable[str] = ()) -> tuple[list, list]:
+    """The holiday(s) about ``node`` (names joined) in each of ``periods`` and of ``ahead`` (starts at
+    ``grain``, day or week); None for a period without one. A segment's calendar concerns that segment, the
+    ones under it and the ones above it (see :func:`models.event_scope.event_concerns`)."""
     periods, ahead = [pd.Timestamp(d).date() for d in periods], [pd.Timestamp(d).date() for d in ahead]
+    nodes = list(nodes)
     on: dict[dt.date, set[str]] = {}
     for event in spec.known_events(periods[0], next_period(grain, ahead[-1]) - dt.timedelta(days=1)):
-        if event.kind == "holiday":
+        if event.kind == "holiday" and event_concerns(node, event.level, event.segment, spec.segments.levels, nodes):
             start = event.date - dt.timedelta(days=event.date.weekday()) if grain == "week" else event.date
             on.setdefault(start, set()).add(event.name)
 

@@ -45,6 +45,7 @@ from models.drift.materiality import change_materiality
 from models.drift.seasonal import Profile, YearlyChange, temporal_change, weekday_profile, yearly_change
 from models.drift.shapley import shapley
 from models.drift.shocks import group_shocks, match_event, shock_days
+from models.event_scope import event_concerns
 from models.formula import evaluate_array, ratio_parts, references, substitute
 from models.projections import YEAR_STEPS, next_period
 from models.spec import BudgetSpec, Metric
@@ -627,17 +628,8 @@ class DriftEngine:
 
     def _events_for(self, node: str) -> list[dict]:
         """Known events about this scope, one of its ancestors or one of its descendants."""
-        out = []
-        for event in self._events:
-            if event["level"] is None or node == "_total":
-                out.append(event)
-                continue
-            for other, level in self.level_of.items():
-                if level == event["level"] and self.value_of.get(other) == event["segment"] and (
-                        other == node or node.startswith(other + "/") or other.startswith(node + "/")):
-                    out.append(event)
-                    break
-        return out
+        return [event for event in self._events
+                if event_concerns(node, event["level"], event["segment"], self.spec.segments.levels, self.level_of)]
 
     # --- formulas and composites ---------------------------------------------------------
 

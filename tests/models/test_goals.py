@@ -3,12 +3,14 @@
 import datetime as dt
 
 import numpy as np
+import pytest
 import pandas as pd
 
+from models.event_scope import event_concerns
 from models.formula import evaluate_array, parse_formula
 from models.forecasting.holidays import holiday_adjustment
 from models.goals import track_goal
-from models.projections import SeriesForecast, forecast_scope, horizon_for, next_period
+from models.projections import SeriesForecast, forecast_scope, holiday_names, horizon_for, next_period
 from models.public_holidays import holidays_between
 from models.spec import BudgetSpec, HolidayCalendar, KnownEvent, load_specs
 from pathlib import Path
@@ -204,3 +206,38 @@ def test_a_declared_event_of_kind_holiday_recurring_by_name_is_forecast_like_a_p
     friday = [pd.Timestamp(d).date() for d in spend_ahead.starts].index(fridays[-1])
     assert spend_ahead.method.endswith("+ holidays (Black Friday)")
     assert 2.2 < spend_ahead.mean[friday] / np.median(spend_ahead.mean) < 2.8
+
+
+def test_a_segments_holiday_calendar_concerns_it_and_the_scopes_above_not_its_siblings():
+    """New South Wales' holidays, given for the market au: Australia, APAC and the total see Boxing Day;
+    EMEA's forecast takes none of them (before, every scope took every calendar)."""
+    levels, nodes = ["region", "market"], ["apac", "emea", "apac/au", "apac/sg", "emea/uk"]
+    assert [event_concerns(n, "market", "au", levels, nodes) for n in ["_total", "apac", "apac/au", "emea",
+                                                                        "apac/sg", "emea/uk"]] == [
+        True, True, True, False, False, False]
+    assert event_concerns("emea", None, None, levels, nodes) and not event_concerns("apac", "city", "x", levels, nodes)
+    spec = marketing().model_copy(update={
+        "goals": [], "segments": marketing().segments.model_copy(update={"levels": levels}),
+        "holidays": [HolidayCalendar(country="AU", subdivision="NSW", level="market", segment="au")]})
+    days = [dt.date(2025, 12, 1) + dt.timedelta(d) for d in range(40)]
+    for node, seen in (("apac", True), ("_total", True), ("emea", False)):
+        past, _ = holiday_names(spec, "day", days, days[-1:], node, nodes)
+        assert (past[days.index(dt.date(2025, 12, 26))] == "Boxing Day (AU-NSW)") is seen
+        assert any(past) is seen
+
+
+def test_a_ramp_through_a_holiday_week_is_not_its_effect():
+    """A market opening: weekly sales climb 30% over eight weeks, and the Easter week falls mid-climb with the
+    weeks after it holidays too (left out of its neighbours). Levels before and after are weighed alike, so
+    the climb is not read as an Easter effect (the median of all neighbours, mostly before, made it +4%)."""
+    rng = np.random.default_rng(8)
+    weeks = np.arange(110)
+    level = 1000 * (1 + 0.3 * np.clip((weeks - 60) / 8, 0, 1))
+    y = level * rng.normal(1, 0.005, len(weeks))
+    past = [None] * len(weeks)
+    past[10] = past[63] = "Easter"
+    past[64], past[66], past[67] = "Easter Monday", "Anzac Day", "Anzac Day (observed)"
+    assert holiday_adjustment(y, past, [None] * 4 + ["Easter"], grain="week") is None
+    y[[10, 63]] *= 1.1  # a real Easter lift is still found, at its size
+    found = holiday_adjustment(y, past, [None] * 4 + ["Easter"], grain="week")
+    assert found is not None and found.effects["Easter"] == pytest.approx(1.1, abs=0.02)

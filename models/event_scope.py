@@ -1,0 +1,39 @@
+"""Which segment scopes a known event (a launch, an outage, a regional holiday) is about."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def event_concerns(node: str, level: str | None, segment: str | None, levels: list[str],
+                   nodes: Iterable[str]) -> bool:
+    """Whether an event about ``segment`` of ``level`` concerns the scope ``node``.
+
+    Parameters
+    ----------
+    node : str
+        A segment path (``"apac/au"``) or ``"_total"``.
+    level, segment : str or None
+        The event's level and that level's segment value (``"market"``, ``"au"``); None for the whole budget.
+    levels : list of str
+        The budget's segment levels, top first.
+    nodes : iterable of str
+        Every segment path of the budget (a path's depth is its level).
+
+    Returns
+    -------
+    bool
+        True for the whole budget's events, and for the segment itself, one under it or one above it (the total
+        included): New South Wales' holidays move Australia, APAC and the total, not EMEA.
+    """
+    if level is None or node == "_total":
+        return True
+    if level not in levels:
+        return False
+    depth = levels.index(level) + 1
+    for other in nodes:
+        parts = other.split("/")
+        if len(parts) == depth and parts[-1] == segment and (
+                other == node or node.startswith(other + "/") or other.startswith(node + "/")):
+            return True
+    return False
