@@ -5,8 +5,9 @@ No model of the forecaster sees a holiday: a Christmas at a third of the usual o
 an outlier in the history (pulling levels and widening intervals) and a surprise in the
 forecast (a quarter's goal projected as if the shop were open). A holiday's effect is the
 ratio (or, for a series that is not positive, the difference) of its day to the same
-weekday around it: the median of up to four weeks either side, other holidays left out
-(for a weekly series: of its week to the four weeks either side).
+weekday around it: the mean of the medians of up to four weeks before and after, other
+holidays left out, so a trend through the holiday is no effect (for a weekly series: of
+its week to the four weeks either side).
 It is kept only when it stands out from the same comparison made on every ordinary day
 (robust z beyond ``MIN_Z`` for the mean of its past dates), so a holiday on which
 nothing happens leaves the forecast alone.
@@ -92,15 +93,20 @@ def holiday_adjustment(y: np.ndarray, past: list[str | None], future: list[str |
 
 
 def _same_weekday_median(values: np.ndarray, week: int) -> np.ndarray:
-    """Median of the values ``week`` steps apart up to ``NEIGHBOUR_WEEKS`` weeks either side of each step (the
-    same weekday of a daily series; the weeks around a weekly one), itself and NaN left out; NaN with fewer than
-    ``MIN_NEIGHBOURS``."""
+    """The level around each step from the values ``week`` steps apart up to ``NEIGHBOUR_WEEKS`` weeks either
+    side (the same weekday of a daily series; the weeks around a weekly one), itself and NaN left out: the mean
+    of the median before and the median after, so a trend or a ramp through a holiday (a market opening that
+    spring) is not read as its effect; near the series' ends, with none on a side, the median of all.
+    NaN with fewer than ``MIN_NEIGHBOURS``."""
     n, reach = len(values), week * NEIGHBOUR_WEEKS
     offsets = [week * k for k in range(-NEIGHBOUR_WEEKS, NEIGHBOUR_WEEKS + 1) if k]
     padded = np.concatenate([np.full(reach, np.nan), values, np.full(reach, np.nan)])
     around = np.column_stack([padded[reach + o: reach + o + n] for o in offsets])
+    before, after = around[:, :NEIGHBOUR_WEEKS], around[:, NEIGHBOUR_WEEKS:]
     counts = np.isfinite(around).sum(axis=1)
-    with warnings.catch_warnings():  # a step with no neighbours has a NaN median, as meant
+    with warnings.catch_warnings():  # a step with no neighbours (on a side) has a NaN median, as meant
         warnings.simplefilter("ignore", RuntimeWarning)
         median = np.nanmedian(around, axis=1)
-    return np.where(counts >= MIN_NEIGHBOURS, median, np.nan)
+        sides = (np.nanmedian(before, axis=1) + np.nanmedian(after, axis=1)) / 2
+    both = np.isfinite(before).any(axis=1) & np.isfinite(after).any(axis=1)
+    return np.where(counts >= MIN_NEIGHBOURS, np.where(both, sides, median), np.nan)
