@@ -145,7 +145,9 @@ class Metric(_Strict):
     step: Name
     roles: list[Role] = Field(default_factory=list)
     classification: list[Classification] = Field(default_factory=list)
-    favourable: Literal["up", "down", "neutral"] = "up"
+    # default up, but neutral for a variance: a wider spread of ticket sizes is neither better nor worse
+    favourable: Literal["up", "down", "neutral"] = Field(
+        default_factory=lambda data: "neutral" if data.get("agg") == "variance" else "up")
     unit: str = ""
 
     @model_validator(mode="after")

@@ -267,3 +267,12 @@ def test_deeply_nested_formula_is_a_validation_error():
 def test_very_long_formula_is_a_validation_error():
     with pytest.raises(SpecError, match="tokens"):
         parse_spec(mutate("metrics.conversion.formula", " + ".join(["orders"] * 5000)), "shop.yaml")
+
+
+def test_a_variance_is_neutral_unless_the_spec_says_otherwise():
+    data = copy.deepcopy(VALID)
+    data["metrics"]["spread"] = {"measure": "order_value", "agg": "variance", "step": "sales"}
+    data["metrics"]["tighter"] = {"measure": "order_value", "agg": "variance", "step": "sales", "favourable": "down"}
+    spec = parse_spec(data, "shop.yaml")
+    assert [spec.metrics[m].favourable for m in ("spread", "tighter", "revenue", "conversion")] == [
+        "neutral", "down", "up", "up"]
