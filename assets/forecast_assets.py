@@ -21,7 +21,8 @@ FORECAST_COLUMNS = ["budget_id", "metric_id", "grain", "segment_level", "segment
                     "history_points", "provenance"]
 GOAL_COLUMNS = ["budget_id", "goal_id", "metric_id", "aggregation", "window_start", "deadline", "as_of", "days_left",
                 "target", "observed_to_date", "projected", "projected_lo95", "projected_hi95", "probability", "gap",
-                "required_daily_rate", "current_daily_rate", "binding_input", "status", "provenance"]
+                "required_daily_rate", "current_daily_rate", "current_rate_days", "binding_input", "status",
+                "data_from", "unseen_days", "provenance"]
 CONSTRAINT_COLUMNS = ["budget_id", "goal_id", "input_metric", "projected", "required", "required_change",
                       "historical_p95_change", "historical_max_change", "status"]
 

@@ -86,6 +86,9 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
     expr = base_expressions(spec).get(goal.metric, Ref(goal.metric))
     inputs = _window_inputs(goal, expr, daily, forecasts, today)
     aggregation = goal.aggregation
+    data_from, unseen = _unseen_days(goal, daily)
+    # a total over a window that began before the data counts only the days since: no verdict on the target
+    partial = bool(unseen) and aggregation == "total" and _additive(spec, goal.metric)
     point = {n: _aggregate(spec, n, o, m, aggregation) for n, (o, _, m) in inputs.items()}
     drawn = {n: _aggregate(spec, n, o, p, aggregation) for n, (o, p, _) in inputs.items()}
     projected = float(evaluate_array(expr, point))
@@ -99,12 +102,14 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
                        for n, (o, _, _) in inputs.items()}
     observed_value = float(evaluate_array(expr, observed_so_far))
     met_at_projection = (projected <= goal.target) if favourable == "down" else (projected >= goal.target)
-    constraints = [] if finished else _constraints(spec, goal, expr, inputs, point, daily, days_left,
-                                                   met_at_projection)
+    constraints = [] if finished or partial else _constraints(spec, goal, expr, inputs, point, daily, days_left,
+                                                              met_at_projection)
     feasible = [c for c in constraints if c["status"] in ("feasible", "no change needed")]
     ranked = sorted(constraints, key=lambda c: c["difficulty"])
     binding = ranked[0]["input_metric"] if ranked else None
-    if finished:
+    if partial:
+        status, probability = "partial_data", None
+    elif finished:
         status = "achieved" if probability == 1.0 else "missed"
     elif probability is not None and probability >= ON_TRACK_PROBABILITY:
         status = "on_track"
@@ -116,8 +121,9 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
     else:
         status = "at_risk"
     required_rate = None
-    if goal.metric in inputs and _additive(spec, goal.metric) and aggregation == "total" and days_left:
+    if goal.metric in inputs and _additive(spec, goal.metric) and aggregation == "total" and days_left and not partial:
         required_rate = (goal.target - np.nan_to_num(observed_so_far[goal.metric])) / days_left
+    rate, rate_days = _recent_rate(daily, goal.metric)
     with np.errstate(all="ignore"):
         lo95, hi95 = (np.nanquantile(draws, [0.025, 0.975]) if np.isfinite(draws).any() else (np.nan, np.nan))
     row = {
@@ -127,17 +133,32 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
         "projected": _f(projected), "projected_lo95": _f(lo95), "projected_hi95": _f(hi95),
         "probability": probability, "gap": _f(goal.target - projected),
         "required_daily_rate": _f(required_rate) if required_rate is not None else None,
-        "current_daily_rate": _f(_recent_rate(daily, goal.metric)) if required_rate is not None else None,
-        "binding_input": binding, "status": status, "provenance": "predicted",
+        "current_daily_rate": _f(rate) if required_rate is not None else None,
+        "current_rate_days": rate_days if required_rate is not None else None,
+        "binding_input": binding, "status": status, "data_from": data_from if unseen else None,
+        "unseen_days": unseen, "provenance": "predicted",
     }
     for c in constraints:
         c.pop("difficulty")
     return row, constraints
 
 
-def _recent_rate(daily: pd.DataFrame, metric_id: str, days: int = CURRENT_RATE_DAYS) -> float:
+def _recent_rate(daily: pd.DataFrame, metric_id: str, days: int = CURRENT_RATE_DAYS) -> tuple[float, int]:
+    """Mean of the last ``days`` days with a value, and how many there were (fewer in a young budget)."""
     values = daily[daily.metric_id == metric_id].sort_values("period_start")["value"].to_numpy(float)[-days:]
-    return float(np.mean(values)) if len(values) else np.nan
+    return (float(np.mean(values)) if len(values) else np.nan), len(values)
+
+
+def unseen_days(start: dt.date | None, deadline: dt.date, first_day: dt.date | None) -> int:
+    """Days of a goal's window (from ``start`` to ``deadline``) before the data's ``first_day``."""
+    if start is None or first_day is None or first_day <= start:
+        return 0
+    return (min(first_day, deadline + dt.timedelta(days=1)) - start).days
+
+
+def _unseen_days(goal: Goal, daily: pd.DataFrame) -> tuple[dt.date | None, int]:
+    first_day = daily["period_start"].min() if len(daily) else None
+    return first_day, unseen_days(goal.start, goal.deadline, first_day)
 
 
 def _constraints(spec, goal, expr, inputs, point, daily, days_left, met_at_projection: bool) -> list[dict]:

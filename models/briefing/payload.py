@@ -20,7 +20,7 @@ import pandas as pd
 from models.allocation import NOT_ESTIMATED
 from models.drift.engine import ROUNDING
 from models.drift.materiality import change_materiality
-from models.goals import CURRENT_RATE_DAYS
+from models.goals import CURRENT_RATE_DAYS, unseen_days
 from models.projections import YEAR_STEPS, next_period
 from models.spec import BudgetSpec
 
@@ -52,6 +52,16 @@ def _num(value) -> float | None:
         return None
     value = float(value)
     return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _int(value) -> int | None:
+    number = _num(value)
+    return None if number is None else int(number)
+
+
+def _date(value) -> str | None:
+    """A table's date (or NULL, as None, NaT or NaN) as ISO text."""
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
 
 
 def _pct(new: float | None, old: float | None, kind: str) -> float | None:
@@ -160,15 +170,20 @@ def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) ->
         span = daily[(daily["metric_id"] == goal.metric) & (daily["day"] >= start) & (daily["day"] <= upto)]["value"].dropna()
         total_days = (goal.deadline - start).days + 1
         elapsed_days = max(min((upto - start).days + 1, total_days), 0)
+        first_day = daily["day"].min() if len(daily) else None
+        unseen = unseen_days(goal.start, goal.deadline, first_day)
         if span.empty or elapsed_days == 0:
             actual, pace_status = None, "not started" if last_day < start else "no data"
         else:
             actual = float(span.sum() if goal.aggregation == "total" else span.mean() if goal.aggregation == "average" else span.iloc[-1])
             pace_status = _pace(goal.aggregation, actual, goal.target, elapsed_days / total_days,
                                 spec.metrics[goal.metric].favourable, finished=last_day >= goal.deadline)
+            if unseen and goal.aggregation == "total":  # the days before the data are not in the figure
+                pace_status = "partial data"
         out.append({
             "goal_id": goal.id, "metric_id": goal.metric, "target": goal.target, "aggregation": goal.aggregation,
             "start": start.isoformat(), "deadline": goal.deadline.isoformat(), "observed_through": upto.isoformat(),
+            "data_from": first_day.isoformat() if unseen else None, "unseen_days": unseen,
             "actual_so_far": actual, "elapsed_share": round(elapsed_days / total_days, 4) if total_days else None,
             "share_of_target": None if actual is None or goal.target == 0 else actual / goal.target,
             "status": pace_status, "provenance": "observed",
@@ -455,6 +470,8 @@ def _predictions(spec: BudgetSpec, inputs: BriefingInputs, grain: str) -> dict:
             "projected_low95": _num(g["projected_lo95"]), "projected_high95": _num(g["projected_hi95"]),
             "probability": _num(g["probability"]), "gap": _num(g["gap"]), "status": g["status"],
             "required_daily_rate": _num(g["required_daily_rate"]), "current_daily_rate": _num(g["current_daily_rate"]),
+            "current_rate_days": _int(g.get("current_rate_days")),
+            "data_from": _date(g.get("data_from")), "unseen_days": _int(g.get("unseen_days")) or 0,
             # a finished goal has none: NaN from the table, which JSON cannot carry
             "binding_input": g["binding_input"] if isinstance(g["binding_input"], str) else None,
             "provenance": "predicted (95% interval)",

@@ -113,10 +113,16 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
         units = {f["metric_id"]: f["unit"] for f in payload["metrics"]}
         for g in payload["goals"]:
             elapsed = "n/a" if g["elapsed_share"] is None else f"{g['elapsed_share'] * 100:.0f}%"
+            status = g["status"] + (f" (from {g['data_from']})" if g.get("data_from") else "")
             lines.append(f"| {g['goal_id']} | {g['metric_id']} ({g['aggregation']}) | {fmt(g['target'], units.get(g['metric_id'], ''))} "
-                         f"| {fmt(g['actual_so_far'], units.get(g['metric_id'], ''))} | {elapsed} | {g['status']} |")
+                         f"| {fmt(g['actual_so_far'], units.get(g['metric_id'], ''))} | {elapsed} | {status} |")
         lines += ["", "_Status compares the observed figure at its linear pace with the target; forecasts with "
                       "intervals come from the forecasting stage._", ""]
+        lines += [f"_{g['goal_id']} began {g['start']}, {g['unseen_days']} days before the data (from "
+                  f"{g['data_from']}): its figure counts only the days since"
+                  + (", so its total is not judged against the target._" if g["status"] == "partial data" else "._")
+                  for g in payload["goals"] if g.get("data_from")]
+        lines += [""] if any(g.get("data_from") for g in payload["goals"]) else []
     if payload["segments"]:
         units = {f["metric_id"]: f["unit"] for f in payload["metrics"]}
         lines += ["## Best and worst segments", ""]
@@ -243,6 +249,8 @@ def _what_will_happen(payload: dict) -> list[str]:
             else:
                 outcome = (f"predicted {fmt(g['projected'], unit)} ({fmt(g['projected_low95'], unit)} – "
                            f"{fmt(g['projected_high95'], unit)})")
+            if g.get("data_from"):
+                outcome += f", the days from {g['data_from']} only"
             lines.append(f"| {g['goal_id']} ({g['metric_id']}, by {g['deadline']}) | {fmt(g['target'], unit)} "
                          f"| {outcome} | {chance} | {g['status'].replace('_', ' ')} | {g['binding_input'] or 'n/a'} |")
         lines.append("")
@@ -258,7 +266,7 @@ def _what_will_happen(payload: dict) -> list[str]:
                                 if g["status"] == "at_risk" and g["probability"] else "."))
             if g["required_daily_rate"] is not None and g["status"] not in ("achieved", "missed"):
                 lines.append(_run_rate_line(g, units.get(g["metric_id"], ""), favourable.get(g["metric_id"]),
-                                            ahead["current_rate_days"]))
+                                            g.get("current_rate_days") or ahead["current_rate_days"]))
         lines.append("")
     if ahead.get("forecast"):
         unit = units.get(ahead["north_star"], "")
@@ -277,7 +285,7 @@ def _run_rate_line(goal: dict, unit: str, favourable: str | None, days: int) -> 
     """The daily rate a total goal asks of the days left: a need for a target to reach, an allowance for a
     ceiling (a metric whose favourable direction is down, such as spend)."""
     rate, now = goal["required_daily_rate"], fmt(goal["current_daily_rate"], unit)
-    pace = f"the last {days} days ran at {now} per day."
+    pace = f"the last {days} days ran at {now} per day." if days > 1 else f"the last day ran at {now}."
     if favourable == "down":
         if rate < 0:
             return f"- **{goal['goal_id']}** is already past its ceiling of {fmt(goal['target'], unit)}; {pace}"

@@ -479,3 +479,18 @@ def test_a_ceiling_already_passed_is_said_once_not_as_a_change_below_minus_100_p
                                                     "goal_tracking": tracking, "goal_constraints": constraints}))
     lines = [x for x in render_markdown(payload, "template").splitlines() if x.startswith("- **cap**")]
     assert len(lines) == 1 and "already past its ceiling of" in lines[0]
+
+
+def test_a_goal_begun_before_the_data_is_not_called_behind():
+    from models.spec import Goal
+
+    # daily data from 2026-05-01; the goal counts from 2026-04-01: 30 of its days are not in the figure
+    goal = Goal(id="q", metric="new_customers", target=5000.0, start=dt.date(2026, 4, 1), deadline=dt.date(2026, 7, 31))
+    payload = build_payload(SPEC.model_copy(update={"goals": [goal]}), inputs(monthly_values(1000.0)))
+    (g,) = payload["goals"]
+    assert (g["status"], g["data_from"], g["unseen_days"], g["actual_so_far"]) == (
+        "partial data", "2026-05-01", 30, 3050.0)
+    text = render_markdown(payload, "template")
+    assert "| partial data (from 2026-05-01) |" in text and "Off pace" not in text
+    assert ("_q began 2026-04-01, 30 days before the data (from 2026-05-01): its figure counts only the days "
+            "since, so its total is not judged against the target._") in text

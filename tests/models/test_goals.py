@@ -241,3 +241,34 @@ def test_a_ramp_through_a_holiday_week_is_not_its_effect():
     y[[10, 63]] *= 1.1  # a real Easter lift is still found, at its size
     found = holiday_adjustment(y, past, [None] * 4 + ["Easter"], grain="week")
     assert found is not None and found.effects["Easter"] == pytest.approx(1.1, abs=0.02)
+
+
+def test_a_total_over_a_window_begun_before_the_data_is_not_judged():
+    """Customers from 1 July to 31 December, but data only from 1 October: the 92 days before are not in the
+    figure, so no chance, route or run-rate is read off it; an average over the days with data still is."""
+    spec = marketing()
+    goal = next(g for g in spec.goals if g.id == "customers_h2_2026")  # total from 2026-07-01
+    today = dt.date(2026, 10, 31)
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    history = flat("new_customers", 50, 31, dt.date(2026, 10, 1))
+    row, constraints = track_goal(spec, goal, history, {"new_customers": certain("new_customers", 60, starts)}, today)
+    assert (row["status"], row["probability"], row["data_from"], row["unseen_days"]) == (
+        "partial_data", None, dt.date(2026, 10, 1), 92)
+    assert constraints == [] and row["required_daily_rate"] is None
+    assert row["observed_to_date"] == 50 * 31  # the days with data, as they are
+    average = next(g for g in spec.goals if g.id == "cac_q4_2026")  # an average from 2026-10-01
+    late = pd.concat([flat("spend", 10000, 17, dt.date(2026, 10, 15)),
+                      flat("new_customers", 40, 17, dt.date(2026, 10, 15))])
+    forecasts = {"spend": certain("spend", 10000, starts), "new_customers": certain("new_customers", 40, starts)}
+    row, _ = track_goal(spec, average, late, forecasts, today)
+    assert row["status"] != "partial_data" and row["unseen_days"] == 14 and np.isclose(row["projected"], 250.0)
+
+
+def test_the_current_pace_names_the_days_it_rests_on():
+    spec = marketing()
+    goal = next(g for g in spec.goals if g.id == "customers_h2_2026")
+    today = dt.date(2026, 10, 31)
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    row, _ = track_goal(spec, goal, flat("new_customers", 50, 123),
+                        {"new_customers": certain("new_customers", 60, starts)}, today)
+    assert row["current_rate_days"] == 28 and row["current_daily_rate"] == 50 and row["unseen_days"] == 0
