@@ -286,3 +286,19 @@ def test_a_lever_left_where_it_is_is_recommended_exactly_where_it_is():
                    for name, value in current.items())
     result = optimise(Problem(levers=levers, budget=sum(current.values())))
     assert result.recommended == current
+
+
+@pytest.mark.parametrize("size", [1.0, 1e3, 1e6])
+def test_concave_least_spend_is_found_whatever_the_size_of_the_spend(size):
+    """The floor example at spends of hundreds, hundreds of thousands and hundreds of millions: the same
+    cheapest mix, scaled. Before, SLSQP's first step at large spends was the objective's ~1e-6 gradient and it
+    stopped where it started (the whole budget spent, the floor far exceeded)."""
+    a = {"ppc": 40.0, "sales": 60.0}
+    curves = {k: ResponseCurve("log", 0.0, v, scale=100.0 * size) for k, v in a.items()}
+    spend = tuple(Lever(k, ResponseCurve.linear(1.0), current=5_000 * size) for k in a)
+    floor = MetricLimit("new patients", curves, minimum=150)
+    result = optimise(Problem(spend, budget=10_000 * size, sense="minimise", limits=(floor,), outcome="spend"))
+    x = {k: v / size for k, v in result.recommended.items()}
+    assert sum(curves[k].predict(v * size) for k, v in x.items()) == pytest.approx(150, rel=1e-4)
+    assert a["ppc"] / (100 + x["ppc"]) == pytest.approx(a["sales"] / (100 + x["sales"]), rel=1e-3)
+    assert sum(x.values()) < 2_000  # of the 10,000 budget
