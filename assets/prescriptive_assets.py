@@ -21,7 +21,8 @@ RECOMMENDATION_TYPES = {
     "curve_scale": "double", "curve_slope_low95": "double", "curve_slope_high95": "double",
     "curve_observations": "bigint", "expected_objective_current": "double", "expected_objective_recommended": "double",
     "expected_gain": "double", "expected_gain_low90": "double", "expected_gain_high90": "double", "solver": "varchar",
-    "provenance": "varchar", "objective_sense": "varchar", "held_reason": "varchar"}
+    "provenance": "varchar", "objective_sense": "varchar", "held_reason": "varchar", "observed_low": "double",
+    "observed_high": "double", "extrapolated": "boolean"}
 CONSTRAINT_TYPES = {
     "budget_id": "varchar", "basis_period": "date", "constraint_name": "varchar", "limit_value": "double",
     "used": "double", "shadow_price": "double", "is_binding": "boolean", "is_bottleneck": "boolean",
@@ -96,8 +97,10 @@ def allocation_recommendations(context: dg.AssetExecutionContext, duckdb: DuckDB
             conn.execute("drop table main.allocation_log")  # typed NULL by an earlier release: it holds no value
         conn.execute("create table if not exists main.allocation_log ("
                      + ", ".join(f"{name} {kind}" for name, kind in RECOMMENDATION_TYPES.items()) + ")")
-        for column in ("objective_sense", "held_reason"):  # logs written before these columns existed
-            conn.execute(f"alter table main.allocation_log add column if not exists {column} varchar")
+        for column in ("objective_sense", "held_reason", "observed_low", "observed_high", "extrapolated"):
+            # logs written before these columns existed gain them, typed as the recommendations are
+            conn.execute(f"alter table main.allocation_log add column if not exists {column} "
+                         f"{RECOMMENDATION_TYPES[column]}")
         conn.execute("insert into main.allocation_log by name select * from main.allocation_recommendations r where not exists "
                      "(select 1 from main.allocation_log l where l.budget_id = r.budget_id "
                      "and l.basis_period = r.basis_period and l.segment_id = r.segment_id) order by all")

@@ -71,7 +71,8 @@ def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.
         held = _held_reason(spec, segment_id, decisive, in_basis, unfit)
         low, high = (_hold_at(current, bounds),) * 2 if held else (bounds.min, bounds.max)
         levers.append(Lever(segment_id, response, current=current, minimum=low, maximum=high,
-                            step=None if held else bounds.step, held=held))
+                            step=None if held else bounds.step, held=held,
+                            observed=(float(rows["lever"].min()), float(rows["lever"].max()))))
     unknown = sorted(set(opt.bounds) - {l.name for l in levers})
     if unknown:
         raise ValueError(f"{spec.id}: optimization.bounds names segments without history: {', '.join(unknown)}")
@@ -133,6 +134,8 @@ def recommendation_rows(spec: BudgetSpec, problem: Problem, allocation: Allocati
     rows = []
     for lever in problem.levers:
         low, high = lever.curve.slope_interval(0.95)
+        seen_low, seen_high = lever.observed or (None, None)
+        recommended = allocation.recommended[lever.name]
         rows.append({
             "budget_id": spec.id, "basis_period": basis, "grain": spec.optimization.grain,
             "lever_metric": problem.spend, "objective_metric": problem.outcome, "segment_id": lever.name,
@@ -145,9 +148,20 @@ def recommendation_rows(spec: BudgetSpec, problem: Problem, allocation: Allocati
             "expected_objective_recommended": allocation.expected_outcome,
             "expected_gain": allocation.gain, "expected_gain_low90": gain[0], "expected_gain_high90": gain[1],
             "solver": allocation.solver, "provenance": "predicted", "objective_sense": problem.sense,
-            "held_reason": lever.held,
+            "held_reason": lever.held, "observed_low": seen_low, "observed_high": seen_high,
+            "extrapolated": _outside(recommended, lever.observed) and recommended != lever.current,
         })
     return rows
+
+
+def _outside(value: float, observed: tuple[float, float] | None) -> bool:
+    """Whether ``value`` lies beyond the range a curve was fitted on (by more than rounding): what the curve
+    says there is extrapolation, a log curve's intercept taken at its word (a negative count of patients)."""
+    if observed is None:
+        return False
+    low, high = observed
+    slack = 1e-9 * max(1.0, abs(low), abs(high))
+    return value < low - slack or value > high + slack
 
 
 def constraint_rows(spec: BudgetSpec, problem: Problem, allocation: Allocation, basis: dt.date) -> list[dict]:

@@ -48,6 +48,7 @@ class Lever:
     maximum: float | None = None
     step: float | None = None  # allocated in whole multiples of this (mixed-integer)
     held: str | None = None    # why this lever is kept where it is (minimum == maximum), e.g. no measurable response
+    observed: tuple[float, float] | None = None  # the spend range its response curves were fitted on
 
 
 @dataclass(frozen=True)

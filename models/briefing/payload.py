@@ -59,6 +59,11 @@ def _int(value) -> int | None:
     return None if number is None else int(number)
 
 
+def _flag(value) -> bool:
+    """A table's boolean, NULL (None, NA, NaN) read as False."""
+    return False if value is None or pd.isna(value) else bool(value)
+
+
 def _date(value) -> str | None:
     """A table's date (or NULL, as None, NaT or NaN) as ISO text."""
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
@@ -370,7 +375,10 @@ def _allocation(allocation: pd.DataFrame, constraints: pd.DataFrame) -> dict | N
         "lever_metric": first["lever_metric"], "objective_metric": first["objective_metric"],
         "objective_sense": _text(first.get("objective_sense")) or "maximise",
         "levers": [{"segment_id": r.segment_id, "current": r.current, "recommended": r.recommended,
-                    "change": r.change, "curve_form": r.curve_form, "held": _text(getattr(r, "held_reason", None))}
+                    "change": r.change, "curve_form": r.curve_form, "held": _text(getattr(r, "held_reason", None)),
+                    "observed_low": _num(getattr(r, "observed_low", None)),
+                    "observed_high": _num(getattr(r, "observed_high", None)),
+                    "extrapolated": _flag(getattr(r, "extrapolated", None))}
                    for r in allocation.itertuples()],
         "budget": float(budget["limit_value"].iloc[0]) if "limit_value" in budget and len(budget) else None,
         "recommended_total": float(allocation["recommended"].sum()),

@@ -362,6 +362,12 @@ def _what_to_do(payload: dict, draft: dict | None = None) -> list[str]:
         held = [lever for lever in allocation["levers"] if lever.get("held")]
         if held:
             lines += [""] + [f"- {lever['segment_id']}: {lever['held']}." for lever in held]
+        beyond = [lever for lever in allocation["levers"] if lever.get("extrapolated")]
+        if beyond:
+            lines += [""] + [f"- {lever['segment_id']}: {fmt(lever['recommended'])} lies outside the "
+                             f"{allocation['lever_metric']} its curve was fitted on ({fmt(lever['observed_low'])} – "
+                             f"{fmt(lever['observed_high'])}): what it expects there is extrapolated; consider "
+                             "optimization.bounds." for lever in beyond]
         budget, spent = allocation.get("budget"), allocation.get("recommended_total")
         maximised = allocation.get("objective_sense", "maximise") == "maximise"
         if maximised and budget and spent is not None and spent < budget * (1 - 1e-3):

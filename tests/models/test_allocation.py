@@ -166,3 +166,15 @@ def test_a_segment_too_young_or_gone_to_fit_is_held_and_the_rest_still_optimised
     allocation = optimise(problem)
     assert allocation.recommended["app"] == 1200.0 and allocation.recommended["print"] == 0
     assert allocation.recommended["mail"] > allocation.current["mail"]  # the best yield still gets the money
+
+
+def test_a_recommendation_beyond_the_spend_a_curve_was_fitted_on_is_marked_extrapolated():
+    spec = spec_with(capacity=1000, bounds={"tv": {"min": 500}})
+    problem, basis = build_problem(spec, history())  # spends drawn from 2,000-6,000 a week
+    allocation = optimise(problem)
+    rows = {r["segment_id"]: r for r in recommendation_rows(spec, problem, allocation, basis,
+                                                            gain_interval(problem, allocation))}
+    # mail, the best yield, gets nearly the whole budget: far beyond any week it was measured on
+    assert rows["mail"]["recommended"] > rows["mail"]["observed_high"] and rows["mail"]["extrapolated"]
+    assert 2000 <= rows["web"]["observed_low"] < rows["web"]["observed_high"] <= 6000
+    assert rows["tv"]["extrapolated"]  # 500, below its lowest week

@@ -260,6 +260,15 @@ def test_what_to_do_section_shows_classified_actions_and_the_predicted_allocatio
     assert "- reallocation of week 2026-06-15: followed 50%; observed +7.0 new_customers against +5.0 expected" in text
     payload["allocation"]["expected_gain_interval90"] = [-15.0, 71.0]
     assert "The interval includes zero" in render_markdown(payload, "template")
+    assert "extrapolated" not in text  # tables without the columns (older logs) read as within range
+    beyond = allocation.assign(observed_low=[25000.0, 38000.0], observed_high=[35000.0, 45000.0],
+                               extrapolated=[False, True])
+    text = render_markdown(build_payload(SPEC, BriefingInputs(base.values, base.rankings, base.quality,
+                                                              base.known_events, allocation=beyond,
+                                                              constraints=constraints)), "template")
+    assert ("- sales_team: 50,000 lies outside the spend its curve was fitted on (38,000 – 45,000): what it "
+            "expects there is extrapolated; consider optimization.bounds.") in text
+    assert "- ppc: 20,000 lies outside" not in text
 
 
 def test_allocation_names_held_levers_unspent_budget_and_when_nothing_moves():
