@@ -365,8 +365,10 @@ def _least_spend_concave(problem: Problem, x: np.ndarray) -> np.ndarray:
     if not free:
         return x
     named = _named_constraints(problem, problem.budget, problem.capacity)
-    res = _scaled_slsqp(lambda full_x: full_x.sum() / scale, x, bounds, free, full, unit,
-                        [slack for _, slack in named] + [lambda full_x: _outcome(problem, full_x) - floor], 1e-12)
+    reach = (lambda full_x: _outcome(problem, full_x) - floor,
+             lambda full_x: np.array([float(l.curve.marginal(xi)) for l, xi in zip(problem.levers, full_x)]))
+    res = _scaled_slsqp((lambda full_x: full_x.sum() / scale, lambda full_x: np.full(len(full_x), 1.0 / scale)),
+                        x, bounds, free, full, unit, [(f, g) for _, f, g in named] + [reach], 1e-12)
     cheaper = full(res.x)
     kept = _outcome(problem, cheaper) >= floor - OPTIMUM_TOL * max(1.0, abs(reached))
     if res.success and cheaper.sum() < x.sum() and kept and _feasible(problem, cheaper, problem.budget, problem.capacity):
@@ -391,39 +393,61 @@ def _free_variables(bounds: list, unit: float = 1.0) -> tuple[list[int], Callabl
     return free, full
 
 
-def _scaled_slsqp(objective: Callable[[np.ndarray], float], start: np.ndarray, bounds: list, free: list[int],
-                  full: Callable[[np.ndarray], np.ndarray], unit: float, slacks: list[Callable], ftol: float):
-    """SLSQP over the free levers in ``unit``s (``start`` and ``bounds`` in the levers' own units), every
-    constraint's slack divided by its size at the start or at nothing spent.
+def _scaled_slsqp(objective: tuple[Callable, Callable], start: np.ndarray, bounds: list, free: list[int],
+                  full: Callable[[np.ndarray], np.ndarray], unit: float, constraints: list[tuple[Callable, Callable]],
+                  ftol: float):
+    """SLSQP over the free levers in ``unit``s (``start`` and ``bounds`` in the levers' own units), with the
+    objective's and every constraint's (value, gradient) functions of a full allocation; each constraint is
+    divided by its size at the start or at nothing spent.
 
-    Why: SLSQP's quasi-Newton model starts as the identity, so its first step is the gradient itself. With
-    levers in the hundreds of thousands and an objective scaled to one, that gradient is ~1e-6: the step moved
-    nothing and SLSQP stopped where it began, "successfully" (measured: a clinic's least-spend problem left
-    727,019 where 288,800 met the floor)."""
-    sizes = [max(1.0, abs(slack(full(start[free] / unit))), abs(slack(full(np.zeros(len(free)))))) for slack in slacks]
-    return minimize(lambda z: objective(full(z)), start[free] / unit, method="SLSQP",
+    Why the units: SLSQP's quasi-Newton model starts as the identity, so its first step is the gradient
+    itself. With levers in the hundreds of thousands and an objective scaled to one, that gradient is ~1e-6:
+    the step moved nothing and SLSQP stopped where it began, "successfully" (measured: a clinic's least-spend
+    problem left 727,019 where 288,698 met the floor)."""
+    z0 = start[free] / unit
+    sizes = [max(1.0, abs(value(full(z0))), abs(value(full(np.zeros(len(free)))))) for value, _ in constraints]
+    value, gradient = objective
+    return minimize(lambda z: value(full(z)), z0, jac=lambda z: gradient(full(z))[free] * unit, method="SLSQP",
                     bounds=[(bounds[i][0] / unit, None if bounds[i][1] is None else bounds[i][1] / unit) for i in free],
-                    constraints=[{"type": "ineq", "fun": lambda z, slack=slack, size=size: slack(full(z)) / size}
-                                 for slack, size in zip(slacks, sizes)],
+                    constraints=[{"type": "ineq", "fun": lambda z, f=f, k=k: f(full(z)) / k,
+                                  "jac": lambda z, g=g, k=k: g(full(z))[free] * unit / k}
+                                 for (f, g), k in zip(constraints, sizes)],
                     options={"ftol": ftol, "maxiter": 500})
 
 
-def _named_constraints(problem: Problem, budget: float | None, capacity: float | None) -> list[tuple[str, Callable]]:
-    """(name, slack function: >= 0 where the constraint holds), named as :func:`_rows` names them."""
+def _named_constraints(problem: Problem, budget: float | None,
+                       capacity: float | None) -> list[tuple[str, Callable, Callable]]:
+    """(name, slack function: >= 0 where the constraint holds, its gradient), named as :func:`_rows` names
+    them. Exact gradients, not SLSQP's finite differences: at an optimum on a ratio's edge those stopped it with
+    "positive directional derivative for linesearch" (the demo's allocation, a free lever held by a ratio)."""
     index = {lever.name: i for i, lever in enumerate(problem.levers)}
+    n = len(problem.levers)
+
+    def metric_gradient(curves: list, x: np.ndarray) -> np.ndarray:
+        return np.array([float(c.marginal(xi)) for c, xi in zip(curves, x)])
+
+    outcome_curves = [l.curve for l in problem.levers]
     cons = []
     if budget is not None:
-        cons.append(("budget", lambda x, b=budget: b - x.sum()))
+        cons.append(("budget", lambda x, b=budget: b - x.sum(), lambda x: -np.ones(n)))
     if capacity is not None:
-        cons.append(("capacity", lambda x, c=capacity: c - _outcome(problem, x)))
+        cons.append(("capacity", lambda x, c=capacity: c - _outcome(problem, x),
+                     lambda x: -metric_gradient(outcome_curves, x)))
     for r in problem.ratios:
+        numerator, denominator = index[r.numerator], index[r.denominator]
+        gradient = np.zeros(n)
+        gradient[denominator] += r.max_ratio
+        gradient[numerator] -= 1.0
         cons.append((f"ratio {r.numerator} <= {r.max_ratio:g} x {r.denominator}",
-                     lambda x, r=r: r.max_ratio * x[index[r.denominator]] - x[index[r.numerator]]))
+                     lambda x, r=r, a=numerator, b=denominator: r.max_ratio * x[b] - x[a], lambda x, g=gradient: g))
     for m in problem.limits:
+        curves = [m.curves[l.name] for l in problem.levers]
         if m.maximum is not None:
-            cons.append((f"maximum {m.metric}", lambda x, m=m: m.maximum - m.total(problem.levers, x)))
+            cons.append((f"maximum {m.metric}", lambda x, m=m: m.maximum - m.total(problem.levers, x),
+                         lambda x, c=curves: -metric_gradient(c, x)))
         if m.minimum is not None:
-            cons.append((f"minimum {m.metric}", lambda x, m=m: m.total(problem.levers, x) - m.minimum))
+            cons.append((f"minimum {m.metric}", lambda x, m=m: m.total(problem.levers, x) - m.minimum,
+                         lambda x, c=curves: metric_gradient(c, x)))
     return cons
 
 
@@ -467,7 +491,8 @@ def _solve_concave(problem: Problem, budget: float | None = None, capacity: floa
 
 
 def _feasible(problem: Problem, x: np.ndarray, budget: float | None, capacity: float | None, tol: float = 1e-6) -> bool:
-    return all(slack(x) >= -tol * max(1.0, abs(budget or 1.0)) for _, slack in _named_constraints(problem, budget, capacity))
+    return all(slack(x) >= -tol * max(1.0, abs(budget or 1.0))
+               for _, slack, _ in _named_constraints(problem, budget, capacity))
 
 
 def _slsqp(problem: Problem, budget: float | None, capacity: float | None, bounds: list) -> np.ndarray:
@@ -484,22 +509,25 @@ def _slsqp(problem: Problem, budget: float | None, capacity: float | None, bound
     unit = max(1.0, float(np.abs(start[free]).max()))
     free, full = _free_variables(bounds, unit)
     norm = max(1.0, abs(_objective(problem, start)))  # SLSQP's line search wants an objective of order one
-    res = _scaled_slsqp(lambda full_x: -_objective(problem, full_x) / norm, start, bounds, free, full, unit,
-                        [slack for _, slack in named], 1e-10)
+    sign = 1.0 if problem.sense == "maximise" else -1.0
+    objective = (lambda full_x: -_objective(problem, full_x) / norm,
+                 lambda full_x: -sign * np.array([float(l.curve.marginal(xi))
+                                                  for l, xi in zip(problem.levers, full_x)]) / norm)
+    res = _scaled_slsqp(objective, start, bounds, free, full, unit, [(f, g) for _, f, g in named], 1e-10)
     if not res.success:
         # name what the closest allocation SLSQP reached still breaks, rather than only its status message
         closest = full(res.x)
         tol = 1e-6 * max(1.0, abs(total))
         broken = [f"{name} (missed by {-slack(closest):.4g} at the closest allocation found)"
-                  for name, slack in named if slack(closest) < -tol]
+                  for name, slack, _ in named if slack(closest) < -tol]
         raise InfeasibleAllocation(broken or [f"SLSQP found no optimum ({res.message})"])
     return full(res.x)
 
 
-def _pinned_allocation(x: np.ndarray, named: list[tuple[str, Callable]], total: float) -> np.ndarray:
+def _pinned_allocation(x: np.ndarray, named: list[tuple[str, Callable, Callable]], total: float) -> np.ndarray:
     """Every lever pinned: the allocation is given, and only whether it keeps the constraints is left."""
     tol = 1e-6 * max(1.0, abs(total))
-    broken = [f"{name} (missed by {-slack(x):.4g})" for name, slack in named if slack(x) < -tol]
+    broken = [f"{name} (missed by {-slack(x):.4g})" for name, slack, _ in named if slack(x) < -tol]
     if broken:
         raise InfeasibleAllocation(broken)
     return x

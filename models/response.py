@@ -44,6 +44,11 @@ class ResponseCurve:
         intercept, slope = (self.intercept, self.slope) if params is None else params
         return intercept + slope * self.feature(spend)
 
+    def marginal(self, spend):
+        """d outcome / d spend: the slope, or for diminishing returns ``slope / (scale + spend)``."""
+        spend = np.asarray(spend, dtype=float)
+        return np.full_like(spend, self.slope) if self.form == "linear" else self.slope / (self.scale + spend)
+
     def slope_interval(self, level: float = 0.95) -> tuple[float, float]:
         from scipy.stats import norm
 

@@ -302,3 +302,18 @@ def test_concave_least_spend_is_found_whatever_the_size_of_the_spend(size):
     assert sum(curves[k].predict(v * size) for k, v in x.items()) == pytest.approx(150, rel=1e-4)
     assert a["ppc"] / (100 + x["ppc"]) == pytest.approx(a["sales"] / (100 + x["sales"]), rel=1e-3)
     assert sum(x.values()) < 2_000  # of the 10,000 budget
+
+
+def test_a_free_lever_held_up_by_a_ratio_stops_exactly_on_its_edge():
+    """The demo's week (scale 0.05): ppc's outcome falls with its spend, so it drops until sales_team <= 3 x ppc
+    stops it, at 1,322.15 / 3. With finite-difference gradients SLSQP reached that edge and then reported
+    "positive directional derivative for linesearch": the budget's allocation was called infeasible."""
+    levers = (Lever("consultants", ResponseCurve("linear", 7.52, -0.0013), current=1148.38, minimum=1148.38,
+                    maximum=1148.38, held="no measurable response"),
+              Lever("ppc", ResponseCurve("log", 26.87, -31.81, scale=1364.86), current=1377.33),
+              Lever("sales_team", ResponseCurve("log", 10.23, -3.66, scale=1322.15), current=1322.15,
+                    minimum=1322.15, maximum=1322.15, held="no measurable response"))
+    problem = Problem(levers, budget=3847.86, capacity=600, ratios=(Ratio("sales_team", "ppc", 3.0),))
+    result = optimise(problem)
+    assert result.recommended["ppc"] == pytest.approx(1322.15 / 3, rel=1e-9)
+    assert result.recommended["consultants"] == 1148.38 and result.recommended["sales_team"] == 1322.15
