@@ -317,3 +317,22 @@ def test_a_free_lever_held_up_by_a_ratio_stops_exactly_on_its_edge():
     result = optimise(problem)
     assert result.recommended["ppc"] == pytest.approx(1322.15 / 3, rel=1e-9)
     assert result.recommended["consultants"] == 1148.38 and result.recommended["sales_team"] == 1322.15
+
+
+def test_concave_budget_problems_reach_the_analytic_optimum_at_any_size():
+    """Diminishing returns a_i ln(1 + x_i / s_i) under one budget, spends from ones to millions: the optimum
+    equalises marginal returns, x_i = max(0, a_i / lambda - s_i). Before (finite differences, levers in their
+    own units) 134 of 300 such problems stopped short of it by more than 0.01%, the worst by 31%."""
+    from scipy.optimize import brentq
+
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        k, size = int(rng.integers(2, 5)), 10 ** rng.uniform(0, 6)
+        a, s = rng.uniform(1, 100, k), rng.uniform(0.2, 2, k) * size
+        budget = rng.uniform(0.5, 5) * size * k
+        levers = tuple(Lever(f"l{i}", ResponseCurve("log", 0.0, a[i], scale=s[i]), current=budget / k)
+                       for i in range(k))
+        got = np.array(list(optimise(Problem(levers, budget=budget)).recommended.values()))
+        lam = brentq(lambda lam: np.maximum(0, a / lam - s).sum() - budget, 1e-12, (a / s).max())
+        best = np.maximum(0, a / lam - s)
+        assert (a * np.log1p(got / s)).sum() == pytest.approx((a * np.log1p(best / s)).sum(), rel=1e-6)
