@@ -14,7 +14,9 @@ def event_concerns(node: str, level: str | None, segment: str | None, levels: li
     node : str
         A segment path (``"apac/au"``) or ``"_total"``.
     level, segment : str or None
-        The event's level and that level's segment value (``"market"``, ``"au"``); None for the whole budget.
+        The event's level and that level's segment value (``"market"``, ``"au"``), or its path where one value
+        names several segments (``"south/ward07"``: ward 7 of the south site, not of the north); None for the
+        whole budget.
     levels : list of str
         The budget's segment levels, top first.
     nodes : iterable of str
@@ -33,7 +35,8 @@ def event_concerns(node: str, level: str | None, segment: str | None, levels: li
     depth = levels.index(level) + 1
     for other in nodes:
         parts = other.split("/")
-        if len(parts) == depth and parts[-1] == segment and (
+        named = other == segment if "/" in segment else parts[-1] == segment
+        if len(parts) == depth and named and (
                 other == node or node.startswith(other + "/") or other.startswith(node + "/")):
             return True
     return False

@@ -216,6 +216,11 @@ def test_a_segments_holiday_calendar_concerns_it_and_the_scopes_above_not_its_si
                                                                         "apac/sg", "emea/uk"]] == [
         True, True, True, False, False, False]
     assert event_concerns("emea", None, None, levels, nodes) and not event_concerns("apac", "city", "x", levels, nodes)
+    # a value under two parents: the path names one of them
+    wards = ["north", "south", "north/ward07", "south/ward07"]
+    assert [event_concerns(n, "ward", "south/ward07", ["site", "ward"], wards) for n in wards] == [
+        False, True, False, True]
+    assert all(event_concerns(n, "ward", "ward07", ["site", "ward"], wards) for n in wards)
     spec = marketing().model_copy(update={
         "goals": [], "segments": marketing().segments.model_copy(update={"levels": levels}),
         "holidays": [HolidayCalendar(country="AU", subdivision="NSW", level="market", segment="au")]})
