@@ -157,8 +157,9 @@ def unseen_days(start: dt.date | None, deadline: dt.date, first_day: dt.date | N
 
 
 def _unseen_days(goal: Goal, daily: pd.DataFrame) -> tuple[dt.date | None, int]:
+    """The data's first day and the goal's days before it (none for a goal on the deadline's value alone)."""
     first_day = daily["period_start"].min() if len(daily) else None
-    return first_day, unseen_days(goal.start, goal.deadline, first_day)
+    return first_day, 0 if goal.aggregation == "last" else unseen_days(goal.start, goal.deadline, first_day)
 
 
 def _constraints(spec, goal, expr, inputs, point, daily, days_left, met_at_projection: bool) -> list[dict]:

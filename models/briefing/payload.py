@@ -176,7 +176,7 @@ def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) ->
         total_days = (goal.deadline - start).days + 1
         elapsed_days = max(min((upto - start).days + 1, total_days), 0)
         first_day = daily["day"].min() if len(daily) else None
-        unseen = unseen_days(goal.start, goal.deadline, first_day)
+        unseen = 0 if goal.aggregation == "last" else unseen_days(goal.start, goal.deadline, first_day)
         if span.empty or elapsed_days == 0:
             actual, pace_status = None, "not started" if last_day < start else "no data"
         else:
