@@ -108,7 +108,7 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
     ranked = sorted(constraints, key=lambda c: c["difficulty"])
     binding = ranked[0]["input_metric"] if ranked else None
     if partial:
-        status, probability = "partial_data", None
+        status, probability = partial_verdict(spec, goal, observed_value, finished)
     elif finished:
         status = "achieved" if probability == 1.0 else "missed"
     elif probability is not None and probability >= ON_TRACK_PROBABILITY:
@@ -141,6 +141,21 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
     for c in constraints:
         c.pop("difficulty")
     return row, constraints
+
+
+def partial_verdict(spec: BudgetSpec, goal: Goal, observed: float, finished: bool) -> tuple[str, float | None]:
+    """A total counting only the days with data: the days before can only add to one that never falls (a count,
+    a sum of a measure with a minimum of 0), so a ceiling it already passed is missed and a target it already
+    reached is reached, for certain; anything else is not judged (partial_data, no chance)."""
+    metric = spec.metrics[goal.metric]
+    floor = spec.measures[metric.measure].min if metric.measure else None
+    never_falls = metric.agg == "count" or (metric.agg == "sum" and floor is not None and floor >= 0)
+    if never_falls and np.isfinite(observed):
+        if metric.favourable == "down" and observed > goal.target:
+            return ("missed" if finished else "infeasible"), 0.0
+        if metric.favourable != "down" and observed >= goal.target:
+            return ("achieved" if finished else "on_track"), 1.0
+    return "partial_data", None
 
 
 def _recent_rate(daily: pd.DataFrame, metric_id: str, days: int = CURRENT_RATE_DAYS) -> tuple[float, int]:

@@ -20,7 +20,7 @@ import pandas as pd
 from models.allocation import NOT_ESTIMATED
 from models.drift.engine import ROUNDING
 from models.drift.materiality import change_materiality
-from models.goals import CURRENT_RATE_DAYS, unseen_days
+from models.goals import CURRENT_RATE_DAYS, partial_verdict, unseen_days
 from models.projections import YEAR_STEPS, next_period
 from models.spec import BudgetSpec
 
@@ -183,7 +183,9 @@ def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) ->
             actual = float(span.sum() if goal.aggregation == "total" else span.mean() if goal.aggregation == "average" else span.iloc[-1])
             pace_status = _pace(goal.aggregation, actual, goal.target, elapsed_days / total_days,
                                 spec.metrics[goal.metric].favourable, finished=last_day >= goal.deadline)
-            if unseen and goal.aggregation == "total":  # the days before the data are not in the figure
+            # the days before the data are not in the figure: only what it already settles is said
+            if unseen and goal.aggregation == "total" and spec.metrics[goal.metric].agg in ("count", "sum") and (
+                    partial_verdict(spec, goal, actual, last_day >= goal.deadline)[0] == "partial_data"):
                 pace_status = "partial data"
         out.append({
             "goal_id": goal.id, "metric_id": goal.metric, "target": goal.target, "aggregation": goal.aggregation,

@@ -120,7 +120,8 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
                       "intervals come from the forecasting stage._", ""]
         lines += [f"_{g['goal_id']} began {g['start']}, {g['unseen_days']} days before the data (from "
                   f"{g['data_from']}): its figure counts only the days since"
-                  + (", so its total is not judged against the target._" if g["status"] == "partial data" else "._")
+                  + (", so its total is not judged against the target._" if g["status"] == "partial data"
+                     else ", which already settles it._" if g["aggregation"] == "total" else "._")
                   for g in payload["goals"] if g.get("data_from")]
         lines += [""] if any(g.get("data_from") for g in payload["goals"]) else []
     if payload["segments"]:

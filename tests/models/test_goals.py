@@ -261,6 +261,14 @@ def test_a_total_over_a_window_begun_before_the_data_is_not_judged():
         "partial_data", None, dt.date(2026, 10, 1), 92)
     assert constraints == [] and row["required_daily_rate"] is None
     assert row["observed_to_date"] == 50 * 31  # the days with data, as they are
+    # new customers never fall: a target the days with data already reached is reached, whatever came before
+    reached = goal.model_copy(update={"target": 1500.0})
+    row, _ = track_goal(spec, reached, history, {"new_customers": certain("new_customers", 60, starts)}, today)
+    assert (row["status"], row["probability"]) == ("on_track", 1.0)
+    ceiling = spec.model_copy(update={"metrics": {**spec.metrics, "new_customers": spec.metrics[
+        "new_customers"].model_copy(update={"favourable": "down"})}})
+    row, _ = track_goal(ceiling, reached, history, {"new_customers": certain("new_customers", 60, starts)}, today)
+    assert (row["status"], row["probability"]) == ("infeasible", 0.0)  # 1,550 already past a ceiling of 1,500
     average = next(g for g in spec.goals if g.id == "cac_q4_2026")  # an average from 2026-10-01
     late = pd.concat([flat("spend", 10000, 17, dt.date(2026, 10, 15)),
                       flat("new_customers", 40, 17, dt.date(2026, 10, 15))])
