@@ -159,9 +159,16 @@ def partial_verdict(spec: BudgetSpec, goal: Goal, observed: float, finished: boo
 
 
 def _recent_rate(daily: pd.DataFrame, metric_id: str, days: int = CURRENT_RATE_DAYS) -> tuple[float, int]:
-    """Mean of the last ``days`` days with a value, and how many there were (fewer in a young budget)."""
-    values = daily[daily.metric_id == metric_id].sort_values("period_start")["value"].to_numpy(float)[-days:]
-    return (float(np.mean(values)) if len(values) else np.nan), len(values)
+    """A total's rate per calendar day over the last ``days`` days, and how many days that was (fewer in a young
+    budget). Days without a row had no events and count as 0: a business closed at weekends runs at 5/7 of its
+    weekday rate per day, which is what the days left will bring."""
+    rows = daily[(daily.metric_id == metric_id) & daily["value"].notna()]
+    if rows.empty:
+        return np.nan, 0
+    last = rows["period_start"].max()
+    first = max(rows["period_start"].min(), last - dt.timedelta(days=days - 1))
+    span = (last - first).days + 1
+    return float(rows.loc[rows["period_start"] >= first, "value"].sum()) / span, span
 
 
 def unseen_days(start: dt.date | None, deadline: dt.date, first_day: dt.date | None) -> int:

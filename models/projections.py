@@ -35,6 +35,7 @@ PATHS = 1000
 HOLIDAY_GRAINS = ("day", "week")
 # Additive aggregates: a period's value is the sum of its days' values.
 ADDITIVE = {"count", "sum"}
+ZERO_WHEN_EMPTY = ADDITIVE | {"distinct_count"}  # aggregates whose value over no events is 0
 
 
 def next_period(grain: str, start: dt.date, steps: int = 1) -> dt.date:
@@ -125,6 +126,12 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         # Float sums differ in their last digits with the order rows were added (an incremental
         # warehouse vs a rebuild); optimisers amplify that, so the forecast sees 10 significant digits.
         values = _significant(wide[metric_id].to_numpy(float))
+        if metric.kind == "base" and metric.agg in ZERO_WHEN_EMPTY:
+            # a period of the scope's calendar without a row had no events: its count or sum is 0, not a gap to
+            # interpolate (a B2B budget's closed weekends were forecast at a weekday's revenue)
+            seen = np.flatnonzero(np.isfinite(values))
+            if seen.size:
+                values[seen[0]:] = np.nan_to_num(values[seen[0]:], nan=0.0)
         holidays = holiday_adjustment(values, *names, grain=grain) if names is not None else None
         f = forecast(values if holidays is None else holidays.remove(values), horizon, GRAIN_PERIODS[grain],
                      paths=PATHS, seed=series_seed(spec.id, metric_id, grain, *scope))

@@ -285,3 +285,24 @@ def test_the_current_pace_names_the_days_it_rests_on():
     row, _ = track_goal(spec, goal, flat("new_customers", 50, 123),
                         {"new_customers": certain("new_customers", 60, starts)}, today)
     assert row["current_rate_days"] == 28 and row["current_daily_rate"] == 50 and row["unseen_days"] == 0
+
+
+def test_days_without_events_are_zero_in_a_forecast_of_a_total_not_a_gap():
+    """A business closed at weekends: no rows on Saturdays and Sundays. Its revenue forecast carries the
+    weekend zeros ahead, and its current pace is per calendar day (5/7 of a weekday's); before, the weekends
+    were interpolated as gaps and forecast at a weekday's revenue."""
+    rng = np.random.default_rng(11)
+    days = [dt.date(2026, 1, 5) + dt.timedelta(d) for d in range(300)]
+    open_days = [d for d in days if d.weekday() < 5]
+    history = pd.DataFrame({"metric_id": "spend", "period_start": open_days,
+                            "value": rng.normal(1000, 50, len(open_days))})
+    spec = marketing().model_copy(update={"goals": []})
+    spend = forecast_scope(spec, "day", history, 14, ("_total", "_total"))["spend"]
+    weekend = [i for i, d in enumerate(spend.starts) if pd.Timestamp(d).weekday() >= 5]
+    weekday = [i for i, d in enumerate(spend.starts) if pd.Timestamp(d).weekday() < 5]
+    assert np.all(spend.mean[weekend] < 100) and np.all(np.abs(spend.mean[weekday] - 1000) < 150)
+    goal = next(g for g in marketing().goals if g.id == "customers_h2_2026").model_copy(update={"metric": "spend"})
+    today = open_days[-1]
+    row, _ = track_goal(spec, goal, history, {"spend": spend}, today)
+    assert row["current_rate_days"] == 28 and row["current_daily_rate"] == pytest.approx(
+        history["value"].iloc[-20:].sum() / 28)
