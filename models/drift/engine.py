@@ -47,7 +47,7 @@ from models.drift.shapley import shapley
 from models.drift.shocks import group_shocks, match_event, shock_days
 from models.event_scope import event_concerns
 from models.formula import evaluate_array, ratio_parts, references, substitute
-from models.projections import YEAR_STEPS, next_period
+from models.projections import YEAR_STEPS, ZERO_WHEN_EMPTY, next_period
 from models.spec import BudgetSpec, Metric
 from models.yearly_cycle import YEARLY_FIT_DAYS
 
@@ -212,7 +212,15 @@ class DriftEngine:
     def series(self, metric: str, node: str) -> pd.Series:
         key = (metric, node)
         if key not in self._series:
-            self._series[key] = pd.Series(self._on_calendar(self._daily.get(key), np.nan), index=self.calendar)
+            values = self._on_calendar(self._daily.get(key), np.nan)
+            definition = self.spec.metrics.get(metric)
+            if definition is not None and definition.kind == "base" and definition.agg in ZERO_WHEN_EMPTY:
+                # a day without events (a business closed at weekends) counts or sums to 0: a missing day
+                # would leave the weekday pattern unseen and a month's extra Saturday read as one more day
+                seen = np.flatnonzero(np.isfinite(values))
+                if seen.size:
+                    values[seen[0]:] = np.nan_to_num(values[seen[0]:], nan=0.0)
+            self._series[key] = pd.Series(values, index=self.calendar)
         return self._series[key]
 
     def _on_calendar(self, rows: tuple[np.ndarray, np.ndarray] | None, missing: float) -> np.ndarray:
@@ -293,8 +301,11 @@ class DriftEngine:
             profile = self._profile(metric, node, before)
             y = self.series(metric, node)
             factors = pd.Series(profile.at(y.index), index=y.index)
-            self._flags[key] = shock_days(self._deseasonalised(metric, node, before), factors, y, y.index,
-                                          profile.mode == "multiplicative")
+            # days without events are no evidence of a shock either way, and a closed day's certain 0 would
+            # shrink the spread the open days are judged by (a false shock on a busy Friday, measured)
+            rows = self._on_calendar(self._daily.get((metric, node)), np.nan)
+            tested = self._deseasonalised(metric, node, before).where(np.isfinite(rows))
+            self._flags[key] = shock_days(tested, factors, y, y.index, profile.mode == "multiplicative")
         flags = self._flags[key]
         return flags[flags.index.isin(_pair_days(pair))]
 

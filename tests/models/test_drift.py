@@ -512,3 +512,17 @@ def test_robust_spread_falls_back_to_the_root_mean_square_when_most_values_sit_o
     assert robust_spread([1.0, 2.0, 3.0, 4.0, 5.0], 3.0) == pytest.approx(MAD_TO_SD * 1.0)
     assert robust_spread([0, 0, 0, 0, 0, 0, 2.0, -2.0], 0.0) == pytest.approx(1.0)  # sqrt(8 / 8)
     assert robust_spread([4.0, 4.0, 4.0], 4.0) == 0.0 and robust_spread([], 0.0) == 0.0
+
+
+def test_a_business_closed_at_weekends_has_its_calendar_counted_in_business_days():
+    """No events at all on Saturdays and Sundays. August 2026 has 21 weekdays, September 22: September's spend
+    is up ~1/21 for its calendar, though it has a day fewer. Before, the missing weekends hid the weekly
+    pattern ('no weekday pattern') and the calendar was read in days (30 against 31: -3%)."""
+    closed = run([], yearly=0.0, metrics=["spend"],
+                 mutate=lambda days: days[pd.to_datetime(days["day"]).dt.weekday < 5])
+    r = closed[(closed.metric_id == "spend") & (closed.baseline == "previous") & (closed.segment_id == "_total")]
+    calendar = r[r.driver == "weekday mix and calendar"].iloc[0]
+    assert calendar.evidence.startswith("weekday pattern")
+    assert calendar.contribution / r.baseline_value.iloc[0] == pytest.approx(1 / 21, abs=0.015)
+    assert not (r[r.factor == "event_shock"].contribution != 0).any()
+    assert_adds_up(closed)
