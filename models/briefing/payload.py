@@ -324,7 +324,7 @@ def days_without_events(days_with_data: pd.Series, period: dt.date, period_end: 
     dict
         ``days_without_events`` (count over the history), ``days_without_events_in_period`` and
         ``latest_gaps``: up to ``max_runs`` runs, latest first, as ``{"start", "end", "days"}``.
-        A sum over such a day lacks it: no data is not a zero.
+        Counts and sums take such a day as 0; the briefing names them, as a late source looks the same.
     """
     days = pd.DatetimeIndex(pd.to_datetime(days_with_data).unique()).sort_values()
     if len(days) == 0:

@@ -158,7 +158,8 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
         gaps = ", ".join(g["start"] if g["days"] == 1 else f"{g['start']} – {g['end']}" for g in q["latest_gaps"])
         in_period = q["days_without_events_in_period"]
         lines.append(f"- Days with no events at all: {q['days_without_events']:,} (latest: {gaps}); "
-                     + (f"{in_period} of them in this period, so its totals lack those days (no data is not a zero)."
+                     + (f"{in_period} of them in this period, counted as 0 in its counts and sums (a quiet day, or "
+                        "a source that was late: re-run those days when its files land)."
                         if in_period else "none in this period."))
     if q["top_reasons"]:
         lines.append("- Top quarantine reasons: " + "; ".join(f"{r['reason']} ({r['rows']:,})" for r in q["top_reasons"]) + ".")

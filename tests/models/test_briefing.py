@@ -175,11 +175,12 @@ def test_days_without_events_are_counted_and_the_latest_runs_listed():
     assert days_without_events(kept.iloc[:0], dt.date(2026, 6, 1), dt.date(2026, 7, 1))["days_without_events"] == 0
 
 
-def test_a_period_with_days_missing_says_its_totals_lack_them():
+def test_a_period_with_days_without_events_names_them_and_how_they_count():
     values = monthly_values(1500.0)
     values = values[values["period_start"] != dt.date(2026, 6, 9)]
     text = render_markdown(build_payload(SPEC, inputs(values)), "template")
-    assert "Days with no events at all: 1 (latest: 2026-06-09); 1 of them in this period, so its totals lack" in text
+    assert ("Days with no events at all: 1 (latest: 2026-06-09); 1 of them in this period, counted as 0 in its "
+            "counts and sums (a quiet day, or a source that was late: re-run those days when its files land).") in text
     complete = render_markdown(build_payload(SPEC, inputs(monthly_values(1500.0))), "template")
     assert "Days with no events" not in complete
 
