@@ -750,7 +750,57 @@ class DriftEngine:
             return self.text_pieces(metric_id, node, pair)
         if self._averaged(metric_id, metric, node):
             return self.ratio_pieces(metric_id, node, pair)
+        if metric.kind == "composite":
+            found = self.composite_pieces(metric_id, node, pair)
+            if found is not None:
+                return found
         return self.composed_pieces(metric_id, node, pair)
+
+    def composite_pieces(self, metric_id: str, node: str, pair: Pair) -> list[Piece] | None:
+        """A composite through its components: a weighted sum of normalised components, and where every
+        normalisation is a straight line over the two periods' values (a z-score, none, a range both values lie
+        inside) its change is exactly the sum of weight x slope x each component's change, so each component's
+        own waterfall, scaled, is the composite's. None otherwise (a range clipping a value), for the Shapley
+        route over base metrics, which split a ratio component (fees / net_sales) into large offsetting halves
+        (a marketplace health score: +67 and -67 for a change under 1)."""
+        metric = self.spec.metrics[metric_id]
+        v0, v1 = self.period_value(metric_id, node, pair.start0), self.period_value(metric_id, node, pair.start1)
+        if not (np.isfinite(v0) and np.isfinite(v1)):
+            return None
+        scaled = []
+        for comp in metric.composite.components:
+            slope = self._normalised_slope(comp, node, pair)
+            sub = None if slope is None else self.pieces(comp.metric, node, pair)
+            if sub is None:
+                return None
+            scaled.append((comp.metric, comp.weight * slope, sub))
+        out: list[Piece] = []
+        for name, scale, sub in scaled:
+            for piece in sub:
+                if piece.contribution == 0:
+                    continue
+                factor = "component_drift" if piece.factor == "residual" else piece.factor
+                out.append(Piece(factor, f"{name}: {piece.driver}" if piece.driver else name,
+                                 scale * piece.contribution, piece.evidence, piece.confidence,
+                                 path=f"{metric_id} <- " + (piece.path or name), leaf=piece.leaf or name))
+        out.append(Piece("residual", None, (v1 - v0) - sum(p.contribution for p in out),
+                         "difference between the composite's stored values and its components' (rounding)"))
+        return out
+
+    def _normalised_slope(self, comp, node: str, pair: Pair) -> float | None:
+        """How much the normalised component moves per unit of the component over the pair's two values, when
+        that is one number: 1 as is, 1 / sd for a z-score, 1 / (max - min) for a range both values lie inside."""
+        method = comp.normalize.method
+        if method == "none":
+            return 1.0
+        if method == "zscore":
+            frame = self._periods.get((comp.metric, node))
+            history = frame["value"].astype(float).dropna() if frame is not None else pd.Series(dtype=float)
+            sd = float(history.std(ddof=1)) if len(history) > 1 else float("nan")
+            return 1.0 / sd if np.isfinite(sd) and sd > 0 else None
+        lo, hi = comp.normalize.min, comp.normalize.max
+        values = [self.period_value(comp.metric, node, start) for start in (pair.start0, pair.start1)]
+        return 1.0 / (hi - lo) if all(lo <= v <= hi for v in values) else None
 
     def ratio_pieces(self, metric_id: str, node: str, pair: Pair) -> list[Piece] | None:
         """A ratio decomposed on its own daily series like a mean; the common movement left at the end goes to

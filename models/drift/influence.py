@@ -86,7 +86,8 @@ def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, day
     fit = usable & (in_era | in_current)
     fit_x, post = x_lag[fit], in_current[fit].astype(float)
     design = np.column_stack([np.ones(int(fit.sum())), fit_x, post * fit_x])
-    has_current = (in_current & usable).sum() >= MIN_CURRENT_DAYS
+    # a source at nothing through the current period (a market closed: its spend is 0 there) leaves no shift to fit
+    has_current = (in_current & usable).sum() >= MIN_CURRENT_DAYS and bool(np.any(post * fit_x))
     if not has_current:
         design = design[:, :2]
     try:

@@ -526,3 +526,32 @@ def test_a_business_closed_at_weekends_has_its_calendar_counted_in_business_days
     assert calendar.contribution / r.baseline_value.iloc[0] == pytest.approx(1 / 21, abs=0.015)
     assert not (r[r.factor == "event_shock"].contribution != 0).any()
     assert_adds_up(closed)
+
+
+def test_a_composite_of_a_ratio_is_split_through_its_components_not_into_offsetting_halves():
+    """score = z(conversion) - 0.5 satisfaction; region r1's volume rises by half in September, its leads and
+    orders alike. Through its components the score's change is their own waterfalls scaled (the ratio
+    decomposed like a mean): contributions summing in size to under twice the change; Shapley over the base
+    metrics had split conversion into large 'leads' and 'orders' halves (22.4 in size for a change of 2.85)."""
+    import dataclasses
+
+    composite = {"step": "sell", "composite": {"components": [
+        {"metric": "conversion", "weight": 1.0, "normalize": {"method": "zscore"}},
+        {"metric": "satisfaction", "weight": -0.5, "normalize": {"method": "none"}}]}}
+    spec = planted_spec(extra_metrics={"score": composite})
+    data = frames(spec, simulate([Effect("mix_shift", SEP, None, 0.5, ("r1",))], START, END, yearly_amplitude=0.0))
+    p = data.periods
+    parts = p[p.metric_id == "conversion"].merge(p[p.metric_id == "satisfaction"],
+                                                 on=["segment_id", "period_start", "is_complete"], suffixes=("", "_s"))
+    stats = p[p.metric_id == "conversion"].groupby("segment_id")["value"].agg(["mean", "std"])
+    parts = parts.join(stats, on="segment_id")
+    score = parts.assign(metric_id="score", value=(parts["value"] - parts["mean"]) / parts["std"]
+                         - 0.5 * parts["value_s"])[["segment_id", "period_start", "metric_id", "value", "is_complete"]]
+    data = dataclasses.replace(data, periods=pd.concat([p, score], ignore_index=True))
+    rows = pd.DataFrame(decompose_budget(spec, data, "month", default_pairs("month", SEP), metrics=["score"],
+                                         scopes=["_total"]))
+    for _, r in rows.groupby("baseline"):
+        delta = r["delta"].iloc[0]
+        assert r["contribution"].sum() == pytest.approx(delta, abs=1e-9)
+        assert r["contribution"].abs().sum() < 2 * abs(delta) + 0.05, r[["driver", "contribution"]]
+        assert r["path"].dropna().str.startswith("score <- ").all()
