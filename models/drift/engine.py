@@ -762,7 +762,7 @@ class DriftEngine:
         inside) its change is exactly the sum of weight x slope x each component's change, so each component's
         own waterfall, scaled, is the composite's. None otherwise (a range clipping a value), for the Shapley
         route over base metrics, which split a ratio component (fees / net_sales) into large offsetting halves
-        (a marketplace health score: +67 and -67 for a change under 1)."""
+        (a marketplace health score: +67 and -67 for a change under 2)."""
         metric = self.spec.metrics[metric_id]
         v0, v1 = self.period_value(metric_id, node, pair.start0), self.period_value(metric_id, node, pair.start1)
         if not (np.isfinite(v0) and np.isfinite(v1)):
