@@ -455,7 +455,8 @@ def test_float_noise_is_no_driver_and_an_unchanged_material_value_says_why():
     def rows(delta, parts):
         return [{"metric_id": "spend", "grain": "month", "segment_id": "_total", "period_start": dt.date(2026, 6, 1),
                  "baseline": "year_ago", "baseline_start": dt.date(2025, 6, 1), "value": 3300.0 + delta,
-                 "baseline_value": 3300.0, "delta": delta, "delta_z": float("nan"), "verdict": "material", "factor": factor,
+                 "baseline_value": 3300.0, "delta": delta, "delta_z": float("nan"), "verdict": "material",
+                 "factor": factor,
                  "driver": driver, "contribution": value, "share_of_delta": None, "evidence": None}
                 for factor, driver, value in parts]
     base = inputs(monthly_values(1500.0))
