@@ -287,6 +287,11 @@ def _outcome(problem: Problem, x: np.ndarray) -> float:
     return float(sum(l.curve.predict(xi) for l, xi in zip(problem.levers, x)))
 
 
+def _marginals(curves: list, x: np.ndarray) -> np.ndarray:
+    """Each lever's curve's slope at its value: the gradient of their total."""
+    return np.array([float(c.marginal(xi)) for c, xi in zip(curves, x)])
+
+
 def optimise(problem: Problem) -> Allocation:
     """Best allocation of ``problem``; linear curves by LP (HiGHS), concave ones by SLSQP.
 
@@ -359,16 +364,16 @@ def _least_spend_concave(problem: Problem, x: np.ndarray) -> np.ndarray:
     reached = _outcome(problem, x)
     floor = reached - OPTIMUM_TOL * max(1.0, abs(reached))
     bounds = [(l.minimum, l.maximum) for l in problem.levers]
-    scale = max(1.0, float(x.sum()))
-    unit = max(1.0, float(np.abs(x).max()))
-    free, full = _free_variables(bounds, unit)
+    free, full = _free_variables(bounds)
     if not free:
         return x
+    scale = max(1.0, float(x.sum()))
     named = _named_constraints(problem, problem.budget, problem.capacity)
-    reach = (lambda full_x: _outcome(problem, full_x) - floor,
-             lambda full_x: np.array([float(l.curve.marginal(xi)) for l, xi in zip(problem.levers, full_x)]))
+    curves = [l.curve for l in problem.levers]
+    reach = (lambda full_x: _outcome(problem, full_x) - floor, lambda full_x: _marginals(curves, full_x))
     res = _scaled_slsqp((lambda full_x: full_x.sum() / scale, lambda full_x: np.full(len(full_x), 1.0 / scale)),
-                        x, bounds, free, full, unit, [(f, g) for _, f, g in named] + [reach], 1e-12)
+                        x, bounds, free, full, max(1.0, float(np.abs(x).max())),
+                        [(f, g) for _, f, g in named] + [reach], 1e-12)
     cheaper = full(res.x)
     kept = _outcome(problem, cheaper) >= floor - OPTIMUM_TOL * max(1.0, abs(reached))
     if res.success and cheaper.sum() < x.sum() and kept and _feasible(problem, cheaper, problem.budget, problem.capacity):
@@ -376,8 +381,8 @@ def _least_spend_concave(problem: Problem, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _free_variables(bounds: list, unit: float = 1.0) -> tuple[list[int], Callable[[np.ndarray], np.ndarray]]:
-    """The levers SLSQP may move, and the map from their values (in ``unit``s) to a full allocation.
+def _free_variables(bounds: list) -> tuple[list[int], Callable[[np.ndarray], np.ndarray]]:
+    """The levers SLSQP may move, and the map from their values to a full allocation.
 
     Pinned levers (lo == hi: held, or a fixed count of whole steps) are left out of SLSQP's variables:
     scipy's finite differences give NaN for a variable with equal bounds, and SLSQP then stops where it
@@ -387,7 +392,7 @@ def _free_variables(bounds: list, unit: float = 1.0) -> tuple[list[int], Callabl
 
     def full(z: np.ndarray) -> np.ndarray:
         x = pinned.copy()
-        x[free] = np.asarray(z, dtype=float) * unit
+        x[free] = z
         return x
 
     return free, full
@@ -396,23 +401,29 @@ def _free_variables(bounds: list, unit: float = 1.0) -> tuple[list[int], Callabl
 def _scaled_slsqp(objective: tuple[Callable, Callable], start: np.ndarray, bounds: list, free: list[int],
                   full: Callable[[np.ndarray], np.ndarray], unit: float, constraints: list[tuple[Callable, Callable]],
                   ftol: float):
-    """SLSQP over the free levers in ``unit``s (``start`` and ``bounds`` in the levers' own units), with the
-    objective's and every constraint's (value, gradient) functions of a full allocation; each constraint is
-    divided by its size at the start or at nothing spent.
+    """SLSQP over the free levers, moved in ``unit``s (``start``, ``bounds`` and the result's ``x`` in the
+    levers' own units), with the objective's and every constraint's (value, gradient) functions of a full
+    allocation; each constraint is divided by its size at the start or at nothing spent.
 
     Why the units: SLSQP's quasi-Newton model starts as the identity, so its first step is the gradient
     itself. With levers in the hundreds of thousands and an objective scaled to one, that gradient is ~1e-6:
     the step moved nothing and SLSQP stopped where it began, "successfully" (measured: a clinic's least-spend
     problem left 727,019 where 288,698 met the floor)."""
+
+    def scaled(z: np.ndarray) -> np.ndarray:
+        return full(np.asarray(z, dtype=float) * unit)
+
     z0 = start[free] / unit
-    sizes = [max(1.0, abs(value(full(z0))), abs(value(full(np.zeros(len(free)))))) for value, _ in constraints]
+    sizes = [max(1.0, abs(value(scaled(z0))), abs(value(scaled(np.zeros(len(free)))))) for value, _ in constraints]
     value, gradient = objective
-    return minimize(lambda z: value(full(z)), z0, jac=lambda z: gradient(full(z))[free] * unit, method="SLSQP",
-                    bounds=[(bounds[i][0] / unit, None if bounds[i][1] is None else bounds[i][1] / unit) for i in free],
-                    constraints=[{"type": "ineq", "fun": lambda z, f=f, k=k: f(full(z)) / k,
-                                  "jac": lambda z, g=g, k=k: g(full(z))[free] * unit / k}
-                                 for (f, g), k in zip(constraints, sizes)],
-                    options={"ftol": ftol, "maxiter": 500})
+    res = minimize(lambda z: value(scaled(z)), z0, jac=lambda z: gradient(scaled(z))[free] * unit, method="SLSQP",
+                   bounds=[(bounds[i][0] / unit, None if bounds[i][1] is None else bounds[i][1] / unit) for i in free],
+                   constraints=[{"type": "ineq", "fun": lambda z, f=f, k=k: f(scaled(z)) / k,
+                                 "jac": lambda z, g=g, k=k: g(scaled(z))[free] * unit / k}
+                                for (f, g), k in zip(constraints, sizes)],
+                   options={"ftol": ftol, "maxiter": 500})
+    res.x = res.x * unit
+    return res
 
 
 def _named_constraints(problem: Problem, budget: float | None,
@@ -422,17 +433,13 @@ def _named_constraints(problem: Problem, budget: float | None,
     "positive directional derivative for linesearch" (the demo's allocation, a free lever held by a ratio)."""
     index = {lever.name: i for i, lever in enumerate(problem.levers)}
     n = len(problem.levers)
-
-    def metric_gradient(curves: list, x: np.ndarray) -> np.ndarray:
-        return np.array([float(c.marginal(xi)) for c, xi in zip(curves, x)])
-
     outcome_curves = [l.curve for l in problem.levers]
     cons = []
     if budget is not None:
         cons.append(("budget", lambda x, b=budget: b - x.sum(), lambda x: -np.ones(n)))
     if capacity is not None:
         cons.append(("capacity", lambda x, c=capacity: c - _outcome(problem, x),
-                     lambda x: -metric_gradient(outcome_curves, x)))
+                     lambda x: -_marginals(outcome_curves, x)))
     for r in problem.ratios:
         numerator, denominator = index[r.numerator], index[r.denominator]
         gradient = np.zeros(n)
@@ -444,10 +451,10 @@ def _named_constraints(problem: Problem, budget: float | None,
         curves = [m.curves[l.name] for l in problem.levers]
         if m.maximum is not None:
             cons.append((f"maximum {m.metric}", lambda x, m=m: m.maximum - m.total(problem.levers, x),
-                         lambda x, c=curves: -metric_gradient(c, x)))
+                         lambda x, c=curves: -_marginals(c, x)))
         if m.minimum is not None:
             cons.append((f"minimum {m.metric}", lambda x, m=m: m.total(problem.levers, x) - m.minimum,
-                         lambda x, c=curves: metric_gradient(c, x)))
+                         lambda x, c=curves: _marginals(c, x)))
     return cons
 
 
@@ -498,22 +505,21 @@ def _feasible(problem: Problem, x: np.ndarray, budget: float | None, capacity: f
 def _slsqp(problem: Problem, budget: float | None, capacity: float | None, bounds: list) -> np.ndarray:
     total = budget if budget is not None else sum(b[1] for b in bounds)
     named = _named_constraints(problem, budget, capacity)
-    free, unscaled = _free_variables(bounds)
-    pinned = unscaled(np.zeros(len(free)))
+    free, full = _free_variables(bounds)
+    pinned = full(np.zeros(len(free)))
     if not free:
         return _pinned_allocation(pinned, named, total)
     share = (total - pinned.sum()) / len(free)
     start = pinned.copy()
     for i in free:
         start[i] = max(bounds[i][0], share) if bounds[i][1] is None else min(max(bounds[i][0], share), bounds[i][1])
-    unit = max(1.0, float(np.abs(start[free]).max()))
-    free, full = _free_variables(bounds, unit)
     norm = max(1.0, abs(_objective(problem, start)))  # SLSQP's line search wants an objective of order one
     sign = 1.0 if problem.sense == "maximise" else -1.0
+    curves = [l.curve for l in problem.levers]
     objective = (lambda full_x: -_objective(problem, full_x) / norm,
-                 lambda full_x: -sign * np.array([float(l.curve.marginal(xi))
-                                                  for l, xi in zip(problem.levers, full_x)]) / norm)
-    res = _scaled_slsqp(objective, start, bounds, free, full, unit, [(f, g) for _, f, g in named], 1e-10)
+                 lambda full_x: -sign * _marginals(curves, full_x) / norm)
+    res = _scaled_slsqp(objective, start, bounds, free, full, max(1.0, float(np.abs(start[free]).max())),
+                        [(f, g) for _, f, g in named], 1e-10)
     if not res.success:
         # name what the closest allocation SLSQP reached still breaks, rather than only its status message
         closest = full(res.x)
