@@ -86,9 +86,9 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
     expr = base_expressions(spec).get(goal.metric, Ref(goal.metric))
     inputs = _window_inputs(goal, expr, daily, forecasts, today)
     aggregation = goal.aggregation
-    data_from, unseen = _unseen_days(goal, daily)
-    # a total over a window that began before the data counts only the days since: no verdict on the target
-    partial = bool(unseen) and aggregation == "total" and _additive(spec, goal.metric)
+    data_from = daily["period_start"].min() if len(daily) else None
+    unseen = unseen_days(goal, data_from)
+    partial = is_partial(spec, goal, unseen)
     point = {n: _aggregate(spec, n, o, m, aggregation) for n, (o, _, m) in inputs.items()}
     drawn = {n: _aggregate(spec, n, o, p, aggregation) for n, (o, p, _) in inputs.items()}
     projected = float(evaluate_array(expr, point))
@@ -171,17 +171,17 @@ def _recent_rate(daily: pd.DataFrame, metric_id: str, days: int = CURRENT_RATE_D
     return float(rows.loc[rows["period_start"] >= first, "value"].sum()) / span, span
 
 
-def unseen_days(start: dt.date | None, deadline: dt.date, first_day: dt.date | None) -> int:
-    """Days of a goal's window (from ``start`` to ``deadline``) before the data's ``first_day``."""
-    if start is None or first_day is None or first_day <= start:
+def unseen_days(goal: Goal, first_day: dt.date | None) -> int:
+    """Days of a goal's window before the data's ``first_day`` (none for a goal on the deadline's value alone)."""
+    if goal.aggregation == "last" or goal.start is None or first_day is None or first_day <= goal.start:
         return 0
-    return (min(first_day, deadline + dt.timedelta(days=1)) - start).days
+    return (min(first_day, goal.deadline + dt.timedelta(days=1)) - goal.start).days
 
 
-def _unseen_days(goal: Goal, daily: pd.DataFrame) -> tuple[dt.date | None, int]:
-    """The data's first day and the goal's days before it (none for a goal on the deadline's value alone)."""
-    first_day = daily["period_start"].min() if len(daily) else None
-    return first_day, 0 if goal.aggregation == "last" else unseen_days(goal.start, goal.deadline, first_day)
+def is_partial(spec: BudgetSpec, goal: Goal, unseen: int) -> bool:
+    """Whether a goal's figure misses part of its target's sum: a total of a count or sum whose window began
+    ``unseen`` days before the data (an average over the days with data still estimates the window's)."""
+    return bool(unseen) and goal.aggregation == "total" and _additive(spec, goal.metric)
 
 
 def _constraints(spec, goal, expr, inputs, point, daily, days_left, met_at_projection: bool) -> list[dict]:

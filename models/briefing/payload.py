@@ -20,7 +20,7 @@ import pandas as pd
 from models.allocation import NOT_ESTIMATED
 from models.drift.engine import ROUNDING
 from models.drift.materiality import change_materiality
-from models.goals import CURRENT_RATE_DAYS, partial_verdict, unseen_days
+from models.goals import CURRENT_RATE_DAYS, is_partial, partial_verdict, unseen_days
 from models.projections import YEAR_STEPS, next_period
 from models.spec import BudgetSpec
 
@@ -176,7 +176,7 @@ def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) ->
         total_days = (goal.deadline - start).days + 1
         elapsed_days = max(min((upto - start).days + 1, total_days), 0)
         first_day = daily["day"].min() if len(daily) else None
-        unseen = 0 if goal.aggregation == "last" else unseen_days(goal.start, goal.deadline, first_day)
+        unseen = unseen_days(goal, first_day)
         if span.empty or elapsed_days == 0:
             actual, pace_status = None, "not started" if last_day < start else "no data"
         else:
@@ -184,7 +184,7 @@ def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) ->
             pace_status = _pace(goal.aggregation, actual, goal.target, elapsed_days / total_days,
                                 spec.metrics[goal.metric].favourable, finished=last_day >= goal.deadline)
             # the days before the data are not in the figure: only what it already settles is said
-            if unseen and goal.aggregation == "total" and spec.metrics[goal.metric].agg in ("count", "sum") and (
+            if is_partial(spec, goal, unseen) and (
                     partial_verdict(spec, goal, actual, last_day >= goal.deadline)[0] == "partial_data"):
                 pace_status = "partial data"
         out.append({
