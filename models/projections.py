@@ -23,7 +23,7 @@ from models.event_scope import event_concerns
 from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
 from models.forecasting.holidays import holiday_adjustment
-from models.spec import BudgetSpec
+from models.spec import BudgetSpec, Metric
 
 # Seasonal periods worth testing at each grain, and the horizon when no goal asks for more.
 GRAIN_PERIODS = {"day": (7, 365), "week": (52,), "month": (12,)}
@@ -126,12 +126,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         # Float sums differ in their last digits with the order rows were added (an incremental
         # warehouse vs a rebuild); optimisers amplify that, so the forecast sees 10 significant digits.
         values = _significant(wide[metric_id].to_numpy(float))
-        if metric.kind == "base" and metric.agg in ZERO_WHEN_EMPTY:
-            # a period of the scope's calendar without a row had no events: its count or sum is 0, not a gap to
-            # interpolate (a B2B budget's closed weekends were forecast at a weekday's revenue)
-            seen = np.flatnonzero(np.isfinite(values))
-            if seen.size:
-                values[seen[0]:] = np.nan_to_num(values[seen[0]:], nan=0.0)
+        values = empty_periods_as_zero(metric, values)
         holidays = holiday_adjustment(values, *names, grain=grain) if names is not None else None
         f = forecast(values if holidays is None else holidays.remove(values), horizon, GRAIN_PERIODS[grain],
                      paths=PATHS, seed=series_seed(spec.id, metric_id, grain, *scope))
@@ -152,6 +147,19 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
             metric_id, "composed: " + " ".join(sorted(inputs)), min(result[n].history_points for n in inputs),
             starts, mean, np.fmin(lo80, mean), np.fmax(hi80, mean), np.fmin(lo95, lo80), np.fmax(hi95, hi80), drawn)
     return result
+
+
+def empty_periods_as_zero(metric: Metric, values: np.ndarray) -> np.ndarray:
+    """A count's, sum's or distinct count's series with its periods without a row (no events: a B2B budget's
+    closed weekends) at 0 from its first value on, not gaps to interpolate; other metrics' as they are."""
+    if metric.kind != "base" or metric.agg not in ZERO_WHEN_EMPTY:
+        return values
+    seen = np.flatnonzero(np.isfinite(values))
+    if not seen.size:
+        return values
+    filled = values.copy()
+    filled[seen[0]:] = np.nan_to_num(values[seen[0]:], nan=0.0)
+    return filled
 
 
 def holiday_names(spec: BudgetSpec, grain: str, periods: list, ahead: list, node: str = "_total",

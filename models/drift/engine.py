@@ -47,7 +47,7 @@ from models.drift.shapley import shapley
 from models.drift.shocks import group_shocks, match_event, shock_days
 from models.event_scope import event_concerns
 from models.formula import evaluate_array, ratio_parts, references, substitute
-from models.projections import YEAR_STEPS, ZERO_WHEN_EMPTY, next_period
+from models.projections import YEAR_STEPS, empty_periods_as_zero, next_period
 from models.spec import BudgetSpec, Metric
 from models.yearly_cycle import YEARLY_FIT_DAYS
 
@@ -213,13 +213,9 @@ class DriftEngine:
         key = (metric, node)
         if key not in self._series:
             values = self._on_calendar(self._daily.get(key), np.nan)
-            definition = self.spec.metrics.get(metric)
-            if definition is not None and definition.kind == "base" and definition.agg in ZERO_WHEN_EMPTY:
-                # a day without events (a business closed at weekends) counts or sums to 0: a missing day
-                # would leave the weekday pattern unseen and a month's extra Saturday read as one more day
-                seen = np.flatnonzero(np.isfinite(values))
-                if seen.size:
-                    values[seen[0]:] = np.nan_to_num(values[seen[0]:], nan=0.0)
+            if metric in self.spec.metrics:
+                # a missing day would leave a closed weekend's pattern unseen and an extra Saturday read as a day
+                values = empty_periods_as_zero(self.spec.metrics[metric], values)
             self._series[key] = pd.Series(values, index=self.calendar)
         return self._series[key]
 
@@ -673,11 +669,15 @@ class DriftEngine:
             lo, hi = comp.normalize.min, comp.normalize.max
             return lambda v: np.clip((v - lo) / (hi - lo), 0.0, 1.0)
         if method == "zscore":
-            frame = self._periods.get((comp.metric, node))
-            history = frame["value"].astype(float).dropna() if frame is not None else pd.Series(dtype=float)
-            mean, sd = float(history.mean()), float(history.std(ddof=1)) if len(history) > 1 else float("nan")
+            mean, sd = self._zscore_moments(comp.metric, node)
             return lambda v: (v - mean) / sd if sd and np.isfinite(sd) else np.full_like(v, np.nan)
         return lambda v: v
+
+    def _zscore_moments(self, metric_id: str, node: str) -> tuple[float, float]:
+        """Mean and standard deviation of a component's periods, the ones its z-score is taken against."""
+        frame = self._periods.get((metric_id, node))
+        history = frame["value"].astype(float).dropna() if frame is not None else pd.Series(dtype=float)
+        return float(history.mean()), float(history.std(ddof=1)) if len(history) > 1 else float("nan")
 
     def composed_pieces(self, metric_id: str, node: str, pair: Pair) -> list[Piece] | None:
         leaves, func = self._function(metric_id, node)
@@ -794,9 +794,7 @@ class DriftEngine:
         if method == "none":
             return 1.0
         if method == "zscore":
-            frame = self._periods.get((comp.metric, node))
-            history = frame["value"].astype(float).dropna() if frame is not None else pd.Series(dtype=float)
-            sd = float(history.std(ddof=1)) if len(history) > 1 else float("nan")
+            sd = self._zscore_moments(comp.metric, node)[1]
             return 1.0 / sd if np.isfinite(sd) and sd > 0 else None
         lo, hi = comp.normalize.min, comp.normalize.max
         values = [self.period_value(comp.metric, node, start) for start in (pair.start0, pair.start1)]
