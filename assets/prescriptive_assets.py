@@ -5,7 +5,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.settings import Settings
-from assets.warehouse import prepare, replace_table, table_exists
+from assets.warehouse import column_definitions, prepare, replace_table, table_exists
 from models.actions import ACTION_COLUMNS, evaluate_rules, rule_metrics
 from models.allocation import NOT_ESTIMATED, build_problem, constraint_rows, recommendation_rows
 from models.learning import action_outcomes, outcomes_frame, recommendation_outcomes
@@ -95,8 +95,7 @@ def allocation_recommendations(context: dg.AssetExecutionContext, duckdb: DuckDB
                 "select count(*) from information_schema.columns where table_schema = 'main' "
                 "and table_name = 'allocation_log' and data_type = '\"NULL\"'").fetchone()[0]:
             conn.execute("drop table main.allocation_log")  # typed NULL by an earlier release: it holds no value
-        conn.execute("create table if not exists main.allocation_log ("
-                     + ", ".join(f"{name} {kind}" for name, kind in RECOMMENDATION_TYPES.items()) + ")")
+        conn.execute(f"create table if not exists main.allocation_log ({column_definitions(RECOMMENDATION_TYPES)})")
         for column in ("objective_sense", "held_reason", "observed_low", "observed_high", "extrapolated"):
             # logs written before these columns existed gain them, typed as the recommendations are
             conn.execute(f"alter table main.allocation_log add column if not exists {column} "

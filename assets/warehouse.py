@@ -135,11 +135,15 @@ def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame, types: dic
         if types is None:
             conn.execute(f"create or replace table {table} as select * from _replacement")
         else:
-            conn.execute(f"create or replace table {table} ("
-                         + ", ".join(f"{quote_ident(name)} {kind}" for name, kind in types.items()) + ")")
+            conn.execute(f"create or replace table {table} ({column_definitions(types)})")
             conn.execute(f"insert into {table} by name select * from _replacement")
     finally:
         conn.unregister("_replacement")
+
+
+def column_definitions(types: dict[str, str]) -> str:
+    """A table's column list for ``create table``: each column (quoted) with its SQL type."""
+    return ", ".join(f"{quote_ident(name)} {kind}" for name, kind in types.items())
 
 
 def quote_ident(name: str) -> str:

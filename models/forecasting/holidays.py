@@ -66,7 +66,7 @@ def holiday_adjustment(y: np.ndarray, past: list[str | None], future: list[str |
     multiplicative = bool(finite.size and np.all(finite > 0))
     values = np.log(np.where(y > 0, y, np.nan)) if multiplicative else y
     holiday = np.array([name is not None for name in past])
-    deviation = values - _same_weekday_median(np.where(holiday, np.nan, values), STEPS_PER_WEEK[grain])
+    deviation = values - _level_around(np.where(holiday, np.nan, values), STEPS_PER_WEEK[grain])
     ordinary = deviation[~holiday & np.isfinite(deviation)]
     if ordinary.size < 2 * MIN_NEIGHBOURS:
         return None
@@ -92,7 +92,7 @@ def holiday_adjustment(y: np.ndarray, past: list[str | None], future: list[str |
                              {n: float(np.exp(e)) if multiplicative else e for n, e in effects.items()})
 
 
-def _same_weekday_median(values: np.ndarray, week: int) -> np.ndarray:
+def _level_around(values: np.ndarray, week: int) -> np.ndarray:
     """The level around each step from the values ``week`` steps apart up to ``NEIGHBOUR_WEEKS`` weeks either
     side (the same weekday of a daily series; the weeks around a weekly one), itself and NaN left out: the mean
     of the median before and the median after, so a trend or a ramp through a holiday (a market opening that
