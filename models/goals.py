@@ -213,6 +213,10 @@ def _constraints(spec, goal, expr, inputs, point, daily, days_left, met_at_proje
         if met_at_projection or abs(change) < 1e-9:
             # The projection already reaches the target: the input has this much room to spare.
             row.update(status="no change needed", difficulty=0.0)
+        elif _counterproductive(spec.metrics[name], change):
+            # fewer signups would lift an activation rate, but that is no plan: a route that worsens an outcome
+            # is never the binding input nor what makes a goal feasible
+            row.update(status="counterproductive", difficulty=np.inf)
         elif p95 is None:
             row.update(status="untested (history too short)", difficulty=abs(change) * 1e3)
         else:
@@ -221,6 +225,14 @@ def _constraints(spec, goal, expr, inputs, point, daily, days_left, met_at_proje
             row["difficulty"] = abs(change) / max(abs(p95), 1e-9)
         rows.append(row)
     return rows
+
+
+def _counterproductive(metric, change: float) -> bool:
+    """True when reaching the goal asks ``metric`` to move in its own unfavourable direction. A lever (role
+    input, such as spend favourable down) is exempt: spending more to reach more is a route, not a harm."""
+    if "input" in metric.roles or metric.favourable == "neutral":
+        return False
+    return change < 0 if metric.favourable == "up" else change > 0
 
 
 def _solve(expr, point: dict, name: str, target: float) -> float | None:

@@ -1,6 +1,7 @@
 """Test-wide setup: a tiny demo window, temp paths, and dbt's manifest built once per session."""
 
 import os
+import shutil
 import tempfile
 
 SESSION_HOME = tempfile.mkdtemp(prefix="budgetlens-tests-")
@@ -25,3 +26,7 @@ def pytest_configure(config):
     from orchestration.cli import prepare_dbt
 
     prepare_dbt(Settings.from_env())  # dagster-dbt needs the manifest before definitions load
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(SESSION_HOME, ignore_errors=True)  # each session's home is its own: leave no trace in /tmp

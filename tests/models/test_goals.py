@@ -12,7 +12,7 @@ from models.forecasting.holidays import holiday_adjustment
 from models.goals import track_goal
 from models.projections import SeriesForecast, forecast_scope, holiday_names, horizon_for, next_period
 from models.public_holidays import holidays_between
-from models.spec import BudgetSpec, HolidayCalendar, KnownEvent, load_specs
+from models.spec import BudgetSpec, Goal, HolidayCalendar, KnownEvent, load_specs
 from pathlib import Path
 
 SPECS = Path(__file__).resolve().parents[2] / "models" / "demo" / "specs"
@@ -79,6 +79,29 @@ def test_a_ratio_goal_back_solves_each_input_holding_the_other():
     assert np.isclose(by_input["new_customers"]["required"], 50)
     # October already happened at 10,000 a day, so the 61 days left carry all of the cut: 92/61 of it
     assert np.isclose(by_input["spend"]["required_change"], -2000 * 92 / 61 / 10000)
+
+
+def test_a_route_that_worsens_an_outcome_is_counterproductive_not_the_binding_input():
+    """A conversion rate (new customers / leads) reaches its target with fewer leads too, but leads are an
+    outcome favourable up: that route is no plan, so the binding input is new customers."""
+    spec = marketing()
+    goal = Goal(id="conversion_q4", metric="conversion_rate", target=0.25, start=dt.date(2026, 10, 1),
+                deadline=dt.date(2026, 12, 31), aggregation="average")
+    today = dt.date(2026, 10, 31)
+    history = pd.concat([flat("leads", 200, 123), flat("new_customers", 40, 123)])  # Jul 1 .. Oct 31
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    forecasts = {"leads": certain("leads", 200, starts), "new_customers": certain("new_customers", 40, starts)}
+    row, constraints = track_goal(spec, goal, history, forecasts, today)
+    by_input = {c["input_metric"]: c for c in constraints}
+    assert np.isclose(by_input["leads"]["required"], 160) and by_input["leads"]["status"] == "counterproductive"
+    assert np.isclose(by_input["new_customers"]["required"], 50)
+    assert by_input["new_customers"]["status"] == "infeasible"  # a flat history never grew
+    assert row["binding_input"] == "new_customers" and row["status"] == "infeasible"
+    # a lever is exempt: spend (role input) may rise to reach more, whatever its own favourable direction
+    lever = spec.metrics["spend"].model_copy(update={"favourable": "down"})
+    leads = spec.metrics["leads"]
+    from models.goals import _counterproductive
+    assert not _counterproductive(lever, 0.3) and _counterproductive(leads, -0.2) and not _counterproductive(leads, 0.2)
 
 
 def test_derived_forecasts_are_their_formula_of_component_forecasts():
