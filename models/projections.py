@@ -4,13 +4,15 @@ Base and composite metrics are forecast series by series (:func:`forecast`);
 derived metrics are never forecast on their own: their point forecast is their
 formula applied to the components' point forecasts, and their intervals come
 from the formula applied to the components' joint future paths. So a forecast
-CAC is always forecast spend / forecast new customers. Components are sampled
-independently of each other (their cross-correlation is not modelled), which
-the interval of a derived metric inherits.
+CAC is always forecast spend / forecast new customers. The components' paths,
+simulated one metric at a time, are re-paired to the rank correlation of their
+history's changes first (:mod:`models.joint_paths`), so a rate of two metrics
+that move together is not given the spread of both.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zlib
 from collections.abc import Iterable
@@ -23,6 +25,7 @@ from models.event_scope import event_concerns
 from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
 from models.forecasting.holidays import holiday_adjustment
+from models.joint_paths import MIN_PAIRS, change_correlation, pair_paths, pair_steps
 from models.spec import BudgetSpec, Metric
 
 # Seasonal periods worth testing at each grain, and the horizon when no goal asks for more.
@@ -120,13 +123,14 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     names = (holiday_names(spec, grain, calendar, starts, scope[1], nodes)
              if grain in HOLIDAY_GRAINS and has_holidays else None)
     result: dict[str, SeriesForecast] = {}
+    seen: dict[str, np.ndarray] = {}
     for metric_id, metric in spec.metrics.items():
         if metric.kind == "derived" or metric_id not in wide or wide[metric_id].notna().sum() == 0:
             continue
         # Float sums differ in their last digits with the order rows were added (an incremental
         # warehouse vs a rebuild); optimisers amplify that, so the forecast sees 10 significant digits.
         values = _significant(wide[metric_id].to_numpy(float))
-        values = empty_periods_as_zero(metric, values)
+        values = seen[metric_id] = empty_periods_as_zero(metric, values)
         holidays = holiday_adjustment(values, *names, grain=grain) if names is not None else None
         f = forecast(values if holidays is None else holidays.remove(values), horizon, GRAIN_PERIODS[grain],
                      paths=PATHS, seed=series_seed(spec.id, metric_id, grain, *scope))
@@ -135,18 +139,40 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
                                   f"holidays ({', '.join(holidays.effects)})")
         result[metric_id] = SeriesForecast(metric_id, f.method, int(np.isfinite(values).sum()), starts,
                                            f.mean, f.lo80, f.hi80, f.lo95, f.hi95, f.paths)
-    for metric_id, expr in base_expressions(spec).items():
+    composed = {m: e for m, e in base_expressions(spec).items() if all(n in result for n in references(e))}
+    stepwise = _pair_inputs(spec, grain, scope, result, seen, composed)
+    for metric_id, expr in composed.items():
         inputs = references(expr)
-        if not all(name in result for name in inputs):
-            continue
         mean = np.broadcast_to(evaluate_array(expr, {name: result[name].mean for name in inputs}), (horizon,))
-        drawn = np.broadcast_to(evaluate_array(expr, {name: result[name].paths for name in inputs}), (PATHS, horizon))
+        drawn = np.broadcast_to(evaluate_array(expr, {name: stepwise.get(name, result[name].paths)
+                                                      for name in inputs}), (PATHS, horizon))
         with np.errstate(all="ignore"):
             lo95, lo80, hi80, hi95 = np.nanquantile(drawn, [0.025, 0.1, 0.9, 0.975], axis=0)
         result[metric_id] = SeriesForecast(
             metric_id, "composed: " + " ".join(sorted(inputs)), min(result[n].history_points for n in inputs),
             starts, mean, np.fmin(lo80, mean), np.fmax(hi80, mean), np.fmin(lo95, lo80), np.fmax(hi95, hi80), drawn)
     return result
+
+
+def _pair_inputs(spec: BudgetSpec, grain: str, scope: tuple[str, str], result: dict[str, SeriesForecast],
+                 seen: dict[str, np.ndarray], composed: dict) -> dict[str, np.ndarray]:
+    """Re-pair the paths of the metrics formulas combine with the correlation of their history's changes:
+    ``result``'s paths in place (whole paths, for goals' windows), and step-by-step pairings returned for
+    composing each step's value (see :mod:`models.joint_paths`)."""
+    names = sorted({n for e in composed.values() for n in references(e) if len(references(e)) > 1})
+    if len(names) < 2:
+        return {}
+    history = pd.DataFrame({n: seen[n] for n in names})
+    season = GRAIN_PERIODS[grain][0]
+    lag = season if len(history) >= 3 * season + MIN_PAIRS else 1
+    horizon = result[names[0]].paths.shape[1]
+    # totals over the horizon, as far as the history holds enough of them
+    span = max(1, min(horizon, (len(history) - MIN_PAIRS) // 2))
+    seed = series_seed(spec.id, "joint", grain, *scope)
+    paired = pair_paths([result[n].paths for n in names], change_correlation(history, lag, span), seed)
+    for name, paths in zip(names, paired):
+        result[name] = dataclasses.replace(result[name], paths=paths)
+    return dict(zip(names, pair_steps(paired, change_correlation(history, lag), seed + 1)))
 
 
 def empty_periods_as_zero(metric: Metric, values: np.ndarray) -> np.ndarray:
