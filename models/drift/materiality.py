@@ -8,6 +8,11 @@ from models.robust import robust_spread
 
 MATERIAL_Z = 3.0        # |z| of the change against history's changes (3: noise across many metrics stays quiet)
 MIN_CHANGES = 4         # history changes needed before judging materiality
+# Fewer changes over a long lag than this (a quarter's worth of weekly year-on-year changes, which overlap and
+# move together) can agree by chance: five weeks of a growing budget's year-on-year changes within 440 of each
+# other made a year's +8,561 a "z -7.9" while its weeks swing by thousands. Their spread is then floored by the
+# period-to-period changes', the noise any two single periods carry.
+FEW_LAGGED_CHANGES = 13
 
 
 def change_materiality(history, delta: float, lag: int = 1) -> tuple[float | None, str]:
@@ -29,8 +34,9 @@ def change_materiality(history, delta: float, lag: int = 1) -> tuple[float | Non
     -------
     z : float or None
         ``(delta - median) / spread`` of the history's changes (spread: 1.4826 times
-        their median absolute deviation, see :func:`models.robust.robust_spread`); None
-        when there are too few of them or they never vary.
+        their median absolute deviation, see :func:`models.robust.robust_spread`; over a
+        lag with fewer than ``FEW_LAGGED_CHANGES`` changes, at least that of the changes
+        over one period); None when there are too few of them or they never vary.
     verdict : str
         ``material`` when ``|z| > MATERIAL_Z`` (or, against changes that never vary,
         when ``delta`` differs from them), ``normal variation`` otherwise, ``unknown``
@@ -46,6 +52,9 @@ def change_materiality(history, delta: float, lag: int = 1) -> tuple[float | Non
         return None, "unknown"
     centre = float(np.median(changes))
     spread = robust_spread(changes, centre)
+    if lag > 1 and len(changes) < FEW_LAGGED_CHANGES:
+        single = _changes(values, 1)
+        spread = max(spread, robust_spread(single, float(np.median(single))))
     if spread == 0:
         return None, "material" if delta != centre else "normal variation"
     z = (delta - centre) / spread

@@ -52,3 +52,15 @@ def test_changes_mostly_equal_but_not_always_are_judged_against_how_they_vary():
     history = [4.0] * 14 + [5.0] * 5 + [4.0] * 2   # 21 months; over 12 months: 0, 0, 1, 1, 1, 1, 1, 0, 0
     z, verdict = change_materiality(history, 0.0, lag=12)
     assert verdict == "normal variation" and z == pytest.approx(-1.5)
+
+
+def test_a_few_year_on_year_changes_that_agree_by_chance_do_not_make_a_year_unusual():
+    """57 weeks of a growing budget whose weeks swing by thousands: five year-on-year changes that happen to lie
+    within a few hundred of each other cannot call a sixth, inside the weekly swings, far beyond normal."""
+    rng = np.random.default_rng(5)
+    history = 14000 + 150 * np.arange(57) + rng.normal(0, 2000, 57)
+    history[52:] = history[:5] + np.array([9600, 9900, 10100, 9800, 10000])  # the five changes over 52 weeks
+    z, verdict = change_materiality(history, 8561.0, lag=52)
+    assert verdict == "normal variation" and -3 < z < 0
+    single = np.diff(history)
+    assert z == pytest.approx((8561 - 9900) / (MAD_TO_SD * np.median(np.abs(single - np.median(single)))))
