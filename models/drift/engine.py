@@ -871,7 +871,8 @@ class DriftEngine:
             return None, "unknown"
         days, values = found
         history = values[:np.searchsorted(days, np.datetime64(pair.start1, "D"))]  # periods before the current
-        return change_materiality(history, delta, 1 if pair.label == "previous" else YEAR_STEPS[pair.grain])
+        return change_materiality(history, delta, 1 if pair.label == "previous" else YEAR_STEPS[pair.grain],
+                                  short_lag=7 if pair.grain == "day" else 1)
 
     def decompose(self, metric_id: str, node: str, pair: Pair) -> list[dict]:
         """Waterfall rows of one metric x scope x pair (empty when a value is missing)."""

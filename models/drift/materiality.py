@@ -8,14 +8,14 @@ from models.robust import robust_spread
 
 MATERIAL_Z = 3.0        # |z| of the change against history's changes (3: noise across many metrics stays quiet)
 MIN_CHANGES = 4         # history changes needed before judging materiality
-# Fewer changes over a long lag than this (a quarter's worth of weekly year-on-year changes, which overlap and
-# move together) can agree by chance: five weeks of a growing budget's year-on-year changes within 440 of each
-# other made a year's +8,561 a "z -7.9" while its weeks swing by thousands. Their spread is then floored by the
-# period-to-period changes', the noise any two single periods carry.
-FEW_LAGGED_CHANGES = 13
+# A spread over a long lag from a handful of changes is a guess: five weeks of a growing budget's year-on-year
+# changes within 440 of each other (a median absolute deviation needs only three close values) made a year's
+# +8,561 a "z -7.9" while its weeks swing by thousands. That spread is shrunk toward the spread of the changes
+# over the short lag (one period, or a week of days), which are many, as if those were this many changes more.
+PRIOR_CHANGES = 4
 
 
-def change_materiality(history, delta: float, lag: int = 1) -> tuple[float | None, str]:
+def change_materiality(history, delta: float, lag: int = 1, short_lag: int = 1) -> tuple[float | None, str]:
     """Robust z of a change against the history's own changes over the same distance.
 
     Parameters
@@ -29,14 +29,18 @@ def change_materiality(history, delta: float, lag: int = 1) -> tuple[float | Non
         Periods between baseline and current (1: the previous period; 52 weeks or 12
         months: a year). With fewer than ``MIN_CHANGES`` changes at that lag, changes
         over one period stand in.
+    short_lag : int, default 1
+        The lag whose changes steady the spread of a longer lag's few (``PRIOR_CHANGES``): one period, or
+        seven for days, whose changes from one day to the next are the weekday cycle's.
 
     Returns
     -------
     z : float or None
         ``(delta - median) / spread`` of the history's changes (spread: 1.4826 times
         their median absolute deviation, see :func:`models.robust.robust_spread`; over a
-        lag with fewer than ``FEW_LAGGED_CHANGES`` changes, at least that of the changes
-        over one period); None when there are too few of them or they never vary.
+        long lag, its square averaged with the short lag's spread's, weighted by the
+        number of changes and ``PRIOR_CHANGES``); None when there are too few of them or
+        they never vary.
     verdict : str
         ``material`` when ``|z| > MATERIAL_Z`` (or, against changes that never vary,
         when ``delta`` differs from them), ``normal variation`` otherwise, ``unknown``
@@ -47,14 +51,15 @@ def change_materiality(history, delta: float, lag: int = 1) -> tuple[float | Non
     values = np.asarray(history, dtype=float)
     changes = _changes(values, lag)
     if len(changes) < MIN_CHANGES:
-        changes = _changes(values, 1)
+        changes, lag = _changes(values, 1), 1
     if len(changes) < MIN_CHANGES or not np.isfinite(delta):
         return None, "unknown"
     centre = float(np.median(changes))
     spread = robust_spread(changes, centre)
-    if lag > 1 and len(changes) < FEW_LAGGED_CHANGES:
-        single = _changes(values, 1)
-        spread = max(spread, robust_spread(single, float(np.median(single))))
+    short = _changes(values, short_lag) if lag > short_lag else np.empty(0)
+    if len(short) >= MIN_CHANGES:
+        prior = robust_spread(short, float(np.median(short)))
+        spread = float(np.sqrt((len(changes) * spread ** 2 + PRIOR_CHANGES * prior ** 2) / (len(changes) + PRIOR_CHANGES)))
     if spread == 0:
         return None, "material" if delta != centre else "normal variation"
     z = (delta - centre) / spread

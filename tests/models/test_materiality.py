@@ -51,7 +51,9 @@ def test_changes_mostly_equal_but_not_always_are_judged_against_how_they_vary():
     # no change this year is within that, not "beyond normal variation" against a spread of zero
     history = [4.0] * 14 + [5.0] * 5 + [4.0] * 2   # 21 months; over 12 months: 0, 0, 1, 1, 1, 1, 1, 0, 0
     z, verdict = change_materiality(history, 0.0, lag=12)
-    assert verdict == "normal variation" and z == pytest.approx(-1.5)
+    # against the 9 changes over a year (spread: their root mean square about 1, since most equal it) and the
+    # 20 monthly changes (two of +-1), as if those were 4 more
+    assert verdict == "normal variation" and z == pytest.approx(-1 / np.sqrt((9 * 4 / 9 + 4 * 2 / 20) / 13))
 
 
 def test_a_few_year_on_year_changes_that_agree_by_chance_do_not_make_a_year_unusual():
@@ -62,5 +64,19 @@ def test_a_few_year_on_year_changes_that_agree_by_chance_do_not_make_a_year_unus
     history[52:] = history[:5] + np.array([9600, 9900, 10100, 9800, 10000])  # the five changes over 52 weeks
     z, verdict = change_materiality(history, 8561.0, lag=52)
     assert verdict == "normal variation" and -3 < z < 0
+    # the five changes' own spread (median absolute deviation 100) averaged with the week-to-week changes' as if
+    # those were four more
     single = np.diff(history)
-    assert z == pytest.approx((8561 - 9900) / (MAD_TO_SD * np.median(np.abs(single - np.median(single)))))
+    weekly = MAD_TO_SD * np.median(np.abs(single - np.median(single)))
+    assert z == pytest.approx((8561 - 9900) / np.sqrt((5 * (MAD_TO_SD * 100) ** 2 + 4 * weekly ** 2) / 9))
+
+
+def test_many_changes_over_a_year_keep_their_own_spread():
+    """With a year of daily year-on-year changes the short lag's spread barely counts (4 of 369), and for days
+    the short lag is a week: the weekday cycle in changes from one day to the next does not widen it."""
+    rng = np.random.default_rng(6)
+    days = np.arange(730)
+    history = 100 + 40 * (days % 7 == 5) + 40 * (days % 7 == 6) + rng.normal(0, 1, len(days))
+    z_days, _ = change_materiality(history, 5.0, lag=364, short_lag=7)
+    z_one, _ = change_materiality(history, 5.0, lag=364, short_lag=1)
+    assert z_days > 3 and z_one < z_days
