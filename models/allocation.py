@@ -45,10 +45,17 @@ def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.
             return ResponseCurve.linear(1.0)
         return fit_response(rows["lever"].to_numpy(), rows[column].to_numpy())
 
+    segment_ids = sorted(recent["segment_id"].unique())
+    named = {key: segment_path(spec, key, segment_ids, "optimization.bounds") for key in opt.bounds}
+    named |= {key: segment_path(spec, key, segment_ids, "optimization.ratios")
+              for r in opt.ratios for key in (r.numerator, r.denominator)}
+    bounded = {named[key]: bounds for key, bounds in opt.bounds.items()}
+    if len(bounded) < len(opt.bounds):
+        raise ValueError(f"{spec.id}: optimization.bounds names one segment twice (by its value and its path)")
     levers, limit_curves = [], {bound.metric: {} for bound in opt.limits}
     for segment_id, rows in recent.groupby("segment_id", sort=True):
         rows = rows.sort_values("period_start")
-        bounds = opt.bounds.get(segment_id) or LeverBounds()
+        bounds = bounded.get(segment_id) or LeverBounds()
         current = rows.loc[rows["period_start"] == basis, "lever"]
         current = float(current.iloc[0]) if len(current) else 0.0
         in_basis = bool((rows["period_start"] == basis).any())
@@ -68,25 +75,37 @@ def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.
         floors = [b.metric for b in opt.limits if b.min is not None]
         decisive = {opt.objective: response} if opt.objective != opt.lever or not floors else {
             metric_id: limit_curves[metric_id][segment_id] for metric_id in floors}
-        held = _held_reason(spec, segment_id, decisive, in_basis, unfit)
+        held = _held_reason(spec, segment_id, decisive, in_basis, unfit, bounded=segment_id in bounded)
         low, high = (_hold_at(current, bounds),) * 2 if held else (bounds.min, bounds.max)
         levers.append(Lever(segment_id, response, current=current, minimum=low, maximum=high,
                             step=None if held else bounds.step, held=held,
                             observed=(float(rows["lever"].min()), float(rows["lever"].max()))))
-    unknown = sorted(set(opt.bounds) - {l.name for l in levers})
-    if unknown:
-        raise ValueError(f"{spec.id}: optimization.bounds names segments without history: {', '.join(unknown)}")
     budget = opt.budget if opt.budget is not None else sum(l.current for l in levers)
     problem = Problem(tuple(levers), budget=budget, capacity=opt.capacity,
-                      ratios=tuple(Ratio(r.numerator, r.denominator, r.max_ratio) for r in opt.ratios),
+                      ratios=tuple(Ratio(named[r.numerator], named[r.denominator], r.max_ratio) for r in opt.ratios),
                       outcome=opt.objective, spend=opt.lever, sense=opt.sense,
                       limits=tuple(MetricLimit(b.metric, limit_curves[b.metric], maximum=b.max, minimum=b.min)
                                    for b in opt.limits))
     return problem, pd.Timestamp(basis).date()
 
 
+def segment_path(spec: BudgetSpec, name: str, segment_ids: list[str], where: str) -> str:
+    """The segment of the optimisation's level that ``name`` means: its path (``north/n1``), or its own value
+    (``n1``) when no other segment of the level has that value. ``where`` names the spec key in errors."""
+    if name in segment_ids:
+        return name
+    matches = [] if "/" in name else [s for s in segment_ids if s.rsplit("/", 1)[-1] == name]
+    if len(matches) > 1:
+        raise ValueError(f"{spec.id}: {where} names {name!r}, which is {len(matches)} {spec.optimization.level} "
+                         f"segments ({', '.join(matches)}): give its path")
+    if not matches:
+        raise ValueError(f"{spec.id}: {where} names segments without history: {name} (the "
+                         f"{spec.optimization.level} segments are {', '.join(segment_ids)})")
+    return matches[0]
+
+
 def _held_reason(spec: BudgetSpec, segment_id: str, responses: dict[str, ResponseCurve], in_basis: bool,
-                 unfit: str | None = None) -> str | None:
+                 unfit: str | None = None, bounded: bool = False) -> str | None:
     """Why a lever stays where it is, or None when the optimiser may move it.
 
     Three cases where history cannot support moving money: the segment had no lever spend in the basis period
@@ -97,7 +116,7 @@ def _held_reason(spec: BudgetSpec, segment_id: str, responses: dict[str, Respons
     only a trend.
     """
     opt = spec.optimization
-    if not in_basis and segment_id not in opt.bounds:
+    if not in_basis and not bounded:
         return (f"no {opt.lever} in the basis period: not funded again (give it optimization.bounds to "
                 "consider it)")
     if unfit is not None:

@@ -329,10 +329,12 @@ def optimise(problem: Problem) -> Allocation:
         constraints = _concave_constraints(problem, x)
         solver = ("SLSQP for each combination of whole steps (concave response curves)" if _stepped(problem)
                   else "SLSQP (concave response curves)")
-    # a lever the solution leaves where it is comes back a rounding error away from it (2,992 recommended as
-    # 2,992 + 9e-13): that is no change to recommend
+    # a lever the solution leaves where it is, or takes to a bound, comes back a rounding error away from it
+    # (2,992 recommended as 2,992 + 9e-13; a lever cut to nothing as 2.1e-27): it is that value
     scale = max(1.0, float(np.abs(current).sum()))
-    x = np.where(np.abs(x - current) <= SAME_VALUE_TOL * scale, current, x)
+    for anchor in (current, [l.minimum for l in problem.levers],
+                   [np.nan if l.maximum is None else l.maximum for l in problem.levers]):
+        x = np.where(np.abs(x - np.asarray(anchor, float)) <= SAME_VALUE_TOL * scale, anchor, x)
     return Allocation(dict(zip(names, map(float, x))), dict(zip(names, map(float, current))),
                       _outcome(problem, x), _outcome(problem, current), constraints, solver)
 

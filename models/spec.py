@@ -322,7 +322,8 @@ class Optimization(_Strict):
     grain: Grain = "week"
     budget: float | None = Field(default=None, gt=0, description="total lever per period; default: the current total")
     capacity: float | None = Field(default=None, gt=0, description="most of the objective that can be absorbed per period")
-    bounds: dict[str, LeverBounds] = Field(default_factory=dict, description="segment id -> min/max of the lever")
+    bounds: dict[str, LeverBounds] = Field(default_factory=dict, description=(
+        "segment (its value, or its path where the value repeats at the level) -> min/max of the lever"))
     ratios: list[LeverRatio] = Field(default_factory=list)
     limits: list[MetricBound] = Field(default_factory=list, description="caps and floors on other metrics")
     history_periods: int = Field(default=26, ge=6, le=520)

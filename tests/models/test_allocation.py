@@ -57,6 +57,24 @@ def test_clear_errors_for_short_history_and_unknown_segments():
         build_problem(spec_with(bounds={"radio": {"max": 10}}), history())
 
 
+def test_a_segment_of_a_lower_level_is_named_by_its_value_or_by_its_path():
+    """Sites under regions have paths (north/n1); a bound or ratio may name a site by its value alone when no
+    other site shares it, and must give the path when one does."""
+    paths = {"web": "north/n1", "mail": "south/s1", "tv": "south/n1"}
+    data = history().assign(segment_id=lambda h: h["segment_id"].map(paths))
+    problem, _ = build_problem(spec_with(bounds={"s1": {"max": 100}, "south/n1": {"min": 50}},
+                                         ratios=[{"numerator": "s1", "denominator": "north/n1", "max_ratio": 2}]), data)
+    by_name = {lever.name: lever for lever in problem.levers}
+    assert by_name["south/s1"].maximum == 100 and by_name["south/n1"].minimum == 50
+    assert problem.ratios[0].numerator == "south/s1" and problem.ratios[0].denominator == "north/n1"
+    with pytest.raises(ValueError, match=r"names 'n1', which is 2 channel segments \(north/n1, south/n1\): give its path"):
+        build_problem(spec_with(bounds={"n1": {"max": 10}}), data)
+    with pytest.raises(ValueError, match="optimization.ratios names segments without history: s9"):
+        build_problem(spec_with(ratios=[{"numerator": "s9", "denominator": "s1", "max_ratio": 2}]), data)
+    with pytest.raises(ValueError, match="names one segment twice"):
+        build_problem(spec_with(bounds={"s1": {"max": 10}, "south/s1": {"max": 20}}), data)
+
+
 def test_spec_validates_the_optimization_section():
     from models.spec import SpecError
 

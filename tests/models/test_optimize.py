@@ -336,3 +336,14 @@ def test_concave_budget_problems_reach_the_analytic_optimum_at_any_size():
         lam = brentq(lambda lam: np.maximum(0, a / lam - s).sum() - budget, 1e-12, (a / s).max())
         best = np.maximum(0, a / lam - s)
         assert (a * np.log1p(got / s)).sum() == pytest.approx((a * np.log1p(best / s)).sum(), rel=1e-6)
+
+
+def test_a_lever_taken_to_its_bound_is_recommended_exactly_at_it():
+    # minimising outages, the weakest site's maintenance goes to its minimum, 0; SLSQP left it 8.5e-13 above
+    # (a grid budget's briefing printed 0.00000000000000000000000000212)
+    levers = (Lever("strong", ResponseCurve("log", 900.0, -200.0, scale=3000.0), current=2000.0),
+              Lever("weak", ResponseCurve("log", 400.0, -5.0, scale=3000.0), current=2000.0),
+              Lever("mid", ResponseCurve("log", 600.0, -150.0, scale=3000.0), current=2000.0, maximum=1000.0))
+    result = optimise(Problem(levers=levers, budget=6000.0, sense="minimise"))
+    assert result.recommended["weak"] == 0.0 and result.recommended["mid"] == 1000.0
+    assert result.recommended["strong"] == pytest.approx(5000.0, rel=1e-5)
