@@ -2,7 +2,8 @@
 
 For a declared relationship ``x -> y`` (lag L days) the effect of x on y is
 estimated by least squares on the baseline era (up to half a year ending with the
-baseline period), on deseasonalised, shock-free days:
+baseline period; the half-year before the current period when the data holds too
+little before the baseline), on deseasonalised, shock-free days:
 
     y_d = a + b * x_{d-L} + g * [d in current period] * x_{d-L} + e_d
 
@@ -76,10 +77,13 @@ def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, day
     values = y.to_numpy(float)
     # boolean masks over y's days instead of DataFrame filtering: same rows, a fraction of pandas' overhead
     # (the engine fits ~600 relationships a run)
-    era_end = days0.max()
     in_current = index.isin(days1)
-    in_era = (index <= era_end) & (index > era_end - pd.Timedelta(days=ERA_DAYS)) & ~in_current
     usable = ~index.isin(excluded) & ~np.isnan(values) & ~np.isnan(x_lag)
+    in_era = _era(index, days0.max(), in_current)
+    if (in_era & usable).sum() < MIN_ERA_DAYS:
+        # a year-ago period at the start of the data has no half-year before it (a budget onboarded 13 months
+        # ago): the half-year before the current period tells the effect instead of leaving it unestimated
+        in_era = _era(index, days1.min() - pd.Timedelta(days=1), in_current)
     era_x = x_lag[in_era & usable]
     if len(era_x) < MIN_ERA_DAYS or np.ptp(era_x) == 0:
         return None
@@ -108,6 +112,11 @@ def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, day
     change = shift * x1 * days if has_current and shift_p < CHANGE_ALPHA and np.isfinite(x1) else 0.0
     return Influence(float(movement), float(change), effect, effect_p, shift, shift_p,
                      (values[fit], design, post) if has_current else None)
+
+
+def _era(index: pd.DatetimeIndex, end: pd.Timestamp, in_current: np.ndarray) -> np.ndarray:
+    """Days of the ``ERA_DAYS`` ending with ``end``, the current period's left out."""
+    return (index <= end) & (index > end - pd.Timedelta(days=ERA_DAYS)) & ~in_current
 
 
 def significant_effects(p_values, alpha: float = EFFECT_ALPHA) -> np.ndarray:

@@ -555,3 +555,19 @@ def test_a_composite_of_a_ratio_is_split_through_its_components_not_into_offsett
         assert r["contribution"].sum() == pytest.approx(delta, abs=1e-9)
         assert r["contribution"].abs().sum() < 2 * abs(delta) + 0.05, r[["driver", "contribution"]]
         assert r["path"].dropna().str.startswith("score <- ").all()
+
+
+def test_a_year_ago_period_at_the_start_of_the_data_still_has_its_influence_estimated():
+    """Data from 20 days before the year-ago week: no half-year before it to fit the effect on, so the half-year
+    before the current week does (a grid budget's doubled maintenance explained none of a year's fewer outages)."""
+    from models.drift.influence import influence
+
+    rng = np.random.default_rng(4)
+    days = pd.date_range("2025-07-01", "2026-07-26", freq="D")
+    x = pd.Series(np.linspace(2500, 4800, len(days)) + rng.normal(0, 300, len(days)), index=days)
+    y = pd.Series(900 - 0.06 * x.to_numpy() + rng.normal(0, 10, len(days)), index=days)
+    current, baseline = pd.date_range("2026-07-20", periods=7), pd.date_range("2025-07-21", periods=7)
+    fit = influence(y, x, 0, baseline, current, pd.DatetimeIndex([]), additive=True)
+    assert fit is not None and fit.effect == pytest.approx(-0.06, abs=0.01) and fit.effect_p < 1e-6
+    moved = (x[current].mean() - x[baseline].mean()) * 7
+    assert fit.movement == pytest.approx(fit.effect * moved)
