@@ -160,8 +160,8 @@ join main.metric_forecasts as fc
     owners=["team:budget-owners"],
     group_name="prescriptive",
     pool="duckdb",
-    description="Spec rules evaluated on each budget's latest complete period of their grain, at their scope "
-                "level: every firing is recorded once in main.actions (keyed by budget, rule, period and segment) "
+    description="Spec rules evaluated on each complete period of their grain that the latest complete reporting "
+                "period covers (and since), at their scope level: every firing is recorded once in main.actions (keyed by budget, rule, period and segment) "
                 "with the values that triggered it and its classification (decision: programmed focus/remove or "
                 "non-programmed; action: quantity more, or quality unique/best/above-par/on-par/below-par).",
 )

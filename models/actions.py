@@ -1,4 +1,5 @@
-"""Rules -> deterministic actions: every rule evaluated on the latest complete period of its grain."""
+"""Rules -> deterministic actions: every rule evaluated on the complete periods of its grain that the latest
+report covers (:func:`rule_window`)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,25 @@ def rule_metrics(spec: BudgetSpec) -> list[str]:
     return sorted({m for condition in spec.parsed_rules().values() for m in condition.references()})
 
 
+def rule_window(values: pd.DataFrame, rule_grain: str, reporting_grain: str):
+    """First period start a rule is evaluated from, or None when its grain has no complete period.
+
+    The start of the latest complete period at ``reporting_grain``, so that every breach in what the latest
+    report covers is logged (a daily rule under a weekly briefing: each day of the week and the days since, not
+    only the last one, where a one-day failure on a Thursday went unreported), or the rule's own latest complete
+    period when that began earlier (a monthly rule under a weekly briefing). ``values`` are metric_values rows
+    (grain, period_start, is_complete, value).
+    """
+    done = values[values["is_complete"] & values["value"].notna()]
+    latest = done.loc[done["grain"] == rule_grain, "period_start"].max()
+    if pd.isna(latest):
+        return None
+    report = done.loc[done["grain"] == reporting_grain, "period_start"].max()
+    return latest if pd.isna(report) else min(latest, report)
+
+
 def evaluate_rules(spec: BudgetSpec, values: pd.DataFrame) -> pd.DataFrame:
-    """Actions fired by ``spec``'s rules on its latest complete periods.
+    """Actions fired by ``spec``'s rules on the complete periods from :func:`rule_window` on.
 
     Parameters
     ----------
@@ -53,10 +71,13 @@ def evaluate_rules(spec: BudgetSpec, values: pd.DataFrame) -> pd.DataFrame:
                         & values["metric_id"].isin(condition.references())]
         if scoped.empty:
             continue
-        period = scoped["period_start"].max()
-        latest = scoped[scoped["period_start"] == period]
+        first = rule_window(values[values["metric_id"].isin(condition.references())], rule.period,
+                            spec.reporting_grain)
+        if first is None:  # complete periods whose values are all missing: nothing can be decided
+            continue
         cls = rule.classification
-        for segment_id, seg in latest.groupby("segment_id", sort=True):
+        for (period, segment_id), seg in scoped[scoped["period_start"] >= first].groupby(
+                ["period_start", "segment_id"], sort=True):
             seen = {m: (None if pd.isna(v) else float(v)) for m, v in zip(seg["metric_id"], seg["value"])}
             if condition.holds(seen) is not True:
                 continue

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from models.actions import rule_window
 from models.allocation import NOT_ESTIMATED
 from models.drift.engine import ROUNDING
 from models.drift.materiality import change_materiality
@@ -284,7 +285,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
                             for c in m.composite.components]}
             for mid, m in spec.metrics.items() if m.composite is not None
         ],
-        "actions": _latest_actions(inputs.actions),
+        "actions": _current_actions(spec, inputs.actions, inputs.values, grain),
         "decision_outcomes": [] if inputs.outcomes.empty else [
             {"decision": r.decision, "decided_period": pd.Timestamp(r.decided_period).date().isoformat(),
              "evaluated_period": pd.Timestamp(r.evaluated_period).date().isoformat(), "summary": r.summary,
@@ -347,11 +348,18 @@ def _text(value) -> str | None:
     return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
-def _latest_actions(actions: pd.DataFrame) -> list[dict]:
-    """Each rule's firings of its most recent period: what the rules say to do now."""
+def _current_actions(spec: BudgetSpec, actions: pd.DataFrame, values: pd.DataFrame, grain: str) -> list[dict]:
+    """What the rules say to do now: each rule's firings in the periods the briefing covers (from the rule's
+    window, :func:`models.actions.rule_window`, at the briefing's grain), not an old firing of a rule that has
+    held since."""
     if actions.empty:
         return []
-    latest = actions[actions["period_start"] == actions.groupby("rule_id")["period_start"].transform("max")]
+    conditions = spec.parsed_rules()
+    starts = {rule.id: rule_window(values[values["metric_id"].isin(conditions[rule.id].references())], rule.period,
+                                   grain) for rule in spec.rules}
+    keep = [starts.get(r.rule_id) is not None and pd.Timestamp(r.period_start) >= pd.Timestamp(starts[r.rule_id])
+            for r in actions.itertuples()]
+    latest = actions[keep]
     return [{"rule_id": r.rule_id, "period_grain": r.period_grain,
              "period_start": pd.Timestamp(r.period_start).date().isoformat(), "segment_id": r.segment_id,
              "condition": r.condition, "trigger_values": json.loads(r.trigger_values), "action_type": r.action_type,

@@ -58,3 +58,23 @@ def test_rule_metrics_lists_what_the_conditions_read():
 
     rules = [RULE, {**RULE, "id": "busy", "when": "visits > 10 and orders / visits < 0.2"}]
     assert rule_metrics(spec(rules)) == ["conversion", "orders", "visits"]
+
+
+def test_a_daily_rule_under_a_weekly_report_is_evaluated_on_every_day_the_report_covers():
+    """A site failing on Thursday is logged although Saturday, the latest day, is fine; days before the latest
+    complete week are not evaluated (a backfill logs no breach nobody saw)."""
+    rule = {"id": "busy", "when": "conversion > 0.5", "scope": {"level": "channel"}, "period": "day",
+            "action": {"type": "notify", "message": "busy"}}
+    days = [dt.date(2026, 3, 1) + dt.timedelta(d) for d in range(21)]  # Sunday 1 March to Saturday 21 March
+    high = {dt.date(2026, 3, 5), dt.date(2026, 3, 12), dt.date(2026, 3, 19)}  # Thursdays
+    rows = [{"metric_id": "conversion", "grain": "day", "period_start": d, "segment_id": "web",
+             "value": 0.9 if d in high else 0.1} for d in days]
+    rows += [{"metric_id": "conversion", "grain": "week", "period_start": w, "segment_id": "web", "value": 0.2}
+             for w in (dt.date(2026, 3, 2), dt.date(2026, 3, 9))]  # the week of the 16th is not complete
+    weekly = spec([rule]).model_copy(update={"reporting_grain": "week"})
+    fired = evaluate_rules(weekly, values(rows))
+    assert list(fired["period_start"]) == [dt.date(2026, 3, 12), dt.date(2026, 3, 19)]
+    from models.actions import rule_window
+    assert rule_window(values(rows), "day", "week") == dt.date(2026, 3, 9)
+    assert rule_window(values(rows), "week", "day") == dt.date(2026, 3, 9)  # a coarser rule: its latest period
+    assert rule_window(values(rows), "month", "week") is None

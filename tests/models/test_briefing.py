@@ -225,8 +225,14 @@ def test_payload_floats_carry_no_summation_noise():
     assert spend["value"] == 395454.29
 
 
+def weekly(metric_id: str, starts, value: float = 100.0) -> pd.DataFrame:
+    return pd.DataFrame([{"metric_id": metric_id, "grain": "week", "period_start": start, "value": value,
+                          "null_reason": None, "is_complete": True} for start in starts])
+
+
 def test_what_to_do_section_shows_classified_actions_and_the_predicted_allocation():
-    base = inputs(monthly_values(1000.0))
+    values = pd.concat([monthly_values(1000.0), weekly("customer_acquisition_cost", [dt.date(2026, 6, 22)])])
+    base = inputs(values)
     actions = pd.DataFrame([{
         "rule_id": "expensive_acquisition", "period_grain": "week", "period_start": dt.date(2026, 6, 22),
         "segment_id": "ppc", "condition": "customer_acquisition_cost > 300",
@@ -361,6 +367,22 @@ def test_why_it_changed_puts_headline_first_and_narrates_only_material_changes()
     assert "## Why it changed" in text and "event shock 350" in text
     assert "new_customers vs a year before" in text  # within normal variation: named, not narrated
     assert "**leads**" not in text
+
+
+def test_what_to_do_lists_the_firings_of_the_period_reported_not_an_old_one():
+    """A weekly rule under a monthly briefing: its firings in June's weeks are shown, one from March (the rule
+    has held since) is not."""
+    weeks = [dt.date(2026, 3, 2), dt.date(2026, 6, 1), dt.date(2026, 6, 8), dt.date(2026, 6, 29)]
+    values = pd.concat([monthly_values(1000.0), weekly("customer_acquisition_cost", weeks)])
+    actions = pd.DataFrame([{
+        "rule_id": "expensive_acquisition", "period_grain": "week", "period_start": week, "segment_id": "ppc",
+        "condition": "customer_acquisition_cost > 300", "trigger_values": '{"customer_acquisition_cost": 312.5}',
+        "action_type": "flag", "message": "CAC high", "class_kind": "decision", "class_type": "non_programmed",
+        "class_detail": None} for week in weeks[:3]])
+    payload = build_payload(SPEC, dataclasses.replace(inputs(values), actions=actions))
+    assert [a["period_start"] for a in payload["actions"]] == ["2026-06-01", "2026-06-08"]
+    only_march = dataclasses.replace(inputs(values), actions=actions.iloc[:1])
+    assert build_payload(SPEC, only_march)["actions"] == []
 
 
 def test_system_metrics_after_the_data_do_not_move_the_period_or_data_through():
