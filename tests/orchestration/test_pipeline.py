@@ -148,9 +148,12 @@ def test_rules_fire_classified_actions_with_their_trigger_values(demo):
     _, _, conn = demo
     rows = conn.execute("""select rule_id, period_start, segment_id, trigger_values, class_kind, class_type
                            from main.actions where budget_id = 'marketing_acquisition' and rule_id = 'lead_drought'""").fetchall()
-    # the tiny demo (scale 0.05) has far fewer than 100 leads a day: the rule fires on the latest day
-    assert rows == [("lead_drought", END, "_total", rows[0][3], "decision", "non_programmed")]
-    assert json.loads(rows[0][3])["leads"] < 100
+    # the tiny demo (scale 0.05) has far fewer than 100 leads a day: the daily rule fires on every day the latest
+    # complete month (the briefing's January) covers, and since, to the latest day
+    days = sorted(r[1] for r in rows)
+    assert days == [dt.date(2026, 1, 1) + dt.timedelta(d) for d in range((END - dt.date(2026, 1, 1)).days + 1)]
+    assert {(r[0], r[2], r[4], r[5]) for r in rows} == {("lead_drought", "_total", "decision", "non_programmed")}
+    assert all(json.loads(r[3])["leads"] < 100 for r in rows)
 
 
 def test_one_briefing_per_budget_written_offline_and_labelled(demo):
