@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 MIN_PAIRS = 8  # fewer changes seen together than this and two metrics are taken as unrelated
 
@@ -47,15 +48,17 @@ def change_correlation(history: pd.DataFrame, lag: int, span: int = 1) -> np.nda
     if lag < 1 or span < 1:
         raise ValueError(f"lag and span must be at least 1, got {lag} and {span}")
     sums = history.rolling(span, min_periods=span).sum() if span > 1 else history
-    changes = sums.diff(max(lag, span))
+    changes = sums.diff(max(lag, span)).to_numpy(float)
+    finite = np.isfinite(changes)
     k = changes.shape[1]
     corr = np.eye(k)
     for i in range(k):
         for j in range(i + 1, k):
-            pair = changes.iloc[:, [i, j]].dropna()
-            if len(pair) < MIN_PAIRS or pair.iloc[:, 0].nunique() < 2 or pair.iloc[:, 1].nunique() < 2:
+            seen = finite[:, i] & finite[:, j]
+            a, b = changes[seen, i], changes[seen, j]
+            if len(a) < MIN_PAIRS or np.ptp(a) == 0 or np.ptp(b) == 0:
                 continue
-            rho = pair.iloc[:, 0].rank().corr(pair.iloc[:, 1].rank())
+            rho = np.corrcoef(rankdata(a), rankdata(b))[0, 1]
             corr[i, j] = corr[j, i] = 2 * np.sin(np.pi * rho / 6) if np.isfinite(rho) else 0.0
     return _nearest_correlation(corr)
 
@@ -99,14 +102,12 @@ def pair_paths(paths: list[np.ndarray], corr: np.ndarray, seed: int) -> list[np.
 def pair_steps(paths: list[np.ndarray], corr: np.ndarray, seed: int) -> list[np.ndarray]:
     """Each metric's values re-paired step by step with rank correlation ``corr`` (rows are then no longer
     paths: use them for what one step's values compose to, not for sums along a row)."""
-    n = _common_rows(paths)
+    n, steps = _common_rows(paths), paths[0].shape[1]
     rng = np.random.default_rng(seed)
-    paired = [np.empty_like(p, dtype=float) for p in paths]
-    for step in range(paths[0].shape[1]):
-        ranks = _normal_ranks(corr, n, rng)
-        for j, p in enumerate(paths):
-            paired[j][:, step] = np.sort(p[:, step])[ranks[:, j]]
-    return paired
+    # every step's normal scores at once: (steps, n, metrics), ranked along the paths
+    scores = rng.standard_normal((steps, n, len(corr))) @ np.linalg.cholesky(corr + 1e-12 * np.eye(len(corr))).T
+    ranks = np.argsort(np.argsort(scores, axis=1), axis=1)
+    return [np.take_along_axis(np.sort(p, axis=0), ranks[:, :, j].T, axis=0) for j, p in enumerate(paths)]
 
 
 def _common_rows(paths: list[np.ndarray]) -> int:
