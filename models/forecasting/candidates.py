@@ -164,24 +164,49 @@ def arima011_innovation_variance(y: np.ndarray) -> float:
     return squares(float(best.x)) / len(dy)
 
 
+def _croston(y: np.ndarray) -> tuple[float, float, float] | None:
+    """Croston's smoothed demand size and interval, and the intervals' smoothing weight (None with fewer
+    than two demands)."""
+    nonzero = np.flatnonzero(y)
+    if len(nonzero) < 2:
+        return None
+    gaps = np.diff(np.r_[-1, nonzero]).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        size = float(SimpleExpSmoothing(y[nonzero], initialization_method="estimated").fit().forecast(1)[0])
+        gap_fit = SimpleExpSmoothing(gaps, initialization_method="estimated").fit()
+    return size, max(float(gap_fit.forecast(1)[0]), 1.0), float(gap_fit.params["smoothing_level"])
+
+
 def croston_sba(y: np.ndarray, horizon: int, period: int, probabilities: np.ndarray):
     """Intermittent series: Syntetos–Boylan corrected Croston (SES on sizes and intervals).
 
     Intervals are the empirical quantiles of recent periods' values, which keeps
     them non-negative and honest about the many zeros.
     """
-    nonzero = np.flatnonzero(y)
-    if len(nonzero) < 2:
+    fit = _croston(y)
+    if fit is None:
         level = float(np.mean(y))
         return np.repeat(level, horizon), np.repeat(np.quantile(y, probabilities)[:, None], horizon, axis=1)
-    sizes = y[nonzero]
-    gaps = np.diff(np.r_[-1, nonzero]).astype(float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        size = float(SimpleExpSmoothing(sizes, initialization_method="estimated").fit().forecast(1)[0])
-        gap_fit = SimpleExpSmoothing(gaps, initialization_method="estimated").fit()
-    gap = float(gap_fit.forecast(1)[0])
-    alpha = float(gap_fit.params["smoothing_level"])  # SBA's correction uses the intervals' weight
-    rate = (1 - alpha / 2) * size / max(gap, 1.0)
+    size, gap, alpha = fit
+    rate = (1 - alpha / 2) * size / gap  # SBA's correction uses the intervals' weight
     recent = y[-max(4 * max(period, 1), 26):]
     return np.repeat(rate, horizon), np.repeat(np.quantile(recent, probabilities)[:, None], horizon, axis=1)
+
+
+def _croston_paths(y: np.ndarray, horizon: int, rng: np.random.Generator, draws: int) -> np.ndarray:
+    """Paths of an intermittent series as it behaves: a demand on a day with chance 1 / interval, its size one of
+    the recent demands', scaled so that every step averages Croston-SBA's forecast. A split normal through its
+    bands (0 to a demand's size around a small mean) averaged 3 times the forecast: a ledger's 61 days of
+    postings forecast at 484k had a 95% interval of 1.1M to 2.0M."""
+    fit = _croston(y)
+    if fit is None:
+        return np.full((draws, horizon), float(np.mean(y)))
+    size, gap, alpha = fit
+    sizes = y[np.flatnonzero(y)][-26:]
+    occurs = rng.random((draws, horizon)) < 1 / gap
+    drawn = sizes[rng.integers(0, len(sizes), size=(draws, horizon))] * ((1 - alpha / 2) * size / sizes.mean())
+    return np.where(occurs, drawn, 0.0)
+
+
+croston_sba.paths = _croston_paths

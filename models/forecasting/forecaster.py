@@ -66,19 +66,23 @@ def _direct_ar(lags: int):
         found = model(y, horizon)
         return found.predict(y), found.quantiles(y, probabilities)
 
-    run.paths = lambda y, horizon: model(y, horizon).error_paths(y)
+    def paths(y, horizon, rng, draws):
+        pool = model(y, horizon).error_paths(y)
+        return pool[rng.integers(0, len(pool), size=draws)]
+
+    run.paths = paths
     return run
 
 
 def _sample_paths(found, best, y, horizon, mean, lo95, hi95, draws: int, seed: int) -> np.ndarray:
-    """Joint future paths: the direct AR's own h-step error windows, resampled; for other models
-    the published quantile bands (a split normal through the 95% bounds at every step) joined by
-    the dependence their growth implies (:func:`joint_errors`)."""
+    """Joint future paths: a model's own sampler where it has one (the direct AR's h-step error windows,
+    resampled; Croston's occurrences and sizes); for other models the published quantile bands (a split
+    normal through the 95% bounds at every step) joined by the dependence their growth implies
+    (:func:`joint_errors`)."""
     rng = np.random.default_rng(seed)
     sampler = getattr(found.get(best), "paths", None)
     if sampler is not None:
-        pool = sampler(y, horizon)
-        return pool[rng.integers(0, len(pool), size=draws)]
+        return sampler(y, horizon, rng, draws)
     low, high = (mean - lo95) / 1.96, (hi95 - mean) / 1.96
     z = joint_errors(rng, draws, (low + high) / 2)
     return mean[None, :] + np.where(z < 0, z * low[None, :], z * high[None, :])

@@ -337,3 +337,21 @@ def test_a_year_of_history_or_less_gets_no_yearly_cycle():
     y = _season(380, np.random.default_rng(0))  # a year and 15 days: too few days left to check a cycle on
     assert not forecast(y, 60, (7, 365)).method.endswith("+ yearly cycle")
     assert forecast(_season(420, np.random.default_rng(0)), 60, (7, 365)).method.endswith("+ yearly cycle")
+
+
+def test_an_intermittent_series_paths_average_what_it_forecasts():
+    """Month-end postings (a ledger): Croston's paths are demands and zeros averaging its forecast, not a split
+    normal through 0 and a posting's size, whose 61-day totals averaged 3 times the forecast's."""
+    rng = np.random.default_rng(8)
+    y = np.zeros(700)
+    for start in range(0, 700, 30):
+        y[start + 29 if start + 29 < 700 else 699] += rng.normal(200_000, 20_000)
+        if rng.random() < 0.3 and start + 32 < 700:
+            y[start + 32] += rng.normal(60_000, 5_000)  # a late posting
+    f = forecast(y, 61, (7, 365), paths=2000, seed=1)
+    assert f.method == "croston_sba"
+    totals = f.paths.sum(axis=1)
+    assert totals.mean() == pytest.approx(f.mean.sum(), rel=0.05)
+    low, high = np.quantile(totals, [0.025, 0.975])
+    assert low < f.mean.sum() < high
+    assert np.mean(f.paths == 0) > 0.8  # most days nothing is posted
