@@ -94,8 +94,18 @@ def test_intermittent_non_negative_series_never_go_below_zero():
     rng = np.random.default_rng(3)
     y = np.where(rng.uniform(size=120) < 0.7, 0.0, rng.poisson(4, 120).astype(float))
     f = forecast(y, 10, (7,))
-    assert f.method in {"croston_sba", "seasonal_naive"} and f.method == min(f.holdout_rmsse, key=f.holdout_rmsse.get)
+    # no weekly season in it: the seasonal naive (the last day, over and over) is not asked
+    assert f.method == "croston_sba" and f.holdout_rmsse == {}
     assert np.all(f.lo95 >= 0) and f.mean[0] > 0  # the mean demand, not a string of zeros
+    weekly = np.where(np.arange(140) % 7 < 2, rng.poisson(6, 140), 0).astype(float)  # demand on two days a week
+    f = forecast(weekly, 14, (7,))
+    assert f.method in {"croston_sba", "seasonal_naive"} and f.method == min(f.holdout_rmsse, key=f.holdout_rmsse.get)
+
+
+def test_an_intermittent_series_without_a_season_is_not_forecast_as_its_last_day():
+    y = np.random.default_rng(6).poisson(1, 90).astype(float)  # 31% zeros, 1.16 a day
+    f = forecast(y, 60, (7, 365), paths=500, seed=6)
+    assert f.method == "croston_sba" and f.mean.sum() == pytest.approx(60 * y.mean(), rel=0.25)
 
 
 def test_level_shift_reanchors_on_the_new_level():
