@@ -148,9 +148,12 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
                                                       for name in inputs}), (PATHS, horizon))
         with np.errstate(all="ignore"):
             lo95, lo80, hi80, hi95 = np.nanquantile(drawn, [0.025, 0.1, 0.9, 0.975], axis=0)
+        # the formula of the means can lie outside the draws (a cost per customer of a day's one or two
+        # customers: draws with none are undefined and left out): the bands then reach it, in order
+        lo80, hi80 = np.fmin(lo80, mean), np.fmax(hi80, mean)
         result[metric_id] = SeriesForecast(
             metric_id, "composed: " + " ".join(sorted(inputs)), min(result[n].history_points for n in inputs),
-            starts, mean, np.fmin(lo80, mean), np.fmax(hi80, mean), np.fmin(lo95, lo80), np.fmax(hi95, hi80), drawn)
+            starts, mean, lo80, hi80, np.fmin(lo95, lo80), np.fmax(hi95, hi80), drawn)
     return result
 
 

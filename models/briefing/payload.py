@@ -367,7 +367,7 @@ def _current_actions(spec: BudgetSpec, actions: pd.DataFrame, values: pd.DataFra
                                                              "detail": _text(r.class_detail)},
              "needs_judgement": r.class_kind == "decision" and r.class_type == "non_programmed",
              "provenance": "rule on observed values"}
-            for r in latest.sort_values(["rule_id", "segment_id"]).itertuples()]
+            for r in latest.sort_values(["rule_id", "period_start", "segment_id"]).itertuples()]
 
 
 def _allocation(allocation: pd.DataFrame, constraints: pd.DataFrame) -> dict | None:

@@ -109,3 +109,17 @@ def test_a_rate_of_two_metrics_that_move_together_gets_the_spread_of_the_rate_no
     # the paths' spread of the pooled rate is the size of its actual error (independent paths: 4x too wide)
     assert 0.5 < np.mean(pooled_sd) / np.std(pooled_error) < 2
     assert np.mean(unrelated) >= 0.9
+
+
+def test_a_rate_whose_draws_lie_below_its_point_keeps_its_bands_in_order():
+    """A cost per customer of a day's one or two customers: draws with none are undefined and left out, and the
+    rest lay below spend / mean customers; hi95 came out below hi80 (= the point)."""
+    rng = np.random.default_rng(11)
+    days = [dt.date(2026, 1, 1) + dt.timedelta(d) for d in range(46)]
+    spend = 270 + rng.normal(0, 20, 46)
+    customers = rng.poisson(1.0, 46).astype(float)
+    history = pd.DataFrame([{"metric_id": m, "period_start": d, "value": v}
+                            for m, values in (("spend", spend), ("signups", customers)) for d, v in zip(days, values)])
+    f = forecast_scope(RATE_SPEC, "day", history, 30, ("_total", "_total"))["spend_per_signup"]
+    assert np.all(f.lo95 <= f.lo80) and np.all(f.lo80 <= f.mean) and np.all(f.mean <= f.hi80)
+    assert np.all(f.hi80 <= f.hi95)
