@@ -20,7 +20,7 @@ import pandas as pd
 from models.actions import rule_window
 from models.allocation import NOT_ESTIMATED
 from models.drift.engine import ROUNDING
-from models.drift.materiality import change_materiality
+from models.drift.materiality import change_materiality, usual_change
 from models.goals import CURRENT_RATE_DAYS, is_partial, partial_verdict, unseen_days
 from models.projections import YEAR_STEPS, next_period
 from models.spec import BudgetSpec
@@ -292,7 +292,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
              "provenance": "observed after the decision, against the expected path"}
             for r in inputs.outcomes.sort_values(["evaluated_period", "decision"], ascending=[False, True]).head(10).itertuples()],
         "allocation": _allocation(inputs.allocation, inputs.constraints),
-        "why_it_changed": _why_it_changed(headline, inputs.drift, period),
+        "why_it_changed": _why_it_changed(headline, inputs.drift, period, inputs.values, grain),
         "archetypes": _archetypes(inputs.archetypes),
         "what_will_happen": _predictions(spec, inputs, grain),
         "data_quality": {**inputs.quality, **days_without_events(
@@ -405,14 +405,17 @@ def _allocation(allocation: pd.DataFrame, constraints: pd.DataFrame) -> dict | N
 OTHER_MATERIAL_CHANGES = 5
 
 
-def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date) -> list[dict]:
+def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date, values: pd.DataFrame,
+                    grain: str) -> list[dict]:
     """Headline metrics' waterfalls first, then the other material changes (largest |z| first).
 
-    Each entry carries, per baseline, the change, its materiality, the total of
-    every factor and the three largest drivers: estimates from the drift stage.
+    Each entry carries, per baseline, the change, its materiality, the usual change it was judged against, the
+    total of every factor and the three largest drivers: estimates from the drift stage.
     """
     if drift.empty:
         return []
+    before = values[(values["grain"] == grain) & values["is_complete"]
+                    & (pd.to_datetime(values["period_start"]).dt.date < period)].sort_values("period_start")
     drift = drift[pd.to_datetime(drift["period_start"]).dt.date == period]
     material = drift[drift["verdict"] == "material"].assign(z=lambda d: d["delta_z"].abs().fillna(float("inf")))
     others = [m for m in material.sort_values(["z", "metric_id"], ascending=[False, True])["metric_id"].unique()
@@ -431,6 +434,8 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date) -
                 "baseline": baseline, "baseline_start": pd.Timestamp(first["baseline_start"]).date().isoformat(),
                 "value": _num(first["value"]), "baseline_value": _num(first["baseline_value"]),
                 "delta": _num(first["delta"]), "delta_z": _num(first["delta_z"]), "verdict": first["verdict"],
+                "usual_delta": _num(usual_change(before.loc[before["metric_id"] == metric_id, "value"].to_numpy(float),
+                                                 1 if baseline == "previous" else YEAR_STEPS[grain])),
                 "factors": {f: _num(v) for f, v in r.groupby("factor", sort=False)["contribution"].sum().items()},
                 "top_drivers": [{"factor": d.factor, "driver": _text(d.driver), "contribution": _num(d.contribution),
                                  "share_of_delta": _num(d.share_of_delta), "evidence": _text(d.evidence)}

@@ -217,7 +217,8 @@ def _why_it_changed(payload: dict) -> list[str]:
             narrated = True
             z = "" if c["delta_z"] is None else f", z {c['delta_z']:+.1f}"
             if c["delta_z"] is not None and c["delta_z"] * c["delta"] < 0:  # a change against a usual one
-                z = f", a {'rise' if c['delta'] > 0 else 'fall'} smaller than usual{z}"
+                usual = "" if c.get("usual_delta") is None else f" of {fmt(c['usual_delta'], unit)}"
+                z = f", a {'rise' if c['delta'] > 0 else 'fall'} smaller than the usual one{usual}{z}"
             drivers = "; ".join(f"{d['factor'].replace('_', ' ')} {fmt(d['contribution'], unit)}"
                                 + (f" ({d['driver']})" if d["driver"] else "") for d in c["top_drivers"]
                                 ) or "unchanged, where every past change was the same non-zero amount"

@@ -46,12 +46,8 @@ def change_materiality(history, delta: float, lag: int = 1, short_lag: int = 1) 
         when ``delta`` differs from them), ``normal variation`` otherwise, ``unknown``
         with fewer than ``MIN_CHANGES`` changes.
     """
-    if lag < 1:
-        raise ValueError(f"lag must be at least 1, got {lag}")
     values = np.asarray(history, dtype=float)
-    changes = _changes(values, lag)
-    if len(changes) < MIN_CHANGES:
-        changes, lag = _changes(values, 1), 1
+    changes, lag = _judged_changes(values, lag)
     if len(changes) < MIN_CHANGES or not np.isfinite(delta):
         return None, "unknown"
     centre = float(np.median(changes))
@@ -64,6 +60,21 @@ def change_materiality(history, delta: float, lag: int = 1, short_lag: int = 1) 
         return None, "material" if delta != centre else "normal variation"
     z = (delta - centre) / spread
     return float(z), "material" if abs(z) > MATERIAL_Z else "normal variation"
+
+
+def usual_change(history, lag: int = 1) -> float | None:
+    """The median of the history's changes that :func:`change_materiality` judges a change against (None with
+    too few): what a year's change usually is, for a change that is unusual for being small."""
+    changes, _ = _judged_changes(np.asarray(history, dtype=float), lag)
+    return float(np.median(changes)) if len(changes) >= MIN_CHANGES else None
+
+
+def _judged_changes(values: np.ndarray, lag: int) -> tuple[np.ndarray, int]:
+    """The changes over ``lag`` periods, or over one when there are too few of those, and the lag used."""
+    if lag < 1:
+        raise ValueError(f"lag must be at least 1, got {lag}")
+    changes = _changes(values, lag)
+    return (changes, lag) if len(changes) >= MIN_CHANGES else (_changes(values, 1), 1)
 
 
 def _changes(values: np.ndarray, lag: int) -> np.ndarray:

@@ -1,6 +1,7 @@
 import dataclasses
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -493,11 +494,15 @@ def test_float_noise_is_no_driver_and_an_unchanged_material_value_says_why():
                            "template")
     line = next(x for x in text.splitlines() if x.startswith("- **spend**"))
     assert line.endswith(": unchanged, where every past change was the same non-zero amount."), line
-    # a year's rise far below the usual year's rise is unusual for being small: said so, not "+277, z -5.0"
+    # a year's rise far below the usual year's rise is unusual for being small: said so, with the usual rise,
+    # not "+277, z -5.0" (spend grows 30 a month here: 360 a year)
+    growing = base.values.copy()
+    spend = (growing["metric_id"] == "spend") & (growing["grain"] == "month")
+    growing.loc[spend, "value"] = 1000 + 30 * np.arange(spend.sum())
     smaller = pd.DataFrame(rows(277.0, [("residual", None, 277.0)])).assign(delta_z=-5.0)
-    text = render_markdown(build_payload(SPEC, BriefingInputs(**{**base.__dict__, "drift": smaller})), "template")
-    line = next(x for x in text.splitlines() if x.startswith("- **spend**"))
-    assert "(change €277, a rise smaller than usual, z -5.0, beyond normal variation)" in line, line
+    payload = build_payload(SPEC, BriefingInputs(**{**base.__dict__, "values": growing, "drift": smaller}))
+    line = next(x for x in render_markdown(payload, "template").splitlines() if x.startswith("- **spend**"))
+    assert "(change €277, a rise smaller than the usual one of €360, z -5.0, beyond normal variation)" in line, line
 
 
 def test_a_ceiling_already_passed_is_said_once_not_as_a_change_below_minus_100_percent():
