@@ -8,6 +8,7 @@ import json
 
 import pandas as pd
 
+from models.projections import ZERO_WHEN_EMPTY
 from models.spec import BudgetSpec
 
 ACTION_COLUMNS = [
@@ -44,6 +45,30 @@ def rule_window(values: pd.DataFrame, rule_grain: str, reporting_grain: str):
     return latest if pd.isna(report) else min(latest, report)
 
 
+def _with_quiet_segments(spec: BudgetSpec, scoped: pd.DataFrame, first) -> pd.DataFrame:
+    """The rows of the periods from ``first`` on, with a 0 for each count or sum of a segment seen before that had
+    no events in a period: a store closed for renovation has no row on its closed days, and 'transactions < 150'
+    never fired for it while it fired for stores open but quiet. Averages, extremes and formulas of nothing stay
+    undecided."""
+    window = scoped[scoped["period_start"] >= first]
+    zero = [m for m in window["metric_id"].unique()
+            if spec.metrics[m].kind == "base" and spec.metrics[m].agg in ZERO_WHEN_EMPTY]
+    if window.empty or not zero:
+        return window
+    seen_from = scoped.groupby("segment_id")["period_start"].min()
+    expected = pd.MultiIndex.from_tuples(
+        [(period, segment, metric) for period in sorted(window["period_start"].unique())
+         for segment, since in seen_from.items() if since <= period for metric in zero],
+        names=["period_start", "segment_id", "metric_id"])
+    present = pd.MultiIndex.from_frame(window[["period_start", "segment_id", "metric_id"]])
+    missing = expected.difference(present).to_frame(index=False)
+    if missing.empty:
+        return window
+    filled = missing.assign(grain=window["grain"].iloc[0], segment_level=window["segment_level"].iloc[0],
+                            value=0.0, is_complete=True)
+    return pd.concat([window, filled.reindex(columns=window.columns)], ignore_index=True)
+
+
 def evaluate_rules(spec: BudgetSpec, values: pd.DataFrame) -> pd.DataFrame:
     """Actions fired by ``spec``'s rules on the complete periods from :func:`rule_window` on.
 
@@ -76,8 +101,8 @@ def evaluate_rules(spec: BudgetSpec, values: pd.DataFrame) -> pd.DataFrame:
         if first is None:  # complete periods whose values are all missing: nothing can be decided
             continue
         cls = rule.classification
-        for (period, segment_id), seg in scoped[scoped["period_start"] >= first].groupby(
-                ["period_start", "segment_id"], sort=True):
+        window = _with_quiet_segments(spec, scoped, first)
+        for (period, segment_id), seg in window.groupby(["period_start", "segment_id"], sort=True):
             seen = {m: (None if pd.isna(v) else float(v)) for m, v in zip(seg["metric_id"], seg["value"])}
             if condition.holds(seen) is not True:
                 continue

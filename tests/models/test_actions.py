@@ -78,3 +78,30 @@ def test_a_daily_rule_under_a_weekly_report_is_evaluated_on_every_day_the_report
     assert rule_window(values(rows), "day", "week") == dt.date(2026, 3, 9)
     assert rule_window(values(rows), "week", "day") == dt.date(2026, 3, 9)  # a coarser rule: its latest period
     assert rule_window(values(rows), "month", "week") is None
+
+
+def test_a_segment_without_events_in_a_period_counts_zero_for_a_rule_on_a_count():
+    """A store closed for renovation has no row on its closed days: 'visits < 100' fires for it (0), not only for
+    the stores open but quiet; a store first seen later gets no zero before it opened, and an average of
+    nothing (revenue / orders) stays undecided."""
+    rule = {"id": "quiet", "when": "visits < 100", "scope": {"level": "channel"}, "period": "week",
+            "action": {"type": "notify", "message": "quiet"}}
+    rows = [{"metric_id": "visits", "period_start": WEEK1, "segment_id": s, "value": 500.0} for s in ("web", "mail")]
+    rows += [{"metric_id": "visits", "period_start": WEEK2, "segment_id": "mail", "value": 80.0},
+             {"metric_id": "visits", "period_start": WEEK2, "segment_id": "tv", "value": 300.0}]
+    fired = evaluate_rules(spec([rule]), values(rows))
+    assert list(zip(fired["segment_id"], fired["trigger_values"])) == [("mail", '{"visits": 80.0}'),
+                                                                       ("web", '{"visits": 0.0}')]
+    # a daily rule under a weekly report: a channel opened on Thursday gets no zeros for Monday to Wednesday
+    daily = {**rule, "period": "day"}
+    days = [dt.date(2026, 3, 2) + dt.timedelta(d) for d in range(7)]  # Monday 2 March .. Sunday 8 March
+    rows = [{"metric_id": "visits", "grain": "day", "period_start": d, "segment_id": "web", "value": 500.0} for d in days]
+    rows += [{"metric_id": "visits", "grain": "day", "period_start": d, "segment_id": "tv", "value": 500.0}
+             for d in days[3:]]
+    rows += [{"metric_id": "visits", "grain": "week", "period_start": days[0], "segment_id": "web", "value": 3500.0}]
+    weekly = spec([daily]).model_copy(update={"reporting_grain": "week"})
+    assert evaluate_rules(weekly, values(rows)).empty
+    aov = {**rule, "id": "cheap", "when": "aov < 10"}
+    assert evaluate_rules(spec([aov]), values([{"metric_id": "aov", "period_start": WEEK1, "segment_id": "web",
+                                                "value": 50.0}, {"metric_id": "aov", "period_start": WEEK2,
+                                                                 "segment_id": "mail", "value": 50.0}])).empty
