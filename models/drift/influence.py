@@ -104,7 +104,10 @@ def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, day
     # Daily means, so the periods' lengths (calendar) stay with the temporal factor; an additive y
     # (a count or sum over the period) then moves by the per-day effect times the current period's days.
     days = len(days1) if additive else 1
-    x0, x1 = _mean_on(x_lag, index, days0), _mean_on(x_lag, index, days1)  # NaN when x has no day there
+    # x's movement off y's shock days: a promotion that lifted transactions on its day is the event shock's, not
+    # also transactions' influence (a shop's promotion day: shock +9,410 and influence +7,365, residual -8,244);
+    # a period made only of shock days leaves x's movement to the shock (NaN: no movement)
+    x0, x1 = (_mean_on(x_lag, index, d.difference(excluded)) for d in (days0, days1))  # NaN when x has no day there
     if x_yearly is not None:
         x0 = x0 * x_yearly.value if x_yearly.kind == "ratio" else x0 + x_yearly.value
     # what x's movement explains if the effect is real: whether it is is decided among the scope's peers

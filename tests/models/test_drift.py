@@ -571,3 +571,23 @@ def test_a_year_ago_period_at_the_start_of_the_data_still_has_its_influence_esti
     assert fit is not None and fit.effect == pytest.approx(-0.06, abs=0.01) and fit.effect_p < 1e-6
     moved = (x[current].mean() - x[baseline].mean()) * 7
     assert fit.movement == pytest.approx(fit.effect * moved)
+
+
+def test_an_influence_moves_off_the_shock_days_so_an_event_is_not_counted_twice():
+    """A promotion lifts transactions and revenue on its day: the day is the event's shock, and transactions'
+    movement on it is not also their influence on revenue (was: shock +9,410, influence +7,365, residual
+    -8,244)."""
+    from models.drift.influence import influence
+
+    rng = np.random.default_rng(9)
+    days = pd.date_range("2026-01-01", "2026-06-30", freq="D")
+    x = pd.Series(1000 + rng.normal(0, 30, len(days)), index=days)
+    x.iloc[-1] *= 1.5  # the promotion day
+    y = pd.Series(35 * x.to_numpy() + rng.normal(0, 500, len(days)), index=days)
+    current, baseline = days[-1:], days[-2:-1]
+    on_the_day = influence(y, x, 0, baseline, current, current, additive=True)
+    assert on_the_day.effect == pytest.approx(35, rel=0.05) and on_the_day.movement == 0.0
+    week, before = days[-7:], days[-14:-7]
+    off_the_day = influence(y, x, 0, before, week, current, additive=True)
+    moved = (x[week[:-1]].mean() - x[before].mean()) * 7
+    assert off_the_day.movement == pytest.approx(off_the_day.effect * moved)
