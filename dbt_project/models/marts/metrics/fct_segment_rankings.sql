@@ -1,12 +1,46 @@
 -- The best and worst segments per metric, complete period and level (favourable direction
 -- decides what "best" means; neutral metrics rank by size). Levels with one segment are skipped.
+-- A segment seen before that has no events in a period counts 0 for a count or sum: a store closed for
+-- renovation has no row on its closed days, and is then the worst store, not missing from the ranking.
 with metric_values as (
     select * from {{ ref('metric_values') }}
     where segment_level <> '_total' and value is not null and is_complete
 ),
 
 metrics as (
-    select budget_id, metric_id, favourable from {{ ref('stg_metric_catalog') }}
+    select
+        budget_id, metric_id, favourable,
+        metric_kind = 'base' and aggregation in ('count', 'sum', 'distinct_count') as zero_when_empty
+    from {{ ref('stg_metric_catalog') }}
+),
+
+first_seen as (
+    select budget_id, metric_id, grain, segment_level, segment_id, min(period_start) as first_period
+    from metric_values
+    group by all
+),
+
+periods as (
+    select distinct budget_id, metric_id, grain, segment_level, period_start from metric_values
+),
+
+quiet as (
+    -- the zeros of known segments without a row in a period, for metrics whose value over no events is 0
+    select p.budget_id, p.metric_id, p.grain, p.period_start, p.segment_level, s.segment_id, 0.0 as value
+    from periods as p
+    inner join metrics as m on m.budget_id = p.budget_id and m.metric_id = p.metric_id and m.zero_when_empty
+    inner join first_seen as s
+        on s.budget_id = p.budget_id and s.metric_id = p.metric_id and s.grain = p.grain
+        and s.segment_level = p.segment_level and s.first_period <= p.period_start
+    anti join metric_values as v
+        on v.budget_id = p.budget_id and v.metric_id = p.metric_id and v.grain = p.grain
+        and v.period_start = p.period_start and v.segment_id = s.segment_id
+),
+
+scored as (
+    select budget_id, metric_id, grain, period_start, segment_level, segment_id, value from metric_values
+    union all
+    select * from quiet
 ),
 
 ranked as (
@@ -18,7 +52,7 @@ ranked as (
             order by case when m.favourable = 'down' then v.value else -v.value end, v.segment_id
         ) as rank_best,
         count(*) over (partition by v.budget_id, v.metric_id, v.grain, v.period_start, v.segment_level) as segments_ranked
-    from metric_values as v
+    from scored as v
     inner join metrics as m on m.budget_id = v.budget_id and m.metric_id = v.metric_id
 ),
 
