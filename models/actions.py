@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 
-from models.projections import ZERO_WHEN_EMPTY
+from models.projections import zero_when_empty
 from models.spec import BudgetSpec
 
 ACTION_COLUMNS = [
@@ -28,15 +28,18 @@ def rule_metrics(spec: BudgetSpec) -> list[str]:
     return sorted({m for condition in spec.parsed_rules().values() for m in condition.references()})
 
 
-def rule_window(values: pd.DataFrame, rule_grain: str, reporting_grain: str):
+def rule_window(values: pd.DataFrame, rule_grain: str, reporting_grain: str, metrics=None):
     """First period start a rule is evaluated from, or None when its grain has no complete period.
 
     The start of the latest complete period at ``reporting_grain``, so that every breach in what the latest
     report covers is logged (a daily rule under a weekly briefing: each day of the week and the days since, not
     only the last one, where a one-day failure on a Thursday went unreported), or the rule's own latest complete
     period when that began earlier (a monthly rule under a weekly briefing). ``values`` are metric_values rows
-    (grain, period_start, is_complete, value).
+    (metric_id, grain, period_start, is_complete, value), read for ``metrics`` only when given (the ones the
+    rule's condition reads).
     """
+    if metrics is not None:
+        values = values[values["metric_id"].isin(list(metrics))]
     done = values[values["is_complete"] & values["value"].notna()]
     latest = done.loc[done["grain"] == rule_grain, "period_start"].max()
     if pd.isna(latest):
@@ -51,8 +54,7 @@ def _with_quiet_segments(spec: BudgetSpec, scoped: pd.DataFrame, first) -> pd.Da
     never fired for it while it fired for stores open but quiet. Averages, extremes and formulas of nothing stay
     undecided."""
     window = scoped[scoped["period_start"] >= first]
-    zero = [m for m in window["metric_id"].unique()
-            if spec.metrics[m].kind == "base" and spec.metrics[m].agg in ZERO_WHEN_EMPTY]
+    zero = [m for m in window["metric_id"].unique() if zero_when_empty(spec.metrics[m])]
     if window.empty or not zero:
         return window
     seen_from = scoped.groupby("segment_id")["period_start"].min()
@@ -96,8 +98,7 @@ def evaluate_rules(spec: BudgetSpec, values: pd.DataFrame) -> pd.DataFrame:
                         & values["metric_id"].isin(condition.references())]
         if scoped.empty:
             continue
-        first = rule_window(values[values["metric_id"].isin(condition.references())], rule.period,
-                            spec.reporting_grain)
+        first = rule_window(values, rule.period, spec.reporting_grain, condition.references())
         if first is None:  # complete periods whose values are all missing: nothing can be decided
             continue
         cls = rule.classification

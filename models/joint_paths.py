@@ -71,10 +71,14 @@ def _nearest_correlation(corr: np.ndarray) -> np.ndarray:
     return fixed / np.outer(scale, scale)
 
 
-def _normal_ranks(corr: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Ranks (0..n-1, one column per metric) of n correlated standard normal draws."""
-    scores = rng.standard_normal((n, len(corr))) @ np.linalg.cholesky(corr + 1e-12 * np.eye(len(corr))).T
-    return np.argsort(np.argsort(scores, axis=0), axis=0)
+def _normal_scores(corr: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Standard normal draws of ``shape``, one more axis of metrics last, correlated by ``corr``."""
+    return rng.standard_normal((*shape, len(corr))) @ np.linalg.cholesky(corr + 1e-12 * np.eye(len(corr))).T
+
+
+def _ranks(scores: np.ndarray, axis: int) -> np.ndarray:
+    """Each value's rank (0 = lowest) along ``axis``."""
+    return np.argsort(np.argsort(scores, axis=axis), axis=axis)
 
 
 def pair_paths(paths: list[np.ndarray], corr: np.ndarray, seed: int) -> list[np.ndarray]:
@@ -95,7 +99,7 @@ def pair_paths(paths: list[np.ndarray], corr: np.ndarray, seed: int) -> list[np.
         The same rows of each array, reordered: every metric's own paths and quantiles are unchanged.
     """
     n = _common_rows(paths)
-    ranks = _normal_ranks(corr, n, np.random.default_rng(seed))
+    ranks = _ranks(_normal_scores(corr, (n,), np.random.default_rng(seed)), axis=0)
     return [p[np.argsort(np.nansum(p, axis=1), kind="stable")[ranks[:, j]]] for j, p in enumerate(paths)]
 
 
@@ -103,10 +107,8 @@ def pair_steps(paths: list[np.ndarray], corr: np.ndarray, seed: int) -> list[np.
     """Each metric's values re-paired step by step with rank correlation ``corr`` (rows are then no longer
     paths: use them for what one step's values compose to, not for sums along a row)."""
     n, steps = _common_rows(paths), paths[0].shape[1]
-    rng = np.random.default_rng(seed)
     # every step's normal scores at once: (steps, n, metrics), ranked along the paths
-    scores = rng.standard_normal((steps, n, len(corr))) @ np.linalg.cholesky(corr + 1e-12 * np.eye(len(corr))).T
-    ranks = np.argsort(np.argsort(scores, axis=1), axis=1)
+    ranks = _ranks(_normal_scores(corr, (steps, n), np.random.default_rng(seed)), axis=1)
     return [np.take_along_axis(np.sort(p, axis=0), ranks[:, :, j].T, axis=0) for j, p in enumerate(paths)]
 
 

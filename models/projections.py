@@ -24,6 +24,7 @@ import pandas as pd
 from models.event_scope import event_concerns
 from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
+from models.forecasting.forecaster import nested_bands
 from models.forecasting.holidays import holiday_adjustment
 from models.joint_paths import MIN_PAIRS, change_correlation, pair_paths, pair_steps
 from models.spec import BudgetSpec, Metric
@@ -147,13 +148,13 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         drawn = np.broadcast_to(evaluate_array(expr, {name: stepwise.get(name, result[name].paths)
                                                       for name in inputs}), (PATHS, horizon))
         with np.errstate(all="ignore"):
-            lo95, lo80, hi80, hi95 = np.nanquantile(drawn, [0.025, 0.1, 0.9, 0.975], axis=0)
+            quantiles = np.nanquantile(drawn, [0.025, 0.1, 0.9, 0.975], axis=0)
         # the formula of the means can lie outside the draws (a cost per customer of a day's one or two
         # customers: draws with none are undefined and left out): the bands then reach it, in order
-        lo80, hi80 = np.fmin(lo80, mean), np.fmax(hi80, mean)
+        lo95, lo80, hi80, hi95 = nested_bands(mean, *quantiles)
         result[metric_id] = SeriesForecast(
             metric_id, "composed: " + " ".join(sorted(inputs)), min(result[n].history_points for n in inputs),
-            starts, mean, lo80, hi80, np.fmin(lo95, lo80), np.fmax(hi95, hi80), drawn)
+            starts, mean, lo80, hi80, lo95, hi95, drawn)
     return result
 
 
@@ -178,10 +179,15 @@ def _pair_inputs(spec: BudgetSpec, grain: str, scope: tuple[str, str], result: d
     return dict(zip(names, pair_steps(paired, change_correlation(history, lag), seed + 1)))
 
 
+def zero_when_empty(metric: Metric) -> bool:
+    """Whether the metric is 0 over a period without events (a count, sum or distinct count), not undefined."""
+    return metric.kind == "base" and metric.agg in ZERO_WHEN_EMPTY
+
+
 def empty_periods_as_zero(metric: Metric, values: np.ndarray) -> np.ndarray:
     """A count's, sum's or distinct count's series with its periods without a row (no events: a B2B budget's
     closed weekends) at 0 from its first value on, not gaps to interpolate; other metrics' as they are."""
-    if metric.kind != "base" or metric.agg not in ZERO_WHEN_EMPTY:
+    if not zero_when_empty(metric):
         return values
     seen = np.flatnonzero(np.isfinite(values))
     if not seen.size:

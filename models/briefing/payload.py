@@ -110,13 +110,18 @@ def briefing_grain(values: pd.DataFrame, reporting_grain: str) -> str:
                 reporting_grain)
 
 
+def _complete_series(values: pd.DataFrame, grain: str, metric_id: str) -> pd.Series:
+    """A metric's values of its complete periods at ``grain``, by period start (a date), oldest first."""
+    return (values[(values["grain"] == grain) & (values["metric_id"] == metric_id) & values["is_complete"]]
+            .assign(period_start=lambda f: pd.to_datetime(f["period_start"]).dt.date)
+            .set_index("period_start")["value"].sort_index())
+
+
 def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: dt.date) -> list[dict]:
     figures = []
     grain_values = values[values["grain"] == grain]
     for metric_id, metric in spec.metrics.items():
-        series = (grain_values[(grain_values["metric_id"] == metric_id) & grain_values["is_complete"]]
-                  .assign(period_start=lambda f: pd.to_datetime(f["period_start"]).dt.date)
-                  .set_index("period_start")["value"].sort_index())
+        series = _complete_series(grain_values, grain, metric_id)
         series = series[series.index <= period]
         current = _num(series.get(period))
         row = grain_values[(grain_values["metric_id"] == metric_id)
@@ -355,8 +360,7 @@ def _current_actions(spec: BudgetSpec, actions: pd.DataFrame, values: pd.DataFra
     if actions.empty:
         return []
     conditions = spec.parsed_rules()
-    starts = {rule.id: rule_window(values[values["metric_id"].isin(conditions[rule.id].references())], rule.period,
-                                   grain) for rule in spec.rules}
+    starts = {rule.id: rule_window(values, rule.period, grain, conditions[rule.id].references()) for rule in spec.rules}
     keep = [starts.get(r.rule_id) is not None and pd.Timestamp(r.period_start) >= pd.Timestamp(starts[r.rule_id])
             for r in actions.itertuples()]
     latest = actions[keep]
@@ -414,8 +418,6 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date, v
     """
     if drift.empty:
         return []
-    before = values[(values["grain"] == grain) & values["is_complete"]
-                    & (pd.to_datetime(values["period_start"]).dt.date < period)].sort_values("period_start")
     drift = drift[pd.to_datetime(drift["period_start"]).dt.date == period]
     material = drift[drift["verdict"] == "material"].assign(z=lambda d: d["delta_z"].abs().fillna(float("inf")))
     others = [m for m in material.sort_values(["z", "metric_id"], ascending=[False, True])["metric_id"].unique()
@@ -423,6 +425,9 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date, v
     out = []
     for metric_id in [m for m in headline if m in set(drift["metric_id"])] + others:
         rows = drift[drift["metric_id"] == metric_id]
+        # judged against the complete periods before the one reported, as the drift stage judges it
+        history = _complete_series(values, grain, metric_id)
+        history = history[history.index < period].to_numpy(float)
         comparisons = []
         for baseline, r in rows.groupby("baseline", sort=False):
             first = r.iloc[0]
@@ -434,8 +439,7 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date, v
                 "baseline": baseline, "baseline_start": pd.Timestamp(first["baseline_start"]).date().isoformat(),
                 "value": _num(first["value"]), "baseline_value": _num(first["baseline_value"]),
                 "delta": _num(first["delta"]), "delta_z": _num(first["delta_z"]), "verdict": first["verdict"],
-                "usual_delta": _num(usual_change(before.loc[before["metric_id"] == metric_id, "value"].to_numpy(float),
-                                                 1 if baseline == "previous" else YEAR_STEPS[grain])),
+                "usual_delta": _num(usual_change(history, 1 if baseline == "previous" else YEAR_STEPS[grain])),
                 "factors": {f: _num(v) for f, v in r.groupby("factor", sort=False)["contribution"].sum().items()},
                 "top_drivers": [{"factor": d.factor, "driver": _text(d.driver), "contribution": _num(d.contribution),
                                  "share_of_delta": _num(d.share_of_delta), "evidence": _text(d.evidence)}

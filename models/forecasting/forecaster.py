@@ -239,14 +239,20 @@ def forecast(y, horizon: int, periods: tuple[int, ...] = (), *, paths: int = 0, 
     nonnegative = bool(np.all(y >= 0))
     if nonnegative:
         mean, quantiles = np.maximum(mean, 0), np.maximum(quantiles, 0)
-    lo95, lo80, hi80, hi95 = quantiles
-    lo80, hi80 = np.minimum(lo80, mean), np.maximum(hi80, mean)
-    lo95, hi95 = np.minimum(lo95, lo80), np.maximum(hi95, hi80)
+    lo95, lo80, hi80, hi95 = nested_bands(mean, *quantiles)
     sampled = None
     if paths > 0:
         sampled = _sample_paths(found, best, y, horizon, mean, lo95, hi95, paths, seed)
         sampled = np.maximum(sampled, 0) if nonnegative else sampled
     return Forecast(mean, lo80, hi80, lo95, hi95, best, season, scores, sampled)
+
+
+def nested_bands(mean: np.ndarray, lo95: np.ndarray, lo80: np.ndarray, hi80: np.ndarray,
+                 hi95: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The bands widened where needed so that lo95 <= lo80 <= mean <= hi80 <= hi95 (a band left undefined, NaN,
+    takes the next one in)."""
+    lo80, hi80 = np.fmin(lo80, mean), np.fmax(hi80, mean)
+    return np.fmin(lo95, lo80), lo80, hi80, np.fmax(hi95, hi80)
 
 
 def _yearly(y: np.ndarray, horizon: int, periods: tuple[int, ...]) -> YearlyAdjustment | None:
