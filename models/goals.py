@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from models.formula import Ref, evaluate_array, references
-from models.projections import ADDITIVE, SeriesForecast, base_expressions
+from models.projections import SeriesForecast, base_expressions, is_additive
 from models.spec import BudgetSpec, Goal
 
 CURRENT_RATE_DAYS = 28  # the 'current pace' of a goal: the last four weeks
@@ -39,8 +39,7 @@ OUT_OF_REACH_PROBABILITY = 0.025
 
 
 def _additive(spec: BudgetSpec, metric_id: str) -> bool:
-    metric = spec.metrics[metric_id]
-    return metric.kind == "base" and metric.agg in ADDITIVE
+    return is_additive(spec.metrics[metric_id])
 
 
 def _window_inputs(goal: Goal, expr, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast],

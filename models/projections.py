@@ -179,6 +179,11 @@ def _pair_inputs(spec: BudgetSpec, grain: str, scope: tuple[str, str], result: d
     return dict(zip(names, pair_steps(paired, change_correlation(history, lag), seed + 1)))
 
 
+def is_additive(metric: Metric) -> bool:
+    """Whether a period's value is the sum of its days' values (a count or sum)."""
+    return metric.kind == "base" and metric.agg in ADDITIVE
+
+
 def zero_when_empty(metric: Metric) -> bool:
     """Whether the metric is 0 over a period without events (a count, sum or distinct count), not undefined."""
     return metric.kind == "base" and metric.agg in ZERO_WHEN_EMPTY

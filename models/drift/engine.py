@@ -47,12 +47,11 @@ from models.drift.shapley import shapley
 from models.drift.shocks import group_shocks, match_event, shock_days
 from models.event_scope import event_concerns
 from models.formula import evaluate_array, ratio_parts, references, substitute
-from models.projections import YEAR_STEPS, empty_periods_as_zero, next_period
+from models.projections import YEAR_STEPS, empty_periods_as_zero, is_additive, next_period
 from models.spec import BudgetSpec, Metric
 from models.yearly_cycle import YEARLY_FIT_DAYS
 
 FACTORS = ("temporal_variance", "event_shock", "influence_drift", "dimension_drift", "component_drift", "residual")
-ADDITIVE = {"count", "sum"}
 TOP_SLICES = 5
 # A slice's contribution smaller than this share of the largest slice value is rounding (sums taken in another
 # order give 1e-14 where the exact answer is 0), not a change: kept, it would make a slice appear or not
@@ -195,7 +194,7 @@ class DriftEngine:
         self.expressions = {m: substitute(e, self.formulas) for m, e in self.formulas.items()}
         # ratios of two additive base metrics: decomposed like means (see the module docstring)
         self.ratios = {m: parts for m, e in self.expressions.items() if (parts := ratio_parts(e)) is not None
-                       and all(self._additive(spec.metrics[name]) for name in parts[:2])}
+                       and all(is_additive(spec.metrics[name]) for name in parts[:2])}
         self._nonnegative: dict[tuple[str, str], bool] = {}
         self.relationships = {}
         for rel in spec.relationships:
@@ -272,9 +271,6 @@ class DriftEngine:
                 if value is not None and pd.notna(value)}
         return self._period_values[key].get(start, float("nan"))
 
-    def _additive(self, metric: Metric) -> bool:
-        return metric.kind == "base" and metric.agg in ADDITIVE
-
     # --- one base metric --------------------------------------------------------------
 
     def _profile(self, metric: str, node: str, before: pd.Timestamp) -> Profile:
@@ -316,7 +312,7 @@ class DriftEngine:
             self._base[key] = None
             return None
         metric = self.spec.metrics[metric_id]
-        additive = self._additive(metric)
+        additive = is_additive(metric)
         profile = self._profile(metric_id, node, pd.Timestamp(pair.start1))
         flags = self._shock_flags(metric_id, node, pair)
         days0, days1 = pair.days0, pair.days1
@@ -411,7 +407,7 @@ class DriftEngine:
                 found = influence(self._deseasonalised(metric_id, node, before),
                                   self._deseasonalised(rel.source, node, before), rel.lag_days, pair.days0,
                                   pair.days1, self._shock_flags(metric_id, node, pair).index,
-                                  self._additive(self.spec.metrics[metric_id]),
+                                  is_additive(self.spec.metrics[metric_id]),
                                   self._source_yearly(rel.source, node, pair))
             self._influences[key] = found
         return self._influences[key]
@@ -517,7 +513,7 @@ class DriftEngine:
     def _node_days(self, metric_id: str, metric: Metric, nodes: list[str], keep: np.ndarray):
         """Nodes x kept days: (values, None) of a sum or count (0 where none); (average x weight, weight)
         of a mean or a ratio."""
-        if self._additive(metric):
+        if is_additive(metric):
             values = np.array([self.values(metric_id, n)[keep] for n in nodes])
             return np.where(np.isfinite(values), values, 0.0), None
         weighted = [self._weighted(metric_id, n) for n in nodes]
@@ -579,7 +575,7 @@ class DriftEngine:
     def _dimension_pieces(self, metric_id, metric: Metric, node, flags, pair: Pair) -> tuple[list[Piece], str | None]:
         """The slices' own changes, and a description of the common movement they share (None if none)."""
         days0, days1 = pair.days0, pair.days1
-        additive = self._additive(metric)
+        additive = is_additive(metric)
         if not self.children.get(node) or not (additive or self._averaged(metric_id, metric, node)):
             return [], None
         keep0, keep1 = self._kept(days0, flags), self._kept(days1, flags)
