@@ -327,6 +327,10 @@ class Optimization(_Strict):
     ratios: list[LeverRatio] = Field(default_factory=list)
     limits: list[MetricBound] = Field(default_factory=list, description="caps and floors on other metrics")
     history_periods: int = Field(default=26, ge=6, le=520)
+    extrapolate: bool = Field(default=False, description=(
+        "let a lever leave the spend its curves were fitted on, limited by its bounds only; by default each lever "
+        "stays between the lowest and highest spend of its history (within its bounds), widened only as far as "
+        "an explicit budget needs"))
 
 
 class Archetypes(_Strict):

@@ -29,7 +29,7 @@ def history(weeks: int = 30, seed: int = 2) -> pd.DataFrame:
 
 
 def test_history_becomes_a_problem_and_the_best_yield_gets_the_money():
-    spec = spec_with(capacity=1000, bounds={"tv": {"min": 500}})
+    spec = spec_with(capacity=1000, bounds={"tv": {"min": 500}}, extrapolate=True)
     problem, basis = build_problem(spec, history())
     assert basis == dt.date(2026, 1, 5) + dt.timedelta(weeks=29)
     # whichever form AIC picks, the fitted curve's yield over the observed range matches the planted one
@@ -62,7 +62,7 @@ def test_a_segment_of_a_lower_level_is_named_by_its_value_or_by_its_path():
     other site shares it, and must give the path when one does."""
     paths = {"web": "north/n1", "mail": "south/s1", "tv": "south/n1"}
     data = history().assign(segment_id=lambda h: h["segment_id"].map(paths))
-    problem, _ = build_problem(spec_with(bounds={"s1": {"max": 100}, "south/n1": {"min": 50}},
+    problem, _ = build_problem(spec_with(bounds={"s1": {"max": 100}, "south/n1": {"min": 50}}, extrapolate=True,
                                          ratios=[{"numerator": "s1", "denominator": "north/n1", "max_ratio": 2}]), data)
     by_name = {lever.name: lever for lever in problem.levers}
     assert by_name["south/s1"].maximum == 100 and by_name["south/n1"].minimum == 50
@@ -122,7 +122,7 @@ def test_levers_history_cannot_support_moving_are_held_with_their_reason():
     data.loc[noise, "objective"] = 20 + rng.normal(0, 2, noise.sum())  # tv's orders ignore its spend
     last = data["period_start"].max()
     data = data[~((data["segment_id"] == "web") & (data["period_start"] == last))]  # web paused in the basis week
-    problem, basis = build_problem(spec_with(), data)
+    problem, basis = build_problem(spec_with(extrapolate=True), data)
     levers = {l.name: l for l in problem.levers}
     tv_now = float(data[(data["segment_id"] == "tv") & (data["period_start"] == last)]["lever"].iloc[0])
     assert "no measurable response" in levers["tv"].held and levers["tv"].minimum == levers["tv"].maximum == tv_now
@@ -187,7 +187,7 @@ def test_a_segment_too_young_or_gone_to_fit_is_held_and_the_rest_still_optimised
 
 
 def test_a_recommendation_beyond_the_spend_a_curve_was_fitted_on_is_marked_extrapolated():
-    spec = spec_with(capacity=1000, bounds={"tv": {"min": 500}})
+    spec = spec_with(capacity=1000, bounds={"tv": {"min": 500}}, extrapolate=True)
     problem, basis = build_problem(spec, history())  # spends drawn from 2,000-6,000 a week
     allocation = optimise(problem)
     rows = {r["segment_id"]: r for r in recommendation_rows(spec, problem, allocation, basis,
@@ -196,3 +196,70 @@ def test_a_recommendation_beyond_the_spend_a_curve_was_fitted_on_is_marked_extra
     assert rows["mail"]["recommended"] > rows["mail"]["observed_high"] and rows["mail"]["extrapolated"]
     assert 2000 <= rows["web"]["observed_low"] < rows["web"]["observed_high"] <= 6000
     assert rows["tv"]["extrapolated"]  # 500, below its lowest week
+
+
+DEPOT_YIELDS = {"n1": 6.0, "n2": 4.0, "n3": 5.0, "s1": 7.0, "s2": 3.0, "s3": 5.0}
+
+
+def concave_history(weeks: int = 30, seed: int = 7) -> pd.DataFrame:
+    """Weekly driver hours (480 +-30%) and deliveries 6 * a * (hours / 6) ** 0.6: diminishing returns that look
+    linear over the hours any week saw."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for w in range(weeks):
+        for depot, a in DEPOT_YIELDS.items():
+            hours = 480 * rng.uniform(0.7, 1.3)
+            rows.append({"period_start": dt.date(2026, 1, 5) + dt.timedelta(weeks=w), "segment_id": depot,
+                         "lever": hours, "objective": 6 * a * (hours / 6) ** 0.6 + rng.normal(0, 10)})
+    return pd.DataFrame(rows)
+
+
+def true_deliveries(hours: dict[str, float]) -> float:
+    return sum(6 * DEPOT_YIELDS[d] * (h / 6) ** 0.6 for d, h in hours.items())
+
+
+def test_levers_stay_within_the_spend_their_curves_were_fitted_on():
+    """Fitted on 340-620 hours a week, a curve's word about 0 or 2,000 hours is a guess: free, the optimiser cut
+    depots to nothing on it and lost deliveries in truth while promising more. By default each lever stays in
+    its history's range, and the recommendation gains in truth too."""
+    data = concave_history()
+    free, _ = build_problem(spec_with(objective="orders", extrapolate=True), data)
+    free_allocation = optimise(free)
+    assert min(free_allocation.recommended.values()) < 300 < 1000 < max(free_allocation.recommended.values())
+    assert true_deliveries(free_allocation.recommended) < true_deliveries(free_allocation.current)
+
+    problem, basis = build_problem(spec_with(objective="orders"), data)
+    allocation = optimise(problem)
+    for lever in problem.levers:
+        low, high = lever.observed
+        assert low - 1e-6 <= allocation.recommended[lever.name] <= high + 1e-6
+    assert sum(allocation.recommended.values()) == pytest.approx(problem.budget, rel=1e-6)
+    assert true_deliveries(allocation.recommended) > true_deliveries(allocation.current)
+    rows = recommendation_rows(spec_with(), problem, allocation, basis, gain_interval(problem, allocation))
+    assert not any(r["extrapolated"] for r in rows)
+    # the best yields get their busiest week's hours, the worst their quietest
+    assert allocation.recommended["s1"] == pytest.approx(problem.levers[3].observed[1], rel=1e-6)
+    assert allocation.recommended["s2"] == pytest.approx(problem.levers[4].observed[0], rel=1e-6)
+
+
+def test_an_owners_bound_or_budget_beyond_the_history_wins_over_it():
+    data = concave_history(weeks=26)  # every week is in the curves' history
+    seen = {s: (rows["lever"].min(), rows["lever"].max()) for s, rows in data.groupby("segment_id")}
+    # a floor above n2's busiest week: held on it; a cap inside s1's range narrows it
+    problem, _ = build_problem(spec_with(objective="orders", bounds={"n2": {"min": 700}, "s1": {"max": 500}}), data)
+    levers = {l.name: l for l in problem.levers}
+    assert seen["n2"][1] < 700 and levers["n2"].minimum == levers["n2"].maximum == 700
+    assert levers["s1"].maximum == 500 and levers["s1"].minimum == pytest.approx(seen["s1"][0])
+    # a budget above every busiest week together: the edges stretched by one factor just far enough to spend it
+    highs = sum(high for _, high in seen.values())
+    problem, basis = build_problem(spec_with(objective="orders", budget=1.2 * highs), data)
+    assert sum(l.maximum for l in problem.levers) == pytest.approx(1.2 * highs)
+    allocation = optimise(problem)
+    assert sum(allocation.recommended.values()) == pytest.approx(1.2 * highs, rel=1e-6)
+    rows = recommendation_rows(spec_with(), problem, allocation, basis, gain_interval(problem, allocation))
+    assert all(r["extrapolated"] for r in rows)
+    # a budget below every quietest week together: the floors shrunk alike
+    lows = sum(low for low, _ in seen.values())
+    problem, _ = build_problem(spec_with(objective="orders", budget=0.5 * lows), data)
+    assert sum(l.minimum for l in problem.levers) == pytest.approx(0.5 * lows)
+    assert sum(optimise(problem).recommended.values()) <= 0.5 * lows * (1 + 1e-6)
