@@ -49,7 +49,8 @@ def _ts(day: dt.date) -> dt.datetime:
 
 
 def _delete_window(conn, budget: str, start: dt.date, end: dt.date) -> None:
-    for table, col in (("events", "day"), ("quarantine", "day"), ("ingestion_log", "day"), ("documents", "day")):
+    for table, col in (("events", "day"), ("quarantine", "day"), ("ingestion_log", "day"), ("documents", "day"),
+                       ("ingested_days", "day")):
         conn.execute(f"delete from raw.{table} where budget_id = ? and {col} >= ? and {col} < ?", [budget, start, end])
 
 
@@ -378,6 +379,9 @@ def ingest_window(conn: duckdb.DuckDBPyConnection, spec: BudgetSpec, start: dt.d
         else:
             sources = _ingest_files(conn, spec, plan, start, end, history_start)
         _finish_window(conn, spec, start, end)
+        # every day of the window, events or none: a shop closed on Sundays has ingested its Sunday
+        conn.execute("insert into raw.ingested_days select ?, cast(d as date) from range(?, ?, interval 1 day) as t(d) "
+                     "where d >= ?", [spec.id, start, end, history_start])
         conn.execute("drop table _received")
         conn.execute("commit")
     except BaseException:

@@ -19,6 +19,7 @@ RAW_TABLES = {
     "events": "validated events in long format (timestamp, measure, value, lowest-level segment)",
     "quarantine": "rows that failed validation, with the reason and the original record",
     "ingestion_log": "rows received, loaded and quarantined per budget, day and source",
+    "ingested_days": "every day of every window ingested, whether it had events or not",
     "segment_members": "every lowest-level segment with its ancestors",
     "documents": "free-text documents (e.g. support-ticket bodies) for qualitative metrics",
     "landing_files": "landing files seen, with content fingerprint and the days they cover",

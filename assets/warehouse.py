@@ -34,6 +34,10 @@ create table if not exists raw.ingestion_log (
     quarantined bigint not null,
     content varchar not null default 'events'
 );
+create table if not exists raw.ingested_days (
+    budget_id varchar not null,
+    day date not null
+);
 create table if not exists raw.segment_members (
     budget_id varchar not null,
     segment_id varchar not null,

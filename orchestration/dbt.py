@@ -81,7 +81,8 @@ def dbt_resource() -> DbtCliResource:
 
 
 # raw tables the ingestion asset maintains together: in lineage they are all `raw/events`
-INGESTION_TABLES = {"events", "quarantine", "ingestion_log", "segment_members", "documents", "landing_files"}
+INGESTION_TABLES = {"events", "quarantine", "ingestion_log", "ingested_days", "segment_members", "documents",
+                    "landing_files"}
 
 
 class BudgetlensTranslator(DagsterDbtTranslator):

@@ -302,7 +302,8 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
         "what_will_happen": _predictions(spec, inputs, grain),
         "data_quality": {**inputs.quality, **days_without_events(
             daily[daily["metric_id"].isin([m for m, x in spec.metrics.items() if x.kind == "base"])
-                  & daily["value"].notna()]["period_start"], period, period_end)},
+                  & daily["value"].notna()]["period_start"], period, period_end,
+            covered_through=period_end - dt.timedelta(days=1))},
         "known_events": [
             {"date": pd.Timestamp(r.event_date).date().isoformat(), "name": r.name, "kind": r.kind,
              "segment": None if r.segment_value is None or (isinstance(r.segment_value, float) and math.isnan(r.segment_value))
@@ -313,8 +314,8 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
 
 
 def days_without_events(days_with_data: pd.Series, period: dt.date, period_end: dt.date,
-                        max_runs: int = 5) -> dict:
-    """Days between the first and the last day with data on which no event arrived.
+                        max_runs: int = 5, covered_through: dt.date | None = None) -> dict:
+    """Days between the first day with data and the last day covered on which no event arrived.
 
     Parameters
     ----------
@@ -324,6 +325,9 @@ def days_without_events(days_with_data: pd.Series, period: dt.date, period_end: 
         The briefing's period ``[period, period_end)``.
     max_runs : int
         How many of the latest runs of consecutive missing days to list.
+    covered_through : datetime.date, optional
+        The last day the data covers when it is later than the last day with data (a complete period that
+        ends on a closed Sunday); default the last day with data.
 
     Returns
     -------
@@ -335,7 +339,8 @@ def days_without_events(days_with_data: pd.Series, period: dt.date, period_end: 
     days = pd.DatetimeIndex(pd.to_datetime(days_with_data).unique()).sort_values()
     if len(days) == 0:
         return {"days_without_events": 0, "days_without_events_in_period": 0, "latest_gaps": []}
-    missing = pd.date_range(days[0], days[-1], freq="D").difference(days)
+    last = days[-1] if covered_through is None else max(days[-1], pd.Timestamp(covered_through))
+    missing = pd.date_range(days[0], last, freq="D").difference(days)
     in_period = int(((missing >= pd.Timestamp(period)) & (missing < pd.Timestamp(period_end))).sum())
     runs: list[dict] = []
     for day in missing[::-1]:  # latest first; a run grows backwards while days are consecutive

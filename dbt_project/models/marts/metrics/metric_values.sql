@@ -196,8 +196,52 @@ all_values as (
     select *, cast(null as double) as confidence, 'system' as provenance from system_values
 ),
 
+event_days as (
+    select distinct budget_id, day from {{ ref('fct_digest_daily') }}
+),
+
+event_bounds as (
+    select budget_id, min(day) as first_day, max(day) as last_event_day from event_days group by budget_id
+),
+
+-- Days ingested after the last event are covered when their weekday had no events on each of its four
+-- latest dates before (a shop closed on Sundays), so the run through Sunday completes the week; any other
+-- day without events at the end may be a source that is late, and leaves its period open.
+after_last_event as (
+    select
+        i.budget_id, i.day, b.first_day, b.last_event_day,
+        -- the latest date of the same weekday on or before the last event
+        i.day - 7 * cast(ceil((i.day - b.last_event_day) / 7) as integer) as same_weekday_before
+    from {{ source('raw', 'ingested_days') }} as i
+    inner join event_bounds as b on b.budget_id = i.budget_id and i.day > b.last_event_day
+),
+
+usually_quiet as (
+    select
+        a.budget_id, a.day, a.last_event_day,
+        row_number() over (partition by a.budget_id order by a.day) as nth
+    from after_last_event as a
+    where a.same_weekday_before - 21 >= a.first_day
+      and not exists (
+          select 1 from event_days as e
+          where e.budget_id = a.budget_id
+            and e.day in (a.same_weekday_before, a.same_weekday_before - 7,
+                          a.same_weekday_before - 14, a.same_weekday_before - 21)
+      )
+),
+
+quiet_end as (
+    -- the unbroken run of such days right after the last event
+    select budget_id, max(day) as last_quiet_day
+    from usually_quiet
+    where day - last_event_day = nth
+    group by budget_id
+),
+
 coverage as (
-    select budget_id, min(day) as first_day, max(day) as last_day from {{ ref('fct_digest_daily') }} group by budget_id
+    select b.budget_id, b.first_day, coalesce(q.last_quiet_day, b.last_event_day) as last_day
+    from event_bounds as b
+    left join quiet_end as q on q.budget_id = b.budget_id
 ),
 
 ledger_coverage as (
