@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import warnings
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import pandas as pd
 from models.event_scope import event_concerns
 from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
+from models.forecasting.closed_days import closed_weekdays, shut
 from models.forecasting.forecaster import nested_bands
 from models.forecasting.holidays import holiday_adjustment
 from models.joint_paths import MIN_PAIRS, change_correlation, pair_paths, pair_steps
@@ -138,6 +140,8 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         if holidays is not None:
             f = holidays.restored(f, 0.0 if np.nanmin(values) >= 0 else -np.inf,
                                   f"holidays ({', '.join(holidays.effects)})")
+        if grain == "day" and zero_when_empty(metric):
+            f = shut(f, starts, closed_weekdays(values, calendar))
         result[metric_id] = SeriesForecast(metric_id, f.method, int(np.isfinite(values).sum()), starts,
                                            f.mean, f.lo80, f.hi80, f.lo95, f.hi95, f.paths)
     composed = {m: e for m, e in base_expressions(spec).items() if all(n in result for n in references(e))}
@@ -147,7 +151,9 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         mean = np.broadcast_to(evaluate_array(expr, {name: result[name].mean for name in inputs}), (horizon,))
         drawn = np.broadcast_to(evaluate_array(expr, {name: stepwise.get(name, result[name].paths)
                                                       for name in inputs}), (PATHS, horizon))
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            # a step where every draw is undefined (a ratio on a closed day) has undefined bands, as meant
+            warnings.simplefilter("ignore", RuntimeWarning)
             quantiles = np.nanquantile(drawn, [0.025, 0.1, 0.9, 0.975], axis=0)
         # the formula of the means can lie outside the draws (a cost per customer of a day's one or two
         # customers: draws with none are undefined and left out): the bands then reach it, in order

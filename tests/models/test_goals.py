@@ -329,3 +329,36 @@ def test_days_without_events_are_zero_in_a_forecast_of_a_total_not_a_gap():
     row, _ = track_goal(spec, goal, history, {"spend": spend}, today)
     assert row["current_rate_days"] == 28 and row["current_daily_rate"] == pytest.approx(
         history["value"].iloc[-20:].sum() / 28)
+
+
+def test_a_weekday_the_business_never_opens_is_forecast_as_0():
+    """Closed on Sundays for the last eight weeks (no rows: a count and a sum of nothing): every Sunday ahead is
+    0, bands and paths alike, so totals over the horizon hold no Sunday sales; other days are forecast as before,
+    and a formula of two closed values is undefined there."""
+    spec = marketing()
+    rng = np.random.default_rng(3)
+    days = [dt.date(2026, 1, 5) + dt.timedelta(d) for d in range(140)]  # a Monday, twenty weeks
+    rows = [{"metric_id": m, "period_start": d, "value": v}
+            for d in days if d.weekday() != 6 or d < dt.date(2026, 3, 1)
+            for m, v in (("spend", 1000 + rng.normal(0, 50)), ("new_customers", 5.0 + rng.poisson(3)))]
+    result = forecast_scope(spec, "day", pd.DataFrame(rows), 21, ("_total", "_total"))
+    spend, customers = result["spend"], result["new_customers"]
+    sundays = np.array([d.weekday() == 6 for d in spend.starts])
+    for f in (spend, customers):
+        for band in (f.mean, f.lo80, f.hi80, f.lo95, f.hi95):
+            assert np.all(band[sundays] == 0)
+        assert np.all(f.paths[:, sundays] == 0) and np.all(f.mean[~sundays] > 0)
+    assert np.isnan(result["customer_acquisition_cost"].mean[sundays]).all()
+    assert np.all(result["customer_acquisition_cost"].mean[~sundays] > 0)
+
+
+def test_closed_weekdays_need_eight_weeks_of_nothing():
+    from models.forecasting.closed_days import closed_weekdays
+
+    days = [dt.date(2026, 1, 5) + dt.timedelta(d) for d in range(70)]  # ten weeks from a Monday
+    y = np.array([0.0 if d.weekday() in (5, 6) else 10.0 for d in days])
+    assert closed_weekdays(y, days) == {5, 6}
+    y[-2] = 3.0  # one Saturday of the last eight open
+    assert closed_weekdays(y, days) == {6}
+    assert closed_weekdays(y[-50:], days[-50:]) == set()  # under eight weeks of history
+    assert closed_weekdays(np.zeros(70), days) == set()  # never open at all: nothing to tell closed days by

@@ -1,0 +1,62 @@
+"""Weekdays a business never opens: forecast as the 0 they always are.
+
+A shop closed on Sundays has a count of 0 on every Sunday. The forecaster's models learn the weekly
+pattern but not its certainty: a fleet closed on Sundays was forecast 28 deliveries a Sunday with a 95%
+interval up to 142, which also crept into every total over the horizon (goals). A weekday whose last
+``CLOSED_WEEKS`` dates were all exactly 0, while other days were not, is closed: its days ahead are 0, bands
+and paths alike. Eight weeks, so a quiet spell of a month is not read as a closure (a wrong 0 with no
+interval is a stronger claim than the week-completeness rule, which four weeks settle and a late file
+corrects).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+
+CLOSED_WEEKS = 8
+
+
+def closed_weekdays(y: np.ndarray, days: list[dt.date], weeks: int = CLOSED_WEEKS) -> set[int]:
+    """The weekdays (Monday 0) whose latest ``weeks`` dates in a daily history were all exactly 0.
+
+    Parameters
+    ----------
+    y : array of float
+        Daily history, oldest first (NaN where a day has no value).
+    days : list of datetime.date
+        The day of each value, consecutive.
+    weeks : int
+        How many of a weekday's latest dates must all be 0.
+
+    Returns
+    -------
+    set of int
+        Empty when the history is shorter than ``weeks`` weeks or has no day other than those above 0.
+    """
+    y = np.asarray(y, float)
+    if len(y) != len(days):
+        raise ValueError(f"{len(days)} days for {len(y)} values")
+    if len(y) < 7 * weeks:
+        return set()
+    recent = y[-7 * weeks:]
+    closed = {days[len(y) - 7 * weeks + i].weekday() for i in range(7)
+              if np.all(recent[i::7] == 0)}
+    return closed if len(closed) < 7 else set()
+
+
+def shut(forecast, starts: list[dt.date], closed: set[int]):
+    """``forecast`` (any dataclass with ``mean``, bands and ``paths`` by step) with the steps on ``closed``
+    weekdays at 0."""
+    if not closed:
+        return forecast
+    shut_steps = np.array([day.weekday() in closed for day in starts])
+    if not shut_steps.any():
+        return forecast
+    changes = {name: np.where(shut_steps, 0.0, getattr(forecast, name))
+               for name in ("mean", "lo80", "hi80", "lo95", "hi95")}
+    if forecast.paths is not None:
+        changes["paths"] = np.where(shut_steps[None, :], 0.0, forecast.paths)
+    return dataclasses.replace(forecast, **changes)
