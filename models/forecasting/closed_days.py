@@ -6,7 +6,8 @@ interval up to 142, which also crept into every total over the horizon (goals). 
 ``CLOSED_WEEKS`` dates were all exactly 0, while other days were not, is closed: its days ahead are 0, bands
 and paths alike. Eight weeks, so a quiet spell of a month is not read as a closure (a wrong 0 with no
 interval is a stronger claim than the week-completeness rule, which four weeks settle and a late file
-corrects).
+corrects); and only when the other days are rarely 0, so eight zeros could not be chance: an intermittent
+series (a team's milestones, a day in ten) has eight empty Saturdays 43% of the time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import datetime as dt
 import numpy as np
 
 CLOSED_WEEKS = 8
+# chance, for the open days' share of zeros, of a weekday's dates all being 0 that still counts as chance
+# (1% over the seven weekdays tested)
+CHANCE = 0.01 / 7
 
 
 def closed_weekdays(y: np.ndarray, days: list[dt.date], weeks: int = CLOSED_WEEKS) -> set[int]:
@@ -34,7 +38,8 @@ def closed_weekdays(y: np.ndarray, days: list[dt.date], weeks: int = CLOSED_WEEK
     Returns
     -------
     set of int
-        Empty when the history is shorter than ``weeks`` weeks or has no day other than those above 0.
+        Empty when the history is shorter than ``weeks`` weeks, or when the other days are 0 often enough
+        for such a run to be chance (intermittent demand).
     """
     y = np.asarray(y, float)
     if len(y) != len(days):
@@ -42,9 +47,14 @@ def closed_weekdays(y: np.ndarray, days: list[dt.date], weeks: int = CLOSED_WEEK
     if len(y) < 7 * weeks:
         return set()
     recent = y[-7 * weeks:]
-    closed = {days[len(y) - 7 * weeks + i].weekday() for i in range(7)
-              if np.all(recent[i::7] == 0)}
-    return closed if len(closed) < 7 else set()
+    empty = [i for i in range(7) if np.all(recent[i::7] == 0)]
+    if not empty or len(empty) == 7:
+        return set()
+    others = np.concatenate([recent[i::7] for i in range(7) if i not in empty])
+    others = others[np.isfinite(others)]
+    if others.size == 0 or float(np.mean(others == 0)) ** weeks >= CHANCE:
+        return set()  # the other days are often 0 too: eight empty dates are no sign of a closure
+    return {days[len(y) - 7 * weeks + i].weekday() for i in empty}
 
 
 def shut(forecast, starts: list[dt.date], closed: set[int]):
