@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,7 +44,7 @@ class BriefingInputs:
     goal_tracking: pd.DataFrame = field(default_factory=pd.DataFrame)     # main.goal_tracking rows
     goal_constraints: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.goal_constraints rows
     forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.metric_forecasts, total scope
-    drift: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.drift_attributions, total scope, latest period
+    drift: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.drift_attributions of the grain, every scope
     archetypes: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.segment_archetypes rows of the budget
     text_evidence: pd.DataFrame = field(default_factory=pd.DataFrame)  # raw.text_metric_values, total scope
 
@@ -424,6 +425,8 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date, v
     if drift.empty:
         return []
     drift = drift[pd.to_datetime(drift["period_start"]).dt.date == period]
+    scopes = {key: rows for key, rows in drift.groupby(["metric_id", "baseline", "segment_id"], sort=False)}
+    drift = drift[drift["segment_id"] == "_total"]
     material = drift[drift["verdict"] == "material"].assign(z=lambda d: d["delta_z"].abs().fillna(float("inf")))
     others = [m for m in material.sort_values(["z", "metric_id"], ascending=[False, True])["metric_id"].unique()
               if m not in headline][:OTHER_MATERIAL_CHANGES]
@@ -436,10 +439,7 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date, v
         comparisons = []
         for baseline, r in rows.groupby("baseline", sort=False):
             first = r.iloc[0]
-            # what float sums leave of an exact zero (-4.5e-13 of a variance of 3,300) is no driver
-            noise = ROUNDING * max(1.0, abs(first["value"]), abs(first["baseline_value"]))
-            drivers = r[r["contribution"].abs() > noise].assign(size=lambda d: d["contribution"].abs()).sort_values(
-                ["size", "factor"], ascending=[False, True]).head(3)
+            drivers = _largest_drivers(r, 3)
             comparisons.append({
                 "baseline": baseline, "baseline_start": pd.Timestamp(first["baseline_start"]).date().isoformat(),
                 "value": _num(first["value"]), "baseline_value": _num(first["baseline_value"]),
@@ -449,10 +449,51 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date, v
                 "top_drivers": [{"factor": d.factor, "driver": _text(d.driver), "contribution": _num(d.contribution),
                                  "share_of_delta": _num(d.share_of_delta), "evidence": _text(d.evidence)}
                                 for d in drivers.itertuples()],
+                "within": _within(scopes, metric_id, baseline, "_total", drivers),
             })
         out.append({"metric_id": metric_id, "headline": metric_id in headline, "comparisons": comparisons,
                     "provenance": "observed change; attribution estimated by the drift stage"})
     return out
+
+
+def _largest_drivers(rows: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` largest contributions of one decomposition (what float sums leave of an exact zero, -4.5e-13 of
+    a variance of 3,300, is no driver)."""
+    first = rows.iloc[0]
+    noise = ROUNDING * max(1.0, abs(first["value"]), abs(first["baseline_value"]))
+    return rows[rows["contribution"].abs() > noise].assign(size=lambda d: d["contribution"].abs()).sort_values(
+        ["size", "factor"], ascending=[False, True]).head(n)
+
+
+# a slice of a scope's children: "region=north", "late_rate: depot=n2 (rate)" (a component's slice)
+SLICE = re.compile(r"^(?:(?P<metric>[A-Za-z_][A-Za-z0-9_]*): )?(?P<level>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>[^()]+?)"
+                   r"(?: \((?P<effect>rate|mix|new|vanished)\))?$")
+
+
+def _within(scopes: dict, metric_id: str, baseline: str, scope: str, drivers: pd.DataFrame) -> list[dict]:
+    """Where a change's largest driver, a child segment's own change, came from inside that segment: the
+    child's own largest driver, and so on down the hierarchy while that too is a child's own change ("late rate
+    +0.015: region north +0.017; within north: depot n2 +0.042; within north/n2: event shock Road works
+    +0.094"). A slice's mix (its share moving), a new or vanished slice, and a slice of a deeper level's values
+    across the hierarchy have no decomposition of their own to look into."""
+    chain = []
+    while len(drivers) and drivers.iloc[0]["factor"] == "dimension_drift":
+        found = SLICE.match(str(drivers.iloc[0]["driver"]))
+        if found is None or found["effect"] not in (None, "rate"):
+            break
+        metric_id = found["metric"] or metric_id
+        child = found["value"] if scope == "_total" else f"{scope}/{found['value']}"
+        rows = scopes.get((metric_id, baseline, child))
+        if rows is None or rows.iloc[0]["segment_level"] != found["level"]:
+            break
+        drivers = _largest_drivers(rows, 1)
+        if not len(drivers):
+            break
+        top = drivers.iloc[0]
+        chain.append({"segment": child, "metric_id": metric_id, "delta": _num(top["delta"]), "factor": top["factor"],
+                      "driver": _text(top["driver"]), "contribution": _num(top["contribution"])})
+        scope = child
+    return chain
 
 
 def _attach_text_evidence(figures: list[dict], evidence: pd.DataFrame, period: dt.date) -> None:

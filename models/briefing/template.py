@@ -222,9 +222,13 @@ def _why_it_changed(payload: dict) -> list[str]:
             drivers = "; ".join(f"{d['factor'].replace('_', ' ')} {fmt(d['contribution'], unit)}"
                                 + (f" ({d['driver']})" if d["driver"] else "") for d in c["top_drivers"]
                                 ) or "unchanged, where every past change was the same non-zero amount"
+            within = "".join(f"; within {w['segment']}" + ("" if w["metric_id"] == entry["metric_id"] else
+                                                                f" ({w['metric_id']})")
+                             + f", {w['factor'].replace('_', ' ')} {fmt(w['contribution'], units.get(w['metric_id'], ''))}"
+                             + (f" ({w['driver']})" if w["driver"] else "") for w in c.get("within") or [])
             lines.append(f"- **{entry['metric_id']}** {fmt(c['baseline_value'], unit)} → {fmt(c['value'], unit)} vs "
                          f"{BASELINE_WORDS.get(c['baseline'], c['baseline'])} (change {fmt(c['delta'], unit)}{z}, "
-                         f"beyond normal variation): {drivers}.")
+                         f"beyond normal variation): {drivers}{within}.")
         if entry.get("chart"):
             lines += ["", f"![{entry['metric_id']} waterfall]({entry['chart']})", ""]
     if quiet and not narrated:  # say so rather than leave the section empty

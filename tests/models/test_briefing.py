@@ -370,6 +370,35 @@ def test_why_it_changed_puts_headline_first_and_narrates_only_material_changes()
     assert "**leads**" not in text
 
 
+def test_a_childs_own_change_is_followed_down_to_where_it_came_from():
+    """Spend fell because ppc did; within ppc, its brand campaign did; within that, an outage: the briefing says
+    so, instead of stopping at "channel=ppc". A slice's mix, or a slice without a decomposition of its own, ends
+    the chain."""
+    def scope(segment_id, level, metric, delta, parts):
+        return [{"metric_id": metric, "grain": "month", "segment_level": level, "segment_id": segment_id,
+                 "period_start": dt.date(2026, 6, 1), "baseline": "previous", "baseline_start": dt.date(2026, 5, 1),
+                 "value": 1000 + delta, "baseline_value": 1000.0, "delta": delta, "delta_z": -5.0,
+                 "verdict": "material", "factor": factor, "driver": driver, "contribution": value,
+                 "share_of_delta": value / delta, "evidence": None} for factor, driver, value in parts]
+    drift = pd.DataFrame(
+        scope("_total", "_total", "spend", -300.0, [("dimension_drift", "channel=ppc", -290.0), ("residual", None, -10.0)])
+        + scope("ppc", "channel", "spend", -290.0, [("dimension_drift", "campaign=brand", -250.0),
+                                                    ("dimension_drift", "campaign=generic", -40.0)])
+        + scope("ppc/brand", "campaign", "spend", -250.0, [("event_shock", "Outage (2026-06-03)", -240.0),
+                                                           ("residual", None, -10.0)])
+        + scope("_total", "_total", "new_customers", 50.0, [("dimension_drift", "channel=ppc (mix)", 50.0)])
+        + scope("ppc", "channel", "new_customers", 30.0, [("residual", None, 30.0)]))
+    base = inputs(monthly_values(1500.0))
+    payload = build_payload(SPEC, BriefingInputs(**{**base.__dict__, "drift": drift}))
+    why = {w["metric_id"]: w["comparisons"][0] for w in payload["why_it_changed"]}
+    assert [(w["segment"], w["factor"], w["driver"], w["contribution"]) for w in why["spend"]["within"]] == [
+        ("ppc", "dimension_drift", "campaign=brand", -250.0), ("ppc/brand", "event_shock", "Outage (2026-06-03)", -240.0)]
+    assert why["new_customers"]["within"] == []  # ppc's share moving is not ppc's own change
+    text = render_markdown(payload, "template")
+    assert ("within ppc, dimension drift -€250 (campaign=brand); within ppc/brand, event shock -€240 "
+            "(Outage (2026-06-03)).") in text
+
+
 def test_what_to_do_lists_the_firings_of_the_period_reported_not_an_old_one():
     """A weekly rule under a monthly briefing: its firings in June's weeks are shown, one from March (the rule
     has held since) is not."""
