@@ -81,6 +81,7 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
                 [spec.id]).fetchall()]
             history = _history(conn, spec, levels)
             backtest += _backtest(spec, history)
+            days = {key: rows for key, rows in history[history.grain == "day"].groupby(["segment_level", "segment_id"])}
             for grain in GRAINS:
                 at_grain = history[history.grain == grain]
                 if at_grain.empty:
@@ -90,7 +91,8 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
                 for (level, segment), scope in at_grain.groupby(["segment_level", "segment_id"], sort=True):
                     # Every scope forecasts from the same origin, so levels stay comparable.
                     scope = scope[scope.period_start <= last]
-                    result = forecast_scope(spec, grain, scope, horizon, (level, segment), nodes)
+                    result = forecast_scope(spec, grain, scope, horizon, (level, segment), nodes,
+                                            daily=days.get((level, segment)) if grain == "week" else None)
                     forecasts += forecast_rows(spec, grain, (level, segment), last, _from_origin(result, scope, last))
                     if grain == "day" and level == "_total":
                         report = track_goals(spec, scope, result, last)

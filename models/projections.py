@@ -27,7 +27,7 @@ from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
 from models.forecasting.closed_days import closed_weekdays, shut
 from models.forecasting.forecaster import nested_bands
-from models.forecasting.holidays import holiday_adjustment
+from models.forecasting.holidays import holiday_adjustment, weekly_from_daily
 from models.joint_paths import MIN_PAIRS, change_correlation, pair_paths, pair_steps
 from models.spec import BudgetSpec, Metric
 
@@ -91,7 +91,8 @@ class SeriesForecast:
 
 
 def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon: int,
-                   scope: tuple[str, str], nodes: Iterable[str] = ()) -> dict[str, SeriesForecast]:
+                   scope: tuple[str, str], nodes: Iterable[str] = (),
+                   daily: pd.DataFrame | None = None) -> dict[str, SeriesForecast]:
     """Forecast every metric of one segment scope at one grain.
 
     Parameters
@@ -106,6 +107,9 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         Seeds the paths and picks the holidays about it.
     nodes : iterable of str
         Every segment path of the budget, to tell which segments' holidays concern ``scope``.
+    daily : pandas.DataFrame, optional
+        For weekly forecasts: the scope's complete days (same columns), whose holiday effects a count's or
+        sum's weeks take (see :func:`models.forecasting.holidays.weekly_from_daily`).
 
     Returns
     -------
@@ -125,6 +129,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     has_holidays = spec.holidays or any(e.kind == "holiday" for e in spec.events)
     names = (holiday_names(spec, grain, calendar, starts, scope[1], nodes)
              if grain in HOLIDAY_GRAINS and has_holidays else None)
+    by_day = _daily_holidays(spec, daily, starts, scope[1], nodes) if grain == "week" and names is not None else None
     result: dict[str, SeriesForecast] = {}
     seen: dict[str, np.ndarray] = {}
     for metric_id, metric in spec.metrics.items():
@@ -134,7 +139,10 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         # warehouse vs a rebuild); optimisers amplify that, so the forecast sees 10 significant digits.
         values = _significant(wide[metric_id].to_numpy(float))
         values = seen[metric_id] = empty_periods_as_zero(metric, values)
-        holidays = holiday_adjustment(values, *names, grain=grain) if names is not None else None
+        if by_day is not None and is_additive(metric) and metric_id in by_day[0]:
+            holidays = weekly_from_daily(by_day[0][metric_id], by_day[1], _dates(calendar), _dates(starts), by_day[2])
+        else:
+            holidays = holiday_adjustment(values, *names, grain=grain) if names is not None else None
         f = forecast(values if holidays is None else holidays.remove(values), horizon, GRAIN_PERIODS[grain],
                      paths=PATHS, seed=series_seed(spec.id, metric_id, grain, *scope))
         if holidays is not None:
@@ -206,6 +214,27 @@ def empty_periods_as_zero(metric: Metric, values: np.ndarray) -> np.ndarray:
     filled = values.copy()
     filled[seen[0]:] = np.nan_to_num(values[seen[0]:], nan=0.0)
     return filled
+
+
+def _dates(periods: list) -> list[dt.date]:
+    return [pd.Timestamp(p).date() for p in periods]
+
+
+def _daily_holidays(spec: BudgetSpec, daily: pd.DataFrame | None, weeks_ahead: list, node: str,
+                    nodes: Iterable[str]) -> tuple[dict[str, np.ndarray], list[dt.date], dict] | None:
+    """A scope's daily series (metric -> values over its days, no day missing), those days, and the holiday
+    names of every day of them and of the weeks ahead: what weekly forecasts take holiday effects from."""
+    if daily is None or daily.empty:
+        return None
+    wide = daily.pivot_table(index="period_start", columns="metric_id", values="value", aggfunc="first")
+    days = [d.date() for d in pd.date_range(min(wide.index), max(wide.index), freq="D")]
+    wide = wide.reindex(days)
+    ahead = [w + dt.timedelta(days=k) for w in _dates(weeks_ahead) for k in range(7)]
+    past_names, future_names = holiday_names(spec, "day", days, ahead, node, nodes)
+    names = {d: n for d, n in zip(days + ahead, past_names + future_names) if n is not None}
+    series = {m: empty_periods_as_zero(spec.metrics[m], wide[m].to_numpy(float)) for m in wide.columns
+              if m in spec.metrics}
+    return series, days, names
 
 
 def holiday_names(spec: BudgetSpec, grain: str, periods: list, ahead: list, node: str = "_total",

@@ -215,6 +215,34 @@ def test_a_weekly_forecast_carries_the_week_of_a_holiday_the_history_shows():
     assert 1.09 < spend.mean[thanksgiving] / ordinary < 1.15  # planted: (3 + 0.4 + 2.5 + 2) / 7 = 1.129
 
 
+def test_a_weekly_forecast_takes_a_holidays_effect_from_the_days_when_the_weeks_alone_cannot_tell():
+    """Deliveries a day, closed on Sundays, weeks varying by a tenth (driver hours set weekly); Spanish holidays
+    at 30% of their day. A holiday is one week in a year's weekly history, under its noise; the days show it.
+    Given the days, the weeks of 8 December (a Tuesday) and Christmas (a Friday) lose what the days do."""
+    rng = np.random.default_rng(8)
+    days = [dt.date(2025, 1, 6) + dt.timedelta(d) for d in range(686)]  # Mondays 2025-01-06 .. 2026-11-16
+    on = dict(holidays_between("ES", None, days[0], days[-1]))
+    week_level = {}
+    values = []
+    for d in days:
+        level = week_level.setdefault(d - dt.timedelta(d.weekday()), rng.uniform(0.85, 1.15))
+        values.append(0.0 if d.weekday() == 6 else float(rng.poisson(400 * level * (0.3 if d in on else 1.0))))
+    daily = pd.DataFrame({"metric_id": "new_customers", "period_start": days, "value": values})
+    daily = daily[daily["value"] > 0]  # a closed day has no row
+    weekly = daily.groupby(daily["period_start"].map(lambda d: d - dt.timedelta(d.weekday())))["value"].sum()
+    history = pd.DataFrame({"metric_id": "new_customers", "period_start": weekly.index, "value": weekly.to_numpy()})
+    es = marketing().model_copy(update={"goals": [], "holidays": [HolidayCalendar(country="ES")]})
+    alone = forecast_scope(es, "week", history, 8, ("_total", "_total"))["new_customers"]
+    with_days = forecast_scope(es, "week", history, 8, ("_total", "_total"), daily=daily)["new_customers"]
+    weeks = [pd.Timestamp(d).date() for d in with_days.starts]
+    hit = [weeks.index(dt.date(2026, 12, 7)), weeks.index(dt.date(2026, 12, 21))]
+    ordinary = np.median(np.delete(with_days.mean, hit + [weeks.index(dt.date(2026, 12, 28))]))
+    # planted: a week of six 400-days loses 0.7 x 400 = 280 of 2,400 on one holiday, 11.7%
+    assert np.all((0.85 < with_days.mean[hit] / ordinary) & (with_days.mean[hit] / ordinary < 0.92))
+    assert "Immaculate Conception (ES)" in with_days.method and "Christmas Day (ES)" in with_days.method
+    assert np.all(alone.mean[hit] / np.median(alone.mean) > 0.95)  # the weeks alone miss them
+
+
 def test_a_declared_event_of_kind_holiday_recurring_by_name_is_forecast_like_a_public_holiday():
     """Black Friday is no public holiday: declared each year (kind holiday, one name), it is measured and
     carried like one."""
