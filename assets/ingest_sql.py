@@ -31,14 +31,15 @@ def _base_type(sql_type: str) -> str:
     return sql_type.upper().split("(")[0].strip()
 
 
-def clock_timestamp_sql(col: str, sql_type: str, zone: str, clock: str) -> str:
+def clock_timestamp_sql(col: str, sql_type: str, zone: str, clock: str, fmt: str | None = None) -> str:
     """The budget's wall-clock (naive) timestamp from a column of any type; NULL when it cannot be read as a time.
 
     Text: an explicit offset wins, else ``zone`` applies. A naive timestamp is read
     in ``zone``; a zoned one is converted. The instant is then told on ``clock``, the
     budget's zone, so its days and hours are the budget's own (a naive time already
     on that clock is kept as it is: no conversion, and a time a DST change skipped
-    stays where it was written).
+    stays where it was written). ``fmt``, a strptime format, reads text that is not ISO 8601 (its ``%z`` an
+    offset).
     """
     kind = _base_type(sql_type)
     on_clock = quote_literal(clock)
@@ -51,6 +52,9 @@ def clock_timestamp_sql(col: str, sql_type: str, zone: str, clock: str) -> str:
     if kind in _NAIVE_TIMESTAMPS:
         return naive(f"cast({col} as timestamp)")
     text = f"trim(cast({col} as varchar))"
+    if fmt is not None:
+        parsed = f"try_strptime({text}, {quote_literal(fmt)})"
+        return f"timezone({on_clock}, {parsed})" if "%z" in fmt or "%Z" in fmt else naive(parsed)
     return (
         f"case when regexp_matches({text}, '{_OFFSET_RE}') "
         f"then timezone({on_clock}, try_cast({text} as timestamptz)) "
@@ -58,10 +62,17 @@ def clock_timestamp_sql(col: str, sql_type: str, zone: str, clock: str) -> str:
     )
 
 
-def _value_sql(col: str, sql_type: str) -> str:
+def _value_sql(col: str, sql_type: str, src: Source | None = None) -> str:
     if _base_type(sql_type) in _NUMERIC:
         return f"cast({col} as double)"
-    return f"try_cast(trim(cast({col} as varchar)) as double)"
+    text = f"trim(cast({col} as varchar))"
+    if src is not None and src.thousands_separator:
+        text = f"replace({text}, {quote_literal(src.thousands_separator)}, '')"
+        if src.thousands_separator == " ":
+            text = f"replace({text}, chr(160), '')"  # spreadsheets group with a no-break space
+    if src is not None and src.decimal_separator == ",":
+        text = f"replace({text}, ',', '.')"
+    return f"try_cast({text} as double)"
 
 
 def _blank_sql(col: str, sql_type: str) -> str:
@@ -139,11 +150,11 @@ def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict
             _text_sql(ts_col, ts_type), measure_sql, *values, *[_text_sql(c, t) for c, t in segs]])
         return f"""
         select {source_sql} as source, {row_number} as source_row,
-            {clock_timestamp_sql(ts_col, ts_type, src.timezone, spec.clock)} as ts,
+            {clock_timestamp_sql(ts_col, ts_type, src.timezone, spec.clock, src.timestamp_format)} as ts,
             {_blank_sql(ts_col, ts_type)} as ts_blank,
             {ts_col} as ts_cell,
             {measure_sql} as measure, {measure_blank} as measure_blank,
-            {_value_sql(value_col, value_type)} as val, {_blank_sql(value_col, value_type)} as val_blank,
+            {_value_sql(value_col, value_type, src)} as val, {_blank_sql(value_col, value_type)} as val_blank,
             {value_col} as value_cell,
             coalesce({eid_text}{eid_suffix}, md5(concat_ws('|', {content}))) as eid,
             {', '.join(f'{_text_sql(c, t)} as seg_{i}' for i, (c, t) in enumerate(segs))},
@@ -170,7 +181,7 @@ def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict
                                f"where {all_blank}"))
         rows = " union all ".join(branches)
 
-    checks = _row_checks(missing, len(columns) - len(overflow), earliest) + [
+    checks = _row_checks(missing, len(columns) - len(overflow), earliest, src.timestamp_format) + [
         "when measure_blank then 'measure missing'",
         f"when measure not in ({', '.join(quote_literal(m) for m in spec.measures)}) "
         "then 'unknown measure: ' || left(measure, 60)",
@@ -189,15 +200,17 @@ def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict
     return _judged(rows, checks, "measure, val, eid", len(levels), start, end, earliest)
 
 
-def _row_checks(missing: list[str], width: int, earliest: dt.datetime) -> list[str]:
-    """The first checks of any landed row: the columns are there, the row fits the header, the time is usable."""
+def _row_checks(missing: list[str], width: int, earliest: dt.datetime, fmt: str | None = None) -> list[str]:
+    """The first checks of any landed row: the columns are there, the row fits the header, the time is usable
+    (text read by ``fmt``, a strptime format, when given)."""
     lo, hi = f"timestamp '{earliest:%Y-%m-%d %H:%M:%S}'", f"timestamp '{TS_MAX}'"
     checks = [f"when true then {quote_literal('file lacks column(s): ' + ', '.join(missing))}"] if missing else []
+    unparseable = "timestamp not parseable" + ("" if fmt is None else f" as {fmt}") + ": "
     return checks + [
         f"when extra_fields > 0 then 'row has ' || cast(extra_fields as varchar) || ' field(s) more than "
         f"the header ({width} columns): its values do not line up with the column names'",
         "when ts_blank then 'timestamp missing'",
-        "when ts is null then 'timestamp not parseable: ' || left(cast(ts_cell as varchar), 60)",
+        f"when ts is null then {quote_literal(unparseable)} || left(cast(ts_cell as varchar), 60)",
         f"when ts < {lo} or ts >= {hi} then 'timestamp outside {earliest:%Y-%m-%d}..{TS_MAX[:4]}: ' || left(cast(ts_cell as varchar), 60)",
     ]
 

@@ -36,11 +36,17 @@ class LandingFile:
         documents = spec.source.documents[self.documents]
         return documents.timestamp, spec.source.document_zone(documents)
 
+    def timestamp_format(self, spec: BudgetSpec) -> str | None:
+        """The strptime format of the file's text timestamps (event files; None: ISO 8601)."""
+        return spec.source.timestamp_format if self.documents is None else None
+
     def read_as(self, spec: BudgetSpec) -> str:
-        """What the file's day range depends on besides its bytes: its role, timestamp column and zone, and the
-        budget's clock."""
+        """What the file's day range depends on besides its bytes: its role, timestamp column, format and zone,
+        and the budget's clock."""
         column, zone = self.timestamp(spec)
-        return f"{'events' if self.documents is None else 'documents'} by {column!r} in {zone}, days in {spec.clock}"
+        fmt = self.timestamp_format(spec)
+        return (f"{'events' if self.documents is None else 'documents'} by {column!r}"
+                + ("" if fmt is None else f" as {fmt!r}") + f" in {zone}, days in {spec.clock}")
 
 
 def _fingerprint(path: Path) -> str:
@@ -181,7 +187,8 @@ def day_ranges(conn: duckdb.DuckDBPyConnection, files: list[LandingFile], column
     # without the timestamp column every row will be quarantined for it: no days, only a count
     day = "cast(null as date)"
     if timestamp_col in columns:
-        on_clock = clock_timestamp_sql("t." + quote_ident(timestamp_col), columns[timestamp_col], timezone, spec.clock)
+        on_clock = clock_timestamp_sql("t." + quote_ident(timestamp_col), columns[timestamp_col], timezone, spec.clock,
+                                       files[0].timestamp_format(spec))
         day = f"cast({on_clock} as date)"
     # every column is decoded (hashed, the hash unused): a file whose timestamps read but another column's pages
     # are corrupt is refused here as unreadable, instead of failing the load of the whole window

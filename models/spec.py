@@ -394,6 +394,12 @@ class Source(_Strict):
     format: Literal["long", "wide"] = "long"
     timestamp: str = "timestamp"
     timezone: str = "UTC"
+    timestamp_format: str | None = Field(default=None, description=(
+        "strptime format of text timestamps that are not ISO 8601, e.g. '%d.%m.%Y %H:%M' or '%m/%d/%Y %I:%M %p' "
+        "(with %z the text's own offset wins over timezone)"))
+    decimal_separator: Literal[".", ","] = Field(default=".", description="of numbers written as text")
+    thousands_separator: Literal["", ",", ".", " ", "'"] = Field(default="", description=(
+        "grouping character of numbers written as text, removed before reading (' ' also removes no-break spaces)"))
     measure: str | None = "measure"
     value: str | None = "value"
     event_id: str | None = None
@@ -405,6 +411,26 @@ class Source(_Strict):
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         return _known_zone(value)
+
+    @field_validator("timestamp_format")
+    @classmethod
+    def _strptime_format(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if "%" not in value or not re.search(r"%[dj]", value) or not re.search(r"%[mbB]", value) \
+                or not re.search(r"%[Yy]", value):
+            raise ValueError(f"timestamp_format {value!r} needs a day (%d), a month (%m, %b or %B) and a year "
+                             "(%Y or %y), e.g. '%d.%m.%Y %H:%M'")
+        unknown = sorted(set(re.findall(r"%(.)", value)) - set("aAbBcdfgGHIjmMpSuUVwWxXyYzZ%"))
+        if unknown:
+            raise ValueError(f"timestamp_format {value!r}: unknown directive(s) {', '.join('%' + u for u in unknown)}")
+        return value
+
+    @model_validator(mode="after")
+    def _separators(self) -> "Source":
+        if self.thousands_separator == self.decimal_separator:
+            raise ValueError(f"thousands_separator and decimal_separator are both {self.decimal_separator!r}")
+        return self
 
     def document_zone(self, documents: DocumentSource) -> str:
         return documents.timezone or self.timezone

@@ -329,3 +329,45 @@ def test_a_parquet_column_named_like_the_readers_own_is_loaded(conn, landing, co
         ("shop/day1.parquet", 3), ("shop/day2.parquet", 3)]
     record = conn.execute("select record from raw.quarantine order by source limit 1").fetchone()[0]
     assert f'"{column}":9' in record
+
+
+EUROPEAN = """id;timestamp;measure;value;channel;campaign
+e1;01.03.2026 10:00;order_value;1.234,56;web;spring
+e2;01.03.2026 23:59;order_value;7,5;web;spring
+e3;2026-03-01 10:00;order_value;3;web;spring
+e4;02.03.2026 08:15;order_value;12.50;web;spring
+e5;02.03.2026 08:20;visit;1;mail;newsletter
+"""
+
+
+def test_a_spreadsheets_own_number_and_date_formats_are_read_when_the_source_names_them(conn, landing):
+    """A German export: semicolons, day-first dates, decimal commas and grouping dots. Named in the source, they
+    are read; a cell in another form is quarantined saying which format it missed."""
+    (landing / "shop" / "export.csv").write_text(EUROPEAN)
+    spec = make_spec(timestamp_format="%d.%m.%Y %H:%M", decimal_separator=",", thousands_separator=".")
+    ingest(conn, spec, landing)
+    loaded = dict(conn.execute("select event_id, value from raw.events").fetchall())
+    days = dict(conn.execute("select event_id, cast(day as varchar) from raw.events").fetchall())
+    # 12.50 in this file's format is twelve hundred and fifty: the dot groups thousands
+    assert loaded == {"e1": 1234.56, "e2": 7.5, "e4": 1250.0, "e5": 1.0}
+    assert days == {"e1": "2026-03-01", "e2": "2026-03-01", "e4": "2026-03-02", "e5": "2026-03-02"}
+    assert conn.execute("select source_row, reason from raw.quarantine").fetchall() == [
+        (3, "timestamp not parseable as %d.%m.%Y %H:%M: 2026-03-01 10:00")]
+    landed = conn.execute("select first_day, last_day from raw.landing_files").fetchone()
+    assert landed == (dt.date(2026, 3, 1), dt.date(2026, 3, 2))
+    # without the formats the same file is quarantined row by row, naming each cell
+    conn.execute("delete from raw.landing_files")
+    ingest(conn, make_spec(), landing)
+    reasons = [r for (r,) in conn.execute("select reason from raw.quarantine order by source_row").fetchall()]
+    assert reasons[0] == "timestamp not parseable: 01.03.2026 10:00"
+
+
+def test_timestamp_formats_and_separators_are_validated():
+    from models.spec import SpecError
+
+    with pytest.raises(SpecError, match="needs a day"):
+        make_spec(timestamp_format="%H:%M")
+    with pytest.raises(SpecError, match="unknown directive"):
+        make_spec(timestamp_format="%d.%m.%Y %Q")
+    with pytest.raises(SpecError, match="both ','"):
+        make_spec(decimal_separator=",", thousands_separator=",")
