@@ -591,3 +591,28 @@ def test_an_influence_moves_off_the_shock_days_so_an_event_is_not_counted_twice(
     off_the_day = influence(y, x, 0, before, week, current, additive=True)
     moved = (x[week[:-1]].mean() - x[before].mean()) * 7
     assert off_the_day.movement == pytest.approx(off_the_day.effect * moved)
+
+
+def test_a_relationship_that_changed_before_the_baseline_is_no_change_between_the_periods():
+    """Fuel cost per km up a quarter in September: a November week against the one before, both at the new
+    price, was read against a half-year mostly at the old one ("relationship changed" +17% and a residual
+    cancelling it). The era is cut at the break, so the weeks' change is km's movement at the new price; a year
+    ago, across the break, the relationship did change."""
+    from models.drift.influence import influence
+
+    rng = np.random.default_rng(12)
+    days = pd.date_range("2025-09-01", "2026-11-15", freq="D")
+    km = pd.Series(30000 / 7 * (1 + 0.2 * np.sin(np.arange(len(days)) / 9)) + rng.normal(0, 150, len(days)),
+                   index=days)
+    price = np.where(days >= "2026-09-15", 0.16, 0.128)
+    cost = pd.Series(price * km.to_numpy() + rng.normal(0, 15, len(days)), index=days)
+    current, previous = pd.date_range("2026-11-09", periods=7), pd.date_range("2026-11-02", periods=7)
+    fit = influence(cost, km, 0, previous, current, pd.DatetimeIndex([]), additive=True)
+    # the half-year's effect was 0.141; the seven weeks since the break tell 0.16 to within their noise
+    assert fit.change == 0.0 and fit.effect == pytest.approx(0.16, rel=0.07)
+    moved = (km[current].mean() - km[previous].mean()) * 7
+    assert fit.movement == pytest.approx(0.16 * moved, rel=0.07)
+    year_ago = pd.date_range("2025-11-10", periods=7)
+    across = influence(cost, km, 0, year_ago, current, pd.DatetimeIndex([]), additive=True)
+    assert across.effect == pytest.approx(0.128, rel=0.02) and across.effect_shift == pytest.approx(0.032, rel=0.1)
+    assert across.change > 0
