@@ -74,16 +74,20 @@ class Influence:
 
 
 def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, days1: pd.DatetimeIndex,
-              excluded: pd.DatetimeIndex, additive: bool, x_yearly: YearlyChange | None = None) -> Influence | None:
+              excluded: pd.DatetimeIndex, additive: bool, x_yearly: YearlyChange | None = None,
+              quiet: pd.DatetimeIndex | None = None) -> Influence | None:
     """Estimate what ``x`` (lagged by ``lag`` days) explains of ``y``'s change from ``days0`` to ``days1``.
 
     ``y`` and ``x`` are deseasonalised daily series; ``excluded`` are shock days
     of ``y`` left out of the fit. ``x_yearly`` is x's own yearly-pattern change
     between the periods (a ratio, or a difference for series that are not
     positive), taken out of x's movement so the seasonal part stays temporal;
-    None when x has no yearly pattern.
+    None when x has no yearly pattern. ``quiet`` are days on which neither series had a row (a closed
+    day): left out of the fit, and out of the days an additive y's per-day movement is counted on.
     Returns None when there are too few days.
     """
+    quiet = pd.DatetimeIndex([]) if quiet is None else quiet
+    excluded = excluded.union(quiet)
     index = y.index
     x_lag = x.shift(lag, freq="D").reindex(index).to_numpy(float)
     values = y.to_numpy(float)
@@ -122,7 +126,7 @@ def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, day
     shift, shift_p = (float(params[2]), float(pvalues[2])) if has_current else (0.0, 1.0)
     # Daily means, so the periods' lengths (calendar) stay with the temporal factor; an additive y
     # (a count or sum over the period) then moves by the per-day effect times the current period's days.
-    days = len(days1) if additive else 1
+    days = len(days1.difference(quiet)) if additive else 1
     # x's movement off y's shock days: a promotion that lifted transactions on its day is the event shock's, not
     # also transactions' influence (a shop's promotion day: shock +9,410 and influence +7,365, residual -8,244);
     # a period made only of shock days leaves x's movement to the shock (NaN: no movement)

@@ -616,3 +616,23 @@ def test_a_relationship_that_changed_before_the_baseline_is_no_change_between_th
     across = influence(cost, km, 0, year_ago, current, pd.DatetimeIndex([]), additive=True)
     assert across.effect == pytest.approx(0.128, rel=0.02) and across.effect_shift == pytest.approx(0.032, rel=0.1)
     assert across.change > 0
+
+
+def test_closed_days_are_no_evidence_of_how_one_metric_follows_another():
+    """Closed on Sundays: deseasonalised, a Sunday of nothing is "0 less Sunday's usual 0", a made-up point at
+    the weekday profile's own ratio. Left out as a day on which neither had a row, the effect is the one of the
+    open days, and a week's movement is counted on its six open days."""
+    from models.drift.influence import influence
+
+    rng = np.random.default_rng(13)
+    days = pd.date_range("2026-03-02", "2026-11-08", freq="D")  # Monday to Sunday
+    sunday = days.dayofweek == 6
+    km = pd.Series(np.where(sunday, 3685.0, 4500 + rng.normal(0, 400, len(days))), index=days)
+    cost = pd.Series(np.where(sunday, 472.0, 0.16 * km.to_numpy() + rng.normal(0, 5, len(days))), index=days)
+    current, previous = pd.date_range("2026-11-02", periods=7), pd.date_range("2026-10-26", periods=7)
+    closed = days[sunday]
+    with_sundays = influence(cost, km, 0, previous, current, pd.DatetimeIndex([]), additive=True)
+    fit = influence(cost, km, 0, previous, current, pd.DatetimeIndex([]), additive=True, quiet=closed)
+    assert abs(with_sundays.effect - 0.16) > 0.01 and fit.effect == pytest.approx(0.16, abs=0.002)
+    open_km = (km[current[:6]].sum() - km[previous[:6]].sum())
+    assert fit.movement == pytest.approx(0.16 * open_km, rel=0.02)
