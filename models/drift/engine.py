@@ -325,11 +325,35 @@ class DriftEngine:
         rest = (v1 - v0) - sum(p.contribution for p in pieces)
         if abs(rest) <= ROUNDING * max(abs(v0), abs(v1), *(abs(p.contribution) for p in pieces)):
             rest = 0.0  # the factors explain it all: what is left is the order floats were summed in
-        pieces.append(Piece("residual", common, rest,
+        # a residual that is most of nothing, or a sliver of the change, is not what the event did
+        during = None if common or rest == 0 or abs(rest) < 0.25 * abs(v1 - v0) else self._event_in_force(node, pair)
+        pieces.append(Piece("residual", common or during, rest,
                             "what the factors above leave" + (
-                                "; the slices' common movement is part of it" if common else "")))
+                                "; the slices' common movement is part of it" if common else "") + (
+                                "; it coincides with a declared event in force through the period, not in the "
+                                "baseline (not estimated: a lasting event is no shock against the days around it)"
+                                if during else "")))
         self._base[key] = pieces
         return pieces
+
+    def _event_in_force(self, node: str, pair: Pair) -> str | None:
+        """"during <event> (<dates>)": a declared event about the scope (no public holiday) over at least half of
+        the current period's days and under half of the baseline's (road works at a depot for a month: each week
+        of it is as late as the one before, so it is no shock, yet it is what a year's change coincides with)."""
+        path = [] if node == "_total" else node.split("/")
+        levels = self.spec.segments.levels
+        for event in sorted(self._events, key=lambda e: (e["date"], e["name"])):
+            if event.get("kind") == "holiday":
+                continue
+            # about the scope itself or a segment it lies in: a depot's road works are not its region's story
+            if event["level"] is not None and (levels.index(event["level"]) >= len(path)
+                                               or path[levels.index(event["level"])] != event["segment"]):
+                continue
+            span = pd.date_range(event["date"], event.get("end_date") or event["date"], freq="D")
+            if 2 * len(pair.days1.intersection(span)) >= len(pair.days1) > 2 * len(pair.days0.intersection(span)):
+                end = event.get("end_date") or event["date"]
+                return f"during {event['name']} ({event['date']}..{end})"
+        return None
 
     def _shock_pieces(self, flags, y: np.ndarray, weights: np.ndarray | None, node, days0, days1,
                       additive) -> list[Piece]:

@@ -636,3 +636,27 @@ def test_closed_days_are_no_evidence_of_how_one_metric_follows_another():
     assert abs(with_sundays.effect - 0.16) > 0.01 and fit.effect == pytest.approx(0.16, abs=0.002)
     open_km = (km[current[:6]].sum() - km[previous[:6]].sum())
     assert fit.movement == pytest.approx(0.16 * open_km, rel=0.02)
+
+
+def test_a_residual_through_a_declared_lasting_event_names_it():
+    """Road works at store r1/s0 through September: each day is as slow as the one before, so no shock, yet it is
+    what September against August coincides with. The store's residual names it; its region's and another
+    store's do not, nor does a comparison where the baseline lay under the event too."""
+    from models.drift.engine import DriftEngine
+
+    works = [{"date": "2026-09-01", "end_date": "2026-09-30", "name": "Road works", "kind": "other",
+              "level": "store", "segment": "s0"}]
+    days = simulate([Effect("mix_shift", SEP, None, -0.4, ("r1/s0",))], START, END)
+    spec = planted_spec(events=works)
+    engine = DriftEngine(spec, frames(spec, days), "month")
+    previous, year_ago = default_pairs("month", SEP)
+    assert engine._event_in_force("r1/s0", previous) == "during Road works (2026-09-01..2026-09-30)"
+    assert engine._event_in_force("r1", previous) is None and engine._event_in_force("r2/s1", previous) is None
+    rows = pd.DataFrame(decompose_budget(spec, frames(spec, days), "month", [previous], metrics=["units"],
+                                         scopes=["r1/s0"]))
+    residual = rows[rows.factor == "residual"].iloc[0]
+    assert residual.driver == "during Road works (2026-09-01..2026-09-30)"
+    assert abs(residual.contribution) >= 0.25 * abs(residual.delta)
+    long_works = [{**works[0], "date": "2026-07-01"}]  # August under the works too: nothing coincides
+    spec = planted_spec(events=long_works)
+    assert DriftEngine(spec, frames(spec, days), "month")._event_in_force("r1/s0", previous) is None
