@@ -126,7 +126,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         cursor = next_period(grain, cursor)
     wide = wide.reindex(calendar)
     starts = [next_period(grain, last, step) for step in range(1, horizon + 1)]
-    has_holidays = spec.holidays or any(e.kind == "holiday" for e in spec.events)
+    has_holidays = spec.holidays or any(e.kind == "holiday" or e.end_date is not None for e in spec.events)
     names = (holiday_names(spec, grain, calendar, starts, scope[1], nodes)
              if grain in HOLIDAY_GRAINS and has_holidays else None)
     by_day = _daily_holidays(spec, daily, starts, scope[1], nodes) if grain == "week" and names is not None else None
@@ -147,7 +147,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
                      paths=PATHS, seed=series_seed(spec.id, metric_id, grain, *scope))
         if holidays is not None:
             f = holidays.restored(f, 0.0 if np.nanmin(values) >= 0 else -np.inf,
-                                  f"holidays ({', '.join(holidays.effects)})")
+                                  f"{_calendar_label(spec, holidays.effects)} ({', '.join(holidays.effects)})")
         if grain == "day" and zero_when_empty(metric):
             f = shut(f, starts, closed_weekdays(values, calendar))
         result[metric_id] = SeriesForecast(metric_id, f.method, int(np.isfinite(values).sum()), starts,
@@ -216,6 +216,12 @@ def empty_periods_as_zero(metric: Metric, values: np.ndarray) -> np.ndarray:
     return filled
 
 
+def _calendar_label(spec: BudgetSpec, names) -> str:
+    """"holidays", or "known events" when a declared event in force is among ``names``."""
+    declared = {e.name for e in spec.events if e.kind != "holiday"}
+    return "known events" if declared & set(names) else "holidays"
+
+
 def _dates(periods: list) -> list[dt.date]:
     return [pd.Timestamp(p).date() for p in periods]
 
@@ -244,11 +250,21 @@ def holiday_names(spec: BudgetSpec, grain: str, periods: list, ahead: list, node
     ones under it and the ones above it (see :func:`models.event_scope.event_concerns`)."""
     periods, ahead = [pd.Timestamp(d).date() for d in periods], [pd.Timestamp(d).date() for d in ahead]
     nodes = list(nodes)
+    last_day = next_period(grain, periods[-1]) - dt.timedelta(days=1)
     on: dict[dt.date, set[str]] = {}
     for event in spec.known_events(periods[0], next_period(grain, ahead[-1]) - dt.timedelta(days=1)):
-        if event.kind == "holiday" and event_concerns(node, event.level, event.segment, spec.segments.levels, nodes):
-            start = event.date - dt.timedelta(days=event.date.weekday()) if grain == "week" else event.date
-            on.setdefault(start, set()).add(event.name)
+        if not event_concerns(node, event.level, event.segment, spec.segments.levels, nodes):
+            continue
+        if event.kind == "holiday":
+            days = [event.date]
+        elif event.end_date is not None and event.date <= last_day < event.end_date:
+            # a declared event in force at the forecast's origin (road works to the month's end): measured on its
+            # days so far like a holiday on its past dates, carried to its end and not past it
+            days = [d.date() for d in pd.date_range(event.date, event.end_date, freq="D")]
+        else:
+            continue
+        for day in days:
+            on.setdefault(day - dt.timedelta(days=day.weekday()) if grain == "week" else day, set()).add(event.name)
 
     def name(start: dt.date) -> str | None:
         return ", ".join(sorted(on[start])) if start in on else None

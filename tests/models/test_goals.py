@@ -394,3 +394,29 @@ def test_closed_weekdays_need_eight_weeks_of_nothing():
     rare = np.random.default_rng(5).binomial(1, 0.1, 70).astype(float)
     rare[[i for i, d in enumerate(days) if d.weekday() == 5]] = 0.0
     assert closed_weekdays(rare, days) == set()
+
+
+def test_a_declared_event_still_going_on_is_carried_to_its_end_and_not_past_it():
+    """Road works from 2 November to 30 November lift late deliveries by half; the data ends on 21 November.
+    Measured on its days so far against the weeks before it began, the lift is forecast to the 30th and gone
+    from 1 December (it was carried on for the whole quarter). An event over before the data's end, or one not
+    about the scope, changes nothing ahead."""
+    rng = np.random.default_rng(21)
+    days = [dt.date(2026, 5, 1) + dt.timedelta(d) for d in range(205)]  # to 2026-11-21
+    lifted = [1.5 if d >= dt.date(2026, 11, 2) else 1.0 for d in days]
+    history = pd.DataFrame({"metric_id": "spend", "period_start": days,
+                            "value": [float(rng.poisson(400 * f)) for f in lifted]})
+    works = KnownEvent(date=dt.date(2026, 11, 2), end_date=dt.date(2026, 11, 30), name="Road works", kind="other")
+    spec = marketing().model_copy(update={"goals": [], "events": [works]})
+    spend = forecast_scope(spec, "day", history, 20, ("_total", "_total"))["spend"]
+    ahead = [pd.Timestamp(d).date() for d in spend.starts]
+    during = np.array([d <= dt.date(2026, 11, 30) for d in ahead])
+    assert spend.method.endswith("+ known events (Road works)")
+    assert 1.4 < spend.mean[during].mean() / spend.mean[~during].mean() < 1.6
+    assert spend.mean[~during].mean() == pytest.approx(400, rel=0.06)
+    over = works.model_copy(update={"end_date": dt.date(2026, 11, 20)})
+    elsewhere = works.model_copy(update={"level": "channel", "segment": "tv"})
+    for event in (over, elsewhere):
+        plain = forecast_scope(marketing().model_copy(update={"goals": [], "events": [event]}), "day", history, 20,
+                               ("channel", "ppc"), ["ppc", "tv"])["spend"]
+        assert "known events" not in plain.method
