@@ -8,7 +8,8 @@ import json
 
 import pandas as pd
 
-from models.projections import zero_when_empty
+from models.closed_days import closed_weekdays
+from models.projections import next_period, zero_when_empty
 from models.spec import BudgetSpec
 
 ACTION_COLUMNS = [
@@ -58,17 +59,43 @@ def _with_quiet_segments(spec: BudgetSpec, scoped: pd.DataFrame, first) -> pd.Da
     if window.empty or not zero:
         return window
     seen_from = scoped.groupby("segment_id")["period_start"].min()
+    # every period from the first to the latest, a day on which no segment had events included (it has no row)
+    grain, periods = window["grain"].iloc[0], []
+    period, last = (pd.Timestamp(window["period_start"].min()).date(), pd.Timestamp(window["period_start"].max()).date())
+    as_stored = pd.Timestamp if pd.api.types.is_datetime64_any_dtype(window["period_start"]) else (lambda d: d)
+    while period <= last:
+        periods.append(as_stored(period))
+        period = next_period(grain, period)
     expected = pd.MultiIndex.from_tuples(
-        [(period, segment, metric) for period in sorted(window["period_start"].unique())
+        [(period, segment, metric) for period in periods
          for segment, since in seen_from.items() if since <= period for metric in zero],
         names=["period_start", "segment_id", "metric_id"])
     present = pd.MultiIndex.from_frame(window[["period_start", "segment_id", "metric_id"]])
     missing = expected.difference(present).to_frame(index=False)
+    if not missing.empty and window["grain"].iloc[0] == "day":
+        # a day the segment never opens is no quiet day: 'deliveries < 250' fired every Sunday of a fleet closed
+        # on Sundays, for every depot
+        closed = _closed_weekdays(scoped)
+        missing = missing[[pd.Timestamp(day).weekday() not in closed.get(segment, set())
+                           for day, segment in zip(missing["period_start"], missing["segment_id"])]]
     if missing.empty:
         return window
     filled = missing.assign(grain=window["grain"].iloc[0], segment_level=window["segment_level"].iloc[0],
                             value=0.0, is_complete=True)
     return pd.concat([window, filled.reindex(columns=window.columns)], ignore_index=True)
+
+
+def _closed_weekdays(daily: pd.DataFrame) -> dict[str, set[int]]:
+    """Per segment, the weekdays it never opens: no row on each of the latest eight of them (see
+    :func:`models.closed_days.closed_weekdays`)."""
+    last = pd.Timestamp(daily["period_start"].max())
+    closed = {}
+    for segment, rows in daily.groupby("segment_id"):
+        days = pd.date_range(pd.Timestamp(rows["period_start"].min()), last, freq="D")
+        open_days = pd.Series(1.0, index=pd.DatetimeIndex(pd.to_datetime(rows["period_start"].unique())))
+        closed[segment] = closed_weekdays(open_days.reindex(days, fill_value=0.0).to_numpy(),
+                                          [d.date() for d in days])
+    return closed
 
 
 def evaluate_rules(spec: BudgetSpec, values: pd.DataFrame) -> pd.DataFrame:

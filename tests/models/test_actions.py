@@ -105,3 +105,35 @@ def test_a_segment_without_events_in_a_period_counts_zero_for_a_rule_on_a_count(
     assert evaluate_rules(spec([aov]), values([{"metric_id": "aov", "period_start": WEEK1, "segment_id": "web",
                                                 "value": 50.0}, {"metric_id": "aov", "period_start": WEEK2,
                                                                  "segment_id": "mail", "value": 50.0}])).empty
+
+
+def test_a_daily_rule_does_not_fire_on_the_days_a_segment_never_opens():
+    """Closed on Sundays for ten weeks: 'visits < 100' is about bad days, and a Sunday of nothing is none; a
+    Tuesday with no events at a channel open on Tuesdays is still a 0 that fires."""
+    rule = {"id": "quiet", "when": "visits < 100", "scope": {"level": "channel"}, "period": "day",
+            "action": {"type": "notify", "message": "quiet"}}
+    days = [dt.date(2026, 1, 5) + dt.timedelta(d) for d in range(70)]  # Monday 5 January .. Sunday 15 March
+    silent = dt.date(2026, 3, 10)  # a Tuesday without events
+    rows = [{"metric_id": "visits", "grain": "day", "period_start": d, "segment_id": "web", "value": 500.0}
+            for d in days if d.weekday() != 6 and d != silent]
+    rows += [{"metric_id": "visits", "grain": "week", "period_start": d, "segment_id": "web", "value": 3000.0}
+             for d in days if d.weekday() == 0]
+    weekly = spec([rule]).model_copy(update={"reporting_grain": "week"})
+    fired = evaluate_rules(weekly, values(rows))
+    assert list(zip(fired["period_start"], fired["trigger_values"])) == [(silent, '{"visits": 0.0}')]
+
+
+def test_a_day_without_any_events_counts_zero_as_the_warehouse_gives_its_dates():
+    """Days as the warehouse returns them (datetime64): on 4 March no channel had events, so no row exists that
+    day; 'visits < 100' fires for it with 0, and not for the days that have their rows (whose dates must match
+    the filled ones, or each would be filled again with a 0)."""
+    rule = {"id": "quiet", "when": "visits < 100", "scope": {"level": "channel"}, "period": "day",
+            "action": {"type": "notify", "message": "quiet"}}
+    days = [dt.date(2026, 3, 2) + dt.timedelta(d) for d in range(7) if d != 2]  # Monday 2 .. Sunday 8 March
+    rows = pd.DataFrame([{"grain": "day", "segment_level": "channel", "is_complete": True, "metric_id": "visits",
+                          "period_start": d, "segment_id": "web", "value": 500.0} for d in days]
+                        + [{"grain": "week", "segment_level": "channel", "is_complete": True, "metric_id": "visits",
+                            "period_start": dt.date(2026, 3, 2), "segment_id": "web", "value": 3000.0}])
+    rows["period_start"] = pd.to_datetime(rows["period_start"])
+    fired = evaluate_rules(spec([rule]).model_copy(update={"reporting_grain": "week"}), rows)
+    assert list(zip(fired["period_start"], fired["trigger_values"])) == [(dt.date(2026, 3, 4), '{"visits": 0.0}')]

@@ -381,7 +381,7 @@ def test_a_weekday_the_business_never_opens_is_forecast_as_0():
 
 
 def test_closed_weekdays_need_eight_weeks_of_nothing():
-    from models.forecasting.closed_days import closed_weekdays
+    from models.closed_days import closed_weekdays
 
     days = [dt.date(2026, 1, 5) + dt.timedelta(d) for d in range(70)]  # ten weeks from a Monday
     y = np.array([0.0 if d.weekday() in (5, 6) else 10.0 for d in days])
