@@ -1,4 +1,4 @@
-"""Weekdays a business never opens: forecast as the 0 they always are.
+"""Weekdays a business never opens: forecast as the 0 they always are, and no bad day for a daily rule.
 
 A shop closed on Sundays has a count of 0 on every Sunday. The forecaster's models learn the weekly
 pattern but not its certainty: a fleet closed on Sundays was forecast 28 deliveries a Sunday with a 95%

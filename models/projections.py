@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.closed_days import closed_weekdays, shut
 from models.event_scope import event_concerns
 from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
-from models.closed_days import closed_weekdays, shut
 from models.forecasting.forecaster import nested_bands
 from models.forecasting.holidays import holiday_adjustment, weekly_from_daily
 from models.joint_paths import MIN_PAIRS, change_correlation, pair_paths, pair_steps
