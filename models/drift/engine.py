@@ -432,21 +432,24 @@ class DriftEngine:
                 # other; deseasonalised, it became a made-up point (0 less Sunday's usual 0: 472 EUR of fuel at
                 # 3,685 km) that tilted the fuel cost per km of a week's change from 0.16 to 0.18, and a week's
                 # movement is counted on its open days
-                neither = self._without_rows(metric_id, node) & self._without_rows(rel.source, node).shift(
-                    rel.lag_days, freq="D").reindex(self.calendar, fill_value=True)
+                source = self._without_rows(rel.source, node)
+                lagged = np.concatenate([np.ones(min(rel.lag_days, len(source)), bool), source])[:len(source)]
+                neither = self._without_rows(metric_id, node) & lagged
                 found = influence(self._deseasonalised(metric_id, node, before),
                                   self._deseasonalised(rel.source, node, before), rel.lag_days, pair.days0,
                                   pair.days1, self._shock_flags(metric_id, node, pair).index,
                                   is_additive(self.spec.metrics[metric_id]), self._source_yearly(rel.source, node, pair),
-                                  quiet=self.calendar[neither.to_numpy()].union(  # and days past the data's end
+                                  quiet=self.calendar[neither].union(  # and days past the data's end
                                       _pair_days(pair).difference(self.calendar)))
             self._influences[key] = found
         return self._influences[key]
 
-    def _without_rows(self, metric: str, node: str) -> pd.Series:
-        """Calendar days on which the series had no row (no events), as a boolean Series."""
-        rows = self._on_calendar(self._daily.get((metric, node)), np.nan)
-        return pd.Series(np.isnan(rows), index=self.calendar)
+    def _without_rows(self, metric: str, node: str) -> np.ndarray:
+        """Whether the series had no row (no events) on each calendar day."""
+        key = ("without rows", metric, node)
+        if key not in self._arrays:
+            self._arrays[key] = np.isnan(self._on_calendar(self._daily.get((metric, node)), np.nan))
+        return self._arrays[key]
 
     def _effect_is_real(self, metric_id: str, node: str, rel, pair: Pair) -> tuple[bool, int]:
         """Whether the relationship's effect at this scope holds among the scopes of its segment level, and
