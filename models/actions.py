@@ -9,7 +9,7 @@ import json
 import pandas as pd
 
 from models.closed_days import closed_weekdays
-from models.projections import next_period, zero_when_empty
+from models.projections import periods_between, zero_when_empty
 from models.spec import BudgetSpec
 
 ACTION_COLUMNS = [
@@ -59,20 +59,19 @@ def _with_quiet_segments(spec: BudgetSpec, scoped: pd.DataFrame, first) -> pd.Da
     if window.empty or not zero:
         return window
     seen_from = scoped.groupby("segment_id")["period_start"].min()
-    # every period from the first to the latest, a day on which no segment had events included (it has no row)
-    grain, periods = window["grain"].iloc[0], []
-    period, last = (pd.Timestamp(window["period_start"].min()).date(), pd.Timestamp(window["period_start"].max()).date())
+    # every period from the first to the latest, a day on which no segment had events included (it has no row),
+    # typed as the rows store them (dates, or the warehouse's timestamps)
+    grain = window["grain"].iloc[0]
     as_stored = pd.Timestamp if pd.api.types.is_datetime64_any_dtype(window["period_start"]) else (lambda d: d)
-    while period <= last:
-        periods.append(as_stored(period))
-        period = next_period(grain, period)
+    periods = [as_stored(p) for p in periods_between(grain, pd.Timestamp(window["period_start"].min()).date(),
+                                                     pd.Timestamp(window["period_start"].max()).date())]
     expected = pd.MultiIndex.from_tuples(
         [(period, segment, metric) for period in periods
          for segment, since in seen_from.items() if since <= period for metric in zero],
         names=["period_start", "segment_id", "metric_id"])
     present = pd.MultiIndex.from_frame(window[["period_start", "segment_id", "metric_id"]])
     missing = expected.difference(present).to_frame(index=False)
-    if not missing.empty and window["grain"].iloc[0] == "day":
+    if not missing.empty and grain == "day":
         # a day the segment never opens is no quiet day: 'deliveries < 250' fired every Sunday of a fleet closed
         # on Sundays, for every depot
         closed = _closed_weekdays(scoped)
@@ -80,7 +79,7 @@ def _with_quiet_segments(spec: BudgetSpec, scoped: pd.DataFrame, first) -> pd.Da
                            for day, segment in zip(missing["period_start"], missing["segment_id"])]]
     if missing.empty:
         return window
-    filled = missing.assign(grain=window["grain"].iloc[0], segment_level=window["segment_level"].iloc[0],
+    filled = missing.assign(grain=grain, segment_level=window["segment_level"].iloc[0],
                             value=0.0, is_complete=True)
     return pd.concat([window, filled.reindex(columns=window.columns)], ignore_index=True)
 

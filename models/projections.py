@@ -54,6 +54,15 @@ def next_period(grain: str, start: dt.date, steps: int = 1) -> dt.date:
     return dt.date(start.year + month // 12, month % 12 + 1, 1)
 
 
+def periods_between(grain: str, first, last) -> list:
+    """Every period start from ``first`` to ``last`` (inclusive), a period without data included."""
+    periods = []
+    while first <= last:
+        periods.append(first)
+        first = next_period(grain, first)
+    return periods
+
+
 def horizon_for(spec: BudgetSpec, grain: str, last_start: dt.date) -> int:
     """Steps from the period after ``last_start`` to the end of the latest goal (at least the default)."""
     steps = DEFAULT_HORIZON[grain]
@@ -119,11 +128,8 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     if wide.empty:
         return {}
     # Every calendar period from the first to the last, so gaps are seen (and interpolated) as gaps.
-    first, last = wide.index.min(), wide.index.max()
-    calendar, cursor = [], first
-    while cursor <= last:
-        calendar.append(cursor)
-        cursor = next_period(grain, cursor)
+    last = wide.index.max()
+    calendar = periods_between(grain, wide.index.min(), last)
     wide = wide.reindex(calendar)
     starts = [next_period(grain, last, step) for step in range(1, horizon + 1)]
     has_holidays = spec.holidays or any(e.kind == "holiday" or e.end_date is not None for e in spec.events)
