@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 
 def event_concerns(node: str, level: str | None, segment: str | None, levels: list[str],
-                   nodes: Iterable[str]) -> bool:
+                   nodes: Iterable[str], below: bool = True) -> bool:
     """Whether an event about ``segment`` of ``level`` concerns the scope ``node``.
 
     Parameters
@@ -21,6 +21,9 @@ def event_concerns(node: str, level: str | None, segment: str | None, levels: li
         The budget's segment levels, top first.
     nodes : iterable of str
         Every segment path of the budget (a path's depth is its level).
+    below : bool, default True
+        Whether an event about a segment under ``node`` concerns it too (a holiday of New South Wales moves
+        Australia's total); False for the events about the scope itself or a segment it lies in only.
 
     Returns
     -------
@@ -28,8 +31,10 @@ def event_concerns(node: str, level: str | None, segment: str | None, levels: li
         True for the whole budget's events, and for the segment itself, one under it or one above it (the total
         included): New South Wales' holidays move Australia, APAC and the total, not EMEA.
     """
-    if level is None or node == "_total":
+    if level is None:
         return True
+    if node == "_total":
+        return below
     if level not in levels:
         return False
     depth = levels.index(level) + 1
@@ -37,6 +42,6 @@ def event_concerns(node: str, level: str | None, segment: str | None, levels: li
         parts = other.split("/")
         named = other == segment if "/" in segment else parts[-1] == segment
         if len(parts) == depth and named and (
-                other == node or node.startswith(other + "/") or other.startswith(node + "/")):
+                other == node or node.startswith(other + "/") or (below and other.startswith(node + "/"))):
             return True
     return False

@@ -340,14 +340,10 @@ class DriftEngine:
         """"during <event> (<dates>)": a declared event about the scope (no public holiday) over at least half of
         the current period's days and under half of the baseline's (road works at a depot for a month: each week
         of it is as late as the one before, so it is no shock, yet it is what a year's change coincides with)."""
-        path = [] if node == "_total" else node.split("/")
-        levels = self.spec.segments.levels
         for event in sorted(self._events, key=lambda e: (e["date"], e["name"])):
-            if event.get("kind") == "holiday":
-                continue
             # about the scope itself or a segment it lies in: a depot's road works are not its region's story
-            if event["level"] is not None and (levels.index(event["level"]) >= len(path)
-                                               or path[levels.index(event["level"])] != event["segment"]):
+            if event.get("kind") == "holiday" or not event_concerns(
+                    node, event["level"], event["segment"], self.spec.segments.levels, self.level_of, below=False):
                 continue
             span = pd.date_range(event["date"], event.get("end_date") or event["date"], freq="D")
             if 2 * len(pair.days1.intersection(span)) >= len(pair.days1) > 2 * len(pair.days0.intersection(span)):
