@@ -102,35 +102,28 @@ def _level_around(values: np.ndarray, week: int) -> np.ndarray:
     With fewer than ``MIN_NEIGHBOURS`` known values so near (a declared event of several weeks, road works
     still going on at the series' end, whose own days are left out), the nearest known ones up to twice as far
     are taken, so each of its days is measured against the weeks before it began; NaN if still too few."""
-    n = len(values)
+    n, reach = len(values), week * 2 * NEIGHBOUR_WEEKS
+    padded = np.concatenate([np.full(reach, np.nan), values, np.full(reach, np.nan)])
 
-    def sides(weeks: int) -> tuple[np.ndarray, np.ndarray]:
-        """Up to NEIGHBOUR_WEEKS known neighbours on each side within ``weeks`` weeks, nearest first."""
-        reach = week * weeks
-        padded = np.concatenate([np.full(reach, np.nan), values, np.full(reach, np.nan)])
-        out = []
-        for sign in (-1, 1):
-            found = np.column_stack([padded[reach + sign * week * k: reach + sign * week * k + n]
-                                     for k in range(1, weeks + 1)])
-            known = np.isfinite(found)
-            out.append(np.where(known & (np.cumsum(known, axis=1) <= NEIGHBOUR_WEEKS), found, np.nan))
-        return out[0], out[1]
+    def side(sign: int) -> np.ndarray:
+        """The NEIGHBOUR_WEEKS nearest known values on one side within twice that reach, nearest first."""
+        found = np.column_stack([padded[reach + sign * week * k: reach + sign * week * k + n]
+                                 for k in range(1, 2 * NEIGHBOUR_WEEKS + 1)])
+        known = np.isfinite(found)
+        return np.where(known & (np.cumsum(known, axis=1) <= NEIGHBOUR_WEEKS), found, np.nan)
 
-    before, after = sides(NEIGHBOUR_WEEKS)
-    few = (np.isfinite(before).sum(axis=1) + np.isfinite(after).sum(axis=1)) < MIN_NEIGHBOURS
-    if few.any():
-        far_before, far_after = sides(2 * NEIGHBOUR_WEEKS)
-        wider = np.full((n, NEIGHBOUR_WEEKS), np.nan)  # the near sides, as wide as the far ones
-        before = np.where(few[:, None], far_before, np.column_stack([before, wider]))
-        after = np.where(few[:, None], far_after, np.column_stack([after, wider]))
+    before, after = side(-1), side(1)
+    near = np.arange(2 * NEIGHBOUR_WEEKS) < NEIGHBOUR_WEEKS  # within NEIGHBOUR_WEEKS weeks
+    few = (np.isfinite(before[:, near]).sum(axis=1) + np.isfinite(after[:, near]).sum(axis=1)) < MIN_NEIGHBOURS
+    before, after = (np.where(few[:, None] | near, found, np.nan) for found in (before, after))
     around = np.column_stack([before, after])
     counts = np.isfinite(around).sum(axis=1)
     with warnings.catch_warnings():  # a step with no neighbours (on a side) has a NaN median, as meant
         warnings.simplefilter("ignore", RuntimeWarning)
         median = np.nanmedian(around, axis=1)
-        sides_level = (np.nanmedian(before, axis=1) + np.nanmedian(after, axis=1)) / 2
+        sides = (np.nanmedian(before, axis=1) + np.nanmedian(after, axis=1)) / 2
     both = np.isfinite(before).any(axis=1) & np.isfinite(after).any(axis=1)
-    return np.where(counts >= MIN_NEIGHBOURS, np.where(both, sides_level, median), np.nan)
+    return np.where(counts >= MIN_NEIGHBOURS, np.where(both, sides, median), np.nan)
 
 
 def weekly_from_daily(daily: np.ndarray, days: list, weeks: list, ahead: list, names: dict) -> HolidayAdjustment | None:
