@@ -295,8 +295,7 @@ class DriftEngine:
             factors = pd.Series(profile.at(y.index), index=y.index)
             # days without events are no evidence of a shock either way, and a closed day's certain 0 would
             # shrink the spread the open days are judged by (a false shock on a busy Friday, measured)
-            rows = self._on_calendar(self._daily.get((metric, node)), np.nan)
-            tested = self._deseasonalised(metric, node, before).where(np.isfinite(rows))
+            tested = self._deseasonalised(metric, node, before).where(~self._without_rows(metric, node))
             self._flags[key] = shock_days(tested, factors, y, y.index, profile.mode == "multiplicative")
         flags = self._flags[key]
         return flags[flags.index.isin(_pair_days(pair))]

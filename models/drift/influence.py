@@ -148,14 +148,14 @@ def _before_break(y: np.ndarray, x: np.ndarray, era: np.ndarray) -> np.ndarray:
     ~600 relationships a run rule out a regression per day); the F statistic is shrunk by the residuals'
     lag-1 autocorrelation (daily residuals are autocorrelated, and plain F would find breaks in noise).
     """
-    none = np.zeros(len(y), bool)
+    before = np.zeros(len(y), bool)
     positions = np.flatnonzero(era)
     n = len(positions)
     trim = max(MIN_ERA_DAYS, int(np.ceil(BREAK_TRIM * n)))
     if n < 2 * trim or n <= 4:
-        return none
+        return before
     yy, xx = y[positions], x[positions]
-    sums = [np.concatenate([[0.0], np.cumsum(v)]) for v in (np.ones(n), xx, yy, xx * xx, xx * yy, yy * yy)]
+    sums = [np.concatenate([[0.0], np.cumsum(v)]) for v in (xx, yy, xx * xx, xx * yy, yy * yy)]
 
     def moments(s1, sx, sy, sxx, sxy, syy):
         """Centred cross-products (x x, x y, y y) of a run of days."""
@@ -166,13 +166,13 @@ def _before_break(y: np.ndarray, x: np.ndarray, era: np.ndarray) -> np.ndarray:
             return np.where(vxx > 0, vxy * vxy / vxx, 0.0)
 
     splits = np.arange(trim, n - trim + 1)
-    b_xx, b_xy, b_yy = moments(splits, *(s[splits] for s in sums[1:]))
-    a_xx, a_xy, a_yy = moments(n - splits, *(s[n] - s[splits] for s in sums[1:]))
+    b_xx, b_xy, b_yy = moments(splits, *(s[splits] for s in sums))
+    a_xx, a_xy, a_yy = moments(n - splits, *(s[n] - s[splits] for s in sums))
     # each side its own level: one effect for both (restricted) against an effect each (free)
     free = b_yy + a_yy - explained(b_xx, b_xy) - explained(a_xx, a_xy)
     one_effect = b_yy + a_yy - explained(b_xx + a_xx, b_xy + a_xy)
     if not np.all(np.isfinite(free)) or not np.all(np.isfinite(one_effect)):
-        return none
+        return before
     f_stat = (one_effect - free) / np.maximum(free / (n - 4), 1e-300)
     best = int(np.argmax(f_stat))
     k = int(splits[best])
@@ -180,9 +180,9 @@ def _before_break(y: np.ndarray, x: np.ndarray, era: np.ndarray) -> np.ndarray:
     rho = float(np.corrcoef(residuals[:-1], residuals[1:])[0, 1]) if np.std(residuals) > 0 else 0.0
     shrink = (1 - rho) / (1 + rho) if np.isfinite(rho) and rho > 0 else 1.0
     if f_stat[best] * shrink < BREAK_CRITICAL_F:
-        return none
-    none[positions[:k]] = True
-    return none
+        return before
+    before[positions[:k]] = True
+    return before
 
 
 def _effect_p(y: np.ndarray, x: np.ndarray, days: np.ndarray) -> float:
