@@ -202,6 +202,12 @@ def _archetype_lines(payload: dict) -> list[str]:
 BASELINE_WORDS = {"previous": "the previous period", "year_ago": "a year before"}
 
 
+def _driver_words(driver: dict, unit: str) -> str:
+    """"event shock -€240 (Road works)": a factor, its contribution and what drove it."""
+    return (f"{driver['factor'].replace('_', ' ')} {fmt(driver['contribution'], unit)}"
+            + (f" ({driver['driver']})" if driver["driver"] else ""))
+
+
 def _why_it_changed(payload: dict) -> list[str]:
     entries = payload.get("why_it_changed") or []
     if not entries:
@@ -219,13 +225,11 @@ def _why_it_changed(payload: dict) -> list[str]:
             if c["delta_z"] is not None and c["delta_z"] * c["delta"] < 0:  # a change against a usual one
                 usual = "" if c.get("usual_delta") is None else f" of {fmt(c['usual_delta'], unit)}"
                 z = f", a {'rise' if c['delta'] > 0 else 'fall'} smaller than the usual one{usual}{z}"
-            drivers = "; ".join(f"{d['factor'].replace('_', ' ')} {fmt(d['contribution'], unit)}"
-                                + (f" ({d['driver']})" if d["driver"] else "") for d in c["top_drivers"]
+            drivers = "; ".join(_driver_words(d, unit) for d in c["top_drivers"]
                                 ) or "unchanged, where every past change was the same non-zero amount"
             within = "".join(f"; within {w['segment']}" + ("" if w["metric_id"] == entry["metric_id"] else
                                                                 f" ({w['metric_id']})")
-                             + f", {w['factor'].replace('_', ' ')} {fmt(w['contribution'], units.get(w['metric_id'], ''))}"
-                             + (f" ({w['driver']})" if w["driver"] else "") for w in c.get("within") or [])
+                             + ", " + _driver_words(w, units.get(w["metric_id"], "")) for w in c.get("within") or [])
             lines.append(f"- **{entry['metric_id']}** {fmt(c['baseline_value'], unit)} → {fmt(c['value'], unit)} vs "
                          f"{BASELINE_WORDS.get(c['baseline'], c['baseline'])} (change {fmt(c['delta'], unit)}{z}, "
                          f"beyond normal variation): {drivers}{within}.")
