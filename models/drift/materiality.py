@@ -13,9 +13,14 @@ MIN_CHANGES = 4         # history changes needed before judging materiality
 # +8,561 a "z -7.9" while its weeks swing by thousands. That spread is shrunk toward the spread of the changes
 # over the short lag (one period, or a week of days), which are many, as if those were this many changes more.
 PRIOR_CHANGES = 4
+# A change within this share of the metric's level is the rounding of its inputs, however steady its history: a
+# price of 0.33 EUR/kWh summed from costs written to four decimals moved by 0.0000002 in a month, "z -5.0"
+# against months that moved by less.
+ROUNDING_SHARE = 1e-6
 
 
-def change_materiality(history, delta: float, lag: int = 1, short_lag: int = 1) -> tuple[float | None, str]:
+def change_materiality(history, delta: float, lag: int = 1, short_lag: int = 1,
+                       threshold: float = MATERIAL_Z) -> tuple[float | None, str]:
     """Robust z of a change against the history's own changes over the same distance.
 
     Parameters
@@ -32,6 +37,8 @@ def change_materiality(history, delta: float, lag: int = 1, short_lag: int = 1) 
     short_lag : int, default 1
         The lag whose changes steady the spread of a longer lag's few (``PRIOR_CHANGES``): one period, or
         seven for days, whose changes from one day to the next are the weekday cycle's.
+    threshold : float, default MATERIAL_Z
+        The ``|z|`` beyond which a change is material.
 
     Returns
     -------
@@ -42,9 +49,10 @@ def change_materiality(history, delta: float, lag: int = 1, short_lag: int = 1) 
         number of changes and ``PRIOR_CHANGES``); None when there are too few of them or
         they never vary.
     verdict : str
-        ``material`` when ``|z| > MATERIAL_Z`` (or, against changes that never vary,
-        when ``delta`` differs from them), ``normal variation`` otherwise, ``unknown``
-        with fewer than ``MIN_CHANGES`` changes.
+        ``material`` when ``|z| > threshold`` (or, against changes that never vary,
+        when ``delta`` differs from them) and ``delta`` differs from their median by more than
+        ``ROUNDING_SHARE`` of the history's median level, ``normal variation`` otherwise,
+        ``unknown`` with fewer than ``MIN_CHANGES`` changes.
     """
     values = np.asarray(history, dtype=float)
     changes, lag = _judged_changes(values, lag)
@@ -56,10 +64,12 @@ def change_materiality(history, delta: float, lag: int = 1, short_lag: int = 1) 
     if len(short) >= MIN_CHANGES:
         prior = robust_spread(short, float(np.median(short)))
         spread = float(np.sqrt((len(changes) * spread ** 2 + PRIOR_CHANGES * prior ** 2) / (len(changes) + PRIOR_CHANGES)))
+    known = values[np.isfinite(values)]
+    rounding = abs(delta - centre) <= ROUNDING_SHARE * float(np.median(np.abs(known)))
     if spread == 0:
-        return None, "material" if delta != centre else "normal variation"
+        return None, "material" if not rounding else "normal variation"
     z = (delta - centre) / spread
-    return float(z), "material" if abs(z) > MATERIAL_Z else "normal variation"
+    return float(z), "material" if abs(z) > threshold and not rounding else "normal variation"
 
 
 def usual_change(history, lag: int = 1) -> float | None:

@@ -25,6 +25,17 @@ def test_changes_that_never_vary_make_any_other_change_material():
     assert change_materiality(history, 2.5) == (None, "material")
 
 
+def test_a_change_within_the_rounding_of_the_inputs_is_not_material_however_steady_the_history():
+    """A price of 0.33 per kWh summed from costs written to four decimals: its months move by ten-millionths,
+    and a month's -0.0000002 was "material" (z -5). Within a millionth of the level it is rounding."""
+    rng = np.random.default_rng(2)
+    history = 0.33 + rng.normal(0, 4e-8, 20)
+    z, verdict = change_materiality(history, -2.2e-7)
+    assert z < -3 and verdict == "normal variation"
+    assert change_materiality(history, -2e-5)[1] == "material"  # 60 parts in a million: a change
+    assert change_materiality([0.33] * 6, 2e-7) == (None, "normal variation")
+
+
 def test_a_year_ago_change_is_judged_against_changes_over_a_year():
     rng = np.random.default_rng(3)
     weeks = np.arange(120)
