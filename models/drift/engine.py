@@ -41,7 +41,7 @@ import pandas as pd
 
 from models.drift.dimension import additive_drift, average_drift, bonferroni_logp, rate_shift_logp, share_shift_logp
 from models.drift.influence import CHANGE_ALPHA, EFFECT_ALPHA, Influence, held_shift_p, influence, significant_effects
-from models.drift.materiality import change_materiality
+from models.drift.materiality import MATERIAL_Z, change_materiality
 from models.drift.seasonal import Profile, YearlyChange, temporal_change, weekday_profile, yearly_change
 from models.drift.shapley import shapley
 from models.drift.shocks import group_shocks, match_event, shock_days
@@ -60,6 +60,9 @@ ROUNDING = 1e-9
 # A deeper level's values slice a scope instead of its children only when tests at this level say they tell
 # the change better (see _chosen_slicing): the children are the hierarchy the owner chose.
 SLICING_ALPHA = 0.01
+# |z| a change needs for its residual to be named after a declared lasting event it coincides with (two-sided
+# 5%): the owner told of the event, so less than MATERIAL_Z's bar, yet more than any month's wobble
+EVENT_Z = 2.0
 ATTRIBUTION_COLUMNS = [
     "budget_id", "metric_id", "grain", "segment_level", "segment_id", "period_start", "baseline", "baseline_start",
     "value", "baseline_value", "delta", "factor", "driver", "path", "contribution", "share_of_delta", "evidence",
@@ -324,30 +327,39 @@ class DriftEngine:
         rest = (v1 - v0) - sum(p.contribution for p in pieces)
         if abs(rest) <= ROUNDING * max(abs(v0), abs(v1), *(abs(p.contribution) for p in pieces)):
             rest = 0.0  # the factors explain it all: what is left is the order floats were summed in
-        # a residual that is most of nothing, or a sliver of the change, is not what the event did
-        during = None if common or rest == 0 or abs(rest) < 0.25 * abs(v1 - v0) else self._event_in_force(node, pair)
-        pieces.append(Piece("residual", common or during, rest,
+        # a residual that is most of nothing, a sliver of the change, or of a change well within the metric's
+        # usual ones (an outdoor temperature's month at a building back from renovation, z -0.8) is not what the
+        # event did; a declared event is told, so a change it coincides with needs a lower bar than "material"
+        around = (None if common or rest == 0 or abs(rest) < 0.25 * abs(v1 - v0)
+                  or self.materiality(metric_id, node, pair, v1 - v0, EVENT_Z)[1] != "material"
+                  else self._lasting_event(node, pair))
+        pieces.append(Piece("residual", common or (around and around[0]), rest,
                             "what the factors above leave" + (
                                 "; the slices' common movement is part of it" if common else "") + (
-                                "; it coincides with a declared event in force through the period, not in the "
-                                "baseline (not estimated: a lasting event is no shock against the days around it)"
-                                if during else "")))
+                                f"; it coincides with a declared event in force through the {around[1]}, not in the "
+                                f"{'baseline' if around[1] == 'period' else 'period'} (not estimated: a lasting event "
+                                "is no shock against the days around it)" if around else "")))
         self._base[key] = pieces
         return pieces
 
-    def _event_in_force(self, node: str, pair: Pair) -> str | None:
-        """"during <event> (<dates>)": a declared event about the scope (no public holiday) over at least half of
-        the current period's days and under half of the baseline's (road works at a depot for a month: each week
-        of it is as late as the one before, so it is no shock, yet it is what a year's change coincides with)."""
+    def _lasting_event(self, node: str, pair: Pair) -> tuple[str, str] | None:
+        """A declared event about the scope (no public holiday) in force over at least half of one period's days and
+        under half of the other's, and which period that is: ("during <event> (<dates>)", "period") when the
+        current period (road works at a depot for a month: each week of it is as late as the one before, so it is
+        no shock, yet it is what a year's change coincides with), ("since <event> (<dates>) ended", "baseline")
+        when the baseline (a building back from two months of renovation)."""
         for event in sorted(self._events, key=lambda e: (e["date"], e["name"])):
             # about the scope itself or a segment it lies in: a depot's road works are not its region's story
             if event.get("kind") == "holiday" or not event_concerns(
                     node, event["level"], event["segment"], self.spec.segments.levels, self.level_of, below=False):
                 continue
             span = pd.date_range(event["date"], event.get("end_date") or event["date"], freq="D")
-            if 2 * len(pair.days1.intersection(span)) >= len(pair.days1) > 2 * len(pair.days0.intersection(span)):
-                end = event.get("end_date") or event["date"]
-                return f"during {event['name']} ({event['date']}..{end})"
+            dates = f"{event['name']} ({event['date']}..{event.get('end_date') or event['date']})"
+            in0, in1 = (len(days.intersection(span)) for days in (pair.days0, pair.days1))
+            if 2 * in1 >= len(pair.days1) > 2 * in0:
+                return f"during {dates}", "period"
+            if 2 * in0 >= len(pair.days0) > 2 * in1:
+                return f"since {dates} ended", "baseline"
         return None
 
     def _shock_pieces(self, flags, y: np.ndarray, weights: np.ndarray | None, node, days0, days1,
@@ -894,7 +906,8 @@ class DriftEngine:
                             "read from text: no daily series to split further"))
         return pieces
 
-    def materiality(self, metric_id: str, node: str, pair: Pair, delta: float) -> tuple[float | None, str]:
+    def materiality(self, metric_id: str, node: str, pair: Pair, delta: float,
+                    threshold: float = MATERIAL_Z) -> tuple[float | None, str]:
         """Robust z of the change against history's changes over the same distance (or one period)."""
         found = self._history.get((metric_id, node))
         if found is None:
@@ -902,7 +915,7 @@ class DriftEngine:
         days, values = found
         history = values[:np.searchsorted(days, np.datetime64(pair.start1, "D"))]  # periods before the current
         return change_materiality(history, delta, 1 if pair.label == "previous" else YEAR_STEPS[pair.grain],
-                                  short_lag=7 if pair.grain == "day" else 1)
+                                  short_lag=7 if pair.grain == "day" else 1, threshold=threshold)
 
     def decompose(self, metric_id: str, node: str, pair: Pair) -> list[dict]:
         """Waterfall rows of one metric x scope x pair (empty when a value is missing)."""

@@ -650,8 +650,8 @@ def test_a_residual_through_a_declared_lasting_event_names_it():
     spec = planted_spec(events=works)
     engine = DriftEngine(spec, frames(spec, days), "month")
     previous, year_ago = default_pairs("month", SEP)
-    assert engine._event_in_force("r1/s0", previous) == "during Road works (2026-09-01..2026-09-30)"
-    assert engine._event_in_force("r1", previous) is None and engine._event_in_force("r2/s1", previous) is None
+    assert engine._lasting_event("r1/s0", previous) == ("during Road works (2026-09-01..2026-09-30)", "period")
+    assert engine._lasting_event("r1", previous) is None and engine._lasting_event("r2/s1", previous) is None
     rows = pd.DataFrame(decompose_budget(spec, frames(spec, days), "month", [previous], metrics=["units"],
                                          scopes=["r1/s0"]))
     residual = rows[rows.factor == "residual"].iloc[0]
@@ -659,4 +659,25 @@ def test_a_residual_through_a_declared_lasting_event_names_it():
     assert abs(residual.contribution) >= 0.25 * abs(residual.delta)
     long_works = [{**works[0], "date": "2026-07-01"}]  # August under the works too: nothing coincides
     spec = planted_spec(events=long_works)
-    assert DriftEngine(spec, frames(spec, days), "month")._event_in_force("r1/s0", previous) is None
+    assert DriftEngine(spec, frames(spec, days), "month")._lasting_event("r1/s0", previous) is None
+
+
+def test_a_residual_after_a_declared_lasting_event_names_its_end():
+    """A store under renovation through August (at 40% less) and back in September: against August, September's
+    rise is the renovation's end, no shock of September's own; the residual names it. Against a year before,
+    when neither month was under it, nothing does; nor does a metric the renovation left alone, whose change is
+    its usual wobble (its residual named the renovation too: z 0.2)."""
+    works = [{"date": "2026-08-01", "end_date": "2026-08-31", "name": "Renovation", "kind": "other",
+              "level": "store", "segment": "s0"}]
+    days = simulate([Effect("mix_shift", dt.date(2026, 8, 1), dt.date(2026, 8, 31), -0.4, ("r1/s0",))], START, END)
+    spec = planted_spec(events=works)
+    previous, year_ago = default_pairs("month", SEP)
+    rows = pd.DataFrame(decompose_budget(spec, frames(spec, days), "month", [previous, year_ago],
+                                         metrics=["units", "satisfaction"], scopes=["r1/s0"]))
+    untouched = rows[(rows.factor == "residual") & (rows.metric_id == "satisfaction")]
+    assert "Renovation" not in " ".join(map(str, untouched["driver"]))
+    residual = rows[(rows.factor == "residual") & (rows.metric_id == "units")].set_index("baseline")
+    assert residual.loc["previous", "driver"] == "since Renovation (2026-08-01..2026-08-31) ended"
+    assert "in force through the baseline, not in the period" in residual.loc["previous", "evidence"]
+    assert residual.loc["previous", "contribution"] >= 0.25 * residual.loc["previous", "delta"] > 0
+    assert "Renovation" not in str(residual.loc["year_ago", "driver"])
