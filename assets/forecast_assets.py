@@ -92,7 +92,7 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
                     # Every scope forecasts from the same origin, so levels stay comparable.
                     scope = scope[scope.period_start <= last]
                     result = forecast_scope(spec, grain, scope, horizon, (level, segment), nodes,
-                                            daily=days.get((level, segment)) if grain == "week" else None)
+                                            daily=days.get((level, segment)) if grain != "day" else None)
                     forecasts += forecast_rows(spec, grain, (level, segment), last, _from_origin(result, scope, last))
                     if grain == "day" and level == "_total":
                         report = track_goals(spec, scope, result, last)

@@ -28,6 +28,7 @@ from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
 from models.forecasting.forecaster import nested_bands
 from models.forecasting.holidays import holiday_adjustment, weekly_from_daily
+from models.forecasting.yearly import period_cycle
 from models.joint_paths import MIN_PAIRS, change_correlation, pair_paths, pair_steps
 from models.spec import BudgetSpec, Metric
 
@@ -42,6 +43,9 @@ HOLIDAY_GRAINS = ("day", "week")
 # Additive aggregates: a period's value is the sum of its days' values.
 ADDITIVE = {"count", "sum"}
 ZERO_WHEN_EMPTY = ADDITIVE | {"distinct_count"}  # aggregates whose value over no events is 0
+# Aggregates whose period value follows its days' level, so a week or month takes its season from the days
+# (a variance's or a distinct count's does not).
+CYCLED = ADDITIVE | {"mean", "min", "max"}
 
 
 def next_period(grain: str, start: dt.date, steps: int = 1) -> dt.date:
@@ -117,8 +121,10 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     nodes : iterable of str
         Every segment path of the budget, to tell which segments' holidays concern ``scope``.
     daily : pandas.DataFrame, optional
-        For weekly forecasts: the scope's complete days (same columns), whose holiday effects a count's or
-        sum's weeks take (see :func:`models.forecasting.holidays.weekly_from_daily`).
+        For weekly and monthly forecasts: the scope's complete days (same columns), whose yearly cycle weeks
+        and months shorter than three years take (see :func:`models.forecasting.yearly.period_cycle`), and
+        whose holiday effects a count's or sum's weeks take (see
+        :func:`models.forecasting.holidays.weekly_from_daily`).
 
     Returns
     -------
@@ -135,7 +141,9 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     has_holidays = spec.holidays or any(e.kind == "holiday" or e.end_date is not None for e in spec.events)
     names = (holiday_names(spec, grain, calendar, starts, scope[1], nodes)
              if grain in HOLIDAY_GRAINS and has_holidays else None)
-    by_day = _daily_holidays(spec, daily, starts, scope[1], nodes) if grain == "week" and names is not None else None
+    days = _daily_series(spec, daily) if grain != "day" and daily is not None and not daily.empty else None
+    by_day = (_daily_holidays(spec, days, starts, scope[1], nodes)
+              if days is not None and grain == "week" and names is not None else None)
     result: dict[str, SeriesForecast] = {}
     seen: dict[str, np.ndarray] = {}
     for metric_id, metric in spec.metrics.items():
@@ -149,10 +157,19 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
             holidays = weekly_from_daily(by_day[0][metric_id], by_day[1], _dates(calendar), _dates(starts), by_day[2])
         else:
             holidays = holiday_adjustment(values, *names, grain=grain) if names is not None else None
-        f = forecast(values if holidays is None else holidays.remove(values), horizon, GRAIN_PERIODS[grain],
-                     paths=PATHS, seed=series_seed(spec.id, metric_id, grain, *scope))
+        signed = may_go_below_zero(spec, metric)
+        floor = 0.0 if not signed and np.nanmin(values) >= 0 else -np.inf
+        yearly = (_yearly_from_days(metric_id, metric, grain, days, calendar, starts, signed)
+                  if days is not None else None)
+        adjusted = values if holidays is None else holidays.remove(values)
+        seed = series_seed(spec.id, metric_id, grain, *scope)
+        f = forecast(adjusted if yearly is None else yearly.remove(adjusted), horizon, GRAIN_PERIODS[grain],
+                     paths=PATHS, seed=seed, signed=signed)
+        if yearly is not None:
+            blind = forecast(adjusted, horizon, GRAIN_PERIODS[grain], paths=PATHS, seed=seed, signed=signed)
+            f = _as_uncertain_as(yearly.restored(f, floor, "yearly cycle of the days"), blind, floor)
         if holidays is not None:
-            f = holidays.restored(f, 0.0 if np.nanmin(values) >= 0 else -np.inf,
+            f = holidays.restored(f, floor,
                                   f"{_calendar_label(spec, holidays.effects)} ({', '.join(holidays.effects)})")
         if grain == "day" and zero_when_empty(metric):
             f = shut(f, starts, closed_weekdays(values, calendar))
@@ -209,6 +226,15 @@ def zero_when_empty(metric: Metric) -> bool:
     return metric.kind == "base" and metric.agg in ZERO_WHEN_EMPTY
 
 
+def may_go_below_zero(spec: BudgetSpec, metric: Metric) -> bool:
+    """Whether the spec lets a base metric's value go below zero (its measure's declared minimum is negative: a
+    temperature), so forecasts are not held at zero where its history happened to stay above it."""
+    if metric.kind != "base" or metric.agg in ("count", "distinct_count", "variance") or metric.measure is None:
+        return False
+    low = spec.measures[metric.measure].min
+    return low is not None and low < 0
+
+
 def empty_periods_as_zero(metric: Metric, values: np.ndarray) -> np.ndarray:
     """A count's, sum's or distinct count's series with its periods without a row (no events: a B2B budget's
     closed weekends) at 0 from its first value on, not gaps to interpolate; other metrics' as they are."""
@@ -232,21 +258,62 @@ def _dates(periods: list) -> list[dt.date]:
     return [pd.Timestamp(p).date() for p in periods]
 
 
-def _daily_holidays(spec: BudgetSpec, daily: pd.DataFrame | None, weeks_ahead: list, node: str,
-                    nodes: Iterable[str]) -> tuple[dict[str, np.ndarray], list[dt.date], dict] | None:
-    """A scope's daily series (metric -> values over its days, no day missing), those days, and the holiday
-    names of every day of them and of the weeks ahead: what weekly forecasts take holiday effects from."""
-    if daily is None or daily.empty:
-        return None
+def _daily_series(spec: BudgetSpec, daily: pd.DataFrame) -> tuple[dict[str, np.ndarray], list[dt.date]]:
+    """A scope's daily series (metric -> values over its days, no day missing) and those days."""
     wide = daily.pivot_table(index="period_start", columns="metric_id", values="value", aggfunc="first")
     days = [d.date() for d in pd.date_range(min(wide.index), max(wide.index), freq="D")]
     wide = wide.reindex(days)
-    ahead = [w + dt.timedelta(days=k) for w in _dates(weeks_ahead) for k in range(7)]
-    past_names, future_names = holiday_names(spec, "day", days, ahead, node, nodes)
-    names = {d: n for d, n in zip(days + ahead, past_names + future_names) if n is not None}
     series = {m: empty_periods_as_zero(spec.metrics[m], wide[m].to_numpy(float)) for m in wide.columns
               if m in spec.metrics}
-    return series, days, names
+    return series, days
+
+
+def _yearly_from_days(metric_id: str, metric: Metric, grain: str, days: tuple[dict[str, np.ndarray], list[dt.date]],
+                      calendar: list, starts: list, signed: bool):
+    """A weekly or monthly series' yearly cycle from its days, while it is too short for the forecaster to see
+    the season itself (three cycles: :func:`models.forecasting.seasonality.is_seasonal`)."""
+    series, day_list = days
+    if metric.kind != "base" or metric.agg not in CYCLED or metric_id not in series:
+        return None
+    if len(calendar) >= 3 * GRAIN_PERIODS[grain][0]:
+        return None
+
+    def bounds(first) -> tuple[dt.date, dt.date]:
+        first = pd.Timestamp(first).date()
+        return first, next_period(grain, first) - dt.timedelta(days=1)
+
+    return period_cycle(series[metric_id], day_list, [bounds(p) for p in calendar], [bounds(p) for p in starts],
+                        summed=is_additive(metric), signed=signed)
+
+
+def _as_uncertain_as(f, blind, floor: float):
+    """``f`` with bands no narrower than ``blind``'s (the forecast without the yearly cycle), around ``f``'s own
+    point forecast, and its paths spread to match. A cycle read off one or two years sharpens where the months
+    are headed, not how sure that is: the demo's months forecast with it from March to October 2026 missed by
+    a fifth less, yet their 95% bands held 70% of the months (89% without it) until kept this wide."""
+    def wider(band, blind_band, below: bool):
+        reach = f.mean - (blind.mean - blind_band) if below else f.mean + (blind_band - blind.mean)
+        return np.maximum(np.fmin(band, reach) if below else np.fmax(band, reach), floor)
+
+    lo95, hi95 = wider(f.lo95, blind.lo95, True), wider(f.hi95, blind.hi95, False)
+    paths = f.paths
+    if paths is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stretch = np.where(f.hi95 > f.lo95, (hi95 - lo95) / (f.hi95 - f.lo95), 1.0)
+        paths = np.maximum(f.mean + (paths - f.mean) * np.maximum(stretch, 1.0), floor)
+    return dataclasses.replace(f, lo95=lo95, hi95=hi95, paths=paths, lo80=wider(f.lo80, blind.lo80, True),
+                               hi80=wider(f.hi80, blind.hi80, False))
+
+
+def _daily_holidays(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt.date]], weeks_ahead: list,
+                    node: str, nodes: Iterable[str]) -> tuple[dict[str, np.ndarray], list[dt.date], dict]:
+    """A scope's daily series, their days, and the holiday names of every day of them and of the weeks ahead:
+    what weekly forecasts take holiday effects from."""
+    series, day_list = days
+    ahead = [w + dt.timedelta(days=k) for w in _dates(weeks_ahead) for k in range(7)]
+    past_names, future_names = holiday_names(spec, "day", day_list, ahead, node, nodes)
+    names = {d: n for d, n in zip(day_list + ahead, past_names + future_names) if n is not None}
+    return series, day_list, names
 
 
 def holiday_names(spec: BudgetSpec, grain: str, periods: list, ahead: list, node: str = "_total",

@@ -1,10 +1,11 @@
 """``budgetlens bench intervals``: the forecaster on simulated daily series whose futures are known.
 
 M4 scores step by step; goal tracking reads totals over many days from the forecast's joint paths,
-and a budget's daily series can be short with a long horizon ahead. Nine kinds of daily series (noise
+and a budget's daily series can be short with a long horizon ahead. Ten kinds of daily series (noise
 around a level, counts, AR(1), a random walk, a weekly season, a trend, a slowly moving level under
-noise, a yearly season of volumes and of counts), each forecast from ``history`` days for ``horizon``
-days ahead (default half the history), asked for the pipeline's weekly and yearly cycles:
+noise, a yearly season of volumes and of counts, a temperature's season under lasting spells), each
+forecast from ``history`` days for ``horizon`` days ahead (default half the history), asked for the
+pipeline's weekly and yearly cycles:
 MASE and MSIS step by step, and the coverage and interval score of the 95% interval of the horizon's
 total.
 """
@@ -21,7 +22,8 @@ from models.forecasting import forecast
 from models.forecasting.accuracy import interval_score, mase, msis
 from orchestration.bench_m4 import PATH_DRAWS, one_blas_thread
 
-KINDS = ("noise", "counts", "ar1", "random_walk", "weekly", "trend", "level_and_noise", "yearly", "yearly_counts")
+KINDS = ("noise", "counts", "ar1", "random_walk", "weekly", "trend", "level_and_noise", "yearly", "yearly_counts",
+         "yearly_weather")
 PERIOD = 7
 PERIODS = (PERIOD, 365)  # what the pipeline asks of daily series: a weekly and a yearly cycle, each tested
 
@@ -48,6 +50,14 @@ def simulate(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
         return 10 + 0.05 * t + rng.normal(0, 1, n)
     if kind == "level_and_noise":
         return 30 + np.cumsum(rng.normal(0, 0.3, n)) + rng.normal(0, 2, n)
+    if kind == "yearly_weather":
+        # a temperature: a yearly wave under spells of weather that last (AR(1) anomalies at 0.85 a day)
+        shocks = rng.normal(0, 1.5, n)
+        spells = np.empty(n)
+        spells[0] = shocks[0] / np.sqrt(1 - 0.85 ** 2)
+        for i in range(1, n):
+            spells[i] = 0.85 * spells[i - 1] + shocks[i]
+        return 10 - 9 * np.cos(2 * np.pi * (t - rng.integers(0, 365)) / 365.25) + spells
     # a season of volumes (+-25% over the year, its peak on a random day) with a weekend lift
     season = 1 + 0.25 * np.sin(2 * np.pi * (t - rng.integers(0, 365)) / 365.25)
     weekly = np.where(t % PERIOD >= 5, 1.2, 1.0)

@@ -183,7 +183,8 @@ def _candidates(y: np.ndarray, horizon: int, periods: tuple[int, ...]):
     return found
 
 
-def forecast(y, horizon: int, periods: tuple[int, ...] = (), *, paths: int = 0, seed: int = 0) -> Forecast:
+def forecast(y, horizon: int, periods: tuple[int, ...] = (), *, paths: int = 0, seed: int = 0,
+             signed: bool = False) -> Forecast:
     """Forecast ``horizon`` steps of one series with 80% and 95% intervals.
 
     Parameters
@@ -200,11 +201,14 @@ def forecast(y, horizon: int, periods: tuple[int, ...] = (), *, paths: int = 0, 
     paths : int
         When positive, also draw this many joint future paths (for sums over
         the horizon and probabilities of reaching a goal), seeded by ``seed``.
+    signed : bool
+        The series may go below zero whatever its history shows (a temperature whose months were all mild):
+        its forecasts are not held at zero, and a yearly cycle is one of differences, not ratios.
 
     Returns
     -------
     Forecast
-        Non-negative series get non-negative forecasts and bounds.
+        Non-negative series (unless ``signed``) get non-negative forecasts and bounds.
     """
     if int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
@@ -218,9 +222,9 @@ def forecast(y, horizon: int, periods: tuple[int, ...] = (), *, paths: int = 0, 
         return Forecast(flat, flat, flat, flat, flat, "constant", season,
                         paths=np.tile(flat, (paths, 1)) if paths > 0 else None)
 
-    yearly = _yearly(y, horizon, periods)
+    yearly = _yearly(y, horizon, periods, signed)
     if yearly is not None:
-        return _with_yearly(yearly, y, horizon, periods, paths, seed)
+        return _with_yearly(yearly, y, horizon, periods, paths, seed, signed)
     found = _candidates(y, horizon, periods)
     scores: dict[str, float] = {}
     if "direct_ar" in found and _seasonal_lags(n, horizon, periods):
@@ -236,7 +240,7 @@ def forecast(y, horizon: int, periods: tuple[int, ...] = (), *, paths: int = 0, 
                                      y, horizon, season)
     else:
         best, mean, quantiles = _median(found, y, horizon, season)
-    nonnegative = bool(np.all(y >= 0))
+    nonnegative = not signed and bool(np.all(y >= 0))
     if nonnegative:
         mean, quantiles = np.maximum(mean, 0), np.maximum(quantiles, 0)
     lo95, lo80, hi80, hi95 = nested_bands(mean, *quantiles)
@@ -255,21 +259,22 @@ def nested_bands(mean: np.ndarray, lo95: np.ndarray, lo80: np.ndarray, hi80: np.
     return np.fmin(lo95, lo80), lo80, hi80, np.fmax(hi95, hi80)
 
 
-def _yearly(y: np.ndarray, horizon: int, periods: tuple[int, ...]) -> YearlyAdjustment | None:
+def _yearly(y: np.ndarray, horizon: int, periods: tuple[int, ...], signed: bool) -> YearlyAdjustment | None:
     """The series' yearly cycle, when the caller asks for one (a period of ``YEAR``) and no model of the
     forecaster sees it: the direct AR on a full year of lags does, and intermittent series are left as they are."""
     if YEAR not in periods or _ar_lags(len(y), horizon, periods) == YEAR + 1:
         return None
     if bool(np.all(y >= 0)) and np.mean(y == 0) >= INTERMITTENT_SHARE:
         return None
-    return yearly_adjustment(y, horizon)
+    return yearly_adjustment(y, horizon, signed)
 
 
 def _with_yearly(yearly: YearlyAdjustment, y: np.ndarray, horizon: int, periods: tuple[int, ...], paths: int,
-                 seed: int) -> Forecast:
+                 seed: int, signed: bool) -> Forecast:
     """Forecast the series without its yearly cycle, then put the cycle back on every figure."""
-    inner = forecast(yearly.remove(y), horizon, tuple(p for p in periods if p != YEAR), paths=paths, seed=seed)
-    return yearly.restored(inner, 0.0 if np.all(y >= 0) else -np.inf, "yearly cycle")
+    inner = forecast(yearly.remove(y), horizon, tuple(p for p in periods if p != YEAR), paths=paths, seed=seed,
+                     signed=signed)
+    return yearly.restored(inner, 0.0 if not signed and np.all(y >= 0) else -np.inf, "yearly cycle")
 
 
 def _run(found, name, y, horizon, season):

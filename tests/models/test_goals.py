@@ -420,3 +420,73 @@ def test_a_declared_event_still_going_on_is_carried_to_its_end_and_not_past_it()
         plain = forecast_scope(marketing().model_copy(update={"goals": [], "events": [event]}), "day", history, 20,
                                ("channel", "ppc"), ["ppc", "tv"])["spend"]
         assert "known events" not in plain.method
+
+
+def _heating(days: list[dt.date], rng) -> tuple[np.ndarray, np.ndarray]:
+    """A building's daily kWh (base load plus heating below 15 C) and the day's mean temperature: a yearly wave
+    under weather that lasts (AR(1) anomalies at 0.8 a day)."""
+    anomaly = np.zeros(len(days))
+    for i in range(1, len(days)):
+        anomaly[i] = 0.8 * anomaly[i - 1] + rng.normal(0, 1.5)
+    doy = np.array([d.timetuple().tm_yday for d in days])
+    temp = 10 - 9 * np.cos(2 * np.pi * (doy - 20) / 365.25) + anomaly
+    kwh = (1200 + 150 * np.maximum(0, 15 - temp)) * np.exp(rng.normal(0, 0.05, len(days)))
+    return kwh, temp
+
+
+def _heating_spec() -> BudgetSpec:
+    from models.spec import parse_spec
+
+    return parse_spec({
+        "id": "campus", "name": "Campus", "owner": "tests", "reporting_grain": "month",
+        "allocation": {"amount": 1e6, "currency": "EUR", "period": "year"}, "value_chain": ["use"],
+        "segments": {"levels": ["building"]},
+        "measures": {"kwh": {"min": 0}, "outdoor_c": {"min": -40, "max": 50}},
+        "metrics": {"kwh": {"measure": "kwh", "agg": "sum", "step": "use", "roles": ["north_star"]},
+                    "temp": {"measure": "outdoor_c", "agg": "mean", "step": "use"}},
+        "source": {"kind": "demo", "scenario": "planted_shop"},
+    })
+
+
+def _by_month(daily: pd.DataFrame, how: str) -> pd.DataFrame:
+    month = daily["period_start"].map(lambda d: d.replace(day=1))
+    grouped = daily.groupby(["metric_id", month])["value"].agg(how).reset_index()
+    return grouped.rename(columns={"period_start": "period_start"})
+
+
+def test_months_too_few_for_a_season_take_the_yearly_cycle_of_their_days():
+    """Two years of a heating bill: 24 months hold two cycles, the seasonality test asks for three, so every
+    month ahead was forecast at October's level (a January of 100,000 kWh as 47,000). The days hold the season;
+    the months take it from them: the winter ahead rises, and lands inside the bands. Over six budgets: errors
+    a third of the blind forecast's (measured over 30: kWh 9,100 against 28,700, temperature 1.3 against 5.1
+    degrees). The bands stay as wide as the blind forecast's (held 88% and 83% of the months narrower; 99% and
+    100% now: wider than they need be here, see :func:`models.projections._as_uncertain_as`)."""
+    spec, cut = _heating_spec(), dt.date(2026, 11, 1)
+    january = 2  # Nov, Dec, Jan, Feb
+    inside, lows, errors = [], [], {"kwh": [], "temp": []}
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        days = [dt.date(2024, 11, 1) + dt.timedelta(d) for d in range(730 + 120)]  # to 2027-02-28
+        kwh, temp = _heating(days, rng)
+        daily = pd.concat([pd.DataFrame({"metric_id": "kwh", "period_start": days, "value": kwh}),
+                           pd.DataFrame({"metric_id": "temp", "period_start": days, "value": temp})])
+        months = pd.concat([_by_month(daily[daily.metric_id == "kwh"], "sum"),
+                            _by_month(daily[daily.metric_id == "temp"], "mean")])
+        history = months[months["period_start"] < cut]
+        actual = months[months["period_start"] >= cut].set_index(["metric_id", "period_start"])
+        observed = daily[daily["period_start"].map(lambda d: d < cut)]
+        alone = forecast_scope(spec, "month", history, 4, ("_total", "_total"))
+        found = forecast_scope(spec, "month", history, 4, ("_total", "_total"), daily=observed)
+        for metric in ("kwh", "temp"):
+            truth = actual.loc[metric]["value"].to_numpy()
+            assert found[metric].method.endswith("+ yearly cycle of the days")
+            inside += list((found[metric].lo95 <= truth) & (truth <= found[metric].hi95))
+            errors[metric].append((np.abs(found[metric].mean - truth).mean(), np.abs(alone[metric].mean - truth).mean()))
+        assert found["kwh"].mean[january] > 1.25 * history[history.metric_id == "kwh"]["value"].iloc[-1]
+        lows.append(found["temp"].lo95.min())
+    for metric, pairs in errors.items():
+        error, blind = np.mean(pairs, axis=0)
+        assert error < 0.5 * blind, (metric, error, blind)
+    assert np.mean(inside) >= 0.9
+    # a temperature's measure may go below zero: its bands are not held at 0 where its months stayed above it
+    assert np.mean(np.array(lows) < 0) >= 0.5 and min(lows) < -0.5
