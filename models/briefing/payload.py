@@ -23,7 +23,7 @@ from models.allocation import NOT_ESTIMATED
 from models.drift.engine import ROUNDING
 from models.drift.materiality import change_materiality, usual_change
 from models.goals import CURRENT_RATE_DAYS, is_partial, partial_verdict, unseen_days
-from models.projections import YEAR_STEPS, next_period
+from models.projections import YEAR_STEPS, may_go_below_zero, next_period
 from models.spec import BudgetSpec
 
 SIGNIFICANT_DIGITS = 10  # floating-point sums carry noise in the last digits; nobody should read it
@@ -71,10 +71,11 @@ def _date(value) -> str | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
 
 
-def _pct(new: float | None, old: float | None, kind: str) -> float | None:
-    """Relative change, only where it means something: a positive base, and not a composite score (its zero is
-    arbitrary: a z-scored score going from -0.09 to -0.61 is not a change of -604%)."""
-    if new is None or old is None or old <= 0 or kind == "composite":
+def _pct(new: float | None, old: float | None, ratio_scale: bool) -> float | None:
+    """Relative change, only where it means something: a positive base, on a scale whose zero is no arbitrary
+    point (not a composite score: a z-scored score going from -0.09 to -0.61 is not a change of -604%; nor a
+    measure that may go below zero: an outdoor temperature going from 12.8 to 10.4 C is not -18%)."""
+    if new is None or old is None or old <= 0 or not ratio_scale:
         return None
     return (new - old) / old
 
@@ -138,6 +139,7 @@ def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: 
         # judged against the complete periods before the one reported, as the drift stage judges it
         z, verdict = (None, "unknown") if change is None else change_materiality(
             series[series.index < period].to_numpy(float), change)
+        ratio_scale = metric.kind != "composite" and not may_go_below_zero(spec, metric)
         figures.append({
             "metric_id": metric_id,
             "name": metric.name or metric_id.replace("_", " "),
@@ -154,10 +156,10 @@ def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: 
             "previous_period_start": previous_period.isoformat() if previous_period else None,
             "previous_value": previous,
             "change": change,
-            "change_pct": _pct(current, previous, metric.kind),
+            "change_pct": _pct(current, previous, ratio_scale),
             "year_ago_value": year_ago,
             "year_ago_change": None if current is None or year_ago is None else current - year_ago,
-            "year_ago_change_pct": _pct(current, year_ago, metric.kind),
+            "year_ago_change_pct": _pct(current, year_ago, ratio_scale),
             "change_z": None if z is None else round(z, 2),
             "confidence": (confidence if confidence is not None and metric.kind == "qualitative"
                            else "measured" if current is not None else "unavailable"),

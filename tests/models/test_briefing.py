@@ -325,6 +325,19 @@ def test_a_budget_whose_allocation_could_not_be_estimated_says_why():
     assert "impossible" not in text
 
 
+def test_changes_of_a_measure_that_may_go_below_zero_are_shown_in_units():
+    """An outdoor temperature from 12.8 to 10.4 C is no change of -18%: a scale whose zero is arbitrary (the spec
+    lets the measure go below it) has no relative changes, even from a positive base."""
+    measure = SPEC.metrics["spend"].measure
+    signed = SPEC.model_copy(update={"measures": {**SPEC.measures, measure: SPEC.measures[measure].model_copy(
+        update={"min": -40.0})}})
+    for spec, relative in ((SPEC, True), (signed, False)):
+        figure = next(m for m in build_payload(spec, inputs(monthly_values(1000.0)))["metrics"]
+                      if m["metric_id"] == "spend")
+        assert figure["change"] is not None and (figure["change_pct"] is not None) is relative
+        assert (figure["year_ago_change_pct"] is not None) is relative
+
+
 def test_changes_from_a_non_positive_base_are_shown_in_units_not_as_a_percentage():
     values = monthly_values(1000.0)
     months = sorted(values.loc[values["grain"] == "month", "period_start"].unique())
