@@ -262,7 +262,8 @@ def _daily_series(spec: BudgetSpec, daily: pd.DataFrame) -> tuple[dict[str, np.n
     """A scope's daily series (metric -> values over its days, no day missing) and those days."""
     # unstack, not pivot_table, which groups to aggregate where a day holds one value of each metric: 1.9 ms
     # instead of 3.0 for 8 metrics over 700 days (measured)
-    wide = daily.drop_duplicates(["period_start", "metric_id"]).set_index(["period_start", "metric_id"])["value"].unstack()
+    keys = ["period_start", "metric_id"]
+    wide = daily.drop_duplicates(keys).set_index(keys)["value"].unstack()
     days = [d.date() for d in pd.date_range(min(wide.index), max(wide.index), freq="D")]
     wide = wide.reindex(days)
     series = {m: empty_periods_as_zero(spec.metrics[m], wide[m].to_numpy(float)) for m in wide.columns

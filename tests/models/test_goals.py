@@ -481,7 +481,8 @@ def test_months_too_few_for_a_season_take_the_yearly_cycle_of_their_days():
             truth = actual.loc[metric]["value"].to_numpy()
             assert found[metric].method.endswith("+ yearly cycle of the days")
             inside += list((found[metric].lo95 <= truth) & (truth <= found[metric].hi95))
-            errors[metric].append((np.abs(found[metric].mean - truth).mean(), np.abs(alone[metric].mean - truth).mean()))
+            errors[metric].append((np.abs(found[metric].mean - truth).mean(),
+                                   np.abs(alone[metric].mean - truth).mean()))
         assert found["kwh"].mean[january] > 1.25 * history[history.metric_id == "kwh"]["value"].iloc[-1]
         lows.append(found["temp"].lo95.min())
     for metric, pairs in errors.items():
