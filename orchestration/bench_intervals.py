@@ -28,6 +28,15 @@ PERIOD = 7
 PERIODS = (PERIOD, 365)  # what the pipeline asks of daily series: a weekly and a yearly cycle, each tested
 
 
+def _ar1(shocks: np.ndarray, phi: float, first: float) -> np.ndarray:
+    """``y[0] = first``, ``y[i] = phi * y[i - 1] + shocks[i]``."""
+    y = np.empty(len(shocks))
+    y[0] = first
+    for i in range(1, len(shocks)):
+        y[i] = phi * y[i - 1] + shocks[i]
+    return y
+
+
 def simulate(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
     """One daily series of ``kind``, ``n`` days long."""
     t = np.arange(n)
@@ -37,11 +46,7 @@ def simulate(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.poisson(3, n).astype(float)
     if kind == "ar1":
         shocks = rng.normal(0, 2, n)
-        y = np.empty(n)
-        y[0] = shocks[0]
-        for i in range(1, n):
-            y[i] = 0.7 * y[i - 1] + shocks[i]
-        return 20 + y
+        return 20 + _ar1(shocks, 0.7, shocks[0])
     if kind == "random_walk":
         return 50 + np.cumsum(rng.normal(0, 1, n))
     if kind == "weekly":
@@ -53,10 +58,7 @@ def simulate(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
     if kind == "yearly_weather":
         # a temperature: a yearly wave under spells of weather that last (AR(1) anomalies at 0.85 a day)
         shocks = rng.normal(0, 1.5, n)
-        spells = np.empty(n)
-        spells[0] = shocks[0] / np.sqrt(1 - 0.85 ** 2)
-        for i in range(1, n):
-            spells[i] = 0.85 * spells[i - 1] + shocks[i]
+        spells = _ar1(shocks, 0.85, shocks[0] / np.sqrt(1 - 0.85 ** 2))  # started at its stationary spread
         return 10 - 9 * np.cos(2 * np.pi * (t - rng.integers(0, 365)) / 365.25) + spells
     # a season of volumes (+-25% over the year, its peak on a random day) with a weekend lift
     season = 1 + 0.25 * np.sin(2 * np.pi * (t - rng.integers(0, 365)) / 365.25)
