@@ -142,8 +142,8 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     names = (holiday_names(spec, grain, calendar, starts, scope[1], nodes)
              if grain in HOLIDAY_GRAINS and has_holidays else None)
     days = _daily_series(spec, daily) if grain != "day" and daily is not None and not daily.empty else None
-    by_day = (_daily_holidays(spec, days, starts, scope[1], nodes)
-              if days is not None and grain == "week" and names is not None else None)
+    day_names = (_day_holiday_names(spec, days[1], starts, scope[1], nodes)
+                 if days is not None and grain == "week" and names is not None else None)
     result: dict[str, SeriesForecast] = {}
     seen: dict[str, np.ndarray] = {}
     for metric_id, metric in spec.metrics.items():
@@ -153,8 +153,8 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         # warehouse vs a rebuild); optimisers amplify that, so the forecast sees 10 significant digits.
         values = _significant(wide[metric_id].to_numpy(float))
         values = seen[metric_id] = empty_periods_as_zero(metric, values)
-        if by_day is not None and is_additive(metric) and metric_id in by_day[0]:
-            holidays = weekly_from_daily(by_day[0][metric_id], by_day[1], _dates(calendar), _dates(starts), by_day[2])
+        if day_names is not None and is_additive(metric) and metric_id in days[0]:
+            holidays = weekly_from_daily(days[0][metric_id], days[1], _dates(calendar), _dates(starts), day_names)
         else:
             holidays = holiday_adjustment(values, *names, grain=grain) if names is not None else None
         signed = may_go_below_zero(spec, metric)
@@ -308,15 +308,13 @@ def _as_uncertain_as(f, blind, floor: float):
                                hi80=wider(f.hi80, blind.hi80, False))
 
 
-def _daily_holidays(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt.date]], weeks_ahead: list,
-                    node: str, nodes: Iterable[str]) -> tuple[dict[str, np.ndarray], list[dt.date], dict]:
-    """A scope's daily series, their days, and the holiday names of every day of them and of the weeks ahead:
+def _day_holiday_names(spec: BudgetSpec, days: list[dt.date], weeks_ahead: list, node: str,
+                       nodes: Iterable[str]) -> dict:
+    """Day -> holiday name(s) about ``node``, for the daily history's days and the days of the weeks ahead:
     what weekly forecasts take holiday effects from."""
-    series, day_list = days
     ahead = [w + dt.timedelta(days=k) for w in _dates(weeks_ahead) for k in range(7)]
-    past_names, future_names = holiday_names(spec, "day", day_list, ahead, node, nodes)
-    names = {d: n for d, n in zip(day_list + ahead, past_names + future_names) if n is not None}
-    return series, day_list, names
+    past_names, future_names = holiday_names(spec, "day", days, ahead, node, nodes)
+    return {d: n for d, n in zip(days + ahead, past_names + future_names) if n is not None}
 
 
 def holiday_names(spec: BudgetSpec, grain: str, periods: list, ahead: list, node: str = "_total",
