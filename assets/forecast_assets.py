@@ -19,10 +19,10 @@ BACKTEST_GRAIN, BACKTEST_HORIZON, BACKTEST_ORIGINS = "week", 4, 4
 FORECAST_COLUMNS = ["budget_id", "metric_id", "grain", "segment_level", "segment_id", "origin_period", "step",
                     "period_start", "period_end", "value", "lo80", "hi80", "lo95", "hi95", "method",
                     "history_points", "provenance"]
-GOAL_COLUMNS = ["budget_id", "goal_id", "metric_id", "aggregation", "window_start", "deadline", "as_of", "days_left",
-                "target", "observed_to_date", "projected", "projected_lo95", "projected_hi95", "probability", "gap",
-                "required_daily_rate", "current_daily_rate", "current_rate_days", "binding_input", "status",
-                "data_from", "unseen_days", "provenance"]
+GOAL_COLUMNS = ["budget_id", "goal_id", "kind", "metric_id", "direction", "aggregation", "window_start", "deadline",
+                "as_of", "days_left", "target", "observed_to_date", "projected", "projected_lo95", "projected_hi95",
+                "probability", "gap", "required_daily_rate", "current_daily_rate", "current_rate_days",
+                "binding_input", "status", "data_from", "unseen_days", "provenance"]
 CONSTRAINT_COLUMNS = ["budget_id", "goal_id", "input_metric", "projected", "required", "required_change",
                       "historical_p95_change", "historical_max_change", "status"]
 
@@ -59,7 +59,8 @@ def _backtest(spec, history: pd.DataFrame) -> list[dict]:
                                  "formula applied to forecast components (main.metric_forecasts)."),
         dg.AssetSpec("goal_tracking", deps=[dg.AssetKey("metric_values")], kinds={"python", "scipy", "duckdb"},
                      owners=["team:budget-owners"], group_name="predictive",
-                     description="Each goal's projection at its deadline, probability of reaching the target, gap "
+                     description="Each goal's and allocation period's projection at its deadline, probability of "
+                                 "reaching the target (staying within the allocation), gap "
                                  "and required run-rate (main.goal_tracking), and the constraint analysis: the "
                                  "input values the target requires, against the changes history has shown "
                                  "(main.goal_constraints)."),
@@ -82,6 +83,7 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
             history = _history(conn, spec, levels)
             backtest += _backtest(spec, history)
             days = {key: rows for key, rows in history[history.grain == "day"].groupby(["segment_level", "segment_id"])}
+            totals = {}  # grain -> the budget total's (history, forecasts, origin), for its goals
             for grain in GRAINS:
                 at_grain = history[history.grain == grain]
                 if at_grain.empty:
@@ -94,10 +96,14 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
                     result = forecast_scope(spec, grain, scope, horizon, (level, segment), nodes,
                                             daily=days.get((level, segment)) if grain != "day" else None)
                     forecasts += forecast_rows(spec, grain, (level, segment), last, _from_origin(result, scope, last))
-                    if grain == "day" and level == "_total":
-                        report = track_goals(spec, scope, result, last)
-                        goals += report.tracking
-                        constraints += report.constraints
+                    if level == "_total":
+                        totals[grain] = (scope, result, last)
+            if "day" in totals:
+                scope, result, last = totals["day"]
+                monthly = totals["month"][1] if "month" in totals else None
+                report = track_goals(spec, scope, result, last, monthly)
+                goals += report.tracking
+                constraints += report.constraints
         replace_table(conn, "main.metric_forecasts", pd.DataFrame(forecasts, columns=FORECAST_COLUMNS))
         replace_table(conn, "main.goal_tracking", pd.DataFrame(goals, columns=GOAL_COLUMNS))
         replace_table(conn, "main.goal_constraints", pd.DataFrame(constraints, columns=CONSTRAINT_COLUMNS))

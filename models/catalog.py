@@ -112,7 +112,8 @@ def budgets(specs: list[BudgetSpec]) -> pd.DataFrame:
     return pd.DataFrame([{
         "budget_id": s.id, "name": s.name, "owner": s.owner, "description": s.description,
         "allocation_amount": s.allocation.amount, "currency": s.allocation.currency,
-        "allocation_period": s.allocation.period, "reporting_grain": s.reporting_grain, "timezone": s.clock,
+        "allocation_period": s.allocation.period, "allocation_metric": s.allocation_metric,
+        "fiscal_year_start": s.allocation.fiscal_year_start, "reporting_grain": s.reporting_grain, "timezone": s.clock,
         "segment_levels": ",".join(s.segments.levels), "value_chain": ",".join(s.value_chain),
         "north_star": s.north_star, "source_kind": s.source.kind,
     } for s in specs])

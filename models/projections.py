@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.closed_days import closed_weekdays, shut
+from models.budget_periods import budget_goals
+from models.closed_days import closed_holidays, closed_weekdays, shut
 from models.event_scope import event_concerns
 from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
@@ -68,9 +69,12 @@ def periods_between(grain: str, first, last) -> list:
 
 
 def horizon_for(spec: BudgetSpec, grain: str, last_start: dt.date) -> int:
-    """Steps from the period after ``last_start`` to the end of the latest goal (at least the default)."""
+    """Steps from the period after ``last_start`` to the end of the latest goal or allocation period (at least
+    the default)."""
     steps = DEFAULT_HORIZON[grain]
-    for goal in spec.goals:
+    # a week's or month's data may run on to the end of the next, incomplete period: its allocation periods too
+    today = last_start if grain == "day" else next_period(grain, last_start, 2) - dt.timedelta(days=1)
+    for goal in budget_goals(spec, today):
         needed = 0
         while next_period(grain, last_start, needed + 1) <= goal.deadline:
             needed += 1
@@ -172,7 +176,9 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
             f = holidays.restored(f, floor,
                                   f"{_calendar_label(spec, holidays.effects)} ({', '.join(holidays.effects)})")
         if grain == "day" and zero_when_empty(metric):
-            f = shut(f, starts, closed_weekdays(values, calendar))
+            closed = closed_weekdays(values, calendar)
+            shut_on = closed_holidays(values, calendar, names[0], closed) if names is not None else set()
+            f = shut(f, starts, closed, (names[1], shut_on) if shut_on else ((), frozenset()))
         result[metric_id] = SeriesForecast(metric_id, f.method, int(np.isfinite(values).sum()), starts,
                                            f.mean, f.lo80, f.hi80, f.lo95, f.hi95, f.paths)
     composed = {m: e for m, e in base_expressions(spec).items() if all(n in result for n in references(e))}
@@ -337,8 +343,10 @@ def holiday_names(spec: BudgetSpec, grain: str, periods: list, ahead: list, node
             days = [d.date() for d in pd.date_range(event.date, event.end_date, freq="D")]
         else:
             continue
+        # a holiday's substitute day off (Boxing Day (observed) on the Monday) is the holiday itself to the business
+        label = event.name.replace(" (observed)", "") if event.kind == "holiday" else event.name
         for day in days:
-            on.setdefault(day - dt.timedelta(days=day.weekday()) if grain == "week" else day, set()).add(event.name)
+            on.setdefault(day - dt.timedelta(days=day.weekday()) if grain == "week" else day, set()).add(label)
 
     def name(start: dt.date) -> str | None:
         return ", ".join(sorted(on[start])) if start in on else None

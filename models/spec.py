@@ -27,6 +27,7 @@ NAME_RE = r"^[a-z][a-z0-9_]{0,62}$"
 Name = Annotated[str, Field(pattern=NAME_RE, description="lower_snake_case identifier")]
 
 Grain = Literal["day", "week", "month"]
+ALLOCATION_GOAL_PREFIX = "allocation_"
 Role = Literal["input", "output", "leading", "lagging", "diagnostic", "north_star"]
 Classification = Literal[
     "qualitative", "quantitative", "vanity", "actionable", "efficiency",
@@ -63,6 +64,10 @@ class Allocation(_Strict):
     amount: float = Field(gt=0)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     period: Literal["month", "quarter", "year"]
+    metric: Name | None = Field(default=None, description=(
+        "the summed metric spent against the allocation; default the one base sum metric in its currency"))
+    fiscal_year_start: int = Field(default=1, ge=1, le=12, description=(
+        "month the budget's year begins (4: April to March); its quarters count from it"))
 
 
 class Segments(_Strict):
@@ -192,6 +197,9 @@ class Goal(_Strict):
     start: dt.date | None = None
     aggregation: Literal["total", "average", "last"] = Field(
         default="total", description="how the metric over start..deadline is compared to the target")
+    direction: Literal["at_least", "at_most"] | None = Field(default=None, description=(
+        "a target to reach (at_least) or a ceiling (at_most); default from the metric: at_most when it is "
+        "favourable down"))
 
 
 class Action(_Strict):
@@ -501,6 +509,23 @@ class BudgetSpec(_Strict):
         return found
 
     @property
+    def allocation_metric(self) -> str | None:
+        """The metric spent against the allocation: the named one, else the one base sum metric whose unit
+        (its own or its measure's) is the allocation's currency; none when there is no such single metric."""
+        if self.allocation.metric is not None:
+            return self.allocation.metric
+        currency = self.allocation.currency
+        found = [m for m, metric in self.metrics.items() if metric.kind == "base" and metric.agg == "sum"
+                 and (metric.unit or self.measures[metric.measure].unit) == currency]
+        return found[0] if len(found) == 1 else None
+
+    def is_ceiling(self, goal: Goal) -> bool:
+        """True when the goal's target is a most (spend within it), from its direction or else its metric."""
+        if goal.direction is not None:
+            return goal.direction == "at_most"
+        return self.metrics[goal.metric].favourable == "down"
+
+    @property
     def north_star(self) -> str:
         return next(m for m, metric in self.metrics.items() if "north_star" in metric.roles)
 
@@ -635,6 +660,13 @@ def _cross_check(spec: BudgetSpec) -> list[tuple[str, str]]:
     _unique_ids([r.id for r in spec.rules], "rules", problems)
     for i, goal in enumerate(spec.goals):
         known_metric(goal.metric, f"goals.{i}.metric")
+        if goal.id.startswith(ALLOCATION_GOAL_PREFIX):
+            problems.append((f"goals.{i}.id", f"ids starting {ALLOCATION_GOAL_PREFIX!r} are the allocation's "
+                                              "periods, tracked as goals of their own; pick another id"))
+    spent = spec.allocation.metric
+    if spent is not None and known_metric(spent, "allocation.metric") and metrics[spent].agg not in ("sum", "count"):
+        problems.append(("allocation.metric", f"{spent!r} must be a base metric with agg sum or count (spending "
+                                              "adds up over the days)"))
         if goal.start and goal.start >= goal.deadline:
             problems.append((f"goals.{i}.start", "start must be before deadline"))
     for i, rule in enumerate(spec.rules):

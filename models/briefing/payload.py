@@ -8,11 +8,13 @@ period-to-period variation.
 
 from __future__ import annotations
 
+import calendar as calendar_module
 import dataclasses
 import datetime as dt
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,9 +22,11 @@ import pandas as pd
 
 from models.actions import rule_window
 from models.allocation import NOT_ESTIMATED
+from models.budget_periods import budget_goals, period_label
+from models.closed_days import closed_weekdays
 from models.drift.engine import ROUNDING
 from models.drift.materiality import change_materiality, usual_change
-from models.goals import CURRENT_RATE_DAYS, is_partial, partial_verdict, unseen_days
+from models.goals import CURRENT_RATE_DAYS, goal_kind, is_partial, partial_verdict, unseen_days
 from models.projections import YEAR_STEPS, may_go_below_zero, next_period
 from models.spec import BudgetSpec
 
@@ -178,7 +182,7 @@ def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) ->
     """Progress so far against each goal, observed only (forecasts come in a later stage)."""
     daily = values[values["grain"] == "day"].assign(day=lambda f: pd.to_datetime(f["period_start"]).dt.date)
     out = []
-    for goal in spec.goals:
+    for goal in budget_goals(spec, last_day):
         start = goal.start or daily["day"].min()
         upto = min(goal.deadline, last_day)
         span = daily[(daily["metric_id"] == goal.metric) & (daily["day"] >= start) & (daily["day"] <= upto)]["value"].dropna()
@@ -191,14 +195,15 @@ def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) ->
         else:
             actual = float(span.sum() if goal.aggregation == "total" else span.mean() if goal.aggregation == "average" else span.iloc[-1])
             pace_status = _pace(goal.aggregation, actual, goal.target, elapsed_days / total_days,
-                                spec.metrics[goal.metric].favourable, finished=last_day >= goal.deadline)
+                                spec.is_ceiling(goal), finished=last_day >= goal.deadline)
             # the days before the data are not in the figure: only what it already settles is said
             if is_partial(spec, goal, unseen) and (
                     partial_verdict(spec, goal, actual, last_day >= goal.deadline)[0] == "partial_data"):
                 pace_status = "partial data"
         out.append({
-            "goal_id": goal.id, "metric_id": goal.metric, "target": goal.target, "aggregation": goal.aggregation,
-            "start": start.isoformat(), "deadline": goal.deadline.isoformat(), "observed_through": upto.isoformat(),
+            "goal_id": goal.id, "kind": goal_kind(goal), "metric_id": goal.metric, "target": goal.target,
+            "aggregation": goal.aggregation, "ceiling": spec.is_ceiling(goal), "start": start.isoformat(),
+            "deadline": goal.deadline.isoformat(), "observed_through": upto.isoformat(),
             "data_from": first_day.isoformat() if unseen else None, "unseen_days": unseen,
             "actual_so_far": actual, "elapsed_share": round(elapsed_days / total_days, 4) if total_days else None,
             "share_of_target": None if actual is None or goal.target == 0 else actual / goal.target,
@@ -207,7 +212,7 @@ def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) ->
     return out
 
 
-def _pace(aggregation: str, actual: float, target: float, elapsed: float, favourable: str, finished: bool) -> str:
+def _pace(aggregation: str, actual: float, target: float, elapsed: float, ceiling: bool, finished: bool) -> str:
     """On track if the observed figure, taken at its linear pace, reaches the target (stays under it when lower
     is better: a ceiling); off it, behind a target or over the pace of a ceiling; once the deadline has passed,
     achieved or missed."""
@@ -215,10 +220,10 @@ def _pace(aggregation: str, actual: float, target: float, elapsed: float, favour
         projected = actual / elapsed if elapsed > 0 else actual
     else:
         projected = actual
-    met = projected <= target if favourable == "down" else projected >= target
+    met = projected <= target if ceiling else projected >= target
     if finished:
         return "achieved" if met else "missed"
-    return "on track" if met else "over pace" if favourable == "down" else "behind"
+    return "on track" if met else "over pace" if ceiling else "behind"
 
 
 def _segments(rankings: pd.DataFrame, metric_ids: list[str], levels: list[str]) -> list[dict]:
@@ -278,13 +283,14 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     events = inputs.known_events
     in_period = events[(pd.to_datetime(events["end_date"]).dt.date >= period)
                        & (pd.to_datetime(events["event_date"]).dt.date < period_end)] if len(events) else events
+    progress, ahead = _goal_progress(spec, inputs.values, last_day), _predictions(spec, inputs, grain)
     return _rounded({
-        "budget": _budget(spec),
+        "budget": _budget(spec, progress, ahead["goals"]),
         "period": {"grain": grain, "start": period.isoformat(), "end": period_end.isoformat(),
                    "data_through": last_day.isoformat(), "reporting_grain": spec.reporting_grain},
         "metrics": figures,
         "headline_metrics": headline,
-        "goals": _goal_progress(spec, inputs.values, last_day),
+        "goals": progress,
         "segments": _segments(inputs.rankings, headline[:4], list(spec.segments.levels)),
         "composites": [
             {"metric_id": mid, "value": next((f["value"] for f in figures if f["metric_id"] == mid), None),
@@ -302,11 +308,11 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
         "allocation": _allocation(inputs.allocation, inputs.constraints),
         "why_it_changed": _why_it_changed(headline, inputs.drift, period, inputs.values, grain),
         "archetypes": _archetypes(inputs.archetypes),
-        "what_will_happen": _predictions(spec, inputs, grain),
+        "what_will_happen": ahead,
         "data_quality": {**inputs.quality, **days_without_events(
             daily[daily["metric_id"].isin([m for m, x in spec.metrics.items() if x.kind == "base"])
                   & daily["value"].notna()]["period_start"], period, period_end,
-            covered_through=period_end - dt.timedelta(days=1))},
+            covered_through=period_end - dt.timedelta(days=1), holidays=_budget_holidays(events))},
         "known_events": [
             {"date": pd.Timestamp(r.event_date).date().isoformat(), "name": r.name, "kind": r.kind,
              "segment": None if r.segment_value is None or (isinstance(r.segment_value, float) and math.isnan(r.segment_value))
@@ -317,7 +323,8 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
 
 
 def days_without_events(days_with_data: pd.Series, period: dt.date, period_end: dt.date,
-                        max_runs: int = 5, covered_through: dt.date | None = None) -> dict:
+                        max_runs: int = 5, covered_through: dt.date | None = None,
+                        holidays: Iterable[dt.date] = ()) -> dict:
     """Days between the first day with data and the last day covered on which no event arrived.
 
     Parameters
@@ -331,29 +338,48 @@ def days_without_events(days_with_data: pd.Series, period: dt.date, period_end: 
     covered_through : datetime.date, optional
         The last day the data covers when it is later than the last day with data (a complete period that
         ends on a closed Sunday); default the last day with data.
+    holidays : iterable of datetime.date
+        The budget's public holidays: a day without events on one is the business closed, as usual.
 
     Returns
     -------
     dict
-        ``days_without_events`` (count over the history), ``days_without_events_in_period`` and
-        ``latest_gaps``: up to ``max_runs`` runs, latest first, as ``{"start", "end", "days"}``.
-        Counts and sums take such a day as 0; the briefing names them, as a late source looks the same.
+        ``days_without_events`` (count over the history); of them ``closed_days`` on the weekdays the business
+        is closed (``closed_weekdays``, see :func:`models.closed_days.closed_weekdays`) or on a holiday, as
+        usual; ``days_without_events_in_period`` and ``latest_gaps`` (up to ``max_runs`` runs, latest first, as
+        ``{"start", "end", "days"}``) count the others only. Counts and sums take such a day as 0; the briefing
+        names them, as a late source looks the same.
     """
     days = pd.DatetimeIndex(pd.to_datetime(days_with_data).unique()).sort_values()
     if len(days) == 0:
-        return {"days_without_events": 0, "days_without_events_in_period": 0, "latest_gaps": []}
+        return {"days_without_events": 0, "closed_days": 0, "closed_weekdays": [],
+                "days_without_events_in_period": 0, "latest_gaps": []}
     last = days[-1] if covered_through is None else max(days[-1], pd.Timestamp(covered_through))
-    missing = pd.date_range(days[0], last, freq="D").difference(days)
-    in_period = int(((missing >= pd.Timestamp(period)) & (missing < pd.Timestamp(period_end))).sum())
+    calendar = pd.date_range(days[0], last, freq="D")
+    missing = calendar.difference(days)
+    closed = closed_weekdays(calendar.isin(days).astype(float), list(calendar.date))
+    usual = missing.weekday.isin(list(closed)) | missing.isin(pd.DatetimeIndex(pd.to_datetime(list(holidays))))
+    unexplained = missing[~usual]
+    in_period = int(((unexplained >= pd.Timestamp(period)) & (unexplained < pd.Timestamp(period_end))).sum())
     runs: list[dict] = []
-    for day in missing[::-1]:  # latest first; a run grows backwards while days are consecutive
+    for day in unexplained[::-1]:  # latest first; a run grows backwards while days are consecutive
         if runs and (pd.Timestamp(runs[-1]["start"]) - day).days == 1:
             runs[-1]["start"], runs[-1]["days"] = day.date().isoformat(), runs[-1]["days"] + 1
         elif len(runs) == max_runs:
             break
         else:
             runs.append({"start": day.date().isoformat(), "end": day.date().isoformat(), "days": 1})
-    return {"days_without_events": len(missing), "days_without_events_in_period": in_period, "latest_gaps": runs}
+    return {"days_without_events": len(missing), "closed_days": int(usual.sum()),
+            "closed_weekdays": [calendar_module.day_name[d] for d in sorted(closed)],
+            "days_without_events_in_period": in_period, "latest_gaps": runs}
+
+
+def _budget_holidays(events: pd.DataFrame) -> list[dt.date]:
+    """The public holidays of the whole budget (not one segment's) among the known events."""
+    if events.empty:
+        return []
+    whole = events[(events["kind"] == "holiday") & events["segment_value"].isna()]
+    return list(pd.to_datetime(whole["event_date"]).dt.date)
 
 
 def _text(value) -> str | None:
@@ -540,7 +566,8 @@ def _predictions(spec: BudgetSpec, inputs: BriefingInputs, grain: str) -> dict:
     for g in ([] if inputs.goal_tracking.empty else inputs.goal_tracking.to_dict("records")):
         rows = constraints[constraints["goal_id"] == g["goal_id"]] if not constraints.empty else constraints
         goals.append({
-            "goal_id": g["goal_id"], "metric_id": g["metric_id"], "target": _num(g["target"]),
+            "goal_id": g["goal_id"], "kind": g["kind"], "metric_id": g["metric_id"], "target": _num(g["target"]),
+            "ceiling": g["direction"] == "at_most", "start": _date(g["window_start"]),
             "deadline": pd.Timestamp(g["deadline"]).date().isoformat(), "projected": _num(g["projected"]),
             "projected_low95": _num(g["projected_lo95"]), "projected_high95": _num(g["projected_hi95"]),
             "probability": _num(g["probability"]), "gap": _num(g["gap"]), "status": g["status"],
@@ -576,8 +603,31 @@ def _rounded(value):
     return value
 
 
-def _budget(spec: BudgetSpec) -> dict:
+def _budget(spec: BudgetSpec, progress: list[dict] = (), predicted: list[dict] = ()) -> dict:
+    allocation = spec.allocation
     return {"id": spec.id, "name": spec.name, "owner": spec.owner,
-            "allocation": {"amount": spec.allocation.amount, "currency": spec.allocation.currency,
-                           "period": spec.allocation.period},
+            "allocation": {"amount": allocation.amount, "currency": allocation.currency, "period": allocation.period,
+                           "fiscal_year_start": allocation.fiscal_year_start, "metric": spec.allocation_metric,
+                           "periods": _allocation_periods(spec, progress, predicted)},
             "north_star": spec.north_star, "segment_levels": list(spec.segments.levels)}
+
+
+def _allocation_periods(spec: BudgetSpec, progress: list[dict], predicted: list[dict]) -> list[dict]:
+    """Each allocation period in view: spent so far against the allocation (observed) and, while it runs, the
+    projected spending at its end with the chance of staying within (predicted), from the goal sections."""
+    ahead = {g["goal_id"]: g for g in predicted}
+    out = []
+    for g in progress:
+        if g["kind"] != "allocation":
+            continue
+        p = ahead.get(g["goal_id"], {})
+        out.append({
+            "label": period_label(spec.allocation, dt.date.fromisoformat(g["start"])), "goal_id": g["goal_id"],
+            "start": g["start"], "end": g["deadline"], "observed_through": g["observed_through"],
+            "spent": g["actual_so_far"], "share_of_allocation": g["share_of_target"],
+            "elapsed_share": g["elapsed_share"], "finished": g["status"] in ("achieved", "missed"),
+            "projected": p.get("projected"), "projected_low95": p.get("projected_low95"),
+            "projected_high95": p.get("projected_high95"), "chance_within": p.get("probability"),
+            "status": p.get("status", g["status"]), "data_from": g["data_from"],
+        })
+    return out

@@ -50,6 +50,18 @@ def fmt_change(pct: float | None, change: float | None, unit: str = "") -> str:
     return ("+" if change >= 0 else "") + fmt(change, "" if unit in ("ratio", "probability") else unit)
 
 
+def fmt_chance(probability: float | None, settled: bool = False) -> str:
+    """A chance from simulated paths: 'over 99%' and 'under 1%' at the ends, where the paths cannot say 100% or 0%
+    (a path beyond them is rarer than the paths can show), unless the outcome is ``settled`` (observed)."""
+    if probability is None:
+        return "n/a"
+    if not settled and probability > 0.99:
+        return "over 99%"
+    if not settled and probability < 0.01:
+        return "under 1%"
+    return f"{probability * 100:.0f}%"
+
+
 def fmt_share(value: float | None) -> str:
     """A quantity that is always a share (0.25 → 25.0%, 2.3 → 230.0%), unlike a ``ratio`` metric's value."""
     return "n/a" if value is None else f"{value * 100:,.1f}%"
@@ -89,9 +101,10 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
         + (f"; no complete {period['reporting_grain']} yet, so this covers the latest complete {period['grain']}"
            if period.get("reporting_grain", period["grain"]) != period["grain"] else "") + "  ",
         f"**Owner:** {budget['owner']} · **Allocation:** {fmt(budget['allocation']['amount'], budget['allocation']['currency'])} "
-        f"per {budget['allocation']['period']}  ",
+        f"per {budget['allocation']['period']}{_year_note(budget['allocation'])}  ",
         f"**Written by:** {writer_note}",
         "",
+        *_allocation_lines(budget["allocation"]),
         *_summary_lines(payload, draft),
         "## What happened (observed)",
         "",
@@ -156,11 +169,20 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
               f"- Last event: {q['last_event'] + ' ' + q.get('timezone', 'UTC') if q['last_event'] else 'none'}."]
     if q.get("days_without_events"):
         gaps = ", ".join(g["start"] if g["days"] == 1 else f"{g['start']} – {g['end']}" for g in q["latest_gaps"])
-        in_period = q["days_without_events_in_period"]
-        lines.append(f"- Days with no events at all: {q['days_without_events']:,} (latest: {gaps}); "
+        in_period, usual = q["days_without_events_in_period"], q.get("closed_days", 0)
+        others = q["days_without_events"] - usual
+        closed = " and ".join(q.get("closed_weekdays") or [])
+        line = f"- Days with no events at all: {q['days_without_events']:,}"
+        if usual:
+            line += (f", of which {usual:,} on " + (f"the weekdays it is closed ({closed}) or " if closed else "")
+                     + "public holidays, as usual"
+                     + ("." if not others else f"; {others:,} other day{'s' * (others > 1)}"))
+        if others:
+            line += (f" (latest: {gaps}); "
                      + (f"{in_period} of them in this period, counted as 0 in its counts and sums (a quiet day, or "
                         "a source that was late: re-run those days when its files land)."
                         if in_period else "none in this period."))
+        lines.append(line)
     if q["top_reasons"]:
         lines.append("- Top quarantine reasons: " + "; ".join(f"{r['reason']} ({r['rows']:,})" for r in q["top_reasons"]) + ".")
     lines += ["", "---", "_Figures are observed (measured from ingested events) unless marked predicted; "
@@ -244,19 +266,69 @@ def _why_it_changed(payload: dict) -> list[str]:
     return lines
 
 
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
+
+
+def _year_note(allocation: dict) -> str:
+    first = allocation.get("fiscal_year_start", 1)
+    if first == 1 or allocation["period"] == "month":
+        return ""
+    return f" (years from {MONTH_NAMES[first - 1]} to {MONTH_NAMES[(first - 2) % 12]})"
+
+
+def _allocation_lines(allocation: dict) -> list[str]:
+    """Spending against the allocation per period in view: observed so far, and predicted at the period's end."""
+    currency, metric = allocation["currency"], allocation.get("metric")
+    if metric is None:
+        return [f"_Spending is not tracked against the allocation: no one summed metric is in {currency}; name "
+                "it as `allocation.metric` in the spec._", ""]
+    lines = [f"## Spending against the allocation ({metric})", ""]
+    amount = allocation["amount"]
+    for p in allocation.get("periods") or []:
+        head = f"- **{p['label']}** ({p['start']} – {p['end']}): "
+        if p["spent"] is None:
+            lines.append(head + "no spending in the data for it.")
+            continue
+        share = f"{fmt_share(p['share_of_allocation'])} of the allocation"
+        only = f", counting the days from {p['data_from']} only" if p.get("data_from") else ""
+        if p["finished"]:
+            left = amount - p["spent"]
+            # the days before the data could only add to an overspend, never make an unspent amount certain
+            outcome = (f", over it by {fmt(-left, currency)}" if left < 0 else
+                       "" if p.get("data_from") else f", {fmt(left, currency)} unspent")
+            lines.append(head + f"{fmt(p['spent'], currency)} spent, {share}{outcome}{only} (observed).")
+            continue
+        line = (head + f"{fmt(p['spent'], currency)} spent to {p['observed_through']}, {share} with "
+                f"{fmt_share(p['elapsed_share'])} of the {allocation['period']} gone{only} (observed)")
+        if p["projected"] is not None and p["status"] != "partial_data":
+            chance = fmt_chance(p["chance_within"], settled=p["spent"] > amount)  # already over it
+            line += (f"; predicted {fmt(p['projected'], currency)} by its end (95%: "
+                     f"{fmt(p['projected_low95'], currency)} – {fmt(p['projected_high95'], currency)}), "
+                     f"{chance} chance of staying within it")
+        lines.append(line + ".")
+    return lines + [""]
+
+
+def _settled(goal: dict) -> bool:
+    """The chance is no simulation's: the deadline has passed, or a ceiling is passed already (the days left
+    would have to be negative)."""
+    return goal["status"] in ("achieved", "missed") or bool(goal.get("ceiling")) and (
+        goal["required_daily_rate"] or 0) < 0
+
+
 def _what_will_happen(payload: dict) -> list[str]:
     ahead = payload.get("what_will_happen") or {}
     if not ahead.get("goals") and not ahead.get("forecast"):
         return []
     units = {f["metric_id"]: f["unit"] for f in payload["metrics"]}
-    favourable = {f["metric_id"]: f["favourable"] for f in payload["metrics"]}
     lines = ["## What will happen (predicted)", ""]
     if ahead.get("goals"):
         lines += ["| goal | target | projected at deadline (95% interval) | chance of reaching it | status | binding input |",
                   "|---|---|---|---|---|---|"]
         for g in ahead["goals"]:
             unit = units.get(g["metric_id"], "")
-            chance = "n/a" if g["probability"] is None else f"{g['probability'] * 100:.0f}%"
+            chance = fmt_chance(g["probability"], settled=_settled(g))
             if g["status"] in ("achieved", "missed"):  # the deadline has passed: the figure is the observed one
                 outcome = f"observed {fmt(g['projected'], unit)}"
             else:
@@ -269,7 +341,7 @@ def _what_will_happen(payload: dict) -> list[str]:
         lines.append("")
         for g in ahead["goals"]:
             blocked = [i for i in g["inputs"] if i["status"] in ("stretch", "infeasible")]
-            if favourable.get(g["metric_id"]) == "down" and (g["required_daily_rate"] or 0) < 0:
+            if g.get("ceiling") and (g["required_daily_rate"] or 0) < 0:
                 blocked = []  # past its ceiling already: the run-rate line says so ("needs -131%" would not)
             for i in blocked:
                 lines.append(f"- **{g['goal_id']}** needs {i['metric_id']} to change by {fmt_pct(i['required_change'])} "
@@ -278,7 +350,7 @@ def _what_will_happen(payload: dict) -> list[str]:
                              + (f", though the forecast still gives the goal {g['probability'] * 100:.0f}%."
                                 if g["status"] == "at_risk" and g["probability"] else "."))
             if g["required_daily_rate"] is not None and g["status"] not in ("achieved", "missed"):
-                lines.append(_run_rate_line(g, units.get(g["metric_id"], ""), favourable.get(g["metric_id"]),
+                lines.append(_run_rate_line(g, units.get(g["metric_id"], ""),
                                             g.get("current_rate_days") or ahead["current_rate_days"]))
         lines.append("")
     if ahead.get("forecast"):
@@ -294,12 +366,12 @@ def _what_will_happen(payload: dict) -> list[str]:
     return lines
 
 
-def _run_rate_line(goal: dict, unit: str, favourable: str | None, days: int) -> str:
+def _run_rate_line(goal: dict, unit: str, days: int) -> str:
     """The daily rate a total goal asks of the days left: a need for a target to reach, an allowance for a
-    ceiling (a metric whose favourable direction is down, such as spend)."""
+    ceiling (an allocation, a goal on a metric whose favourable direction is down)."""
     rate, now = goal["required_daily_rate"], fmt(goal["current_daily_rate"], unit)
     pace = f"the last {days} days ran at {now} per day." if days > 1 else f"the last day ran at {now}."
-    if favourable == "down":
+    if goal.get("ceiling"):
         if rate < 0:
             return f"- **{goal['goal_id']}** is already past its ceiling of {fmt(goal['target'], unit)}; {pace}"
         return f"- **{goal['goal_id']}** stays within its ceiling at up to {fmt(rate, unit)} per day from here; {pace}"
@@ -333,9 +405,17 @@ def summary_text(payload: dict) -> str:
                          f"{fmt(f['value'], f['unit'])} ({fmt_change(f['change_pct'], f['change'], f['unit'])}).")
     if not notable:
         sentences.append("No other metric moved beyond its normal period-to-period variation.")
-    off = [g for g in payload["goals"] if g["status"] in ("behind", "over pace")]
+    # a goal the forecasting stage projected is judged by its projection (the season ahead, the chance), not by
+    # the linear pace of its observed figure: a heating budget spends its winter months later
+    predicted = {g["goal_id"]: g for g in (payload.get("what_will_happen") or {}).get("goals", [])}
+    off = [g for g in payload["goals"] if g["goal_id"] not in predicted and g["status"] in ("behind", "over pace")]
     if off:
         sentences.append("Off pace: " + ", ".join(f"{g['goal_id']} ({g['status']})" for g in off) + ".")
+    risky = [g for g in predicted.values() if g["status"] in ("at_risk", "stretch", "infeasible")]
+    if risky:
+        sentences.append("Goals at risk (predicted): " + ", ".join(
+            f"{g['goal_id']} ({g['status'].replace('_', ' ')}: {fmt_chance(g['probability'], _settled(g))} chance)"
+            for g in risky) + ".")
     return " ".join(sentences)
 
 

@@ -124,7 +124,8 @@ def test_a_goal_past_its_deadline_is_achieved_or_missed_not_on_pace(target, stat
     # new_customers is 50 a day in May and June 2026: 1,550 over May; the data runs to 2026-06-30
     spec = SPEC.model_copy(update={"goals": [Goal(id="may", metric="new_customers", target=target,
                                                   start=dt.date(2026, 5, 1), deadline=dt.date(2026, 5, 31))]})
-    tracking = pd.DataFrame([{"goal_id": "may", "metric_id": "new_customers", "target": target,
+    tracking = pd.DataFrame([{"goal_id": "may", "kind": "goal", "metric_id": "new_customers", "direction": "at_least",
+                              "window_start": pd.Timestamp("2026-05-01"), "target": target,
                               "deadline": pd.Timestamp("2026-05-31"), "projected": 1550.0, "projected_lo95": 1550.0,
                               "projected_hi95": 1550.0, "probability": float(status == "achieved"), "gap": 0.0,
                               "status": status, "required_daily_rate": None, "current_daily_rate": None,
@@ -151,7 +152,9 @@ def test_the_run_rate_of_a_ceiling_is_an_allowance_not_a_need(metric, rate, expe
     spec = SPEC.model_copy(update={"metrics": ceiling, "goals": [Goal(id="q4", metric=metric, target=5000.0,
                                                                       start=dt.date(2026, 6, 1),
                                                                       deadline=dt.date(2026, 12, 31))]})
-    tracking = pd.DataFrame([{"goal_id": "q4", "metric_id": metric, "target": 5000.0,
+    tracking = pd.DataFrame([{"goal_id": "q4", "kind": "goal", "metric_id": metric,
+                              "direction": "at_most" if metric == "spend" else "at_least",
+                              "window_start": pd.Timestamp("2026-06-01"), "target": 5000.0,
                               "deadline": pd.Timestamp("2026-12-31"), "projected": 4000.0, "projected_lo95": 3000.0,
                               "projected_hi95": 5000.0, "probability": 0.5, "gap": 1000.0, "status": "at_risk",
                               "required_daily_rate": rate, "current_daily_rate": 50.0, "binding_input": metric}])
@@ -171,9 +174,27 @@ def test_days_without_events_are_counted_and_the_latest_runs_listed():
             dt.date(2026, 6, 2), dt.date(2026, 6, 3)}
     kept = days[~days.dt.date.isin(gone)]
     found = days_without_events(pd.concat([kept, kept]), dt.date(2026, 6, 1), dt.date(2026, 7, 1), max_runs=2)
-    assert found == {"days_without_events": 6, "days_without_events_in_period": 2, "latest_gaps": [
+    assert found == {"days_without_events": 6, "closed_days": 0, "closed_weekdays": [],
+                     "days_without_events_in_period": 2, "latest_gaps": [
         {"start": "2026-06-02", "end": "2026-06-03", "days": 2}, {"start": "2026-05-10", "end": "2026-05-12", "days": 3}]}
     assert days_without_events(kept.iloc[:0], dt.date(2026, 6, 1), dt.date(2026, 7, 1))["days_without_events"] == 0
+
+
+def test_days_a_business_is_closed_are_told_apart_from_days_a_source_may_have_missed():
+    # a ledger posting on weekdays only, not on England's bank holidays, and missing Tuesday 2026-06-09
+    holidays = [dt.date(2026, 4, 3), dt.date(2026, 4, 6), dt.date(2026, 5, 4), dt.date(2026, 5, 25)]
+    days = pd.Series([d for d in pd.date_range("2026-03-02", "2026-06-30", freq="D")
+                      if d.weekday() < 5 and d.date() not in holidays and d.date() != dt.date(2026, 6, 9)])
+    found = days_without_events(days, dt.date(2026, 6, 1), dt.date(2026, 7, 1), holidays=holidays)
+    assert (found["days_without_events"], found["closed_days"], found["closed_weekdays"]) == (
+        34 + 4 + 1, 34 + 4, ["Saturday", "Sunday"])  # Monday 2 March to Tuesday 30 June: 17 weekends
+    assert found["days_without_events_in_period"] == 1
+    assert found["latest_gaps"] == [{"start": "2026-06-09", "end": "2026-06-09", "days": 1}]
+    payload = build_payload(SPEC, inputs(monthly_values(1500.0)))
+    payload["data_quality"].update(found)
+    assert ("- Days with no events at all: 39, of which 38 on the weekdays it is closed (Saturday and Sunday) or "
+            "public holidays, as usual; 1 other day (latest: 2026-06-09); 1 of them in this period, counted as 0 "
+            "in its counts and sums") in render_markdown(payload, "template")
 
 
 def test_a_period_with_days_without_events_names_them_and_how_they_count():
@@ -494,7 +515,8 @@ def test_a_route_history_calls_infeasible_is_worded_with_the_forecasts_chance(st
 
     spec = SPEC.model_copy(update={"goals": [Goal(id="q4", metric="new_customers", target=5000.0,
                                                   start=dt.date(2026, 6, 1), deadline=dt.date(2026, 12, 31))]})
-    tracking = pd.DataFrame([{"goal_id": "q4", "metric_id": "new_customers", "target": 5000.0,
+    tracking = pd.DataFrame([{"goal_id": "q4", "kind": "goal", "metric_id": "new_customers", "direction": "at_least",
+                              "window_start": pd.Timestamp("2026-06-01"), "target": 5000.0,
                               "deadline": pd.Timestamp("2026-12-31"), "projected": 4000.0, "projected_lo95": 3000.0,
                               "projected_hi95": 5200.0, "probability": probability, "gap": 1000.0, "status": status,
                               "required_daily_rate": None, "current_daily_rate": None, "binding_input": "new_customers"}])
@@ -554,7 +576,8 @@ def test_a_ceiling_already_passed_is_said_once_not_as_a_change_below_minus_100_p
     spec = SPEC.model_copy(update={"metrics": {**SPEC.metrics, "spend": ceiling},
                                    "goals": [Goal(id="cap", metric="spend", target=60.0, start=dt.date(2026, 6, 1),
                                                   deadline=dt.date(2026, 6, 30))]})
-    tracking = pd.DataFrame([{"goal_id": "cap", "metric_id": "spend", "target": 60.0,
+    tracking = pd.DataFrame([{"goal_id": "cap", "kind": "goal", "metric_id": "spend", "direction": "at_most",
+                              "window_start": pd.Timestamp("2026-06-01"), "target": 60.0,
                               "deadline": pd.Timestamp("2026-06-30"), "projected": 94.0, "projected_lo95": 82.0,
                               "projected_hi95": 106.0, "probability": 0.0, "gap": 34.0, "status": "infeasible",
                               "required_daily_rate": -1.0, "current_daily_rate": 3.0, "binding_input": "spend"}])
@@ -572,10 +595,70 @@ def test_a_goal_begun_before_the_data_is_not_called_behind():
     # daily data from 2026-05-01; the goal counts from 2026-04-01: 30 of its days are not in the figure
     goal = Goal(id="q", metric="new_customers", target=5000.0, start=dt.date(2026, 4, 1), deadline=dt.date(2026, 7, 31))
     payload = build_payload(SPEC.model_copy(update={"goals": [goal]}), inputs(monthly_values(1000.0)))
-    (g,) = payload["goals"]
+    (g,) = [g for g in payload["goals"] if g["goal_id"] == "q"]
     assert (g["status"], g["data_from"], g["unseen_days"], g["actual_so_far"]) == (
         "partial data", "2026-05-01", 30, 3050.0)
     text = render_markdown(payload, "template")
     assert "| partial data (from 2026-05-01) |" in text and "Off pace" not in text
     assert ("_q began 2026-04-01, 30 days before the data (from 2026-05-01): its figure counts only the days "
             "since, so its total is not judged against the target._") in text
+
+
+def _spend_days(first: str, last: str, per_day: float) -> pd.DataFrame:
+    return pd.DataFrame([{"metric_id": "spend", "grain": "day", "period_start": d.date(), "value": per_day,
+                          "null_reason": None, "is_complete": True} for d in pd.date_range(first, last)])
+
+
+def test_spending_against_a_quarterly_allocation_in_a_year_from_april():
+    # €10,000 a quarter, years from April: on 2026-07-02 the quarter FY2026/27 Q2 has begun and Q1 (April to
+    # June) is the quarter the June briefing reports: €110 a day from 2026-04-01 is €10,010 over Q1's 91 days
+    spec = SPEC.model_copy(update={"allocation": SPEC.allocation.model_copy(update={
+        "amount": 10_000.0, "period": "quarter", "fiscal_year_start": 4})})
+    values = pd.concat([monthly_values(1000.0), _spend_days("2026-04-01", "2026-07-02", 110.0)])
+    tracking = pd.DataFrame([{"goal_id": "allocation_fy2026_27_q2", "kind": "allocation", "metric_id": "spend",
+                              "direction": "at_most", "window_start": pd.Timestamp("2026-07-01"), "target": 10_000.0,
+                              "deadline": pd.Timestamp("2026-09-30"), "projected": 10_120.0,
+                              "projected_lo95": 9_300.0, "projected_hi95": 11_000.0, "probability": 0.999,
+                              "gap": -120.0, "status": "at_risk", "required_daily_rate": 106.0,
+                              "current_daily_rate": 110.0, "binding_input": "spend"}])
+    payload = build_payload(spec, BriefingInputs(**{**inputs(values).__dict__, "goal_tracking": tracking}))
+    periods = payload["budget"]["allocation"]["periods"]
+    assert [p["label"] for p in periods] == ["FY2026/27 Q1", "FY2026/27 Q2"]
+    assert periods[0]["spent"] == 10_010.0 and periods[0]["finished"] and periods[1]["spent"] == 220.0
+    text = render_markdown(payload, "template")
+    assert "**Allocation:** €10,000 per quarter (years from April to March)" in text
+    assert ("- **FY2026/27 Q1** (2026-04-01 – 2026-06-30): €10,010 spent, 100.1% of the allocation, over it by "
+            "€10 (observed).") in text
+    # 99.9% of simulated paths: 'over 99%', not the 100% the paths cannot show
+    assert ("- **FY2026/27 Q2** (2026-07-01 – 2026-09-30): €220 spent to 2026-07-02, 2.2% of the allocation with "
+            "2.2% of the quarter gone (observed); predicted €10,120 by its end (95%: €9,300 – €11,000), "
+            "over 99% chance of staying within it.") in text
+
+
+def test_an_allocation_no_metric_is_spent_against_is_said_to_be_untracked():
+    spec = SPEC.model_copy(update={"allocation": SPEC.allocation.model_copy(update={"currency": "USD"})})
+    payload = build_payload(spec, inputs(monthly_values(1000.0)))
+    assert payload["budget"]["allocation"]["metric"] is None and payload["budget"]["allocation"]["periods"] == []
+    assert "_Spending is not tracked against the allocation: no one summed metric is in USD" in \
+        render_markdown(payload, "template")
+
+
+def test_the_summary_judges_a_projected_goal_by_its_projection_not_its_linear_pace():
+    from models.spec import Goal
+
+    # 50 new customers a day in May and June: 3,050 of 4,000 with 66% of the window gone is 'on track' at its
+    # linear pace; the forecasting stage (the season ahead) gives it 18%
+    goal = Goal(id="q", metric="new_customers", target=4000.0, start=dt.date(2026, 5, 1), deadline=dt.date(2026, 7, 31))
+    spec = SPEC.model_copy(update={"goals": [goal]})
+    tracking = pd.DataFrame([{"goal_id": "q", "kind": "goal", "metric_id": "new_customers", "direction": "at_least",
+                              "window_start": pd.Timestamp("2026-05-01"), "target": 4000.0,
+                              "deadline": pd.Timestamp("2026-07-31"), "projected": 3700.0, "projected_lo95": 3400.0,
+                              "projected_hi95": 4050.0, "probability": 0.18, "gap": 300.0, "status": "at_risk",
+                              "required_daily_rate": 30.6, "current_daily_rate": 50.0,
+                              "binding_input": "new_customers"}])
+    payload = build_payload(spec, BriefingInputs(**{**inputs(monthly_values(1000.0)).__dict__,
+                                                    "goal_tracking": tracking}))
+    (observed,) = [g for g in payload["goals"] if g["goal_id"] == "q"]
+    assert observed["status"] == "on track"
+    summary = render_markdown(payload, "template").split("## What happened")[0]
+    assert "Goals at risk (predicted): q (at risk: 18% chance)." in summary and "Off pace" not in summary

@@ -380,6 +380,46 @@ def test_a_weekday_the_business_never_opens_is_forecast_as_0():
     assert np.all(result["customer_acquisition_cost"].mean[~sundays] > 0)
 
 
+def test_a_holiday_the_business_shuts_on_is_forecast_as_0_and_so_is_its_substitute_day():
+    """A ledger (spend may go below 0: credit notes) posts nothing at weekends nor on England's bank holidays:
+    Christmas and Boxing Day ahead are 0, bands and paths alike, and so is 28 December 2026, the substitute
+    day of a Boxing Day falling on a Saturday ("Boxing Day (observed)", a name the history never had). Before,
+    Christmas took its measured difference below the weekday level and went below 0."""
+    spec = marketing()
+    signed = {**spec.measures, "spend": spec.measures["spend"].model_copy(update={"min": None})}
+    spec = spec.model_copy(update={"measures": signed, "holidays": [HolidayCalendar(country="GB", subdivision="ENG")]})
+    closed = {d for d, _ in holidays_between("GB", "ENG", dt.date(2024, 1, 1), dt.date(2026, 11, 30))}
+    rng = np.random.default_rng(11)
+    days = list(pd.date_range("2024-01-01", "2026-11-30").date)
+    rows = [{"metric_id": "spend", "period_start": d,
+             "value": 0.0 if d.weekday() >= 5 or d in closed else 30_000 + rng.normal(0, 3_000)
+             - (rng.random() < 0.05) * 12_000} for d in days]
+    spend = forecast_scope(spec, "day", pd.DataFrame(rows), 40, ("_total", "_total"))["spend"]
+    shut = np.array([d in (dt.date(2026, 12, 25), dt.date(2026, 12, 28), dt.date(2027, 1, 1)) for d in spend.starts])
+    for band in (spend.mean, spend.lo80, spend.hi80, spend.lo95, spend.hi95):
+        assert np.all(band[shut] == 0)
+    assert np.all(spend.paths[:, shut] == 0)
+    open_days = np.array([d.weekday() < 5 for d in spend.starts]) & ~shut
+    assert np.all(spend.mean[open_days] > 20_000)
+
+
+def test_closed_holidays_need_every_open_weekday_date_empty_and_open_days_rarely_empty():
+    from models.closed_days import closed_holidays
+
+    days = [dt.date(2025, 1, 6) + dt.timedelta(d) for d in range(70)]  # ten weeks from a Monday
+    names = [("Founders Day" if d in (dt.date(2025, 1, 15), dt.date(2025, 2, 12)) else
+              "Sat Fair" if d == dt.date(2025, 1, 18) else None) for d in days]
+    y = np.array([0.0 if d.weekday() >= 5 or n == "Founders Day" else 10.0 for d, n in zip(days, names)])
+    # a holiday on a closed weekday says nothing (Sat Fair): only Founders Day, empty on both its open dates
+    assert closed_holidays(y, days, names, {5, 6}) == {"Founders Day"}
+    y[days.index(dt.date(2025, 2, 12))] = 4.0  # open on one of its dates: not shut
+    assert closed_holidays(y, days, names, {5, 6}) == set()
+    # open days empty one time in three: two empty holiday dates could be chance
+    patchy = np.where(np.arange(70) % 3 == 0, 0.0, 10.0)
+    patchy[[days.index(dt.date(2025, 1, 15)), days.index(dt.date(2025, 2, 12))]] = 0.0
+    assert closed_holidays(patchy, days, names, set()) == set()
+
+
 def test_closed_weekdays_need_eight_weeks_of_nothing():
     from models.closed_days import closed_weekdays
 
@@ -491,3 +531,26 @@ def test_months_too_few_for_a_season_take_the_yearly_cycle_of_their_days():
     assert np.mean(inside) >= 0.9
     # a temperature's measure may go below zero: its bands are not held at 0 where its months stayed above it
     assert np.mean(np.array(lows) < 0) >= 0.5 and min(lows) < -0.5
+
+
+def test_a_totals_whole_months_ahead_come_from_the_monthly_forecast_the_rest_from_the_days():
+    spec = marketing()
+    goal = Goal(id="winter", metric="new_customers", target=2000.0, start=dt.date(2026, 11, 1),
+                deadline=dt.date(2027, 1, 31))
+    today = dt.date(2026, 11, 24)
+    history = flat("new_customers", 10, 24, start=dt.date(2026, 11, 1))  # 240 observed
+    days = [today + dt.timedelta(d) for d in range(1, 69)]  # to 2027-01-31
+    months = [dt.date(2026, 11, 1), dt.date(2026, 12, 1), dt.date(2027, 1, 1)]  # November is partly observed
+    daily = {"new_customers": certain("new_customers", 10, days)}
+    monthly = {"new_customers": certain("new_customers", 500, months)}
+    row, _ = track_goal(spec, goal, history, daily, today, monthly)
+    # Nov 25-30 from the days, December and January whole from the months
+    assert row["projected"] == pytest.approx(240 + 6 * 10 + 500 + 500)
+    assert track_goal(spec, goal, history, daily, today)[0]["projected"] == 240 + 68 * 10
+    # an average of a count over the window: the months' totals spread over their days
+    average = goal.model_copy(update={"aggregation": "average"})
+    assert track_goal(spec, average, history, daily, today, monthly)[0]["projected"] == pytest.approx(1300 / 92)
+    # a window ending mid-January: January is not whole in it, so its days stay the daily forecast's
+    short = goal.model_copy(update={"deadline": dt.date(2027, 1, 15)})
+    short_row, _ = track_goal(spec, short, history, daily, today, monthly)
+    assert short_row["projected"] == pytest.approx(240 + 60 + 500 + 150)

@@ -248,8 +248,17 @@ def test_forecasts_are_labelled_and_derived_ones_follow_their_formula(demo):
 
 def test_goals_are_tracked_with_probability_and_constraints(demo):
     settings, _, conn = demo
-    goals = conn.execute("select * from main.goal_tracking order by budget_id, goal_id").df()
-    assert len(goals) == 5 and goals["probability"].between(0, 1).all()
+    tracked = conn.execute("select * from main.goal_tracking order by budget_id, goal_id").df()
+    goals, periods = tracked[tracked["kind"] == "goal"], tracked[tracked["kind"] == "allocation"]
+    assert len(goals) == 5 and tracked["probability"].between(0, 1).all()
+    # the allocation's year, a ceiling on the summed metric in its currency (customer support has none)
+    assert list(zip(periods["budget_id"], periods["goal_id"], periods["metric_id"], periods["direction"])) == [
+        ("marketing_acquisition", "allocation_2026", "spend", "at_most"),
+        ("product_delivery", "allocation_2026", "cost", "at_most")]
+    spent = conn.execute("select budget_id, sum(value) from main.metric_values where grain = 'day' and segment_id = "
+                         "'_total' and metric_id in ('spend', 'cost') and period_start between ? and ? "
+                         "group by all order by 1", [START, END]).fetchall()
+    assert periods["observed_to_date"].to_numpy() == pytest.approx([total for _, total in spent])
     assert set(goals["status"]) <= {"on_track", "at_risk", "stretch", "infeasible", "achieved", "missed"}
     assert (goals["as_of"] == pd.Timestamp(END)).all()
     constraints = conn.execute("select * from main.goal_constraints where goal_id = 'cac_q4_2026'").df()
