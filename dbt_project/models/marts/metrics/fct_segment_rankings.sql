@@ -1,7 +1,8 @@
 -- The best and worst segments per metric, complete period and level (favourable direction
 -- decides what "best" means; neutral metrics rank by size). Levels with one segment are skipped.
 -- A segment seen before that has no events in a period counts 0 for a count or sum: a store closed for
--- renovation has no row on its closed days, and is then the worst store, not missing from the ranking.
+-- renovation has no row on its closed days, and is then the worst store, not missing from the ranking. A
+-- segment whose value was 0 in every period is not ranked at all.
 with metric_values as (
     select * from {{ ref('metric_values') }}
     where segment_level <> '_total' and value is not null and is_complete
@@ -37,10 +38,25 @@ quiet as (
         and v.period_start = p.period_start and v.segment_id = s.segment_id
 ),
 
+active as (
+    -- segments the metric was ever non-zero for: a cost centre that never carries repairs (gritting depots) is
+    -- not the worst at repairs, it has none to rank
+    select budget_id, metric_id, grain, segment_level, segment_id
+    from metric_values
+    group by all
+    having max(abs(value)) > 0
+),
+
 scored as (
-    select budget_id, metric_id, grain, period_start, segment_level, segment_id, value from metric_values
-    union all
-    select * from quiet
+    select v.*
+    from (
+        select budget_id, metric_id, grain, period_start, segment_level, segment_id, value from metric_values
+        union all
+        select * from quiet
+    ) as v
+    semi join active as a
+        on a.budget_id = v.budget_id and a.metric_id = v.metric_id and a.grain = v.grain
+        and a.segment_level = v.segment_level and a.segment_id = v.segment_id
 ),
 
 ranked as (
