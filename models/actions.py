@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 
-from models.closed_days import closed_weekdays
+from models.closed_days import closed_weekdays_of
 from models.projections import periods_between, zero_when_empty
 from models.spec import BudgetSpec
 
@@ -87,14 +87,8 @@ def _with_quiet_segments(spec: BudgetSpec, scoped: pd.DataFrame, first) -> pd.Da
 def _closed_weekdays(daily: pd.DataFrame) -> dict[str, set[int]]:
     """Per segment, the weekdays it never opens: no row on each of the latest eight of them (see
     :func:`models.closed_days.closed_weekdays`)."""
-    last = pd.Timestamp(daily["period_start"].max())
-    closed = {}
-    for segment, rows in daily.groupby("segment_id"):
-        days = pd.date_range(pd.Timestamp(rows["period_start"].min()), last, freq="D")
-        open_days = pd.Series(1.0, index=pd.DatetimeIndex(pd.to_datetime(rows["period_start"].unique())))
-        closed[segment] = closed_weekdays(open_days.reindex(days, fill_value=0.0).to_numpy(),
-                                          [d.date() for d in days])
-    return closed
+    last = daily["period_start"].max()
+    return {segment: closed_weekdays_of(rows["period_start"], last) for segment, rows in daily.groupby("segment_id")}
 
 
 def evaluate_rules(spec: BudgetSpec, values: pd.DataFrame) -> pd.DataFrame:

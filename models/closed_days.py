@@ -16,6 +16,7 @@ import dataclasses
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 
 CLOSED_WEEKS = 8
 # chance, for the open days' share of zeros, of a weekday's dates all being 0 that still counts as chance
@@ -57,6 +58,14 @@ def closed_weekdays(y: np.ndarray, days: list[dt.date], weeks: int = CLOSED_WEEK
     return {days[len(y) - 7 * weeks + i].weekday() for i in empty}
 
 
+def closed_weekdays_of(days_with_rows, last) -> set[int]:
+    """:func:`closed_weekdays` of a business known by the days it had rows (events) on, from the first of them
+    to ``last``: a day without one counts 0."""
+    days = pd.DatetimeIndex(pd.to_datetime(days_with_rows).unique())
+    calendar = pd.date_range(days.min(), pd.Timestamp(last), freq="D")
+    return closed_weekdays(calendar.isin(days).astype(float), list(calendar.date))
+
+
 def closed_holidays(y: np.ndarray, days: list[dt.date], past: list[str | None], closed: set[int]) -> set[str]:
     """The holidays a business shuts on: every past date of theirs on an open weekday was exactly 0, while the
     other open days are 0 so rarely that this could not be chance (``CHANCE``, as for a closed weekday).
@@ -89,8 +98,7 @@ def closed_holidays(y: np.ndarray, days: list[dt.date], past: list[str | None], 
     return found
 
 
-def shut(forecast, starts: list[dt.date], closed: set[int],
-         holidays: tuple[list[str | None], set[str]] = ((), frozenset())):
+def shut(forecast, starts: list[dt.date], closed: set[int], holidays: tuple[list[str | None], set[str]]):
     """``forecast`` (any dataclass with ``mean``, bands and ``paths`` by step) with the steps on ``closed``
     weekdays at 0, and those of the shut holidays (``holidays``: the holiday on each step ahead, and the names
     of those the business shuts on, see :func:`closed_holidays`)."""

@@ -178,7 +178,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         if grain == "day" and zero_when_empty(metric):
             closed = closed_weekdays(values, calendar)
             shut_on = closed_holidays(values, calendar, names[0], closed) if names is not None else set()
-            f = shut(f, starts, closed, (names[1], shut_on) if shut_on else ((), frozenset()))
+            f = shut(f, starts, closed, (names[1] if names is not None else [], shut_on))
         result[metric_id] = SeriesForecast(metric_id, f.method, int(np.isfinite(values).sum()), starts,
                                            f.mean, f.lo80, f.hi80, f.lo95, f.hi95, f.paths)
     composed = {m: e for m, e in base_expressions(spec).items() if all(n in result for n in references(e))}

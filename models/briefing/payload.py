@@ -8,7 +8,7 @@ period-to-period variation.
 
 from __future__ import annotations
 
-import calendar as calendar_module
+import calendar
 import dataclasses
 import datetime as dt
 import json
@@ -23,7 +23,7 @@ import pandas as pd
 from models.actions import rule_window
 from models.allocation import NOT_ESTIMATED
 from models.budget_periods import budget_goals, period_label
-from models.closed_days import closed_weekdays
+from models.closed_days import closed_weekdays_of
 from models.drift.engine import ROUNDING
 from models.drift.materiality import change_materiality, usual_change
 from models.goals import CURRENT_RATE_DAYS, goal_kind, is_partial, partial_verdict, unseen_days
@@ -355,9 +355,8 @@ def days_without_events(days_with_data: pd.Series, period: dt.date, period_end: 
         return {"days_without_events": 0, "closed_days": 0, "closed_weekdays": [],
                 "days_without_events_in_period": 0, "latest_gaps": []}
     last = days[-1] if covered_through is None else max(days[-1], pd.Timestamp(covered_through))
-    calendar = pd.date_range(days[0], last, freq="D")
-    missing = calendar.difference(days)
-    closed = closed_weekdays(calendar.isin(days).astype(float), list(calendar.date))
+    missing = pd.date_range(days[0], last, freq="D").difference(days)
+    closed = closed_weekdays_of(days, last)
     usual = missing.weekday.isin(list(closed)) | missing.isin(pd.DatetimeIndex(pd.to_datetime(list(holidays))))
     unexplained = missing[~usual]
     in_period = int(((unexplained >= pd.Timestamp(period)) & (unexplained < pd.Timestamp(period_end))).sum())
@@ -370,7 +369,7 @@ def days_without_events(days_with_data: pd.Series, period: dt.date, period_end: 
         else:
             runs.append({"start": day.date().isoformat(), "end": day.date().isoformat(), "days": 1})
     return {"days_without_events": len(missing), "closed_days": int(usual.sum()),
-            "closed_weekdays": [calendar_module.day_name[d] for d in sorted(closed)],
+            "closed_weekdays": [calendar.day_name[d] for d in sorted(closed)],
             "days_without_events_in_period": in_period, "latest_gaps": runs}
 
 

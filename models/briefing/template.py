@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import math
 
 from models.archetypes import MIN_PERIODS
@@ -266,15 +267,11 @@ def _why_it_changed(payload: dict) -> list[str]:
     return lines
 
 
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-               "November", "December")
-
-
 def _year_note(allocation: dict) -> str:
     first = allocation.get("fiscal_year_start", 1)
     if first == 1 or allocation["period"] == "month":
         return ""
-    return f" (years from {MONTH_NAMES[first - 1]} to {MONTH_NAMES[(first - 2) % 12]})"
+    return f" (years from {calendar.month_name[first]} to {calendar.month_name[(first - 2) % 12 + 1]})"
 
 
 def _allocation_lines(allocation: dict) -> list[str]:
@@ -310,11 +307,14 @@ def _allocation_lines(allocation: dict) -> list[str]:
     return lines + [""]
 
 
+def _past_ceiling(goal: dict) -> bool:
+    """A ceiling the goal is past already: the days left would have to be negative."""
+    return bool(goal.get("ceiling")) and (goal["required_daily_rate"] or 0) < 0
+
+
 def _settled(goal: dict) -> bool:
-    """The chance is no simulation's: the deadline has passed, or a ceiling is passed already (the days left
-    would have to be negative)."""
-    return goal["status"] in ("achieved", "missed") or bool(goal.get("ceiling")) and (
-        goal["required_daily_rate"] or 0) < 0
+    """The chance is no simulation's: the deadline has passed, or a ceiling is passed already."""
+    return goal["status"] in ("achieved", "missed") or _past_ceiling(goal)
 
 
 def _what_will_happen(payload: dict) -> list[str]:
@@ -341,7 +341,7 @@ def _what_will_happen(payload: dict) -> list[str]:
         lines.append("")
         for g in ahead["goals"]:
             blocked = [i for i in g["inputs"] if i["status"] in ("stretch", "infeasible")]
-            if g.get("ceiling") and (g["required_daily_rate"] or 0) < 0:
+            if _past_ceiling(g):
                 blocked = []  # past its ceiling already: the run-rate line says so ("needs -131%" would not)
             for i in blocked:
                 lines.append(f"- **{g['goal_id']}** needs {i['metric_id']} to change by {fmt_pct(i['required_change'])} "
