@@ -178,8 +178,10 @@ def raw_copy_seconds(landing: Path, specs_dir: Path, database: Path) -> float:
 
 
 def run(events: int, out: Path, start: dt.date, end: dt.date, seed: int = 20250101) -> dict:
-    """Generate ``events`` over ``start``..``end`` (inclusive), run the pipeline on all but the last day, then the
-    last day alone (the daily increment), and time the raw query. Returns every figure."""
+    """Generate ``events`` over ``start``..``end`` (inclusive; ``end`` a month's last day), run the pipeline on
+    all but the last two days, then the day before the last alone (a daily increment inside a month), then
+    the last day alone (the increment that closes a month: the drift of the new month is computed), and time
+    the raw query. Returns every figure."""
     data, home = out / f"events-{events}", out / f"home-{events}"
     exported = export_demo(data, start, end + dt.timedelta(days=1), events=events, seed=seed)
     env = dict(os.environ, BUDGETLENS_HOME=str(home), DAGSTER_HOME=str(home / "dagster_home"),
@@ -188,14 +190,17 @@ def run(events: int, out: Path, start: dt.date, end: dt.date, seed: int = 202501
                BUDGETLENS_END_DATE=end.isoformat())
     env.pop("ANTHROPIC_API_KEY", None)  # the benchmark measures the pipeline, not an API
     cli = [str(Path(sys.executable).parent / "budgetlens"), "run"]
-    full, _ = _measured(cli + ["--start", start.isoformat(), "--end", (end - dt.timedelta(days=1)).isoformat()], env)
-    increment, _ = _measured(cli + ["--start", end.isoformat(), "--end", end.isoformat()], env)
+    before = end - dt.timedelta(days=1)
+    full, _ = _measured(cli + ["--start", start.isoformat(), "--end", (before - dt.timedelta(days=1)).isoformat()],
+                        env)
+    increment, _ = _measured(cli + ["--start", before.isoformat(), "--end", before.isoformat()], env)
+    closing, _ = _measured(cli + ["--start", end.isoformat(), "--end", end.isoformat()], env)
     raw1, groups = raw_query_seconds(Path(exported["landing"]), Path(exported["specs"]), threads=1)
     raw2, _ = raw_query_seconds(Path(exported["landing"]), Path(exported["specs"]), threads=os.cpu_count() or 1)
     copy = raw_copy_seconds(Path(exported["landing"]), Path(exported["specs"]), out / "copy-floor.duckdb")
-    return {"raw_copy_seconds": copy, "events": exported["events"], "days": (end - start).days + 1, "generate_seconds": exported["seconds"],
-            "full": full, "increment": increment, "raw_seconds_1_thread": raw1,
-            "raw_seconds_all_threads": raw2, "raw_groups": groups}
+    return {"raw_copy_seconds": copy, "events": exported["events"], "days": (end - start).days + 1,
+            "generate_seconds": exported["seconds"], "full": full, "increment": increment, "closing": closing,
+            "raw_seconds_1_thread": raw1, "raw_seconds_all_threads": raw2, "raw_groups": groups}
 
 
 def save(results: list[dict], path: Path) -> None:
@@ -211,26 +216,32 @@ def _share(inc: float, full: float) -> float:
     return 100 * max(0.0, inc) / max(full, 1e-9)
 
 
+def _beyond_fixed(inc: RunMeasure, full: RunMeasure) -> float:
+    """The one-day run's start-up (outside its steps and dbt's) left out of both: every run pays it once."""
+    return _share(inc.seconds - inc.fixed, full.seconds - inc.fixed)
+
+
 def report(results: list[dict]) -> str:
     lines = ["| events | full run s | ingest+digests steps s | of which own work s | events/s (own work) "
              "| raw query s (1 thread / all) | ratio to raw, steps / own work (1 thread) | plain copy s "
-             "| peak MiB | +1 day s | +1 day, % of full: steps only / beyond fixed start-up |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| peak MiB | +1 day s | +1 day, % of full: steps only / beyond fixed start-up "
+             "| +1 day closing a month s | closing day, % of full beyond fixed start-up |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        full, inc = r["full"], r["increment"]
+        full, inc, closing = r["full"], r["increment"], r["closing"]
         steps, work, raw = full.ingest_and_digests, full.work, r["raw_seconds_1_thread"]
-        # steps only: each run's time outside its steps left out; beyond fixed start-up: the one-day run's
-        # start-up (outside its steps and dbt's) left out of both, since every run pays it once
+        # steps only: each run's time outside its steps left out
         steps_only = _share(inc.seconds - inc.outside_steps, full.seconds - full.outside_steps)
-        beyond_fixed = _share(inc.seconds - inc.fixed, full.seconds - inc.fixed)
         lines.append(f"| {r['events']:,} | {full.seconds:.1f} | {steps:.1f} | {work:.1f} "
                      f"| {r['events'] / max(work, 1e-9):,.0f} | {raw:.2f} / {r['raw_seconds_all_threads']:.2f} "
                      f"| {steps / raw:.1f} / {work / raw:.1f} | {r.get('raw_copy_seconds', float('nan')):.2f} "
-                     f"| {max(full.peak_mib, inc.peak_mib):,.0f} "
-                     f"| {inc.seconds:.1f} | {steps_only:.1f} / {beyond_fixed:.1f} |")
+                     f"| {max(full.peak_mib, inc.peak_mib, closing.peak_mib):,.0f} "
+                     f"| {inc.seconds:.1f} | {steps_only:.1f} / {_beyond_fixed(inc, full):.1f} "
+                     f"| {closing.seconds:.1f} | {_beyond_fixed(closing, full):.1f} |")
     lines.append("")
     for r in results:
-        for label, measure in (("full run", r["full"]), ("+1 day", r["increment"])):
+        for label, measure in (("full run", r["full"]), ("+1 day", r["increment"]),
+                               ("+1 day closing a month", r["closing"])):
             steps = ", ".join(f"{k} {v:.1f}" for k, v in sorted(measure.steps.items(), key=lambda kv: -kv[1]))
             lines.append(f"- {r['events']:,} events, {label} steps (s): {steps}; outside steps "
                          f"{measure.outside_steps:.1f}; dbt start-up inside its steps {measure.dbt_startup:.1f}")

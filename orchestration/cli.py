@@ -208,6 +208,10 @@ def cmd_bench_scale(args) -> int:
     from orchestration import bench_scale
 
     end = dt.date.fromisoformat(args.end)
+    if (end + dt.timedelta(days=1)).day != 1:
+        print(f"budgetlens bench scale: --end {end} is not a month's last day; the benchmark times the day that "
+              "closes a month beside the day before it", file=sys.stderr)
+        return 2
     start = end - dt.timedelta(days=args.days - 1)
     out = Path(args.out).resolve()
     results = []
@@ -272,7 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "DuckDB query of the same daily digests")
     scale.add_argument("--events", required=True, help="comma-separated event counts, e.g. 1000000,10000000")
     scale.add_argument("--days", type=int, default=730, help="days of history (default 730: two years)")
-    scale.add_argument("--end", default="2026-10-31", help="last day (the daily increment; default 2026-10-31)")
+    scale.add_argument("--end", default="2026-10-31",
+                       help="last day, a month's last: the increment closing a month (the day before it is the "
+                            "daily increment inside one; default 2026-10-31)")
     scale.add_argument("--out", required=True, help="work folder (landing files, warehouses)")
     scale.set_defaults(func=cmd_bench_scale)
     return parser

@@ -46,14 +46,18 @@ def test_report_gives_the_ratio_and_the_increment_share():
     full = RunMeasure(100.0, 900.0, {"raw__events": 10.0, "dbt_digests": 30.0, "dbt_metrics": 40.0}, work=8.0,
                       dbt_startup=10.0)
     inc = RunMeasure(25.0, 500.0, {"raw__events": 0.5, "dbt_digests": 1.5, "dbt_metrics": 3.0}, dbt_startup=3.0)
-    text = report([{"events": 1_000_000, "full": full, "increment": inc, "raw_seconds_1_thread": 2.0,
-                    "raw_seconds_all_threads": 1.0, "raw_copy_seconds": 3.0}])
+    closing = RunMeasure(30.0, 950.0, {"raw__events": 0.5, "dbt_digests": 1.5, "drift": 5.0}, dbt_startup=3.0)
+    text = report([{"events": 1_000_000, "full": full, "increment": inc, "closing": closing,
+                    "raw_seconds_1_thread": 2.0, "raw_seconds_all_threads": 1.0, "raw_copy_seconds": 3.0}])
     # ingest+digests steps 40 s, own work 8 s: 125,000 events/s; 20x and 4x the 1-thread query; the
     # increment's 5 s of steps is 6.25% of the full run's 80 s of steps; beyond the one-day run's fixed
-    # start-up (20 s outside steps + 3 s of dbt's), 2 s of the full run's 77 s: 2.6%
-    assert "| 1,000,000 | 100.0 | 40.0 | 8.0 | 125,000 | 2.00 / 1.00 | 20.0 / 4.0 | 3.00 | 900 | 25.0 | 6.2 / 2.6 |" in text
+    # start-up (20 s outside steps + 3 s of dbt's), 2 s of the full run's 77 s: 2.6%; the day closing a month,
+    # beyond its start-up (23 s outside steps + 3 s of dbt's), 4 s of the full run's 74 s: 5.4%; peak of all runs
+    assert ("| 1,000,000 | 100.0 | 40.0 | 8.0 | 125,000 | 2.00 / 1.00 | 20.0 / 4.0 | 3.00 | 950 | 25.0 | 6.2 / 2.6 "
+            "| 30.0 | 5.4 |") in text
     assert ("+1 day steps (s): dbt_metrics 3.0, dbt_digests 1.5, raw__events 0.5; outside steps 20.0; "
             "dbt start-up inside its steps 3.0") in text
+    assert "+1 day closing a month steps (s): drift 5.0, dbt_digests 1.5, raw__events 0.5" in text
 
 
 def test_figures_are_saved_as_json(tmp_path):
@@ -104,3 +108,11 @@ def test_own_work_is_ingestion_time_plus_dbt_node_times(tmp_path):
     (invocation / "run_results.json").write_text(
         '{"elapsed_time": 60.0, "results": [{"execution_time": 1.0}, {"execution_time": 1.25}]}')
     assert work_seconds(instance, run_id, tmp_path / "target") == 3.75
+
+
+def test_the_last_day_must_close_a_month(tmp_path, capsys):
+    from orchestration.cli import main
+
+    assert main(["bench", "scale", "--events", "1000", "--end", "2026-10-30", "--out", str(tmp_path)]) == 2
+    assert "--end 2026-10-30 is not a month's last day" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # refused before generating anything

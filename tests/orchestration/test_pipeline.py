@@ -16,8 +16,10 @@ import duckdb
 import pandas as pd
 import pytest
 
+from assets.drift_assets import drift_parts, stored_inputs, write_parts
 from assets.settings import Settings
 from assets.warehouse import prepare
+from models.spec import load_specs
 from orchestration.cli import run_pipeline
 from tests.fake_anthropic import FakeAnthropic, sensible_answer
 
@@ -389,7 +391,11 @@ def _copy_of_the_demo(demo, home: Path, monkeypatch) -> Settings:
 def test_one_more_day_run_alone_equals_a_full_rebuild(demo, tmp_path, monkeypatch):
     settings = _copy_of_the_demo(demo, tmp_path / "incremental", monkeypatch)
     next_day = END + dt.timedelta(days=1)
-    assert run_pipeline(next_day, next_day, instance=dg.DagsterInstance.ephemeral(), settings=settings).success
+    result = run_pipeline(next_day, next_day, instance=dg.DagsterInstance.ephemeral(), settings=settings)
+    assert result.success
+    # a Monday after the last complete week and month: every decomposition is kept, and still equals the rebuild's
+    drift = result.asset_materializations_for_node("drift_attributions")[0].metadata
+    assert len(drift["kept_unchanged"].value) == 6  # 3 budgets x (month, week)
 
     monkeypatch.setenv("BUDGETLENS_HOME", str(tmp_path / "full"))
     monkeypatch.setenv("BUDGETLENS_DUCKDB", str(tmp_path / "full" / "full.duckdb"))
@@ -412,6 +418,32 @@ def test_one_more_day_run_alone_equals_a_full_rebuild(demo, tmp_path, monkeypatc
     finally:
         incremental.close()
         full.close()
+
+
+def test_drift_is_decomposed_again_only_where_its_period_s_own_figures_changed(demo, tmp_path, monkeypatch):
+    settings = _copy_of_the_demo(demo, tmp_path / "drift", monkeypatch)
+    specs = load_specs(settings.specs_dir)
+    conn = duckdb.connect(str(settings.duckdb_path))
+    try:
+        table = "select * from main.drift_attributions"
+        run_before = conn.execute(table).df()
+        parts, _ = drift_parts(conn, specs, settings.drift_grains, stored_inputs(conn))
+        assert len(parts) == 6 and all(p.rows is None for p in parts)
+        write_parts(conn, parts)
+        pd.testing.assert_frame_equal(conn.execute(table).df(), run_before)  # kept: same rows, order and types
+
+        # a late correction on 10 February: inside the latest complete week (9-15 Feb), after January
+        conn.execute("update main.metric_values set value = value * 3 where budget_id = 'marketing_acquisition' "
+                     "and period_start = date '2026-02-10' and grain = 'day'")
+        parts, _ = drift_parts(conn, specs, settings.drift_grains, stored_inputs(conn))
+        assert {(p.budget_id, p.grain) for p in parts if p.rows is not None} == {("marketing_acquisition", "week")}
+        write_parts(conn, parts)
+        kept_and_new = conn.execute(table).df()
+        write_parts(conn, drift_parts(conn, specs, settings.drift_grains, stored={})[0])  # everything afresh
+        pd.testing.assert_frame_equal(kept_and_new, conn.execute(table).df())
+        assert not kept_and_new.equals(run_before)
+    finally:
+        conn.close()
 
 
 def test_a_later_run_judges_earlier_decisions(demo, tmp_path, monkeypatch):
