@@ -16,9 +16,10 @@ def test_same_rows_in_another_order_and_sums_in_another_order_are_the_same_data(
     reordered = FRAME.iloc[[2, 0, 1]][["value", "is_complete", "period_start", "segment_id"]]
     resummed = FRAME.assign(value=[0.3, (1e6 / 3) * (1 + 4e-16), np.nan])  # the last bits of a total moved
     assert _same(FRAME, reordered) and _same(FRAME, resummed)
-    # on a rounding boundary: 12-digit rounding would put these apart, the tolerance does not
-    boundary = FRAME.assign(value=[0.3, 1234567.8912345, np.nan])
-    assert _same(boundary, boundary.assign(value=[0.3, 1234567.8912345 * (1 + 2e-16), np.nan]))
+    # on a rounding boundary: rounded to 12 digits these are 123456789123 and 123456789124; the tolerance
+    # keeps them together
+    boundary = FRAME.assign(value=[0.3, 1234567.891235, np.nan])
+    assert _same(boundary, boundary.assign(value=[0.3, np.nextafter(1234567.891235, np.inf), np.nan]))
 
 
 def test_a_real_change_an_added_row_a_missing_value_or_a_renamed_column_is_not():
