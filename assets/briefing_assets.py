@@ -14,7 +14,7 @@ from assets.charts import fan_chart, waterfall_chart
 from assets.briefing_writer import WriterOutcome, write_offline, write_with_llm
 from assets.llm import AnthropicLLM, LlmLedger
 from assets.settings import Settings
-from assets.warehouse import prepare, table_exists
+from assets.warehouse import prepare, table_exists, transaction
 from models.briefing.payload import BriefingInputs, briefing_grain, build_payload, latest_complete_period
 from models.briefing.template import render_markdown
 from models.spec import BudgetSpec, load_specs
@@ -204,14 +204,13 @@ def briefings(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: An
         for statement in BRIEFINGS_MIGRATIONS:
             conn.execute(statement)
         conn.register("_briefings", frame)
-        conn.execute("begin transaction")
-        conn.execute("delete from main.briefings where (budget_id, period_grain, coalesce(period_start, date '1900-01-01')) in "
-                     "(select budget_id, period_grain, coalesce(cast(period_start as date), date '1900-01-01') from _briefings) "
-                     "or (period_start is null and budget_id in (select budget_id from _briefings))")
-        conn.execute("insert into main.briefings by name select budget_id, period_grain, cast(period_start as date) as period_start, "
-                     "writer, model, fallback_reason, attempts, input_tokens, output_tokens, cache_read_input_tokens, cost_usd, "
-                     "grounded_ratio, ungrounded_numbers, markdown_path, payload_path, payload_sha256 from _briefings")
-        conn.execute("commit")
+        with transaction(conn):
+            conn.execute("delete from main.briefings where (budget_id, period_grain, coalesce(period_start, date '1900-01-01')) in "
+                         "(select budget_id, period_grain, coalesce(cast(period_start as date), date '1900-01-01') from _briefings) "
+                         "or (period_start is null and budget_id in (select budget_id from _briefings))")
+            conn.execute("insert into main.briefings by name select budget_id, period_grain, cast(period_start as date) as period_start, "
+                         "writer, model, fallback_reason, attempts, input_tokens, output_tokens, cache_read_input_tokens, cost_usd, "
+                         "grounded_ratio, ungrounded_numbers, markdown_path, payload_path, payload_sha256 from _briefings")
         conn.unregister("_briefings")
         total = conn.execute("select count(*) from main.briefings").fetchone()[0]
     first = Path(rows[0]["markdown_path"]).read_text(encoding="utf-8") if rows else ""

@@ -6,7 +6,7 @@ import datetime as dt
 
 import duckdb
 
-from assets.warehouse import prepare, replace_table
+from assets.warehouse import prepare, replace_table, transaction
 from models.catalog import CATALOG_TABLES, known_events
 from models.spec import BudgetSpec
 
@@ -17,15 +17,10 @@ def write_catalog(conn: duckdb.DuckDBPyConnection, specs: list[BudgetSpec], firs
     per table."""
     prepare(conn)
     counts = {}
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         builders = {**CATALOG_TABLES, "known_events": lambda s: known_events(s, first, last)}
         for table, build in builders.items():
             frame = build(specs)
             replace_table(conn, f"raw.{table}", frame)
             counts[table] = len(frame)
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     return counts

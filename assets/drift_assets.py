@@ -23,7 +23,7 @@ from dagster_duckdb import DuckDBResource
 
 import models
 from assets.settings import Settings
-from assets.warehouse import column_definitions, prepare, replace_table
+from assets.warehouse import column_definitions, prepare, replace_table, table_exists, transaction
 from models.briefing.payload import FALLBACK_GRAINS
 from models.drift.engine import ATTRIBUTION_COLUMNS, BudgetFrames, decompose_budget, default_pairs
 from models.fingerprint import Reading, read_frames, same_reading
@@ -162,12 +162,8 @@ def drift_rows(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...]) -> 
 
 
 def stored_inputs(conn) -> Stored:
-    """The readings of the inputs of the decompositions in the warehouse (none before the first run, or from a
-    version that stored them otherwise)."""
-    columns = {row[0] for row in conn.execute(
-        "select schema_name || '.' || table_name || '.' || column_name from duckdb_columns() "
-        "where database_name = current_database()").fetchall()}
-    if not {f"{ATTRIBUTIONS}.budget_id", f"{INPUTS}.digest", f"{INPUTS}.input_values"} <= columns:
+    """The readings of the inputs of the decompositions in the warehouse (none before the first run)."""
+    if not all(table_exists(conn, *table.split(".")) for table in (ATTRIBUTIONS, INPUTS)):
         return {}
     return {(b, g): (d, v) for b, g, d, v in conn.execute(
         f"select budget_id, grain, digest, input_values from {INPUTS}").fetchall()}
@@ -184,25 +180,22 @@ def write_parts(conn, parts: list[DriftPart]) -> None:
                         columns=["_part", "budget_id", "grain"])
     conn.register("_fresh", fresh)
     conn.register("_kept", kept)
-    conn.execute("begin transaction")
     try:
-        conn.execute(f"create or replace temp table _drift_next ({column_definitions(ATTRIBUTION_TYPES)}, "
-                     "_part integer, _row bigint)")
-        if len(kept):
-            conn.execute(f"insert into _drift_next by name select a.*, k._part, a.rowid as _row "
-                         f"from {ATTRIBUTIONS} as a join _kept as k on a.budget_id = k.budget_id and a.grain = k.grain")
-        conn.execute("insert into _drift_next by name select * from _fresh")
-        conn.execute(f"create or replace table {ATTRIBUTIONS} as "
-                     "select * exclude (_part, _row) from _drift_next order by _part, _row")
-        readings = pd.DataFrame([(p.budget_id, p.grain, p.inputs.digest, p.inputs.values) for p in parts],
-                                columns=["budget_id", "grain", "digest", "input_values"])
-        replace_table(conn, INPUTS, readings,
-                      types={"budget_id": _TEXT, "grain": _TEXT, "digest": _TEXT, "input_values": "double[]"})
-        conn.execute("drop table _drift_next")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
+        with transaction(conn):
+            conn.execute(f"create or replace temp table _drift_next ({column_definitions(ATTRIBUTION_TYPES)}, "
+                         "_part integer, _row bigint)")
+            if len(kept):
+                conn.execute("insert into _drift_next by name select a.*, k._part, a.rowid as _row "
+                             f"from {ATTRIBUTIONS} as a join _kept as k "
+                             "on a.budget_id = k.budget_id and a.grain = k.grain")
+            conn.execute("insert into _drift_next by name select * from _fresh")
+            conn.execute(f"create or replace table {ATTRIBUTIONS} as "
+                         "select * exclude (_part, _row) from _drift_next order by _part, _row")
+            readings = pd.DataFrame([(p.budget_id, p.grain, p.inputs.digest, p.inputs.values) for p in parts],
+                                    columns=["budget_id", "grain", "digest", "input_values"])
+            replace_table(conn, INPUTS, readings,
+                          types={"budget_id": _TEXT, "grain": _TEXT, "digest": _TEXT, "input_values": "double[]"})
+            conn.execute("drop table _drift_next")
     finally:
         conn.unregister("_fresh")
         conn.unregister("_kept")

@@ -19,7 +19,7 @@ import pandas as pd
 from assets.ingest_sql import checked_documents_select, checked_select, clock_timestamp_sql
 from assets.landing import (LandingError, LandingFile, batch_reader_sql, batchable, day_ranges, discover,
                             overflow_columns, read_columns)
-from assets.warehouse import prepare, quote_literal
+from assets.warehouse import prepare, quote_literal, transaction
 from models.demo.generator import generate_day
 from models.spec import BudgetSpec
 
@@ -370,8 +370,7 @@ def ingest_window(conn: duckdb.DuckDBPyConnection, spec: BudgetSpec, start: dt.d
     began = time.perf_counter()
     prepare(conn)
     plan = _plan_files(conn, spec, landing_dir) if spec.source.kind == "files" else []
-    conn.execute("begin transaction")
-    try:
+    with transaction(conn):
         _delete_window(conn, spec.id, start, end)
         conn.execute("create or replace temp table _received (content varchar, day date, source varchar, received bigint)")
         if spec.source.kind == "demo":
@@ -383,10 +382,6 @@ def ingest_window(conn: duckdb.DuckDBPyConnection, spec: BudgetSpec, start: dt.d
         conn.execute("insert into raw.ingested_days select ?, cast(d as date) from range(?, ?, interval 1 day) as t(d) "
                      "where d >= ?", [spec.id, start, end, history_start])
         conn.execute("drop table _received")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
     counts = {content: (int(received), int(loaded), int(quarantined)) for content, received, loaded, quarantined in conn.execute(
         "select content, sum(received), sum(loaded), sum(quarantined) from raw.ingestion_log "
         "where budget_id = ? and ((day >= ? and day < ?) or day is null) group by all", [spec.id, start, end]).fetchall()}

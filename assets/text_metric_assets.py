@@ -15,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.llm import AnthropicLLM, LlmLedger, LlmUnavailable
 from assets.settings import Settings
-from assets.warehouse import prepare
+from assets.warehouse import prepare, transaction
 from models.spec import BudgetSpec, TextSource, load_specs
 from models.text_metrics.answer import SYSTEM_PROMPT, cache_key, check_answer, metric_tool, prompt
 from models.text_metrics.lexicon import score_texts, to_scale
@@ -141,10 +141,9 @@ def text_metric_values(context: dg.AssetExecutionContext, duckdb: DuckDBResource
         calls = ledger.persist(conn)
         frame = pd.DataFrame(rows, columns=[c for c in conn.execute("select * from raw.text_metric_values limit 0").df().columns])
         conn.register("_text_values", frame)
-        conn.execute("begin transaction")
-        conn.execute("delete from raw.text_metric_values")
-        conn.execute("insert into raw.text_metric_values by name select * from _text_values")
-        conn.execute("commit")
+        with transaction(conn):
+            conn.execute("delete from raw.text_metric_values")
+            conn.execute("insert into raw.text_metric_values by name select * from _text_values")
         conn.unregister("_text_values")
     by = frame.groupby("provenance").size().to_dict() if len(frame) else {}
     return dg.MaterializeResult(metadata={

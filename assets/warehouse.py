@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import duckdb
 
 RAW_DDL = """
@@ -163,3 +165,16 @@ def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
     return bool(conn.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, table]).fetchone()[0])
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection):
+    """Everything inside one transaction: committed at the end, rolled back on any error (a killed or failing
+    writer leaves the tables as they were)."""
+    conn.execute("begin transaction")
+    try:
+        yield
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise

@@ -100,11 +100,12 @@ def _report(settings: Settings) -> None:
 
 
 def _print_report(conn) -> None:
+    from assets.warehouse import table_exists
+
     width = max(len(t) for t in REPORT_TABLES)
     for table in REPORT_TABLES:
         schema, name = table.split(".")
-        exists = conn.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                              [schema, name]).fetchone()[0]
+        exists = table_exists(conn, schema, name)
         rows = conn.execute(f"select count(*) from {table}").fetchone()[0] if exists else "missing"
         print(f"  {table:<{width}}  {rows:>12,}" if exists else f"  {table:<{width}}  missing")
     for path, writer, reason in conn.execute("select markdown_path, writer, fallback_reason from main.briefings order by 1").fetchall():
