@@ -205,12 +205,15 @@ def briefings(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: An
             conn.execute(statement)
         conn.register("_briefings", frame)
         with transaction(conn):
-            conn.execute("delete from main.briefings where (budget_id, period_grain, coalesce(period_start, date '1900-01-01')) in "
-                         "(select budget_id, period_grain, coalesce(cast(period_start as date), date '1900-01-01') from _briefings) "
+            conn.execute("delete from main.briefings "
+                         "where (budget_id, period_grain, coalesce(period_start, date '1900-01-01')) in "
+                         "(select budget_id, period_grain, coalesce(cast(period_start as date), date '1900-01-01') "
+                         "from _briefings) "
                          "or (period_start is null and budget_id in (select budget_id from _briefings))")
-            conn.execute("insert into main.briefings by name select budget_id, period_grain, cast(period_start as date) as period_start, "
-                         "writer, model, fallback_reason, attempts, input_tokens, output_tokens, cache_read_input_tokens, cost_usd, "
-                         "grounded_ratio, ungrounded_numbers, markdown_path, payload_path, payload_sha256 from _briefings")
+            conn.execute("insert into main.briefings by name select budget_id, period_grain, "
+                         "cast(period_start as date) as period_start, writer, model, fallback_reason, attempts, "
+                         "input_tokens, output_tokens, cache_read_input_tokens, cost_usd, grounded_ratio, "
+                         "ungrounded_numbers, markdown_path, payload_path, payload_sha256 from _briefings")
         conn.unregister("_briefings")
         total = conn.execute("select count(*) from main.briefings").fetchone()[0]
     first = Path(rows[0]["markdown_path"]).read_text(encoding="utf-8") if rows else ""
