@@ -10,20 +10,16 @@ re-explains the month only when the month's own figures moved (a late posting), 
 import dataclasses
 import datetime as dt
 import functools
-import hashlib
-import importlib.metadata
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-import models
+from assets.kept_parts import Part, Stored, code_fingerprint, stored_readings, write_parts
 from assets.settings import Settings
-from assets.warehouse import column_definitions, prepare, replace_table, table_exists, transaction
+from assets.warehouse import prepare
 from models.briefing.payload import FALLBACK_GRAINS
 from models.drift.engine import ATTRIBUTION_COLUMNS, BudgetFrames, decompose_budget, default_pairs
 from models.fingerprint import Reading, read_frames, same_reading
@@ -38,8 +34,6 @@ _TEXT, _DATE, _NUMBER = "varchar", "date", "double"
 ATTRIBUTION_TYPES = {column: _DATE if column in ("period_start", "baseline_start") else _NUMBER if column in (
     "value", "baseline_value", "delta", "contribution", "share_of_delta", "confidence", "delta_z") else _TEXT
     for column in ATTRIBUTION_COLUMNS}
-# what the decompositions' results depend on besides the data and the spec
-LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "holidays")
 
 
 def load_frames(conn, spec: BudgetSpec) -> BudgetFrames:
@@ -93,40 +87,14 @@ def through_period(frames: BudgetFrames, grain: str, latest: dt.date) -> BudgetF
                                weights=before_end(frames.weights), text_weights=before_end(text))
 
 
-@functools.cache
-def code_fingerprint() -> str:
-    """The decompositions' code: every pure model's source, this module's, and the numeric libraries'
-    versions. Any change to them makes every stored decomposition stale."""
-    digest, root = hashlib.sha256(), Path(models.__file__).parent.parent
-    for path in sorted(root.joinpath("models").rglob("*.py")) + [Path(__file__)]:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    for library in LIBRARIES:
-        digest.update(f"{library}=={importlib.metadata.version(library)}\n".encode())
-    return digest.hexdigest()
-
-
 def read_inputs(spec: BudgetSpec, grain: str, frames: BudgetFrames) -> Reading:
     """Everything one budget's decompositions at one grain read: the code, the spec and the frames."""
     return read_frames([frames.daily, frames.periods, frames.weights, frames.nodes, frames.text_weights],
-                       salt=f"{code_fingerprint()}\n{grain}\n{spec.model_dump_json()}")
-
-
-@dataclass
-class DriftPart:
-    """One budget's decompositions at one grain: computed now (``rows``), or kept from the stored table
-    (``rows`` is None) because they were computed from the same inputs."""
-
-    budget_id: str
-    grain: str
-    inputs: Reading
-    rows: list[dict] | None
-
-
-Stored = dict[tuple[str, str], tuple[str, list[float]]]  # (budget, grain) -> the stored reading's digest, values
+                       salt=f"{code_fingerprint(__file__)}\n{grain}\n{spec.model_dump_json()}")
 
 
 def drift_parts(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...],
-                stored: Stored) -> tuple[list[DriftPart], dict[str, float]]:
+                stored: Stored) -> tuple[list[Part], dict[str, float]]:
     """Every budget's decompositions at each grain it is analysed at, computed unless ``stored`` holds a reading
     of the same inputs. Returns the parts and seconds per budget."""
     parts, seconds = [], {}
@@ -150,7 +118,7 @@ def drift_parts(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...],
             previous = stored.get((spec.id, grain))
             rows = None if previous and same_reading(*previous, inputs) else decompose_budget(
                 spec, frames, grain, default_pairs(grain, latest(grain)))
-            parts.append(DriftPart(spec.id, grain, inputs, rows))
+            parts.append(Part(spec.id, grain, inputs, rows))
         seconds[spec.id] = round(time.perf_counter() - started, 2)
     return parts, seconds
 
@@ -163,42 +131,12 @@ def drift_rows(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...]) -> 
 
 def stored_inputs(conn) -> Stored:
     """The readings of the inputs of the decompositions in the warehouse (none before the first run)."""
-    if not all(table_exists(conn, *table.split(".")) for table in (ATTRIBUTIONS, INPUTS)):
-        return {}
-    return {(b, g): (d, v) for b, g, d, v in conn.execute(
-        f"select budget_id, grain, digest, input_values from {INPUTS}").fetchall()}
+    return stored_readings(conn, ATTRIBUTIONS, INPUTS)
 
 
-def write_parts(conn, parts: list[DriftPart]) -> None:
-    """The attributions table as the parts say, in their order, in one transaction with their inputs' readings:
-    kept parts' rows copied from the table as they are (same types, same order), computed parts' rows new."""
-    computed = [pd.DataFrame(p.rows, columns=ATTRIBUTION_COLUMNS).assign(_part=i, _row=range(len(p.rows)))
-                for i, p in enumerate(parts) if p.rows is not None]
-    fresh = pd.concat(computed, ignore_index=True) if computed else pd.DataFrame(
-        columns=[*ATTRIBUTION_COLUMNS, "_part", "_row"])
-    kept = pd.DataFrame([(i, p.budget_id, p.grain) for i, p in enumerate(parts) if p.rows is None],
-                        columns=["_part", "budget_id", "grain"])
-    conn.register("_fresh", fresh)
-    conn.register("_kept", kept)
-    try:
-        with transaction(conn):
-            conn.execute(f"create or replace temp table _drift_next ({column_definitions(ATTRIBUTION_TYPES)}, "
-                         "_part integer, _row bigint)")
-            if len(kept):
-                conn.execute("insert into _drift_next by name select a.*, k._part, a.rowid as _row "
-                             f"from {ATTRIBUTIONS} as a join _kept as k "
-                             "on a.budget_id = k.budget_id and a.grain = k.grain")
-            conn.execute("insert into _drift_next by name select * from _fresh")
-            conn.execute(f"create or replace table {ATTRIBUTIONS} as "
-                         "select * exclude (_part, _row) from _drift_next order by _part, _row")
-            readings = pd.DataFrame([(p.budget_id, p.grain, p.inputs.digest, p.inputs.values) for p in parts],
-                                    columns=["budget_id", "grain", "digest", "input_values"])
-            replace_table(conn, INPUTS, readings,
-                          types={"budget_id": _TEXT, "grain": _TEXT, "digest": _TEXT, "input_values": "double[]"})
-            conn.execute("drop table _drift_next")
-    finally:
-        conn.unregister("_fresh")
-        conn.unregister("_kept")
+def write_attributions(conn, parts: list[Part]) -> None:
+    """The attributions table and its inputs' readings as the parts say (:func:`assets.kept_parts.write_parts`)."""
+    write_parts(conn, ATTRIBUTIONS, INPUTS, ATTRIBUTION_TYPES, parts)
 
 
 @dg.asset(
@@ -219,7 +157,7 @@ def drift_attributions(context: dg.AssetExecutionContext, duckdb: DuckDBResource
         prepare(conn)
         parts, seconds = drift_parts(conn, load_specs(settings.specs_dir), settings.drift_grains,
                                      stored_inputs(conn))
-        write_parts(conn, parts)
+        write_attributions(conn, parts)
         frame = conn.execute(f"select * from {ATTRIBUTIONS}").df()
     material = frame[(frame["verdict"] == "material") & (frame["segment_id"] == "_total")]
     return dg.MaterializeResult(metadata={

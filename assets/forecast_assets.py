@@ -1,24 +1,39 @@
-"""Predictive stage: metric forecasts, goal tracking and constraint analysis, with a backtest."""
+"""Predictive stage: metric forecasts, goal tracking and constraint analysis, with a backtest.
+
+A grain's forecasts read the data through their origin (the last complete period) and nothing after it, so a
+budget's weekly and monthly forecasts only change when a period closes, a late posting lands in one, or the
+spec or code change. Their inputs' reading is stored (``main.forecast_inputs``); a run whose inputs read the
+same keeps that budget and grain's rows (:mod:`assets.kept_parts`) instead of forecasting again.
+"""
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from assets.kept_parts import Part, Stored, code_fingerprint, stored_readings, write_parts
 from assets.settings import Settings
 from assets.warehouse import prepare, replace_table
+from models.fingerprint import read_frames, same_reading
 from models.forecasting.backtest import rolling_origin
 from models.goals import track_goals
-from models.projections import GRAIN_PERIODS, forecast_rows, forecast_scope, horizon_for
-from models.spec import load_specs
+from models.projections import GRAIN_PERIODS, forecast_rows, forecast_scope, horizon_for, next_period
+from models.spec import BudgetSpec, load_specs
 
 GRAINS = ("day", "week", "month")
+GOAL_GRAINS = ("day", "month")  # the budget total's forecasts goal tracking reads
+FORECASTS, FORECAST_INPUTS = "main.metric_forecasts", "main.forecast_inputs"
 BACKTEST_GRAIN, BACKTEST_HORIZON, BACKTEST_ORIGINS = "week", 4, 4
 FORECAST_COLUMNS = ["budget_id", "metric_id", "grain", "segment_level", "segment_id", "origin_period", "step",
                     "period_start", "period_end", "value", "lo80", "hi80", "lo95", "hi95", "method",
                     "history_points", "provenance"]
+FORECAST_TYPES = {column: "date" if column in ("origin_period", "period_start", "period_end") else
+                  "bigint" if column in ("step", "history_points") else
+                  "double" if column in ("value", "lo80", "hi80", "lo95", "hi95") else "varchar"
+                  for column in FORECAST_COLUMNS}
 GOAL_COLUMNS = ["budget_id", "goal_id", "kind", "metric_id", "direction", "aggregation", "window_start", "deadline",
                 "as_of", "days_left", "target", "observed_to_date", "projected", "projected_lo95", "projected_hi95",
                 "probability", "gap", "required_daily_rate", "current_daily_rate", "current_rate_days",
@@ -72,55 +87,29 @@ def _backtest(spec, history: pd.DataFrame) -> list[dict]:
 )
 def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     settings = Settings.from_env()
-    forecasts, goals, constraints, backtest = [], [], [], []
     with duckdb.get_connection() as conn:
         prepare(conn)
-        for spec in load_specs(settings.specs_dir):
-            levels = ["_total", *spec.segments.levels[: settings.forecast_levels]]
-            nodes = [row[0] for row in conn.execute(
-                "select segment_id from main.dim_segments where budget_id = ? and segment_level <> '_total'",
-                [spec.id]).fetchall()]
-            history = _history(conn, spec, levels)
-            backtest += _backtest(spec, history)
-            days = {key: rows for key, rows in history[history.grain == "day"].groupby(["segment_level", "segment_id"])}
-            totals = {}  # grain -> the budget total's (history, forecasts, origin), for its goals
-            for grain in GRAINS:
-                at_grain = history[history.grain == grain]
-                if at_grain.empty:
-                    continue
-                last = at_grain["period_start"].max()
-                horizon = horizon_for(spec, grain, last)
-                for (level, segment), scope in at_grain.groupby(["segment_level", "segment_id"], sort=True):
-                    # Every scope forecasts from the same origin, so levels stay comparable.
-                    scope = scope[scope.period_start <= last]
-                    result = forecast_scope(spec, grain, scope, horizon, (level, segment), nodes,
-                                            daily=days.get((level, segment)) if grain != "day" else None)
-                    forecasts += forecast_rows(spec, grain, (level, segment), last, _from_origin(result, scope, last))
-                    if level == "_total":
-                        totals[grain] = (scope, result, last)
-            if "day" in totals:
-                scope, result, last = totals["day"]
-                monthly = totals["month"][1] if "month" in totals else None
-                report = track_goals(spec, scope, result, last, monthly)
-                goals += report.tracking
-                constraints += report.constraints
-        replace_table(conn, "main.metric_forecasts", pd.DataFrame(forecasts, columns=FORECAST_COLUMNS))
-        replace_table(conn, "main.goal_tracking", pd.DataFrame(goals, columns=GOAL_COLUMNS))
-        replace_table(conn, "main.goal_constraints", pd.DataFrame(constraints, columns=CONSTRAINT_COLUMNS))
-    scores = pd.DataFrame(backtest, columns=["budget_id", "metric_id", "mase", "mase_seasonal_naive"])
+        stored = stored_readings(conn, FORECASTS, FORECAST_INPUTS)
+        run = forecast_budgets(conn, load_specs(settings.specs_dir), settings.forecast_levels, stored)
+        write_parts(conn, FORECASTS, FORECAST_INPUTS, FORECAST_TYPES, run.parts)
+        forecast_count = conn.execute(f"select count(*) from {FORECASTS}").fetchall()[0][0]
+        replace_table(conn, "main.goal_tracking", pd.DataFrame(run.goals, columns=GOAL_COLUMNS))
+        replace_table(conn, "main.goal_constraints", pd.DataFrame(run.constraints, columns=CONSTRAINT_COLUMNS))
+    scores = pd.DataFrame(run.backtest, columns=["budget_id", "metric_id", "mase", "mase_seasonal_naive"])
     median_model = float(scores["mase"].median()) if len(scores) else float("nan")
     median_naive = float(scores["mase_seasonal_naive"].median()) if len(scores) else float("nan")
     by_metric = scores.groupby(["budget_id", "metric_id"]).median().reset_index() if len(scores) else scores
-    goal_frame = pd.DataFrame(goals, columns=GOAL_COLUMNS)
+    goal_frame = pd.DataFrame(run.goals, columns=GOAL_COLUMNS)
     yield dg.MaterializeResult(asset_key="metric_forecasts", metadata={
-        "dagster/row_count": len(forecasts),
+        "dagster/row_count": forecast_count,
+        "kept_unchanged": dg.MetadataValue.json([f"{p.budget_id}/{p.grain}" for p in run.parts if p.rows is None]),
         "backtest_median_mase": median_model,
         "backtest_median_mase_seasonal_naive": median_naive,
         "backtest_origins": len(scores),
         "backtest": dg.MetadataValue.md(by_metric.round(3).to_markdown(index=False) if len(by_metric) else "no history"),
     })
     yield dg.MaterializeResult(asset_key="goal_tracking", metadata={
-        "dagster/row_count": len(goals),
+        "dagster/row_count": len(run.goals),
         "goals": dg.MetadataValue.md(goal_frame[["budget_id", "goal_id", "target", "projected", "probability",
                                                  "status", "binding_input"]].round(3).to_markdown(index=False)
                                      if len(goal_frame) else "no goals"),
@@ -130,6 +119,71 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         passed=bool(len(scores) == 0 or median_model <= median_naive), severity=dg.AssetCheckSeverity.WARN,
         metadata={"median_mase": median_model, "median_mase_seasonal_naive": median_naive,
                   "origins": len(scores)})
+
+
+@dataclass
+class PredictiveRun:
+    parts: list[Part] = field(default_factory=list)
+    goals: list[dict] = field(default_factory=list)
+    constraints: list[dict] = field(default_factory=list)
+    backtest: list[dict] = field(default_factory=list)
+
+
+def forecast_budgets(conn, specs: list[BudgetSpec], forecast_levels: int, stored: Stored) -> PredictiveRun:
+    """Every budget's forecasts (a part per grain; kept where ``stored`` holds a reading of the same inputs),
+    goal tracking, constraints and backtest scores."""
+    run = PredictiveRun()
+    for spec in specs:
+        levels = ["_total", *spec.segments.levels[:forecast_levels]]
+        nodes = [row[0] for row in conn.execute(
+            "select segment_id from main.dim_segments where budget_id = ? and segment_level <> '_total' "
+            "order by segment_id", [spec.id]).fetchall()]
+        history = _history(conn, spec, levels)
+        run.backtest += _backtest(spec, history)
+        totals = {}  # grain -> the budget total's (history, forecasts, origin), for its goals
+        for grain in GRAINS:
+            part, total = _forecast_grain(spec, grain, history, nodes, stored)
+            if part is not None:
+                run.parts.append(part)
+            if total is not None:
+                totals[grain] = total
+        if "day" in totals:
+            scope, result, last = totals["day"]
+            monthly = totals["month"][1] if "month" in totals else None
+            report = track_goals(spec, scope, result, last, monthly)
+            run.goals += report.tracking
+            run.constraints += report.constraints
+    return run
+
+
+def _forecast_grain(spec: BudgetSpec, grain: str, history: pd.DataFrame, nodes: list[str], stored: Stored):
+    """One budget's forecasts at one grain, from its last complete period: the part to write (None without
+    history), and the budget total's (history, forecasts, origin) when goal tracking reads them. A part whose
+    inputs read as ``stored`` says is kept, and then only the total is forecast, if the goals need it."""
+    at_grain = history[history.grain == grain]
+    if at_grain.empty:
+        return None, None
+    last = at_grain["period_start"].max()
+    horizon = horizon_for(spec, grain, last)
+    # a week's or month's forecast reads the days through its origin's end, nothing later
+    days = history[(history.grain == "day") & (history.period_start < next_period(grain, last))]
+    inputs = read_frames([at_grain, days if grain != "day" else days.iloc[:0], pd.DataFrame({"node": nodes})],
+                         salt=f"{code_fingerprint(__file__)}\n{grain}\n{spec.model_dump_json()}")
+    previous = stored.get((spec.id, grain))
+    rows = None if previous is not None and same_reading(*previous, inputs) else []
+    daily = {key: frame for key, frame in days.groupby(["segment_level", "segment_id"])} if grain != "day" else {}
+    total = None
+    for (level, segment), scope in at_grain.groupby(["segment_level", "segment_id"], sort=True):
+        if rows is None and not (level == "_total" and grain in GOAL_GRAINS):
+            continue
+        result = forecast_scope(spec, grain, scope, horizon, (level, segment), nodes,
+                                daily=daily.get((level, segment)))
+        if rows is not None:
+            # every scope forecasts from the same origin, so levels stay comparable
+            rows += forecast_rows(spec, grain, (level, segment), last, _from_origin(result, scope, last))
+        if level == "_total":
+            total = (scope, result, last)
+    return Part(spec.id, grain, inputs, rows), total
 
 
 def _from_origin(result, scope, last: dt.date):

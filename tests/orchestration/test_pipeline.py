@@ -16,7 +16,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from assets.drift_assets import drift_parts, stored_inputs, write_parts
+from assets.drift_assets import drift_parts, stored_inputs, write_attributions
+from assets.forecast_assets import FORECAST_INPUTS, FORECAST_TYPES, FORECASTS, forecast_budgets
+from assets.kept_parts import stored_readings, write_parts
 from assets.settings import Settings
 from assets.warehouse import prepare
 from models.spec import load_specs
@@ -396,6 +398,11 @@ def test_one_more_day_run_alone_equals_a_full_rebuild(demo, tmp_path, monkeypatc
     # a Monday after the last complete week and month: every decomposition is kept, and still equals the rebuild's
     drift = result.asset_materializations_for_node("drift_attributions")[0].metadata
     assert len(drift["kept_unchanged"].value) == 6  # 3 budgets x (month, week)
+    forecasts = next(m.metadata for m in result.asset_materializations_for_node("predictive")
+                     if m.asset_key == dg.AssetKey("metric_forecasts"))
+    # and every forecast from the last complete week and month (the day's origin moved)
+    assert sorted(forecasts["kept_unchanged"].value) == sorted(
+        f"{spec.id}/{grain}" for spec in load_specs(settings.specs_dir) for grain in ("week", "month"))
 
     monkeypatch.setenv("BUDGETLENS_HOME", str(tmp_path / "full"))
     monkeypatch.setenv("BUDGETLENS_DUCKDB", str(tmp_path / "full" / "full.duckdb"))
@@ -429,7 +436,7 @@ def test_drift_is_decomposed_again_only_where_its_period_s_own_figures_changed(d
         run_before = conn.execute(table).df()
         parts, _ = drift_parts(conn, specs, settings.drift_grains, stored_inputs(conn))
         assert len(parts) == 6 and all(p.rows is None for p in parts)
-        write_parts(conn, parts)
+        write_attributions(conn, parts)
         pd.testing.assert_frame_equal(conn.execute(table).df(), run_before)  # kept: same rows, order and types
 
         # a late correction on 10 February: inside the latest complete week (9-15 Feb), after January
@@ -437,9 +444,44 @@ def test_drift_is_decomposed_again_only_where_its_period_s_own_figures_changed(d
                      "and period_start = date '2026-02-10' and grain = 'day'")
         parts, _ = drift_parts(conn, specs, settings.drift_grains, stored_inputs(conn))
         assert {(p.budget_id, p.grain) for p in parts if p.rows is not None} == {("marketing_acquisition", "week")}
-        write_parts(conn, parts)
+        write_attributions(conn, parts)
         kept_and_new = conn.execute(table).df()
-        write_parts(conn, drift_parts(conn, specs, settings.drift_grains, stored={})[0])  # everything afresh
+        write_attributions(conn, drift_parts(conn, specs, settings.drift_grains, stored={})[0])  # everything afresh
+        pd.testing.assert_frame_equal(kept_and_new, conn.execute(table).df())
+        assert not kept_and_new.equals(run_before)
+    finally:
+        conn.close()
+
+
+def test_forecasts_are_made_again_only_where_their_grain_s_history_changed(demo, tmp_path, monkeypatch):
+    settings = _copy_of_the_demo(demo, tmp_path / "forecasts", monkeypatch)
+    specs = load_specs(settings.specs_dir)
+    conn = duckdb.connect(str(settings.duckdb_path))
+
+    def forecast(stored):
+        run = forecast_budgets(conn, specs, settings.forecast_levels, stored)
+        write_parts(conn, FORECASTS, FORECAST_INPUTS, FORECAST_TYPES, run.parts)
+        return run
+
+    try:
+        table = f"select * from {FORECASTS}"
+        goals = "select * from main.goal_tracking"
+        run_before, goals_before = conn.execute(table).df(), conn.execute(goals).df()
+        run = forecast(stored_readings(conn, FORECASTS, FORECAST_INPUTS))
+        assert len(run.parts) == 3 * len(specs) and all(p.rows is None for p in run.parts)
+        pd.testing.assert_frame_equal(conn.execute(table).df(), run_before)  # kept: same rows, order and types
+        # goals still read the total's daily and monthly forecasts, made again from the same inputs
+        pd.testing.assert_frame_equal(pd.DataFrame(run.goals, columns=goals_before.columns).astype(
+            goals_before.dtypes.to_dict()), goals_before)
+
+        # a late correction on 10 February: inside the latest complete week (9-15 Feb), after January
+        conn.execute("update main.metric_values set value = value * 3 where budget_id = 'marketing_acquisition' "
+                     "and period_start = date '2026-02-10' and grain = 'day'")
+        run = forecast(stored_readings(conn, FORECASTS, FORECAST_INPUTS))
+        assert {(p.budget_id, p.grain) for p in run.parts if p.rows is not None} == {
+            ("marketing_acquisition", "day"), ("marketing_acquisition", "week")}
+        kept_and_new = conn.execute(table).df()
+        forecast(stored={})  # everything afresh
         pd.testing.assert_frame_equal(kept_and_new, conn.execute(table).df())
         assert not kept_and_new.equals(run_before)
     finally:

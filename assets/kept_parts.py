@@ -1,0 +1,88 @@
+"""Tables written in parts (one budget at one grain) that are kept while their inputs read the same.
+
+A stage whose results for a budget and grain only depend on data that have not changed since the last run
+(the code, the spec and every value it reads, up to the rounding of sums: :mod:`models.fingerprint`) copies
+that part's rows from its table instead of computing them again. The readings are stored beside the table,
+written in the same transaction, so a killed run leaves the two consistent.
+"""
+
+import functools
+import hashlib
+import importlib.metadata
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+import models
+from assets.warehouse import column_definitions, replace_table, table_exists, transaction
+from models.fingerprint import Reading
+
+# what the stages' results depend on besides the data, the spec and our code
+LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "holidays")
+_READING_TYPES = {"budget_id": "varchar", "grain": "varchar", "digest": "varchar", "input_values": "double[]"}
+
+
+@dataclass
+class Part:
+    """One budget's rows at one grain: computed now (``rows``), or kept from the stored table (``rows`` is None)
+    because they were computed from the same inputs."""
+
+    budget_id: str
+    grain: str
+    inputs: Reading
+    rows: list[dict] | None
+
+
+Stored = dict[tuple[str, str], tuple[str, list[float]]]  # (budget, grain) -> the stored reading's digest, values
+
+
+@functools.cache
+def code_fingerprint(stage_file: str) -> str:
+    """A stage's code: every pure model's source, the stage module's (``stage_file``), and the numeric
+    libraries' versions. Any change to them makes every stored part of the stage stale."""
+    digest, root = hashlib.sha256(), Path(models.__file__).parent.parent
+    for path in sorted(root.joinpath("models").rglob("*.py")) + [Path(stage_file)]:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    for library in LIBRARIES:
+        digest.update(f"{library}=={importlib.metadata.version(library)}\n".encode())
+    return digest.hexdigest()
+
+
+def stored_readings(conn, table: str, readings_table: str) -> Stored:
+    """The readings of the inputs of ``table``'s parts (none before the first run, or without the table)."""
+    if not all(table_exists(conn, *name.split(".")) for name in (table, readings_table)):
+        return {}
+    return {(b, g): (d, v) for b, g, d, v in conn.execute(
+        f"select budget_id, grain, digest, input_values from {readings_table}").fetchall()}
+
+
+def write_parts(conn, table: str, readings_table: str, types: dict[str, str], parts: list[Part]) -> None:
+    """``table`` (columns and SQL ``types``) as the parts say, in their order, in one transaction with their
+    inputs' readings: kept parts' rows copied from the table as they are (same types, same order), computed
+    parts' rows new."""
+    columns = list(types)
+    computed = [pd.DataFrame(p.rows, columns=columns).assign(_part=i, _row=range(len(p.rows)))
+                for i, p in enumerate(parts) if p.rows is not None]
+    fresh = pd.concat(computed, ignore_index=True) if computed else pd.DataFrame(columns=[*columns, "_part", "_row"])
+    kept = pd.DataFrame([(i, p.budget_id, p.grain) for i, p in enumerate(parts) if p.rows is None],
+                        columns=["_part", "budget_id", "grain"])
+    conn.register("_fresh", fresh)
+    conn.register("_kept", kept)
+    try:
+        with transaction(conn):
+            conn.execute(f"create or replace temp table _parts_next ({column_definitions(types)}, "
+                         "_part integer, _row bigint)")
+            if len(kept):
+                conn.execute("insert into _parts_next by name select t.*, k._part, t.rowid as _row "
+                             f"from {table} as t join _kept as k on t.budget_id = k.budget_id and t.grain = k.grain")
+            conn.execute("insert into _parts_next by name select * from _fresh")
+            conn.execute(f"create or replace table {table} as "
+                         "select * exclude (_part, _row) from _parts_next order by _part, _row")
+            readings = pd.DataFrame([(p.budget_id, p.grain, p.inputs.digest, p.inputs.values) for p in parts],
+                                    columns=list(_READING_TYPES))
+            replace_table(conn, readings_table, readings, types=_READING_TYPES)
+            conn.execute("drop table _parts_next")
+    finally:
+        conn.unregister("_fresh")
+        conn.unregister("_kept")
