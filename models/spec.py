@@ -663,12 +663,12 @@ def _cross_check(spec: BudgetSpec) -> list[tuple[str, str]]:
         if goal.id.startswith(ALLOCATION_GOAL_PREFIX):
             problems.append((f"goals.{i}.id", f"ids starting {ALLOCATION_GOAL_PREFIX!r} are the allocation's "
                                               "periods, tracked as goals of their own; pick another id"))
+        if goal.start and goal.start >= goal.deadline:
+            problems.append((f"goals.{i}.start", "start must be before deadline"))
     spent = spec.allocation.metric
     if spent is not None and known_metric(spent, "allocation.metric") and metrics[spent].agg not in ("sum", "count"):
         problems.append(("allocation.metric", f"{spent!r} must be a base metric with agg sum or count (spending "
                                               "adds up over the days)"))
-        if goal.start and goal.start >= goal.deadline:
-            problems.append((f"goals.{i}.start", "start must be before deadline"))
     for i, rule in enumerate(spec.rules):
         try:
             condition = parse_condition(rule.when)

@@ -155,6 +155,11 @@ def test_duplicate_goal_and_rule_ids():
     assert ("budgets/shop.yaml", "goals", "duplicate id 'g1'") in problems(data)
 
 
+def test_a_goal_starting_on_or_after_its_deadline_is_named_by_its_key():
+    data = mutate("goals.0.start", "2026-12-31")
+    assert ("budgets/shop.yaml", "goals.0.start", "start must be before deadline") in problems(data)
+
+
 def test_exactly_one_north_star():
     data = mutate("metrics.visits.roles", ["input", "north_star"])
     assert any(k == "metrics" and "found 2" in m for _, k, m in problems(data))
