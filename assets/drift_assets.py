@@ -129,16 +129,6 @@ def drift_rows(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...]) -> 
     return [row for part in parts for row in part.rows], seconds
 
 
-def stored_inputs(conn) -> Stored:
-    """The readings of the inputs of the decompositions in the warehouse (none before the first run)."""
-    return stored_readings(conn, ATTRIBUTIONS, INPUTS)
-
-
-def write_attributions(conn, parts: list[Part]) -> None:
-    """The attributions table and its inputs' readings as the parts say (:func:`assets.kept_parts.write_parts`)."""
-    write_parts(conn, ATTRIBUTIONS, INPUTS, ATTRIBUTION_TYPES, parts)
-
-
 @dg.asset(
     name="drift_attributions",
     deps=[dg.AssetKey("metric_values"), dg.AssetKey("dim_segments")],
@@ -156,8 +146,8 @@ def drift_attributions(context: dg.AssetExecutionContext, duckdb: DuckDBResource
     with duckdb.get_connection() as conn:
         prepare(conn)
         parts, seconds = drift_parts(conn, load_specs(settings.specs_dir), settings.drift_grains,
-                                     stored_inputs(conn))
-        write_attributions(conn, parts)
+                                     stored_readings(conn, ATTRIBUTIONS, INPUTS))
+        write_parts(conn, ATTRIBUTIONS, INPUTS, ATTRIBUTION_TYPES, parts)
         frame = conn.execute(f"select * from {ATTRIBUTIONS}").df()
     material = frame[(frame["verdict"] == "material") & (frame["segment_id"] == "_total")]
     return dg.MaterializeResult(metadata={

@@ -10,7 +10,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
@@ -165,13 +164,14 @@ def _forecast_grain(spec: BudgetSpec, grain: str, history: pd.DataFrame, nodes: 
         return None, None
     last = at_grain["period_start"].max()
     horizon = horizon_for(spec, grain, last)
-    # a week's or month's forecast reads the days through its origin's end, nothing later
-    days = history[(history.grain == "day") & (history.period_start < next_period(grain, last))]
-    inputs = read_frames([at_grain, days if grain != "day" else days.iloc[:0], pd.DataFrame({"node": nodes})],
+    # a week's or month's forecast reads the days through its origin's end, nothing later; a day's reads none
+    days = (history[(history.grain == "day") & (history.period_start < next_period(grain, last))]
+            if grain != "day" else history.iloc[:0])
+    inputs = read_frames([at_grain, days, pd.DataFrame({"node": nodes})],
                          salt=f"{code_fingerprint(__file__)}\n{grain}\n{spec.model_dump_json()}")
     previous = stored.get((spec.id, grain))
     rows = None if previous is not None and same_reading(*previous, inputs) else []
-    daily = {key: frame for key, frame in days.groupby(["segment_level", "segment_id"])} if grain != "day" else {}
+    daily = {key: frame for key, frame in days.groupby(["segment_level", "segment_id"])}
     total = None
     for (level, segment), scope in at_grain.groupby(["segment_level", "segment_id"], sort=True):
         if rows is None and not (level == "_total" and grain in GOAL_GRAINS):

@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from assets.drift_assets import drift_parts, stored_inputs, write_attributions
+from assets.drift_assets import ATTRIBUTION_TYPES, ATTRIBUTIONS, INPUTS, drift_parts
 from assets.forecast_assets import FORECAST_INPUTS, FORECAST_TYPES, FORECASTS, forecast_budgets
 from assets.kept_parts import stored_readings, write_parts
 from assets.settings import Settings
@@ -431,22 +431,26 @@ def test_drift_is_decomposed_again_only_where_its_period_s_own_figures_changed(d
     settings = _copy_of_the_demo(demo, tmp_path / "drift", monkeypatch)
     specs = load_specs(settings.specs_dir)
     conn = duckdb.connect(str(settings.duckdb_path))
+
+    def decompose(stored):
+        parts, _ = drift_parts(conn, specs, settings.drift_grains, stored)
+        write_parts(conn, ATTRIBUTIONS, INPUTS, ATTRIBUTION_TYPES, parts)
+        return parts
+
     try:
-        table = "select * from main.drift_attributions"
+        table = f"select * from {ATTRIBUTIONS}"
         run_before = conn.execute(table).df()
-        parts, _ = drift_parts(conn, specs, settings.drift_grains, stored_inputs(conn))
+        parts = decompose(stored_readings(conn, ATTRIBUTIONS, INPUTS))
         assert len(parts) == 6 and all(p.rows is None for p in parts)
-        write_attributions(conn, parts)
         pd.testing.assert_frame_equal(conn.execute(table).df(), run_before)  # kept: same rows, order and types
 
         # a late correction on 10 February: inside the latest complete week (9-15 Feb), after January
         conn.execute("update main.metric_values set value = value * 3 where budget_id = 'marketing_acquisition' "
                      "and period_start = date '2026-02-10' and grain = 'day'")
-        parts, _ = drift_parts(conn, specs, settings.drift_grains, stored_inputs(conn))
+        parts = decompose(stored_readings(conn, ATTRIBUTIONS, INPUTS))
         assert {(p.budget_id, p.grain) for p in parts if p.rows is not None} == {("marketing_acquisition", "week")}
-        write_attributions(conn, parts)
         kept_and_new = conn.execute(table).df()
-        write_attributions(conn, drift_parts(conn, specs, settings.drift_grains, stored={})[0])  # everything afresh
+        decompose(stored={})  # everything afresh
         pd.testing.assert_frame_equal(kept_and_new, conn.execute(table).df())
         assert not kept_and_new.equals(run_before)
     finally:
