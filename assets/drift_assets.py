@@ -118,7 +118,7 @@ def drift_parts(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...],
             previous = stored.get((spec.id, grain))
             rows = None if previous and same_reading(*previous, inputs) else decompose_budget(
                 spec, frames, grain, default_pairs(grain, latest(grain)))
-            parts.append(Part(spec.id, grain, inputs, rows))
+            parts.append(Part((spec.id, grain), inputs, rows))
         seconds[spec.id] = round(time.perf_counter() - started, 2)
     return parts, seconds
 
@@ -154,7 +154,7 @@ def drift_attributions(context: dg.AssetExecutionContext, duckdb: DuckDBResource
         "dagster/row_count": len(frame),
         "decompositions": int(frame.groupby(["budget_id", "metric_id", "segment_id", "baseline"]).ngroups) if len(frame) else 0,
         "seconds_per_budget": dg.MetadataValue.json(seconds),
-        "kept_unchanged": dg.MetadataValue.json([f"{p.budget_id}/{p.grain}" for p in parts if p.rows is None]),
+        "kept_unchanged": dg.MetadataValue.json([p.name for p in parts if p.rows is None]),
         "material_changes_at_total": dg.MetadataValue.md(
             material.drop_duplicates(["budget_id", "metric_id", "baseline"])[
                 ["budget_id", "metric_id", "baseline", "delta", "delta_z"]].round(3).to_markdown(index=False)

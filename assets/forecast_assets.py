@@ -101,7 +101,7 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     goal_frame = pd.DataFrame(run.goals, columns=GOAL_COLUMNS)
     yield dg.MaterializeResult(asset_key="metric_forecasts", metadata={
         "dagster/row_count": forecast_count,
-        "kept_unchanged": dg.MetadataValue.json([f"{p.budget_id}/{p.grain}" for p in run.parts if p.rows is None]),
+        "kept_unchanged": dg.MetadataValue.json([p.name for p in run.parts if p.rows is None]),
         "backtest_median_mase": median_model,
         "backtest_median_mase_seasonal_naive": median_naive,
         "backtest_origins": len(scores),
@@ -183,7 +183,7 @@ def _forecast_grain(spec: BudgetSpec, grain: str, history: pd.DataFrame, nodes: 
             rows += forecast_rows(spec, grain, (level, segment), last, _from_origin(result, scope, last))
         if level == "_total":
             total = (scope, result, last)
-    return Part(spec.id, grain, inputs, rows), total
+    return Part((spec.id, grain), inputs, rows), total
 
 
 def _from_origin(result, scope, last: dt.date):

@@ -1,9 +1,9 @@
-"""Tables written in parts (one budget at one grain) that are kept while their inputs read the same.
+"""Tables written in parts (one budget at one grain, say) that are kept while their inputs read the same.
 
-A stage whose results for a budget and grain only depend on data that have not changed since the last run
-(the code, the spec and every value it reads, up to the rounding of sums: :mod:`models.fingerprint`) copies
-that part's rows from its table instead of computing them again. The readings are stored beside the table,
-written in the same transaction, so a killed run leaves the two consistent.
+A stage whose results for a part only depend on data that have not changed since the last run (the code,
+the spec and every value it reads, up to the rounding of sums: :mod:`models.fingerprint`) copies that part's
+rows from its table instead of computing them again. The readings are stored beside the table, written in
+the same transaction, so a killed run leaves the two consistent.
 """
 
 import functools
@@ -15,26 +15,30 @@ from pathlib import Path
 import pandas as pd
 
 import models
-from assets.warehouse import column_definitions, replace_table, table_exists, transaction
+from assets.warehouse import column_definitions, column_types, replace_table, table_exists, transaction
 from models.fingerprint import Reading
 
 # what the stages' results depend on besides the data, the spec and our code
 LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "holidays")
-_READING_TYPES = {"budget_id": "varchar", "grain": "varchar", "digest": "varchar", "input_values": "double[]"}
+BY_BUDGET_AND_GRAIN = ("budget_id", "grain")
+_READING_TYPES = {"digest": "varchar", "input_values": "double[]"}
 
 
 @dataclass
 class Part:
-    """One budget's rows at one grain: computed now (``rows``), or kept from the stored table (``rows`` is None)
-    because they were computed from the same inputs."""
+    """One part's rows (the part named by ``key``, its values of the table's key columns): computed now
+    (``rows``), or kept from the stored table (``rows`` is None) because they were computed from the same inputs."""
 
-    budget_id: str
-    grain: str
+    key: tuple
     inputs: Reading
     rows: list[dict] | None
 
+    @property
+    def name(self) -> str:
+        return "/".join(str(k) for k in self.key)
 
-Stored = dict[tuple[str, str], tuple[str, list[float]]]  # (budget, grain) -> the stored reading's digest, values
+
+Stored = dict[tuple, tuple[str, list[float]]]  # a part's key -> the stored reading's digest, values
 
 
 @functools.cache
@@ -49,24 +53,28 @@ def code_fingerprint(stage_file: str) -> str:
     return digest.hexdigest()
 
 
-def stored_readings(conn, table: str, readings_table: str) -> Stored:
-    """The readings of the inputs of ``table``'s parts (none before the first run, or without the table)."""
+def stored_readings(conn, table: str, readings_table: str, keys: tuple[str, ...] = BY_BUDGET_AND_GRAIN) -> Stored:
+    """The readings of the inputs of ``table``'s parts, by their ``keys`` columns' values (none before the
+    first run, or without the table)."""
     if not all(table_exists(conn, *name.split(".")) for name in (table, readings_table)):
         return {}
-    return {(b, g): (d, v) for b, g, d, v in conn.execute(
-        f"select budget_id, grain, digest, input_values from {readings_table}").fetchall()}
+    listed = ", ".join(keys)
+    return {tuple(row[:-2]): (row[-2], row[-1]) for row in conn.execute(
+        f"select {listed}, digest, input_values from {readings_table}").fetchall()}
 
 
-def write_parts(conn, table: str, readings_table: str, types: dict[str, str], parts: list[Part]) -> None:
+def write_parts(conn, table: str, readings_table: str, types: dict[str, str], parts: list[Part],
+                keys: tuple[str, ...] = BY_BUDGET_AND_GRAIN) -> None:
     """``table`` (columns and SQL ``types``) as the parts say, in their order, in one transaction with their
-    inputs' readings: kept parts' rows copied from the table as they are (same types, same order), computed
-    parts' rows new."""
+    inputs' readings: kept parts' rows (their ``keys`` columns equal to the part's key) copied from the table
+    as they are (same types, same order), computed parts' rows new. A table already laid out as ``types`` is
+    emptied and filled, so it keeps its constraints; any other is replaced."""
     columns = list(types)
     computed = [pd.DataFrame(p.rows, columns=columns).assign(_part=i, _row=range(len(p.rows)))
                 for i, p in enumerate(parts) if p.rows is not None]
     fresh = pd.concat(computed, ignore_index=True) if computed else pd.DataFrame(columns=[*columns, "_part", "_row"])
-    kept = pd.DataFrame([(i, p.budget_id, p.grain) for i, p in enumerate(parts) if p.rows is None],
-                        columns=["_part", "budget_id", "grain"])
+    kept = pd.DataFrame([(i, *p.key) for i, p in enumerate(parts) if p.rows is None], columns=["_part", *keys])
+    matches = " and ".join(f"t.{k} = k.{k}" for k in keys)
     conn.register("_fresh", fresh)
     conn.register("_kept", kept)
     try:
@@ -75,13 +83,17 @@ def write_parts(conn, table: str, readings_table: str, types: dict[str, str], pa
                          "_part integer, _row bigint)")
             if len(kept):
                 conn.execute("insert into _parts_next by name select t.*, k._part, t.rowid as _row "
-                             f"from {table} as t join _kept as k on t.budget_id = k.budget_id and t.grain = k.grain")
+                             f"from {table} as t join _kept as k on {matches}")
             conn.execute("insert into _parts_next by name select * from _fresh")
-            conn.execute(f"create or replace table {table} as "
+            if column_types(conn, table) == {c: t.lower() for c, t in types.items()}:
+                conn.execute(f"delete from {table}")
+            else:
+                conn.execute(f"create or replace table {table} ({column_definitions(types)})")
+            conn.execute(f"insert into {table} by name "
                          "select * exclude (_part, _row) from _parts_next order by _part, _row")
-            readings = pd.DataFrame([(p.budget_id, p.grain, p.inputs.digest, p.inputs.values) for p in parts],
-                                    columns=list(_READING_TYPES))
-            replace_table(conn, readings_table, readings, types=_READING_TYPES)
+            readings = pd.DataFrame([(*p.key, p.inputs.digest, p.inputs.values) for p in parts],
+                                    columns=[*keys, *_READING_TYPES])
+            replace_table(conn, readings_table, readings, types={**{k: types[k] for k in keys}, **_READING_TYPES})
             conn.execute("drop table _parts_next")
     finally:
         conn.unregister("_fresh")

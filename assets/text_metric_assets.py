@@ -5,17 +5,25 @@ answers through a validated tool; a stored answer for the same documents is
 reused, never paid for twice. Without a key, beyond the run's cap, or when an
 answer is rejected, the offline lexicon reading is used and labelled so. Values
 land in ``raw.text_metric_values``; dbt unions them into ``metric_values``.
+
+A period whose documents read the same as when its values were made (same documents, spec, code and
+LLM setting) keeps its rows: a day's run reads only the open period's documents, not two years of them.
 """
 
+import hashlib
+import importlib.metadata
 import json
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from assets.kept_parts import Part, code_fingerprint, stored_readings, write_parts
 from assets.llm import AnthropicLLM, LlmLedger, LlmUnavailable
 from assets.settings import Settings
-from assets.warehouse import prepare, transaction
+from assets.warehouse import column_types, prepare
+from models.fingerprint import Reading, same_reading
 from models.spec import BudgetSpec, TextSource, load_specs
 from models.text_metrics.answer import SYSTEM_PROMPT, cache_key, check_answer, metric_tool, prompt
 from models.text_metrics.lexicon import score_texts, to_scale
@@ -25,19 +33,46 @@ from models.text_metrics.synthesis import synthesise
 OFFLINE_METHOD = "lexicon v1 (offline scorer)"
 ANSWER_TOKENS = 600  # a value, a confidence, a few ids and a short reasoning
 SOURCES_KEPT = 20  # document ids listed per value (the count is always complete)
+TEXT_VALUES = "raw.text_metric_values"
+TEXT_INPUTS = "raw.text_metric_inputs"  # each period's documents' reading when its values were made
+BY_PERIOD = ("budget_id", "metric_id", "grain", "period_start")
 
 
-def _documents(conn, spec: BudgetSpec, text: TextSource, grain: str) -> pd.DataFrame:
-    """The metric's documents with their period, their node at ``text.level`` and their lexicon score
-    (scored once here, not once per scope that reads them)."""
+def _period_readings(conn, spec: BudgetSpec, metric_id: str, grain: str, salt: str) -> dict:
+    """Each period's documents of the metric, read as one digest: their count and the sum of every document's
+    hash (all its columns), salted with what else the values depend on. DuckDB's ``hash`` reads the 35 MB of
+    two years of tickets in 0.01 s (measured; an md5 of each takes 0.15 s), and its version is in the salt."""
+    text = spec.metrics[metric_id].text
+    periods = conn.execute(
+        f"select cast(date_trunc('{grain}', doc_ts) as date) as period_start, count(*), "
+        "cast(sum(hash(doc_id, doc_ts, kind, segment_id, text)) as varchar) from raw.documents "
+        "where budget_id = ? and list_contains(?, kind) group by all order by period_start",
+        [spec.id, list(text.kinds)]).fetchall()
+    return {(spec.id, metric_id, grain, start): Reading(
+        hashlib.sha256(f"{salt}\0{start}\0{count}\0{hashes}".encode()).hexdigest(), np.empty(0), np.empty(0))
+        for start, count, hashes in periods}
+
+
+def _salt(spec: BudgetSpec, metric_id: str, llm: AnthropicLLM) -> str:
+    """What a qualitative metric's values depend on besides its documents."""
+    return "\0".join([code_fingerprint(__file__), importlib.metadata.version("duckdb"), spec.id, metric_id, json.dumps(
+        spec.segments.levels), spec.reporting_grain, spec.metrics[metric_id].text.model_dump_json(),
+        f"llm={llm.enabled()}:{llm.model}"])
+
+
+def _documents(conn, spec: BudgetSpec, text: TextSource, grain: str, periods: list | None = None) -> pd.DataFrame:
+    """The metric's documents (those in ``periods`` when given) with their period, their node at ``text.level`` and their lexicon
+    score (scored once here, not once per scope that reads them)."""
     depth = spec.segments.levels.index(text.level) + 1 if text.level else 0
     # a document that names segments only above the level counts toward the total, not toward a node
     node = (f"case when len(string_split(segment_id, '/')) >= {depth} "
             f"then array_to_string(string_split(segment_id, '/')[1:{depth}], '/') end" if depth else "'_total'")
+    period = f"cast(date_trunc('{grain}', doc_ts) as date)"
+    within = f"and list_contains(?, {period}) " if periods is not None else ""
     docs = conn.execute(
-        f"select doc_id, doc_ts, kind, segment_id, text, cast(date_trunc('{grain}', doc_ts) as date) as period_start, "
-        f"{node} as node from raw.documents where budget_id = ? and list_contains(?, kind) order by doc_ts, doc_id",
-        [spec.id, list(text.kinds)]).df()
+        f"select doc_id, doc_ts, kind, segment_id, text, {period} as period_start, {node} as node "
+        f"from raw.documents where budget_id = ? and list_contains(?, kind) {within}order by doc_ts, doc_id",
+        [spec.id, list(text.kinds), *([periods] if periods is not None else [])]).df()
     return docs.assign(score=score_texts(docs["text"]))
 
 
@@ -88,11 +123,13 @@ def llm_reading(docs: pd.DataFrame, spec: BudgetSpec, metric_id: str, text: Text
 
 
 def read_text_metric(conn, spec: BudgetSpec, metric_id: str, llm: AnthropicLLM, ledger: LlmLedger,
-                     stored: dict[str, dict]) -> list[dict]:
-    """Every period and scope of one qualitative metric."""
+                     stored: dict[str, dict], periods: list | None = None) -> list[dict]:
+    """Every period and scope of one qualitative metric (only ``periods``' when given)."""
     text = spec.metrics[metric_id].text
     grain = text.grain or spec.reporting_grain
-    docs = _documents(conn, spec, text, grain)
+    if periods == []:
+        return []
+    docs = _documents(conn, spec, text, grain, periods)
     rows = []
     for period, level, node, scope_docs in _scopes(docs, text.level):
         start = pd.Timestamp(period).date().isoformat()
@@ -113,6 +150,46 @@ def read_text_metric(conn, spec: BudgetSpec, metric_id: str, llm: AnthropicLLM, 
     return rows
 
 
+def text_parts(conn, specs: list[BudgetSpec], llm: AnthropicLLM, ledger: LlmLedger) -> tuple[list[Part], dict]:
+    """Every qualitative metric's periods: kept where their documents read the same as when they were made
+    (with an LLM, only periods it answered whole: a fallback is asked again), the others read now. Also the
+    count of periods kept, by budget and metric."""
+    answered = {r["cache_key"]: r for r in conn.execute(
+        f"select * exclude (budget_id, metric_id, grain, period_start, segment_level, segment_id, null_reason, "
+        f"documents_available, rejected, cache_key), cache_key from {TEXT_VALUES} "
+        "where provenance = 'llm_extracted'").df().to_dict("records")}
+    stored = stored_readings(conn, TEXT_VALUES, TEXT_INPUTS, keys=BY_PERIOD)
+    whole = {tuple(r) for r in conn.execute(
+        f"select {', '.join(BY_PERIOD)} from {TEXT_VALUES} group by all "
+        "having not ? or bool_and(provenance = 'llm_extracted')", [llm.enabled()]).fetchall()}
+    parts, kept = [], {}
+    for spec in specs:
+        for metric_id, metric in spec.metrics.items():
+            if metric.text is None:
+                continue
+            grain = metric.text.grain or spec.reporting_grain
+            readings = _period_readings(conn, spec, metric_id, grain, _salt(spec, metric_id, llm))
+            same = {key for key, inputs in readings.items()
+                    if key in whole and key in stored and same_reading(*stored[key], inputs)}
+            by_period = {}
+            for row in read_text_metric(conn, spec, metric_id, llm, ledger, answered,
+                                        [key[-1] for key in readings if key not in same]):
+                by_period.setdefault(row["period_start"], []).append(row)
+            parts += [Part(key, inputs, None if key in same else by_period[key[-1]]) for key, inputs in readings.items()]
+            kept[f"{spec.id}/{metric_id}"] = len(same)
+    return parts, kept
+
+
+def update_text_values(conn, specs: list[BudgetSpec], llm: AnthropicLLM, run_id: str) -> tuple[int, dict]:
+    """``raw.text_metric_values`` brought up to date with the documents, in one transaction with its periods'
+    readings; the LLM calls made, and the periods kept by budget and metric."""
+    ledger = llm.ledger(conn, run_id)
+    parts, kept = text_parts(conn, specs, llm, ledger)
+    calls = ledger.persist(conn)
+    write_parts(conn, TEXT_VALUES, TEXT_INPUTS, column_types(conn, TEXT_VALUES), parts, keys=BY_PERIOD)
+    return calls, kept
+
+
 @dg.asset(
     key=["raw", "text_metric_values"],
     deps=[dg.AssetKey(["raw", "events"]), dg.AssetKey(["raw", "metric_catalog"])],
@@ -126,29 +203,15 @@ def read_text_metric(conn, spec: BudgetSpec, metric_id: str, llm: AnthropicLLM, 
 )
 def text_metric_values(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: AnthropicLLM) -> dg.MaterializeResult:
     specs = load_specs(Settings.from_env().specs_dir)
-    rows = []
     with duckdb.get_connection() as conn:
         prepare(conn)
-        ledger = llm.ledger(conn, context.run_id)
-        stored = {r["cache_key"]: r for r in conn.execute(
-            "select * exclude (budget_id, metric_id, grain, period_start, segment_level, segment_id, null_reason, "
-            "documents_available, rejected, cache_key), cache_key from raw.text_metric_values "
-            "where provenance = 'llm_extracted'").df().to_dict("records")}
-        for spec in specs:
-            for metric_id, metric in spec.metrics.items():
-                if metric.text is not None:
-                    rows += read_text_metric(conn, spec, metric_id, llm, ledger, stored)
-        calls = ledger.persist(conn)
-        frame = pd.DataFrame(rows, columns=[c for c in conn.execute("select * from raw.text_metric_values limit 0").df().columns])
-        conn.register("_text_values", frame)
-        with transaction(conn):
-            conn.execute("delete from raw.text_metric_values")
-            conn.execute("insert into raw.text_metric_values by name select * from _text_values")
-        conn.unregister("_text_values")
+        calls, kept = update_text_values(conn, specs, llm, context.run_id)
+        frame = conn.execute(f"select * from {TEXT_VALUES}").df()
     by = frame.groupby("provenance").size().to_dict() if len(frame) else {}
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(frame), "llm_calls": calls,
         "by_provenance": dg.MetadataValue.json({k: int(v) for k, v in by.items()}),
+        "periods_kept_unchanged": dg.MetadataValue.json(kept),
         "rejected_llm_answers": int(frame["rejected"].notna().sum()) if len(frame) else 0,
         "preview": dg.MetadataValue.md(frame[["budget_id", "metric_id", "period_start", "segment_id", "value",
                                                "confidence", "provenance"]].tail(10).to_markdown(index=False))

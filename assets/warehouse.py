@@ -147,6 +147,14 @@ def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame, types: dic
         conn.unregister("_replacement")
 
 
+def column_types(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    """A schema-qualified table's columns and their SQL types, lower case, in order (empty without the table)."""
+    schema, name = table.split(".")
+    return {c: t.lower() for c, t in conn.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? "
+        "order by ordinal_position", [schema, name]).fetchall()}
+
+
 def column_definitions(types: dict[str, str]) -> str:
     """A table's column list for ``create table``: each column (quoted) with its SQL type."""
     return ", ".join(f"{quote_ident(name)} {kind}" for name, kind in types.items())

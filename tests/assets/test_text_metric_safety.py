@@ -10,7 +10,7 @@ import pytest
 
 from assets.briefing_assets import write_briefing
 from assets.llm import AnthropicLLM, LlmLedger
-from assets.text_metric_assets import read_text_metric
+from assets.text_metric_assets import TEXT_INPUTS, TEXT_VALUES, read_text_metric, update_text_values
 from assets.warehouse import prepare
 from models.briefing.payload import BriefingInputs, build_payload
 from models.spec import load_spec
@@ -100,6 +100,61 @@ def test_persistent_api_failure_keeps_the_offline_reading_labelled(tmp_path, key
         rows, _ = read(conn, llm=AnthropicLLM(max_retries=1))
     assert len(fake.requests) == 6 and set(rows["provenance"]) == {"text_scored"}  # 3 scopes x (1 + 1 retry)
     assert rows["rejected"].iloc[0] == "LLM call failed: ServiceUnavailableError (HTTP 503)"
+
+
+def _add_ticket(conn, doc_id: str, ts: dt.datetime, text: str = TICKETS[1]) -> None:
+    conn.execute("insert into raw.documents (budget_id, doc_id, doc_ts, day, kind, segment_id, text) "
+                 "values ('customer_support', ?, ?, ?, 'ticket', 'emea/standard/billing', ?)",
+                 [doc_id, ts, ts.date(), text])
+
+
+def _table(conn) -> pd.DataFrame:
+    return conn.execute(f"select * from {TEXT_VALUES}").df()
+
+
+def test_a_period_whose_documents_read_the_same_is_kept_and_a_changed_one_read_again(tmp_path):
+    conn = warehouse(tmp_path / "w.duckdb", injected=False)
+    for i in range(5):
+        _add_ticket(conn, f"s{i}", dt.datetime(2026, 9, 3 + i, 10), TICKETS[i % 3])
+    llm = AnthropicLLM(max_retries=0)
+    assert update_text_values(conn, [SPEC], llm, "first") == (0, {"customer_support/customer_sentiment": 0})
+    first = _table(conn)
+    assert sorted(set(first["period_start"].astype(str))) == ["2026-09-01", "2026-10-01"]
+
+    assert update_text_values(conn, [SPEC], llm, "again") == (0, {"customer_support/customer_sentiment": 2})
+    pd.testing.assert_frame_equal(_table(conn), first)  # same rows, order and types
+
+    _add_ticket(conn, "late", dt.datetime(2026, 9, 20, 10))  # a late September ticket
+    assert update_text_values(conn, [SPEC], llm, "late") == (0, {"customer_support/customer_sentiment": 1})
+    kept_and_new = _table(conn)
+    september = kept_and_new[kept_and_new["period_start"].astype(str) == "2026-09-01"]
+    assert set(september["documents_available"]) == {6}
+    conn.execute(f"drop table {TEXT_INPUTS}")  # everything read afresh
+    assert update_text_values(conn, [SPEC], llm, "afresh") == (0, {"customer_support/customer_sentiment": 0})
+    pd.testing.assert_frame_equal(_table(conn), kept_and_new)
+    assert conn.execute("select count(*) from duckdb_constraints() where table_name = 'text_metric_values' "
+                        "and constraint_type = 'NOT NULL'").fetchall()[0][0] == 12  # the table keeps its definition
+
+
+def test_a_period_the_llm_did_not_answer_is_asked_again_and_an_answered_one_is_not(tmp_path, keyed, monkeypatch):
+    conn = warehouse(tmp_path / "w.duckdb", injected=False)
+    with FakeAnthropic(answer=sensible_answer, statuses=(503,)) as down:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", down.url)
+        update_text_values(conn, [SPEC], AnthropicLLM(max_retries=0), "down")
+    assert set(_table(conn)["provenance"]) == {"text_scored"}
+    with FakeAnthropic(answer=sensible_answer) as up:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", up.url)
+        assert update_text_values(conn, [SPEC], AnthropicLLM(max_retries=0), "up") == (
+            3, {"customer_support/customer_sentiment": 0})
+        answered = _table(conn)
+        assert set(answered["provenance"]) == {"llm_extracted"}
+        assert update_text_values(conn, [SPEC], AnthropicLLM(max_retries=0), "again") == (
+            0, {"customer_support/customer_sentiment": 1})
+    assert len(up.requests) == 3
+    pd.testing.assert_frame_equal(_table(conn), answered)
+    monkeypatch.delenv("ANTHROPIC_API_KEY")  # without a key the offline reading replaces the LLM's
+    update_text_values(conn, [SPEC], AnthropicLLM(max_retries=0), "offline")
+    assert set(_table(conn)["provenance"]) == {"text_scored"}
 
 
 def _briefing(conn, tmp_path, name):

@@ -448,7 +448,7 @@ def test_drift_is_decomposed_again_only_where_its_period_s_own_figures_changed(d
         conn.execute("update main.metric_values set value = value * 3 where budget_id = 'marketing_acquisition' "
                      "and period_start = date '2026-02-10' and grain = 'day'")
         parts = decompose(stored_readings(conn, ATTRIBUTIONS, INPUTS))
-        assert {(p.budget_id, p.grain) for p in parts if p.rows is not None} == {("marketing_acquisition", "week")}
+        assert {p.key for p in parts if p.rows is not None} == {("marketing_acquisition", "week")}
         kept_and_new = conn.execute(table).df()
         decompose(stored={})  # everything afresh
         pd.testing.assert_frame_equal(kept_and_new, conn.execute(table).df())
@@ -482,7 +482,7 @@ def test_forecasts_are_made_again_only_where_their_grain_s_history_changed(demo,
         conn.execute("update main.metric_values set value = value * 3 where budget_id = 'marketing_acquisition' "
                      "and period_start = date '2026-02-10' and grain = 'day'")
         run = forecast(stored_readings(conn, FORECASTS, FORECAST_INPUTS))
-        assert {(p.budget_id, p.grain) for p in run.parts if p.rows is not None} == {
+        assert {p.key for p in run.parts if p.rows is not None} == {
             ("marketing_acquisition", "day"), ("marketing_acquisition", "week")}
         kept_and_new = conn.execute(table).df()
         forecast(stored={})  # everything afresh
