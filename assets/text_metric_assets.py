@@ -61,8 +61,8 @@ def _salt(spec: BudgetSpec, metric_id: str, llm: AnthropicLLM) -> str:
 
 
 def _documents(conn, spec: BudgetSpec, text: TextSource, grain: str, periods: list | None = None) -> pd.DataFrame:
-    """The metric's documents (those in ``periods`` when given) with their period, their node at ``text.level`` and their lexicon
-    score (scored once here, not once per scope that reads them)."""
+    """The metric's documents (those in ``periods`` when given) with their period, their node at
+    ``text.level`` and their lexicon score (scored once here, not once per scope that reads them)."""
     depth = spec.segments.levels.index(text.level) + 1 if text.level else 0
     # a document that names segments only above the level counts toward the total, not toward a node
     node = (f"case when len(string_split(segment_id, '/')) >= {depth} "
@@ -175,7 +175,8 @@ def text_parts(conn, specs: list[BudgetSpec], llm: AnthropicLLM, ledger: LlmLedg
             for row in read_text_metric(conn, spec, metric_id, llm, ledger, answered,
                                         [key[-1] for key in readings if key not in same]):
                 by_period.setdefault(row["period_start"], []).append(row)
-            parts += [Part(key, inputs, None if key in same else by_period[key[-1]]) for key, inputs in readings.items()]
+            parts += [Part(key, inputs, None if key in same else by_period[key[-1]])
+                      for key, inputs in readings.items()]
             kept[f"{spec.id}/{metric_id}"] = len(same)
     return parts, kept
 

@@ -452,7 +452,8 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date, v
     if drift.empty:
         return []
     drift = drift[pd.to_datetime(drift["period_start"]).dt.date == period]
-    scopes = {key: rows for key, rows in drift.groupby(["metric_id", "baseline", "segment_id"], sort=False)}
+    # each scope's row positions, not its rows: a budget has ~1,000 scopes and `_within` looks into a few
+    scopes = (drift, drift.groupby(["metric_id", "baseline", "segment_id"], sort=False).indices)
     drift = drift[drift["segment_id"] == "_total"]
     material = drift[drift["verdict"] == "material"].assign(z=lambda d: d["delta_z"].abs().fillna(float("inf")))
     others = [m for m in material.sort_values(["z", "metric_id"], ascending=[False, True])["metric_id"].unique()
@@ -497,7 +498,8 @@ SLICE = re.compile(r"^(?:(?P<metric>[A-Za-z_][A-Za-z0-9_]*): )?(?P<level>[A-Za-z
                    r"(?: \((?P<effect>rate|mix|new|vanished)\))?$")
 
 
-def _within(scopes: dict, metric_id: str, baseline: str, scope: str, drivers: pd.DataFrame) -> list[dict]:
+def _within(scopes: tuple[pd.DataFrame, dict], metric_id: str, baseline: str, scope: str,
+            drivers: pd.DataFrame) -> list[dict]:
     """Where a change's largest driver, a child segment's own change, came from inside that segment: the
     child's own largest driver, and so on down the hierarchy while that too is a child's own change ("late rate
     +0.015: region north +0.017; within north: depot n2 +0.042; within north/n2: event shock Road works
@@ -510,10 +512,10 @@ def _within(scopes: dict, metric_id: str, baseline: str, scope: str, drivers: pd
             break
         metric_id = found["metric"] or metric_id
         child = found["value"] if scope == "_total" else f"{scope}/{found['value']}"
-        rows = scopes.get((metric_id, baseline, child))
-        if rows is None or rows.iloc[0]["segment_level"] != found["level"]:
+        rows, positions = scopes[0], scopes[1].get((metric_id, baseline, child))
+        if positions is None or rows.iloc[positions[0]]["segment_level"] != found["level"]:
             break
-        drivers = _largest_drivers(rows, 1)
+        drivers = _largest_drivers(rows.iloc[positions], 1)
         if not len(drivers):
             break
         top = drivers.iloc[0]
