@@ -233,6 +233,27 @@ def test_digest_tests_check_the_rebuilt_window_in_a_run_and_every_row_by_hand(de
     assert failing_tests() == expected
 
 
+def test_dbt_unit_tests_run_here_not_in_pipeline_runs(demo, tmp_path):
+    """A run's dbt steps build and check data only; every unit test of the project passes when run by hand."""
+    from assets.settings import DBT_PROJECT_DIR
+    from orchestration.dbt import dbt_executable, dbt_project
+
+    settings = demo[0]
+    declared = set(json.loads(dbt_project.manifest_path.read_text())["unit_tests"])
+    assert len(declared) >= 4
+    for step in ("dbt_digests", "dbt_metrics"):
+        ran = json.loads((settings.home / "dbt" / step / "run_results.json").read_text())["results"]
+        assert ran and not {r["unique_id"] for r in ran} & declared
+    copy = tmp_path / "w.duckdb"  # unit tests read the parents' columns from the warehouse
+    shutil.copy(settings.duckdb_path, copy)
+    done = subprocess.run([dbt_executable(), "test", "--select", "test_type:unit", "--project-dir", str(DBT_PROJECT_DIR),
+                           "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
+                          capture_output=True, text=True, env={**os.environ, "BUDGETLENS_DUCKDB": str(copy)})
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert {r["unique_id"] for r in results} == declared and {r["status"] for r in results} == {"pass"}
+
+
 def test_forecasts_are_labelled_and_derived_ones_follow_their_formula(demo):
     _, _, conn = demo
     assert conn.execute("select count(*) from main.metric_forecasts where provenance <> 'predicted' "
