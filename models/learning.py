@@ -79,6 +79,18 @@ def recommendation_outcomes(log: pd.DataFrame, realized: pd.DataFrame) -> list[d
     return out
 
 
+def judged_metric(trigger_values: str) -> str | None:
+    """The metric an action is judged on: the first its rule's trigger read."""
+    return next(iter(json.loads(trigger_values)), None)
+
+
+def action_scopes(actions: pd.DataFrame) -> pd.DataFrame:
+    """The (budget_id, metric_id, grain) whose values judge ``actions``: all :func:`action_outcomes` reads."""
+    return pd.DataFrame({"budget_id": actions["budget_id"], "grain": actions["period_grain"],
+                         "metric_id": [judged_metric(t) for t in actions["trigger_values"]]}
+                        ).dropna().drop_duplicates().reset_index(drop=True)
+
+
 def action_outcomes(actions: pd.DataFrame, values: pd.DataFrame) -> list[dict]:
     """Judge each rule action on the period after it fired: against the forecast made at decision time when
     the action recorded one (``expected_next``), else by difference in differences against the budget total.
@@ -90,7 +102,7 @@ def action_outcomes(actions: pd.DataFrame, values: pd.DataFrame) -> list[dict]:
     complete = values[values["is_complete"]].assign(period_start=lambda f: pd.to_datetime(f["period_start"]))
     indexed = complete.set_index(["budget_id", "metric_id", "grain", "segment_id", "period_start"])["value"]
     for a in actions.sort_values(["budget_id", "rule_id", "period_start", "segment_id"]).itertuples():
-        metric = next(iter(json.loads(a.trigger_values)), None)
+        metric = judged_metric(a.trigger_values)
         if metric is None:
             continue
         before, after = pd.Timestamp(a.period_start), next_period(a.period_start, a.period_grain)

@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from models.learning import action_outcomes, recommendation_outcomes
+from models.learning import action_outcomes, action_scopes, recommendation_outcomes
 
 BASIS, NEXT = dt.date(2026, 3, 2), dt.date(2026, 3, 9)
 
@@ -68,6 +68,18 @@ def test_rule_action_effect_is_a_difference_in_differences():
     assert row["observed_effect"] == pytest.approx(-0.25 - (-0.05))  # ppc fell 25% while the budget fell 5%
     assert row["value_at_decision"] == 320.0 and row["value_after"] == 240.0
     assert "relative effect -20.0%" in row["summary"]
+
+
+def test_an_action_is_judged_on_its_first_trigger_metric_at_its_grain_only():
+    monthly = cac_action(period_grain="month", trigger_values=json.dumps({"cpl": 9.0, "cac": 1.0}))
+    actions = pd.concat([cac_action(), monthly, cac_action(trigger_values="{}")], ignore_index=True)
+    assert action_scopes(actions).to_dict("records") == [{"budget_id": "m", "grain": "week", "metric_id": "cac"},
+                                                         {"budget_id": "m", "grain": "month", "metric_id": "cpl"}]
+    other = cac_values().assign(metric_id="cpl", value=lambda v: v["value"] * 2)  # read by no week action
+    everything = pd.concat([cac_values(), other], ignore_index=True)
+    judged = everything.merge(action_scopes(cac_action()))
+    assert action_outcomes(cac_action(), judged) == action_outcomes(cac_action(), everything)
+    assert len(judged) == 4
 
 
 def test_rule_action_with_a_forecast_is_judged_against_the_expected_path():
