@@ -3,7 +3,8 @@
 A grain's forecasts read the data through their origin (the last complete period) and nothing after it, so a
 budget's weekly and monthly forecasts only change when a period closes, a late posting lands in one, or the
 spec or code change. Their inputs' reading is stored (``main.forecast_inputs``); a run whose inputs read the
-same keeps that budget and grain's rows (:mod:`assets.kept_parts`) instead of forecasting again.
+same keeps that budget and grain's rows (:mod:`assets.kept_parts`) instead of forecasting again. The backtest
+reads a budget's complete weekly totals, and is kept the same way (``main.backtest_inputs``) until a week closes.
 """
 
 import datetime as dt
@@ -26,6 +27,9 @@ GRAINS = ("day", "week", "month")
 GOAL_GRAINS = ("day", "month")  # the budget total's forecasts goal tracking reads
 FORECASTS, FORECAST_INPUTS = "main.metric_forecasts", "main.forecast_inputs"
 BACKTEST_GRAIN, BACKTEST_HORIZON, BACKTEST_ORIGINS = "week", 4, 4
+BACKTEST, BACKTEST_INPUTS = "main.forecast_backtest", "main.backtest_inputs"
+BACKTEST_TYPES = {"budget_id": "varchar", "metric_id": "varchar", "mase": "double", "mase_seasonal_naive": "double"}
+BY_BUDGET = ("budget_id",)
 FORECAST_COLUMNS = ["budget_id", "metric_id", "grain", "segment_level", "segment_id", "origin_period", "step",
                     "period_start", "period_end", "value", "lo80", "hi80", "lo95", "hi95", "method",
                     "history_points", "provenance"]
@@ -50,8 +54,13 @@ def _history(conn, spec, levels: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _backtest(spec, history: pd.DataFrame) -> list[dict]:
+def _backtest(spec: BudgetSpec, history: pd.DataFrame, stored: Stored) -> Part:
+    """Rolling-origin scores on the budget's complete weekly totals, kept while those read the same."""
     total = history[(history.grain == BACKTEST_GRAIN) & (history.segment_level == "_total")]
+    inputs = read_frames([total], salt=f"{code_fingerprint(__file__)}\nbacktest\n{spec.model_dump_json()}")
+    previous = stored.get((spec.id,))
+    if previous is not None and same_reading(*previous, inputs):
+        return Part((spec.id,), inputs, None)
     rows = []
     for metric_id, metric in spec.metrics.items():
         if metric.kind == "derived":
@@ -59,7 +68,7 @@ def _backtest(spec, history: pd.DataFrame) -> list[dict]:
         series = total[total.metric_id == metric_id].sort_values("period_start")["value"].to_numpy(float)
         for model, naive in rolling_origin(series, BACKTEST_HORIZON, GRAIN_PERIODS[BACKTEST_GRAIN], BACKTEST_ORIGINS):
             rows.append({"budget_id": spec.id, "metric_id": metric_id, "mase": model, "mase_seasonal_naive": naive})
-    return rows
+    return Part((spec.id,), inputs, rows)
 
 
 @dg.multi_asset(
@@ -70,7 +79,8 @@ def _backtest(spec, history: pd.DataFrame) -> list[dict]:
                      description="Forecasts of every metric at day, week and month grain for the budget total and "
                                  "the first BUDGETLENS_FORECAST_LEVELS segment levels, to the end of the latest goal: "
                                  "value with 80% and 95% intervals, labelled predicted. Derived metrics are their "
-                                 "formula applied to forecast components (main.metric_forecasts)."),
+                                 "formula applied to forecast components (main.metric_forecasts); the rolling-origin "
+                                 "backtest's scores per budget and metric (main.forecast_backtest)."),
         dg.AssetSpec("goal_tracking", deps=[dg.AssetKey("metric_values")], kinds={"python", "scipy", "duckdb"},
                      owners=["team:budget-owners"], group_name="predictive",
                      description="Each goal's and allocation period's projection at its deadline, probability of "
@@ -88,13 +98,15 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     settings = Settings.from_env()
     with duckdb.get_connection() as conn:
         prepare(conn)
-        stored = stored_readings(conn, FORECASTS, FORECAST_INPUTS)
-        run = forecast_budgets(conn, load_specs(settings.specs_dir), settings.forecast_levels, stored)
+        run = forecast_budgets(conn, load_specs(settings.specs_dir), settings.forecast_levels,
+                               stored_readings(conn, FORECASTS, FORECAST_INPUTS),
+                               stored_readings(conn, BACKTEST, BACKTEST_INPUTS, keys=BY_BUDGET))
         write_parts(conn, FORECASTS, FORECAST_INPUTS, FORECAST_TYPES, run.parts)
+        write_parts(conn, BACKTEST, BACKTEST_INPUTS, BACKTEST_TYPES, run.backtest, keys=BY_BUDGET)
         forecast_count = conn.execute(f"select count(*) from {FORECASTS}").fetchall()[0][0]
+        scores = conn.execute(f"select * from {BACKTEST}").df()
         replace_table(conn, "main.goal_tracking", pd.DataFrame(run.goals, columns=GOAL_COLUMNS))
         replace_table(conn, "main.goal_constraints", pd.DataFrame(run.constraints, columns=CONSTRAINT_COLUMNS))
-    scores = pd.DataFrame(run.backtest, columns=["budget_id", "metric_id", "mase", "mase_seasonal_naive"])
     median_model = float(scores["mase"].median()) if len(scores) else float("nan")
     median_naive = float(scores["mase_seasonal_naive"].median()) if len(scores) else float("nan")
     by_metric = scores.groupby(["budget_id", "metric_id"]).median().reset_index() if len(scores) else scores
@@ -102,6 +114,7 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     yield dg.MaterializeResult(asset_key="metric_forecasts", metadata={
         "dagster/row_count": forecast_count,
         "kept_unchanged": dg.MetadataValue.json([p.name for p in run.parts if p.rows is None]),
+        "backtest_kept_unchanged": dg.MetadataValue.json([p.name for p in run.backtest if p.rows is None]),
         "backtest_median_mase": median_model,
         "backtest_median_mase_seasonal_naive": median_naive,
         "backtest_origins": len(scores),
@@ -125,12 +138,14 @@ class PredictiveRun:
     parts: list[Part] = field(default_factory=list)
     goals: list[dict] = field(default_factory=list)
     constraints: list[dict] = field(default_factory=list)
-    backtest: list[dict] = field(default_factory=list)
+    backtest: list[Part] = field(default_factory=list)
 
 
-def forecast_budgets(conn, specs: list[BudgetSpec], forecast_levels: int, stored: Stored) -> PredictiveRun:
+def forecast_budgets(conn, specs: list[BudgetSpec], forecast_levels: int, stored: Stored,
+                     scored: Stored) -> PredictiveRun:
     """Every budget's forecasts (a part per grain; kept where ``stored`` holds a reading of the same inputs),
-    goal tracking, constraints and backtest scores."""
+    goal tracking, constraints and backtest scores (a part per budget, kept where ``scored`` holds the same
+    reading)."""
     run = PredictiveRun()
     for spec in specs:
         levels = ["_total", *spec.segments.levels[:forecast_levels]]
@@ -138,7 +153,7 @@ def forecast_budgets(conn, specs: list[BudgetSpec], forecast_levels: int, stored
             "select segment_id from main.dim_segments where budget_id = ? and segment_level <> '_total' "
             "order by segment_id", [spec.id]).fetchall()]
         history = _history(conn, spec, levels)
-        run.backtest += _backtest(spec, history)
+        run.backtest.append(_backtest(spec, history, scored))
         totals = {}  # grain -> the budget total's (history, forecasts, origin), for its goals
         for grain in GRAINS:
             part, total = _forecast_grain(spec, grain, history, nodes, stored)

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from assets.drift_assets import ATTRIBUTION_TYPES, ATTRIBUTIONS, INPUTS, drift_parts
-from assets.forecast_assets import FORECAST_INPUTS, FORECAST_TYPES, FORECASTS, forecast_budgets
+from assets.forecast_assets import (BACKTEST, BACKTEST_INPUTS, BACKTEST_TYPES, BY_BUDGET, FORECAST_INPUTS,
+                                    FORECAST_TYPES, FORECASTS, forecast_budgets)
 from assets.kept_parts import stored_readings, write_parts
 from assets.settings import Settings
 from assets.warehouse import prepare
@@ -32,7 +33,8 @@ TABLES = ["raw.events", "raw.quarantine", "raw.documents", "main.fct_digest_hour
           "main.fct_digest_weekly", "main.fct_digest_monthly", "main.metric_values", "main.fct_segment_rankings",
           "main.metrics", "main.metric_edges", "main.dim_segments", "main.allocation_recommendations",
           "main.allocation_constraints", "main.allocation_log", "main.actions", "main.decision_outcomes",
-          "main.metric_forecasts", "main.goal_tracking", "main.goal_constraints", "main.drift_attributions",
+          "main.metric_forecasts", "main.forecast_backtest", "main.goal_tracking", "main.goal_constraints",
+          "main.drift_attributions",
           "raw.text_metric_values", "main.segment_archetypes", "main.briefings"]
 
 
@@ -246,8 +248,9 @@ def test_dbt_unit_tests_run_here_not_in_pipeline_runs(demo, tmp_path):
         assert ran and not {r["unique_id"] for r in ran} & declared
     copy = tmp_path / "w.duckdb"  # unit tests read the parents' columns from the warehouse
     shutil.copy(settings.duckdb_path, copy)
-    done = subprocess.run([dbt_executable(), "test", "--select", "test_type:unit", "--project-dir", str(DBT_PROJECT_DIR),
-                           "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
+    done = subprocess.run([dbt_executable(), "test", "--select", "test_type:unit",
+                           "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                           "--target-path", str(tmp_path / "target")],
                           capture_output=True, text=True, env={**os.environ, "BUDGETLENS_DUCKDB": str(copy)})
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
     assert done.returncode == 0, done.stdout[-2000:]
@@ -483,18 +486,25 @@ def test_forecasts_are_made_again_only_where_their_grain_s_history_changed(demo,
     specs = load_specs(settings.specs_dir)
     conn = duckdb.connect(str(settings.duckdb_path))
 
-    def forecast(stored):
-        run = forecast_budgets(conn, specs, settings.forecast_levels, stored)
+    def forecast(stored, scored):
+        run = forecast_budgets(conn, specs, settings.forecast_levels, stored, scored)
         write_parts(conn, FORECASTS, FORECAST_INPUTS, FORECAST_TYPES, run.parts)
+        write_parts(conn, BACKTEST, BACKTEST_INPUTS, BACKTEST_TYPES, run.backtest, keys=BY_BUDGET)
         return run
 
+    def stored():
+        return (stored_readings(conn, FORECASTS, FORECAST_INPUTS),
+                stored_readings(conn, BACKTEST, BACKTEST_INPUTS, BY_BUDGET))
+
     try:
-        table = f"select * from {FORECASTS}"
+        table, scores = f"select * from {FORECASTS}", f"select * from {BACKTEST}"
         goals = "select * from main.goal_tracking"
         run_before, goals_before = conn.execute(table).df(), conn.execute(goals).df()
-        run = forecast(stored_readings(conn, FORECASTS, FORECAST_INPUTS))
-        assert len(run.parts) == 3 * len(specs) and all(p.rows is None for p in run.parts)
+        scores_before = conn.execute(scores).df()  # empty: six weeks are too short a history to backtest on
+        run = forecast(*stored())
+        assert len(run.parts) == 3 * len(specs) and all(p.rows is None for p in run.parts + run.backtest)
         pd.testing.assert_frame_equal(conn.execute(table).df(), run_before)  # kept: same rows, order and types
+        pd.testing.assert_frame_equal(conn.execute(scores).df(), scores_before)
         # goals still read the total's daily and monthly forecasts, made again from the same inputs
         pd.testing.assert_frame_equal(pd.DataFrame(run.goals, columns=goals_before.columns).astype(
             goals_before.dtypes.to_dict()), goals_before)
@@ -502,13 +512,17 @@ def test_forecasts_are_made_again_only_where_their_grain_s_history_changed(demo,
         # a late correction on 10 February: inside the latest complete week (9-15 Feb), after January
         conn.execute("update main.metric_values set value = value * 3 where budget_id = 'marketing_acquisition' "
                      "and period_start = date '2026-02-10' and grain = 'day'")
-        run = forecast(stored_readings(conn, FORECASTS, FORECAST_INPUTS))
+        conn.execute("update main.metric_values set value = value * 3 where budget_id = 'marketing_acquisition' "
+                     "and period_start = date '2026-02-09' and grain = 'week' and segment_level = '_total'")
+        run = forecast(*stored())
         assert {p.key for p in run.parts if p.rows is not None} == {
             ("marketing_acquisition", "day"), ("marketing_acquisition", "week")}
-        kept_and_new = conn.execute(table).df()
-        forecast(stored={})  # everything afresh
-        pd.testing.assert_frame_equal(kept_and_new, conn.execute(table).df())
-        assert not kept_and_new.equals(run_before)
+        assert {p.key for p in run.backtest if p.rows is not None} == {("marketing_acquisition",)}
+        kept_and_new = conn.execute(table).df(), conn.execute(scores).df()
+        forecast(stored={}, scored={})  # everything afresh
+        pd.testing.assert_frame_equal(kept_and_new[0], conn.execute(table).df())
+        pd.testing.assert_frame_equal(kept_and_new[1], conn.execute(scores).df())
+        assert not kept_and_new[0].equals(run_before)
     finally:
         conn.close()
 
