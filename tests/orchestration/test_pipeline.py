@@ -70,9 +70,10 @@ def test_every_table_is_filled(demo):
     _, _, conn = demo
     for table in TABLES:
         rows = conn.execute(f"select count(*) from {table}").fetchone()[0]
-        # nothing is quarantined in the demo, no decision has had a following period yet in one run, and
-        # archetypes need four complete months (the window has one)
-        assert rows > 0 or table in ("raw.quarantine", "main.decision_outcomes", "main.segment_archetypes"), table
+        # nothing is quarantined in the demo, no decision has had a following period yet in one run,
+        # archetypes need four complete months (the window has one) and a backtest 12 weeks (it has 6)
+        assert rows > 0 or table in ("raw.quarantine", "main.decision_outcomes", "main.segment_archetypes",
+                                     "main.forecast_backtest"), table
     budgets = {r[0] for r in conn.execute("select distinct budget_id from main.metric_values").fetchall()}
     assert budgets == {"marketing_acquisition", "product_delivery", "customer_support"}
 
