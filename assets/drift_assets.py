@@ -17,12 +17,12 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from assets.kept_parts import Part, Stored, code_fingerprint, stored_readings, write_parts
+from assets.kept_parts import Part, Stored, code_fingerprint, stored_readings, unchanged, write_parts
 from assets.settings import Settings
 from assets.warehouse import prepare
 from models.briefing.payload import FALLBACK_GRAINS
 from models.drift.engine import ATTRIBUTION_COLUMNS, BudgetFrames, decompose_budget, default_pairs
-from models.fingerprint import Reading, read_frames, same_reading
+from models.fingerprint import Reading, read_frames
 from models.projections import next_period
 from models.spec import BudgetSpec, load_specs
 
@@ -115,8 +115,7 @@ def drift_parts(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...],
                 continue
             frames = through_period(at(grain), grain, latest(grain))
             inputs = read_inputs(spec, grain, frames)
-            previous = stored.get((spec.id, grain))
-            rows = None if previous and same_reading(*previous, inputs) else decompose_budget(
+            rows = None if unchanged(stored, (spec.id, grain), inputs) else decompose_budget(
                 spec, frames, grain, default_pairs(grain, latest(grain)))
             parts.append(Part((spec.id, grain), inputs, rows))
         seconds[spec.id] = round(time.perf_counter() - started, 2)

@@ -14,10 +14,10 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from assets.kept_parts import Part, Stored, code_fingerprint, stored_readings, write_parts
+from assets.kept_parts import Part, Stored, code_fingerprint, stored_readings, unchanged, write_parts
 from assets.settings import Settings
 from assets.warehouse import prepare, replace_table
-from models.fingerprint import read_frames, same_reading
+from models.fingerprint import read_frames
 from models.forecasting.backtest import rolling_origin
 from models.goals import track_goals
 from models.projections import GRAIN_PERIODS, forecast_rows, forecast_scope, horizon_for, next_period
@@ -58,8 +58,7 @@ def _backtest(spec: BudgetSpec, history: pd.DataFrame, stored: Stored) -> Part:
     """Rolling-origin scores on the budget's complete weekly totals, kept while those read the same."""
     total = history[(history.grain == BACKTEST_GRAIN) & (history.segment_level == "_total")]
     inputs = read_frames([total], salt=f"{code_fingerprint(__file__)}\nbacktest\n{spec.model_dump_json()}")
-    previous = stored.get((spec.id,))
-    if previous is not None and same_reading(*previous, inputs):
+    if unchanged(stored, (spec.id,), inputs):
         return Part((spec.id,), inputs, None)
     rows = []
     for metric_id, metric in spec.metrics.items():
@@ -184,8 +183,7 @@ def _forecast_grain(spec: BudgetSpec, grain: str, history: pd.DataFrame, nodes: 
             if grain != "day" else history.iloc[:0])
     inputs = read_frames([at_grain, days, pd.DataFrame({"node": nodes})],
                          salt=f"{code_fingerprint(__file__)}\n{grain}\n{spec.model_dump_json()}")
-    previous = stored.get((spec.id, grain))
-    rows = None if previous is not None and same_reading(*previous, inputs) else []
+    rows = None if unchanged(stored, (spec.id, grain), inputs) else []
     daily = {key: frame for key, frame in days.groupby(["segment_level", "segment_id"])}
     total = None
     for (level, segment), scope in at_grain.groupby(["segment_level", "segment_id"], sort=True):

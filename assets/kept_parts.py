@@ -16,7 +16,7 @@ import pandas as pd
 
 import models
 from assets.warehouse import column_definitions, column_types, replace_table, table_exists, transaction
-from models.fingerprint import Reading
+from models.fingerprint import Reading, same_reading
 
 # what the stages' results depend on besides the data, the spec and our code
 LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "holidays")
@@ -51,6 +51,11 @@ def code_fingerprint(stage_file: str) -> str:
     for library in LIBRARIES:
         digest.update(f"{library}=={importlib.metadata.version(library)}\n".encode())
     return digest.hexdigest()
+
+
+def unchanged(stored: Stored, key: tuple, inputs: Reading) -> bool:
+    """Whether the part ``key``'s inputs read as ``stored`` holds (so its rows in the table can be kept)."""
+    return key in stored and same_reading(*stored[key], inputs)
 
 
 def stored_readings(conn, table: str, readings_table: str, keys: tuple[str, ...] = BY_BUDGET_AND_GRAIN) -> Stored:

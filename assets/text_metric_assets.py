@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from assets.kept_parts import Part, code_fingerprint, stored_readings, write_parts
+from assets.kept_parts import Part, code_fingerprint, stored_readings, unchanged, write_parts
 from assets.llm import AnthropicLLM, LlmLedger, LlmUnavailable
 from assets.settings import Settings
 from assets.warehouse import column_types, prepare
-from models.fingerprint import Reading, same_reading
+from models.fingerprint import Reading
 from models.spec import BudgetSpec, TextSource, load_specs
 from models.text_metrics.answer import SYSTEM_PROMPT, cache_key, check_answer, metric_tool, prompt
 from models.text_metrics.lexicon import score_texts, to_scale
@@ -38,13 +38,18 @@ TEXT_INPUTS = "raw.text_metric_inputs"  # each period's documents' reading when 
 BY_PERIOD = ("budget_id", "metric_id", "grain", "period_start")
 
 
+def _period(grain: str) -> str:
+    """A document's period at ``grain``, in SQL."""
+    return f"cast(date_trunc('{grain}', doc_ts) as date)"
+
+
 def _period_readings(conn, spec: BudgetSpec, metric_id: str, grain: str, salt: str) -> dict:
     """Each period's documents of the metric, read as one digest: their count and the sum of every document's
     hash (all its columns), salted with what else the values depend on. DuckDB's ``hash`` reads the 35 MB of
     two years of tickets in 0.01 s (measured; an md5 of each takes 0.15 s), and its version is in the salt."""
     text = spec.metrics[metric_id].text
     periods = conn.execute(
-        f"select cast(date_trunc('{grain}', doc_ts) as date) as period_start, count(*), "
+        f"select {_period(grain)} as period_start, count(*), "
         "cast(sum(hash(doc_id, doc_ts, kind, segment_id, text)) as varchar) from raw.documents "
         "where budget_id = ? and list_contains(?, kind) group by all order by period_start",
         [spec.id, list(text.kinds)]).fetchall()
@@ -54,10 +59,10 @@ def _period_readings(conn, spec: BudgetSpec, metric_id: str, grain: str, salt: s
 
 
 def _salt(spec: BudgetSpec, metric_id: str, llm: AnthropicLLM) -> str:
-    """What a qualitative metric's values depend on besides its documents."""
-    return "\0".join([code_fingerprint(__file__), importlib.metadata.version("duckdb"), spec.id, metric_id, json.dumps(
-        spec.segments.levels), spec.reporting_grain, spec.metrics[metric_id].text.model_dump_json(),
-        f"llm={llm.enabled()}:{llm.model}"])
+    """What a qualitative metric's values depend on besides its documents and their part's key (budget,
+    metric, grain, period): the code, DuckDB's ``hash``, the segment levels, the text source, the LLM."""
+    return "\0".join([code_fingerprint(__file__), importlib.metadata.version("duckdb"), json.dumps(
+        spec.segments.levels), spec.metrics[metric_id].text.model_dump_json(), f"llm={llm.enabled()}:{llm.model}"])
 
 
 def _documents(conn, spec: BudgetSpec, text: TextSource, grain: str, periods: list | None = None) -> pd.DataFrame:
@@ -67,10 +72,9 @@ def _documents(conn, spec: BudgetSpec, text: TextSource, grain: str, periods: li
     # a document that names segments only above the level counts toward the total, not toward a node
     node = (f"case when len(string_split(segment_id, '/')) >= {depth} "
             f"then array_to_string(string_split(segment_id, '/')[1:{depth}], '/') end" if depth else "'_total'")
-    period = f"cast(date_trunc('{grain}', doc_ts) as date)"
-    within = f"and list_contains(?, {period}) " if periods is not None else ""
+    within = f"and list_contains(?, {_period(grain)}) " if periods is not None else ""
     docs = conn.execute(
-        f"select doc_id, doc_ts, kind, segment_id, text, {period} as period_start, {node} as node "
+        f"select doc_id, doc_ts, kind, segment_id, text, {_period(grain)} as period_start, {node} as node "
         f"from raw.documents where budget_id = ? and list_contains(?, kind) {within}order by doc_ts, doc_id",
         [spec.id, list(text.kinds), *([periods] if periods is not None else [])]).df()
     return docs.assign(score=score_texts(docs["text"]))
@@ -169,8 +173,7 @@ def text_parts(conn, specs: list[BudgetSpec], llm: AnthropicLLM, ledger: LlmLedg
                 continue
             grain = metric.text.grain or spec.reporting_grain
             readings = _period_readings(conn, spec, metric_id, grain, _salt(spec, metric_id, llm))
-            same = {key for key, inputs in readings.items()
-                    if key in whole and key in stored and same_reading(*stored[key], inputs)}
+            same = {key for key, inputs in readings.items() if key in whole and unchanged(stored, key, inputs)}
             by_period = {}
             for row in read_text_metric(conn, spec, metric_id, llm, ledger, answered,
                                         [key[-1] for key in readings if key not in same]):

@@ -453,7 +453,7 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date, v
         return []
     drift = drift[pd.to_datetime(drift["period_start"]).dt.date == period]
     # each scope's row positions, not its rows: a budget has ~1,000 scopes and `_within` looks into a few
-    scopes = (drift, drift.groupby(["metric_id", "baseline", "segment_id"], sort=False).indices)
+    in_period, scopes = drift, drift.groupby(["metric_id", "baseline", "segment_id"], sort=False).indices
     drift = drift[drift["segment_id"] == "_total"]
     material = drift[drift["verdict"] == "material"].assign(z=lambda d: d["delta_z"].abs().fillna(float("inf")))
     others = [m for m in material.sort_values(["z", "metric_id"], ascending=[False, True])["metric_id"].unique()
@@ -477,7 +477,7 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date, v
                 "top_drivers": [{"factor": d.factor, "driver": _text(d.driver), "contribution": _num(d.contribution),
                                  "share_of_delta": _num(d.share_of_delta), "evidence": _text(d.evidence)}
                                 for d in drivers.itertuples()],
-                "within": _within(scopes, metric_id, baseline, "_total", drivers),
+                "within": _within(in_period, scopes, metric_id, baseline, "_total", drivers),
             })
         out.append({"metric_id": metric_id, "headline": metric_id in headline, "comparisons": comparisons,
                     "provenance": "observed change; attribution estimated by the drift stage"})
@@ -498,7 +498,7 @@ SLICE = re.compile(r"^(?:(?P<metric>[A-Za-z_][A-Za-z0-9_]*): )?(?P<level>[A-Za-z
                    r"(?: \((?P<effect>rate|mix|new|vanished)\))?$")
 
 
-def _within(scopes: tuple[pd.DataFrame, dict], metric_id: str, baseline: str, scope: str,
+def _within(drift: pd.DataFrame, scopes: dict, metric_id: str, baseline: str, scope: str,
             drivers: pd.DataFrame) -> list[dict]:
     """Where a change's largest driver, a child segment's own change, came from inside that segment: the
     child's own largest driver, and so on down the hierarchy while that too is a child's own change ("late rate
@@ -512,10 +512,10 @@ def _within(scopes: tuple[pd.DataFrame, dict], metric_id: str, baseline: str, sc
             break
         metric_id = found["metric"] or metric_id
         child = found["value"] if scope == "_total" else f"{scope}/{found['value']}"
-        rows, positions = scopes[0], scopes[1].get((metric_id, baseline, child))
-        if positions is None or rows.iloc[positions[0]]["segment_level"] != found["level"]:
+        positions = scopes.get((metric_id, baseline, child))  # the scope's rows in ``drift``
+        if positions is None or drift.iloc[positions[0]]["segment_level"] != found["level"]:
             break
-        drivers = _largest_drivers(rows.iloc[positions], 1)
+        drivers = _largest_drivers(drift.iloc[positions], 1)
         if not len(drivers):
             break
         top = drivers.iloc[0]
