@@ -1,7 +1,8 @@
 """dbt wiring: the project handle, a small translator, and the two dbt asset groups.
 
-Incremental digests are partitioned by day (the window goes to dbt as environment variables,
-backfills run as one window); everything downstream is rebuilt whole.
+The hourly and daily digests are partitioned by day (the window goes to dbt as environment variables,
+backfills run as one window); downstream, node digests, metric values and rankings rebuild the periods whose
+inputs changed (``dbt_project/macros/kept_periods.sql``) and the rest is rebuilt whole.
 """
 
 
@@ -23,7 +24,9 @@ from packaging import version
 
 from assets.settings import DBT_PROJECT_DIR, Settings
 
-INCREMENTAL = "config.materialized:incremental stg_events"
+# the models a daily partition rebuilds by window (the hourly and daily digests, and the staging view they read);
+# the models after them are kept by period or rebuilt whole, unpartitioned
+PARTITIONED = "tag:daily_partitioned"
 
 # A run builds models and checks their data; the unit tests check SQL logic on fixed inputs, which a run cannot
 # change, so they run in the test suite (dbt's advice: "only running unit tests in development or CI"). In a run
@@ -145,7 +148,7 @@ def digest_window(start: dt.date, end: dt.date):
 def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """The partitioned (incremental digests) and unpartitioned (everything else) dbt assets."""
 
-    @dbt_assets(manifest=dbt_project.manifest_path, select=INCREMENTAL, name="dbt_digests",
+    @dbt_assets(manifest=dbt_project.manifest_path, select=PARTITIONED, name="dbt_digests",
                 partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.single_run(),
                 dagster_dbt_translator=translator, project=dbt_project, pool="duckdb")
     def dbt_digests(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
@@ -154,7 +157,7 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         with digest_window(window.start.date(), window.end.date()):
             yield from dbt.cli(RUN_BUILD, context=context, target_path=step_target_path(context)).stream()
 
-    @dbt_assets(manifest=dbt_project.manifest_path, exclude=INCREMENTAL, name="dbt_metrics",
+    @dbt_assets(manifest=dbt_project.manifest_path, exclude=PARTITIONED, name="dbt_metrics",
                 dagster_dbt_translator=translator, project=dbt_project, pool="duckdb")
     def dbt_metrics(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
         # `duckdb` is not queried here: requiring it holds the warehouse's run lock while dbt writes the file

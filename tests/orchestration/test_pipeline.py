@@ -30,8 +30,8 @@ pytestmark = pytest.mark.e2e
 
 START, END = dt.date(2026, 1, 1), dt.date(2026, 2, 15)  # six complete ISO weeks
 TABLES = ["raw.events", "raw.quarantine", "raw.documents", "main.fct_digest_hourly", "main.fct_digest_daily",
-          "main.fct_digest_weekly", "main.fct_digest_monthly", "main.metric_values", "main.fct_segment_rankings",
-          "main.metrics", "main.metric_edges", "main.dim_segments", "main.allocation_recommendations",
+          "main.fct_digest_weekly", "main.fct_digest_monthly", "main.int_node_digests", "main.metric_values",
+          "main.fct_segment_rankings", "main.metrics", "main.metric_edges", "main.dim_segments", "main.allocation_recommendations",
           "main.allocation_constraints", "main.allocation_log", "main.actions", "main.decision_outcomes",
           "main.metric_forecasts", "main.forecast_backtest", "main.goal_tracking", "main.goal_constraints",
           "main.drift_attributions",
@@ -258,6 +258,73 @@ def test_dbt_unit_tests_run_here_not_in_pipeline_runs(demo, tmp_path):
     assert {r["unique_id"] for r in results} == declared and {r["status"] for r in results} == {"pass"}
 
 
+KEPT_BY_PERIOD = ["main.int_node_digests", "main.metric_values", "main.fct_segment_rankings"]
+
+
+def _dbt_run(warehouse: Path, target: Path, *args: str) -> None:
+    from assets.settings import DBT_PROJECT_DIR
+    from orchestration.dbt import dbt_executable
+
+    done = subprocess.run([dbt_executable(), "run", "--select", "fct_digest_weekly", "fct_digest_monthly",
+                           "int_distinct_counts", *[t.split(".")[1] for t in KEPT_BY_PERIOD], *args,
+                           "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                           "--target-path", str(target)],
+                          capture_output=True, text=True, env={**os.environ, "BUDGETLENS_DUCKDB": str(warehouse)})
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+def _rows(conn, table: str, where: str = "true") -> pd.DataFrame:
+    """A table's rows in a canonical order, without its bookkeeping column (a hash of its inputs)."""
+    return conn.execute(f"select columns(lambda c: c <> 'input_reading') from {table} where {where} order by all").df()
+
+
+def test_metric_models_rebuild_only_the_periods_whose_inputs_changed(demo, tmp_path):
+    """A late correction of one day's digest: its day, week and month are built again and equal a full
+    rebuild; every other period's rows are kept as they were (a planted mark on them survives)."""
+    kept, fresh = tmp_path / "kept.duckdb", tmp_path / "fresh.duckdb"
+    shutil.copy(demo[0].duckdb_path, kept)
+    lead = "budget_id = 'marketing_acquisition' and measure = 'lead' and day = date '2026-01-20'"
+    correction = ("update main.fct_digest_daily set event_count = event_count + 1000, value_sum = value_sum + 1000 "
+                  f"where {lead} and segment_id = (select min(segment_id) from main.fct_digest_daily where {lead})")
+    leads = ("select value from main.metric_values where metric_id = 'leads' and grain = 'month' "
+             "and period_start = date '2026-01-01' and segment_level = '_total'")
+    day = "period_start = date '2026-02-03' and grain = 'day'"  # a day the correction does not touch
+    # the marks: on metric values, the totals only (segments' values decide who ranks on other days)
+    marks = {"main.int_node_digests": ("value_sum", day), "main.fct_segment_rankings": ("value", day),
+             "main.metric_values": ("value", f"{day} and segment_level = '_total'")}
+    with duckdb.connect(str(kept)) as conn:
+        leads_before = conn.execute(leads).fetchall()[0][0]
+        assert conn.execute(correction).fetchall()[0][0] == 1
+        for table, (column, where) in marks.items():
+            assert conn.execute(f"update {table} set {column} = -1 where {where}").fetchall()[0][0] > 0
+    shutil.copy(kept, fresh)
+
+    _dbt_run(kept, tmp_path / "target")
+    _dbt_run(fresh, tmp_path / "target", "--full-refresh")
+    with duckdb.connect(str(kept), read_only=True) as incremental, duckdb.connect(str(fresh), read_only=True) as full:
+        assert incremental.execute(leads).fetchall()[0][0] == leads_before + 1000
+        for table, (column, where) in marks.items():
+            assert (_rows(incremental, table, where)[column] == -1).all(), table  # kept, mark and all
+            unmarked = f"not ({where})"
+            pd.testing.assert_frame_equal(_rows(incremental, table, unmarked), _rows(full, table, unmarked),
+                                          check_exact=False, rtol=1e-12, obj=table)
+
+
+def test_a_metric_table_made_before_its_readings_is_built_again_whole(demo, tmp_path):
+    """Tables of an earlier budgetlens have no input_reading column: the next run rebuilds them with one."""
+    warehouse = tmp_path / "old.duckdb"
+    shutil.copy(demo[0].duckdb_path, warehouse)
+    with duckdb.connect(str(warehouse)) as conn:
+        before = {table: _rows(conn, table) for table in KEPT_BY_PERIOD}
+        for table in KEPT_BY_PERIOD:
+            conn.execute(f"alter table {table} drop column input_reading")
+    _dbt_run(warehouse, tmp_path / "target")
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        for table in KEPT_BY_PERIOD:
+            assert conn.execute(f"select count(*) from {table} where input_reading is null").fetchall()[0][0] == 0
+            pd.testing.assert_frame_equal(_rows(conn, table), before[table], check_exact=False, rtol=1e-12, obj=table)
+
+
 def test_forecasts_are_labelled_and_derived_ones_follow_their_formula(demo):
     _, _, conn = demo
     assert conn.execute("select count(*) from main.metric_forecasts where provenance <> 'predicted' "
@@ -439,13 +506,13 @@ def test_one_more_day_run_alone_equals_a_full_rebuild(demo, tmp_path, monkeypatc
     try:
         # Same rows and keys exactly; floats to 1e-9: incremental tables hold their rows in another
         # physical order, so float sums accumulate in another order (re-runs of one path are byte-identical).
+        # Without input_reading, the hash of a period's inputs, which those last bits of a digest change.
         # briefings hold their file paths; actions and the allocation log are logs of decisions (and
         # decision_outcomes judges them), so the warehouse that also ran the earlier day keeps that day's
         # entries and can already judge them (the re-run test covers their idempotency)
         for table in [t for t in TABLES if t not in ("main.briefings", "main.actions", "main.allocation_log",
                                                       "main.decision_outcomes")]:
-            left = incremental.execute(f"select * from {table} order by all").df()
-            right = full.execute(f"select * from {table} order by all").df()
+            left, right = _rows(incremental, table), _rows(full, table)
             pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=1e-9, obj=table)
     finally:
         incremental.close()

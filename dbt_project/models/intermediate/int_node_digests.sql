@@ -1,6 +1,24 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_changed_periods(node_digest_readings(), ['budget_id', 'grain', 'period_start']) }}",
+    )
+}}
+
 -- Digests of every segment node (every level and the budget total) at day, week and
--- month grain, merged exactly from the lowest-level digests.
-with leaf_digests as (
+-- month grain, merged exactly from the lowest-level digests. Kept by period (macros/kept_periods.sql):
+-- a run merges only the periods whose leaf digests or segment tree changed.
+with readings as (
+    {{ node_digest_readings() }}
+),
+
+to_build as (
+    {{ periods_to_build('readings', ['budget_id', 'grain', 'period_start']) }}
+),
+
+leaf_digests as (
     select budget_id, measure, segment_id, 'day' as grain, day as period_start,
            event_count, value_sum, value_min, value_max, value_m2
     from {{ ref('fct_digest_daily') }}
@@ -19,6 +37,8 @@ by_node as (
         d.budget_id, d.measure, d.grain, d.period_start, n.segment_level, n.node_id as segment_id, n.depth,
         d.event_count, d.value_sum, d.value_min, d.value_max, d.value_m2
     from leaf_digests as d
+    semi join to_build as b
+        on b.budget_id = d.budget_id and b.grain = d.grain and b.period_start = d.period_start
     inner join {{ ref('int_segment_nodes') }} as n
         on n.budget_id = d.budget_id and n.leaf_id = d.segment_id
 ),
@@ -28,7 +48,10 @@ merged as (
 ),
 
 final as (
-    select *, {{ sample_variance() }} as value_variance from merged
+    select m.*, {{ sample_variance() }} as value_variance, b.input_reading
+    from merged as m
+    inner join to_build as b
+        on b.budget_id = m.budget_id and b.grain = m.grain and b.period_start = m.period_start
 )
 
 select * from final

@@ -1,3 +1,6 @@
+-- built in the daily-partitioned dbt step, with the digests it feeds
+{{ config(tags=['daily_partitioned']) }}
+
 with source as (
     select * from {{ source('raw', 'events') }}
 ),

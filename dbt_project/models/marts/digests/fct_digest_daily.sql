@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        tags=['daily_partitioned'],
         pre_hook="{{ delete_window('day', window_start(), window_end(), 'select min(day) from ' ~ ref('fct_digest_hourly')) }}",
     )
 }}

@@ -3,7 +3,26 @@
 -- A segment seen before that has no events in a period counts 0 for a count or sum: a store closed for
 -- renovation has no row on its closed days, and is then the worst store, not missing from the ranking. A
 -- segment whose value was 0 in every period is not ranked at all.
-with metric_values as (
+-- Kept by period (macros/kept_periods.sql): a run ranks again only the periods whose values changed, or all
+-- of a budget's periods at a grain when its segments did (a new one, or one first non-zero).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_changed_periods(ranking_readings(), ['budget_id', 'grain', 'period_start']) }}",
+    )
+}}
+
+with readings as (
+    {{ ranking_readings() }}
+),
+
+to_build as (
+    {{ periods_to_build('readings', ['budget_id', 'grain', 'period_start']) }}
+),
+
+metric_values as (
     select * from {{ ref('metric_values') }}
     where segment_level <> '_total' and value is not null and is_complete
 ),
@@ -15,14 +34,25 @@ metrics as (
     from {{ ref('stg_metric_catalog') }}
 ),
 
-first_seen as (
-    select budget_id, metric_id, grain, segment_level, segment_id, min(period_start) as first_period
+segments as (
+    -- each segment's history: its first period, and whether the metric was ever non-zero for it (a cost
+    -- centre that never carries repairs, gritting depots, is not the worst at repairs: it has none to rank)
+    select
+        budget_id, metric_id, grain, segment_level, segment_id,
+        min(period_start) as first_period, max(abs(value)) > 0 as is_active
     from metric_values
-    group by all
+    group by budget_id, metric_id, grain, segment_level, segment_id
+),
+
+in_periods as (
+    -- the values of the periods to rank
+    select v.budget_id, v.metric_id, v.grain, v.period_start, v.segment_level, v.segment_id, v.value
+    from metric_values as v
+    semi join to_build as b on b.budget_id = v.budget_id and b.grain = v.grain and b.period_start = v.period_start
 ),
 
 periods as (
-    select distinct budget_id, metric_id, grain, segment_level, period_start from metric_values
+    select distinct budget_id, metric_id, grain, segment_level, period_start from in_periods
 ),
 
 quiet as (
@@ -30,39 +60,27 @@ quiet as (
     select p.budget_id, p.metric_id, p.grain, p.period_start, p.segment_level, s.segment_id, 0.0 as value
     from periods as p
     inner join metrics as m on m.budget_id = p.budget_id and m.metric_id = p.metric_id and m.zero_when_empty
-    inner join first_seen as s
+    inner join segments as s
         on s.budget_id = p.budget_id and s.metric_id = p.metric_id and s.grain = p.grain
         and s.segment_level = p.segment_level and s.first_period <= p.period_start
-    anti join metric_values as v
+    anti join in_periods as v
         on v.budget_id = p.budget_id and v.metric_id = p.metric_id and v.grain = p.grain
         and v.period_start = p.period_start and v.segment_id = s.segment_id
 ),
 
-active as (
-    -- segments the metric was ever non-zero for: a cost centre that never carries repairs (gritting depots) is
-    -- not the worst at repairs, it has none to rank
-    select budget_id, metric_id, grain, segment_level, segment_id
-    from metric_values
-    group by all
-    having max(abs(value)) > 0
-),
-
 scored as (
     select v.*
-    from (
-        select budget_id, metric_id, grain, period_start, segment_level, segment_id, value from metric_values
-        union all
-        select * from quiet
-    ) as v
-    semi join active as a
+    from (select * from in_periods union all select * from quiet) as v
+    semi join segments as a
         on a.budget_id = v.budget_id and a.metric_id = v.metric_id and a.grain = v.grain
-        and a.segment_level = v.segment_level and a.segment_id = v.segment_id
+        and a.segment_level = v.segment_level and a.segment_id = v.segment_id and a.is_active
 ),
 
 ranked as (
     select
         v.budget_id, v.metric_id, v.grain, v.period_start, v.segment_level, v.segment_id, v.value,
         m.favourable,
+        b.input_reading,
         row_number() over (
             partition by v.budget_id, v.metric_id, v.grain, v.period_start, v.segment_level
             order by case when m.favourable = 'down' then v.value else -v.value end, v.segment_id
@@ -70,6 +88,7 @@ ranked as (
         count(*) over (partition by v.budget_id, v.metric_id, v.grain, v.period_start, v.segment_level) as segments_ranked
     from scored as v
     inner join metrics as m on m.budget_id = v.budget_id and m.metric_id = v.metric_id
+    inner join to_build as b on b.budget_id = v.budget_id and b.grain = v.grain and b.period_start = v.period_start
 ),
 
 with_worst as (
@@ -79,9 +98,10 @@ with_worst as (
 final as (
     -- a level with few segments keeps at most half of them on each side, so best and worst never overlap
     select
-        *,
+        * exclude (input_reading),
         rank_best <= least({{ var('ranking_top_n') }}, segments_ranked / 2) as is_top,
-        rank_worst <= least({{ var('ranking_top_n') }}, segments_ranked / 2) as is_bottom
+        rank_worst <= least({{ var('ranking_top_n') }}, segments_ranked / 2) as is_bottom,
+        input_reading
     from with_worst
     where rank_best <= least({{ var('ranking_top_n') }}, segments_ranked / 2)
        or rank_worst <= least({{ var('ranking_top_n') }}, segments_ranked / 2)

@@ -5,6 +5,16 @@
 -- normalised, weighted components. Qualitative metrics come from text (raw.text_metric_values:
 -- LLM-extracted or scored offline, with a confidence); system metrics measure the pipeline's own
 -- LLM spending (raw.llm_calls). A NULL value always carries a null_reason.
+-- Kept by period (macros/kept_periods.sql): a run rebuilds only the periods whose inputs changed
+-- (macros/period_readings.sql says which inputs a period's reading covers).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_changed_periods(metric_value_readings(), ['budget_id', 'grain', 'period_start']) }}",
+    )
+}}
 
 {%- set catalog_query -%}
     select budget_id, metric_id, metric_kind, aggregation, sql_value, sql_null_reason
@@ -24,8 +34,18 @@
     {%- endfor -%}
 {%- endif %}
 
-with nodes as (
-    select * from {{ ref('int_node_digests') }}
+with readings as (
+    {{ metric_value_readings() }}
+),
+
+to_build as (
+    {{ periods_to_build('readings', ['budget_id', 'grain', 'period_start']) }}
+),
+
+nodes as (
+    select n.*
+    from {{ ref('int_node_digests') }} as n
+    semi join to_build as b on b.budget_id = n.budget_id and b.grain = n.grain and b.period_start = n.period_start
 ),
 
 catalog as (
@@ -141,31 +161,14 @@ composites as (
 text_values as (
     select budget_id, metric_id, grain, period_start, segment_level, segment_id, value, null_reason,
            confidence, provenance
-    from {{ source('raw', 'text_metric_values') }}
-),
-
-llm_daily as (
-    select
-        budget_id,
-        cast(called_at as date) as day,
-        cast(count(*) as double) as llm_calls,
-        cast(sum(input_tokens + cache_creation_input_tokens + cache_read_input_tokens) as double) as llm_input_tokens,
-        cast(sum(output_tokens) as double) as llm_output_tokens,
-        sum(cost_usd) as llm_cost_usd
-    from {{ source('raw', 'llm_calls') }}
-    group by budget_id, cast(called_at as date)
+    from {{ source('raw', 'text_metric_values') }} as t
+    semi join to_build as b on b.budget_id = t.budget_id and b.grain = t.grain and b.period_start = t.period_start
 ),
 
 llm_by_period as (
-    {%- for grain in ['day', 'week', 'month'] %}
-    {% if not loop.first %}union all{% endif %}
-    select budget_id, '{{ grain }}' as grain,
-           cast({{ dbt.date_trunc(grain, 'day') }} as date) as period_start,
-           sum(llm_calls) as llm_calls, sum(llm_input_tokens) as llm_input_tokens,
-           sum(llm_output_tokens) as llm_output_tokens, sum(llm_cost_usd) as llm_cost_usd
-    from llm_daily
-    group by budget_id, cast({{ dbt.date_trunc(grain, 'day') }} as date)
-    {%- endfor %}
+    select l.*
+    from ({{ llm_by_period() }}) as l
+    semi join to_build as b on b.budget_id = l.budget_id and b.grain = l.grain and b.period_start = l.period_start
 ),
 
 llm_spine as (
@@ -196,56 +199,8 @@ all_values as (
     select *, cast(null as double) as confidence, 'system' as provenance from system_values
 ),
 
-event_days as (
-    select distinct budget_id, day from {{ ref('fct_digest_daily') }}
-),
-
-event_bounds as (
-    select budget_id, min(day) as first_day, max(day) as last_event_day from event_days group by budget_id
-),
-
--- Days ingested after the last event are covered when their weekday had no events on each of its four
--- latest dates before (a shop closed on Sundays), so the run through Sunday completes the week; any other
--- day without events at the end may be a source that is late, and leaves its period open.
-after_last_event as (
-    select
-        i.budget_id, i.day, b.first_day, b.last_event_day,
-        -- the latest date of the same weekday on or before the last event
-        i.day - 7 * cast(ceil((i.day - b.last_event_day) / 7) as integer) as same_weekday_before
-    from {{ source('raw', 'ingested_days') }} as i
-    inner join event_bounds as b on b.budget_id = i.budget_id and i.day > b.last_event_day
-),
-
-usually_quiet as (
-    select
-        a.budget_id, a.day, a.last_event_day,
-        row_number() over (partition by a.budget_id order by a.day) as nth
-    from after_last_event as a
-    where a.same_weekday_before - 21 >= a.first_day
-      and not exists (
-          select 1 from event_days as e
-          where e.budget_id = a.budget_id
-            and e.day in (a.same_weekday_before, a.same_weekday_before - 7,
-                          a.same_weekday_before - 14, a.same_weekday_before - 21)
-      )
-),
-
-quiet_end as (
-    -- the unbroken run of such days right after the last event
-    select budget_id, max(day) as last_quiet_day
-    from usually_quiet
-    where day - last_event_day = nth
-    group by budget_id
-),
-
 coverage as (
-    select b.budget_id, b.first_day, coalesce(q.last_quiet_day, b.last_event_day) as last_day
-    from event_bounds as b
-    left join quiet_end as q on q.budget_id = b.budget_id
-),
-
-ledger_coverage as (
-    select max(day) as last_day from llm_daily
+    {{ budget_coverage() }}
 ),
 
 final as (
@@ -262,16 +217,14 @@ final as (
         v.null_reason,
         v.provenance,
         v.confidence,
-        -- complete = the data covers the whole period (a week straddling the first day is partial);
-        -- the LLM ledger covers its own days, which run on past the events
-        v.period_start >= cov.first_day
-            and {{ period_end('v.grain', 'v.period_start') }} <= cast({{ dbt.dateadd('day', 1,
-                "case when c.metric_kind = 'system' then greatest(cov.last_day, coalesce(lc.last_day, cov.last_day)) else cov.last_day end") }} as date)
-            as is_complete
+        -- complete = the data covers the whole period (a week straddling the first day is partial)
+        case when c.metric_kind = 'system' then {{ covered('v.grain', 'v.period_start', 'cov', 'ledger') }}
+            else {{ covered('v.grain', 'v.period_start', 'cov', 'events') }} end as is_complete,
+        b.input_reading
     from all_values as v
     inner join catalog as c on c.budget_id = v.budget_id and c.metric_id = v.metric_id
     inner join coverage as cov on cov.budget_id = v.budget_id
-    cross join ledger_coverage as lc
+    inner join to_build as b on b.budget_id = v.budget_id and b.grain = v.grain and b.period_start = v.period_start
 )
 
 select * from final
