@@ -3,19 +3,15 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook="{{ delete_changed_periods(node_digest_readings(), ['budget_id', 'grain', 'period_start']) }}",
+        pre_hook="{{ delete_changed_periods(node_digest_readings()) }}",
     )
 }}
 
 -- Digests of every segment node (every level and the budget total) at day, week and
 -- month grain, merged exactly from the lowest-level digests. Kept by period (macros/kept_periods.sql):
 -- a run merges only the periods whose leaf digests or segment tree changed.
-with readings as (
-    {{ node_digest_readings() }}
-),
-
-to_build as (
-    {{ periods_to_build('readings', ['budget_id', 'grain', 'period_start']) }}
+with to_build as (
+    {{ periods_to_build(node_digest_readings()) }}
 ),
 
 leaf_digests as (

@@ -10,16 +10,12 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook="{{ delete_changed_periods(ranking_readings(), ['budget_id', 'grain', 'period_start']) }}",
+        pre_hook="{{ delete_changed_periods(ranking_readings()) }}",
     )
 }}
 
-with readings as (
-    {{ ranking_readings() }}
-),
-
-to_build as (
-    {{ periods_to_build('readings', ['budget_id', 'grain', 'period_start']) }}
+with to_build as (
+    {{ periods_to_build(ranking_readings()) }}
 ),
 
 metric_values as (

@@ -12,7 +12,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook="{{ delete_changed_periods(metric_value_readings(), ['budget_id', 'grain', 'period_start']) }}",
+        pre_hook="{{ delete_changed_periods(metric_value_readings()) }}",
     )
 }}
 
@@ -34,12 +34,8 @@
     {%- endfor -%}
 {%- endif %}
 
-with readings as (
-    {{ metric_value_readings() }}
-),
-
-to_build as (
-    {{ periods_to_build('readings', ['budget_id', 'grain', 'period_start']) }}
+with to_build as (
+    {{ periods_to_build(metric_value_readings()) }}
 ),
 
 nodes as (
