@@ -252,11 +252,13 @@ def _plan_files(conn, spec: BudgetSpec, landing_dir: Path) -> list[PlannedFile]:
     spec reads it (a changed timestamp column moves its days). A file that could not be read is probed again
     on every run: a newer reader may read it."""
     files = discover(spec, landing_dir)
+    # one query for the budget's files, not one a file (124 monthly files: 0.1 s)
+    known = {tuple(row[:3]): row[3:] for row in conn.execute(
+        "select path, fingerprint, read_as, first_day, last_day, rows, error from raw.landing_files "
+        "where budget_id = ? and error is null", [spec.id]).fetchall()}
     planned: dict[str, PlannedFile] = {}
     for file in files:
-        row = conn.execute("select first_day, last_day, rows, error from raw.landing_files "
-                           "where budget_id = ? and path = ? and fingerprint = ? and read_as = ? and error is null",
-                           [spec.id, file.relative, file.fingerprint, file.read_as(spec)]).fetchone()
+        row = known.get((file.relative, file.fingerprint, file.read_as(spec)))
         if row is not None:
             planned[file.relative] = PlannedFile(file, *row)
     unplanned = [file for file in files if file.relative not in planned]

@@ -544,7 +544,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses a mapping key given twice (YAML would keep the last silently)."""
 
 
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+class _FastUniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The same on libyaml's parser where PyYAML has it: the demo's three specs read in 3 ms against 21 ms, and
+    every step of a run reads them. Its messages say less ("found undefined alias", not which), so a spec it
+    refuses is read again by :class:`_UniqueKeyLoader` for the message."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False):
     seen: dict = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
@@ -556,6 +562,19 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_FastUniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _load_yaml(text: str):
+    """The YAML document in ``text``, read fast; a refused one read again for the clearer message."""
+    try:
+        return yaml.load(text, Loader=_FastUniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as fast_error:
+        try:
+            yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        except yaml.YAMLError as error:
+            raise error from None
+        raise fast_error from None
 
 
 def _loc(loc: tuple) -> str:
@@ -809,7 +828,7 @@ def load_spec(path: str | Path) -> BudgetSpec:
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError([(str(path), "", f"cannot read: {err}")]) from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        data = _load_yaml(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         where = f"line {mark.line + 1}" if mark else ""

@@ -187,6 +187,17 @@ def test_duplicate_yaml_key_and_duplicate_budget_ids_across_files(tmp_path):
         load_specs(tmp_path)
 
 
+def test_bad_yaml_names_what_is_wrong_and_where(tmp_path):
+    """The fast parser's refusals carry the full parser's words: which alias, which character."""
+    text = yaml.safe_dump(VALID, sort_keys=False)
+    (tmp_path / "a.yaml").write_text(text + "owner_again: *nobody\n")
+    with pytest.raises(SpecError, match=r"a.yaml: line \d+: bad YAML: found undefined alias 'nobody'"):
+        load_spec(tmp_path / "a.yaml")
+    (tmp_path / "a.yaml").write_text(text + "extra:\n\t- tabbed\n")
+    with pytest.raises(SpecError, match=r"a.yaml: line \d+: bad YAML: found character '\\t' that cannot start"):
+        load_spec(tmp_path / "a.yaml")
+
+
 def test_missing_or_empty_folder(tmp_path):
     with pytest.raises(SpecError, match="no \\*.yaml budget specs"):
         load_specs(tmp_path)
