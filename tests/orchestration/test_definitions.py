@@ -7,6 +7,7 @@ import yaml
 
 from assets.settings import Settings
 from orchestration.cli import main
+from orchestration.dbt import run_days
 from orchestration.definitions import build_definitions
 from orchestration.jobs import RANGE_END, RANGE_START, landing_files_sensor
 from tests.models.test_spec import VALID
@@ -134,6 +135,14 @@ def test_dbt_runs_without_an_adapter_in_this_process(tmp_path):
     assert "budgetlens.marts.digests.fct_digest_daily" in listed
 
 
+def test_a_run_s_days_come_from_its_partition_tags():
+    assert run_days({RANGE_START: "2026-01-01", RANGE_END: "2026-01-31"}) == (dt.date(2026, 1, 1),
+                                                                            dt.date(2026, 2, 1))
+    assert run_days({"dagster/partition": "2026-03-05"}) == (dt.date(2026, 3, 5), dt.date(2026, 3, 6))
+    assert run_days({}) is None  # an unpartitioned asset materialised alone
+    assert run_days({"dagster/partition": "north"}) is None  # not a day's key
+
+
 def test_manifest_fingerprint_follows_the_project_packages_and_settings_only(tmp_path):
     import shutil
 
@@ -168,7 +177,8 @@ def test_prepare_parses_only_when_the_manifest_inputs_changed(capsys):
 
 
 def test_a_new_digest_window_does_not_make_dbt_parse_the_whole_project_again(tmp_path):
-    """The window reaches dbt as environment variables: a changed --vars would re-parse every file."""
+    """The window reaches dbt as environment variables read only when executing: a new window re-parses no
+    file (one read while parsing re-parsed the five reading it; a changed --vars re-parses every file)."""
     import os
     import subprocess
 
@@ -191,7 +201,7 @@ def test_a_new_digest_window_does_not_make_dbt_parse_the_whole_project_again(tmp
         dbt("parse")  # the first parse has no saved state
     with digest_window(dt.date(2026, 1, 2), dt.date(2026, 1, 3)):
         events = dbt("compile", "--select", "fct_digest_hourly")
-        assert "PartialParsingEnabled" in events and "UnableToPartialParse" not in events
+        assert "PartialParsingSkipParsing" in events and "PartialParsingFile" not in events
     assert "BUDGETLENS_WINDOW_START" not in os.environ  # set around the dbt call only
     compiled = next(tmp_path.rglob("fct_digest_hourly.sql")).read_text()
     assert "day >= cast('2026-01-02' as date) and day < cast('2026-01-03' as date)" in compiled

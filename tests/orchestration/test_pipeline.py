@@ -203,37 +203,60 @@ def test_attribute_grouping_example_compiles_and_matches_metric_values(demo):
     assert ppc and all(by_kind[(month, "paid_media")] == pytest.approx(value, rel=1e-12) for month, value in ppc.items())
 
 
-def test_digest_tests_check_the_rebuilt_window_in_a_run_and_every_row_by_hand(demo, tmp_path):
-    """A daily digest broken on the first day: a run's window elsewhere passes, the window holding it and a
-    hand-run `dbt test` (default vars) fail on it."""
+def _failing_tests(warehouse: Path, target: Path, select: str, *vars_args: str) -> set[str]:
+    """The dbt data tests of ``select`` that fail on ``warehouse`` (a run's window given as vars, if any)."""
     from assets.settings import DBT_PROJECT_DIR
     from orchestration.dbt import dbt_executable
 
-    settings = demo[0]
+    done = subprocess.run([dbt_executable(), "test", "--select", select, *vars_args,
+                           "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                           "--target-path", str(target)],
+                          capture_output=True, text=True, env={**os.environ, "BUDGETLENS_DUCKDB": str(warehouse)})
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    assert done.returncode == (1 if any(r["status"] == "fail" for r in results) else 0), done.stdout[-2000:]
+    return {r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"}
+
+
+def _window(first: dt.date) -> tuple[str, str]:
+    return "--vars", json.dumps({"window_start": first.isoformat(),
+                                 "window_end": (first + dt.timedelta(days=1)).isoformat()})
+
+
+def test_digest_tests_check_the_rebuilt_window_in_a_run_and_every_row_by_hand(demo, tmp_path):
+    """A daily digest broken on the first day: a run's window elsewhere passes, the window holding it and a
+    hand-run `dbt test` (default vars) fail on it."""
     copy = tmp_path / "broken.duckdb"
-    shutil.copy(settings.duckdb_path, copy)
+    shutil.copy(demo[0].duckdb_path, copy)
     with duckdb.connect(str(copy)) as conn:
         broken = conn.execute("update main.fct_digest_daily set value_min = value_max + 1 where day = ?",
                               [START]).fetchone()[0]
     assert broken > 0
 
-    def failing_tests(*vars_args: str) -> set[str]:
-        done = subprocess.run([dbt_executable(), "test", "--select", "fct_digest_daily", *vars_args,
-                               "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-                               "--target-path", str(tmp_path / "target")],
-                              capture_output=True, text=True, env={**os.environ, "BUDGETLENS_DUCKDB": str(copy)})
-        results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
-        assert done.returncode == (1 if any(r["status"] == "fail" for r in results) else 0), done.stdout[-2000:]
-        return {r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"}
-
-    def window(first: dt.date) -> tuple[str, str]:
-        return "--vars", json.dumps({"window_start": first.isoformat(),
-                                     "window_end": (first + dt.timedelta(days=1)).isoformat()})
-
-    assert failing_tests(*window(END)) == set()
+    target = tmp_path / "target"
+    assert _failing_tests(copy, target, "fct_digest_daily", *_window(END)) == set()
     expected = {"digest_is_consistent_fct_digest_daily_", "assert_daily_rollup_equals_direct_aggregation"}
-    assert failing_tests(*window(START)) == expected
-    assert failing_tests() == expected
+    assert _failing_tests(copy, target, "fct_digest_daily", *_window(START)) == expected
+    assert _failing_tests(copy, target, "fct_digest_daily") == expected
+
+
+def test_the_monthly_check_reads_the_months_of_the_run_s_days(demo, tmp_path):
+    """The monthly rollup's check against raw events covers the months a run's days touch: a run's window
+    passes the metrics step as its days, a broken month fails inside the window and by hand, not outside."""
+    step = demo[0].home / "dbt" / "dbt_metrics" / "run"
+    compiled = next(step.rglob("assert_monthly_rollup_equals_direct_aggregation.sql")).read_text()
+    assert f"cast('{START}' as date)" in compiled and f"cast('{END + dt.timedelta(days=1)}' as date)" in compiled
+
+    copy = tmp_path / "broken.duckdb"
+    shutil.copy(demo[0].duckdb_path, copy)
+    with duckdb.connect(str(copy)) as conn:
+        broken = conn.execute("update main.fct_digest_monthly set value_sum = value_sum + 1 where month_start = ?",
+                              [START]).fetchone()[0]
+    assert broken > 0
+    target, check = tmp_path / "target", "assert_monthly_rollup_equals_direct_aggregation"
+    assert END.month != START.month
+    assert _failing_tests(copy, target, check, *_window(END)) == set()
+    assert _failing_tests(copy, target, check, *_window(START + dt.timedelta(days=20))) == {check}
+    assert _failing_tests(copy, target, check) == {check}
 
 
 def test_dbt_unit_tests_run_here_not_in_pipeline_runs(demo, tmp_path):
