@@ -566,15 +566,12 @@ _FastUniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_
 
 
 def _load_yaml(text: str):
-    """The YAML document in ``text``, read fast; a refused one read again for the clearer message."""
+    """The YAML document in ``text``, read fast; one libyaml refuses is read by the pure parser, whose verdict
+    (and clearer message) stands."""
     try:
         return yaml.load(text, Loader=_FastUniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as fast_error:
-        try:
-            yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
-        except yaml.YAMLError as error:
-            raise error from None
-        raise fast_error from None
+    except yaml.YAMLError:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
 
 
 def _loc(loc: tuple) -> str:
