@@ -25,8 +25,12 @@ def _reading(values: list[float]):
 
 
 def _parts(rows: bool) -> list[Part]:
-    return [Part(("a", "day"), _reading([1.0, 2.5]), [{"budget_id": "a", "grain": "day", "value": 3.5}] if rows else None),
-            Part(("b", "day"), _reading([4.0]), [{"budget_id": "b", "grain": "day", "value": 4.0}] if rows else None)]
+    """Budgets a and b at one grain: computed (with their rows) or kept (``rows`` False)."""
+    def computed(budget: str, value: float) -> list[dict] | None:
+        return [{"budget_id": budget, "grain": "day", "value": value}] if rows else None
+
+    return [Part(("a", "day"), _reading([1.0, 2.5]), computed("a", 3.5)),
+            Part(("b", "day"), _reading([4.0]), computed("b", 4.0))]
 
 
 def test_stored_readings_come_back_as_written(conn):
