@@ -217,6 +217,15 @@ def _failing_tests(warehouse: Path, target: Path, select: str, *vars_args: str) 
     return {r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"}
 
 
+def _broken_copy(demo, tmp_path: Path, update: str) -> Path:
+    """A copy of the demo's warehouse with ``update`` (its one parameter the first day) breaking some rows."""
+    copy = tmp_path / "broken.duckdb"
+    shutil.copy(demo[0].duckdb_path, copy)
+    with duckdb.connect(str(copy)) as conn:
+        assert conn.execute(update, [START]).fetchone()[0] > 0
+    return copy
+
+
 def _window(first: dt.date) -> tuple[str, str]:
     return "--vars", json.dumps({"window_start": first.isoformat(),
                                  "window_end": (first + dt.timedelta(days=1)).isoformat()})
@@ -225,13 +234,7 @@ def _window(first: dt.date) -> tuple[str, str]:
 def test_digest_tests_check_the_rebuilt_window_in_a_run_and_every_row_by_hand(demo, tmp_path):
     """A daily digest broken on the first day: a run's window elsewhere passes, the window holding it and a
     hand-run `dbt test` (default vars) fail on it."""
-    copy = tmp_path / "broken.duckdb"
-    shutil.copy(demo[0].duckdb_path, copy)
-    with duckdb.connect(str(copy)) as conn:
-        broken = conn.execute("update main.fct_digest_daily set value_min = value_max + 1 where day = ?",
-                              [START]).fetchone()[0]
-    assert broken > 0
-
+    copy = _broken_copy(demo, tmp_path, "update main.fct_digest_daily set value_min = value_max + 1 where day = ?")
     target = tmp_path / "target"
     assert _failing_tests(copy, target, "fct_digest_daily", *_window(END)) == set()
     expected = {"digest_is_consistent_fct_digest_daily_", "assert_daily_rollup_equals_direct_aggregation"}
@@ -246,12 +249,8 @@ def test_the_monthly_check_reads_the_months_of_the_run_s_days(demo, tmp_path):
     compiled = next(step.rglob("assert_monthly_rollup_equals_direct_aggregation.sql")).read_text()
     assert f"cast('{START}' as date)" in compiled and f"cast('{END + dt.timedelta(days=1)}' as date)" in compiled
 
-    copy = tmp_path / "broken.duckdb"
-    shutil.copy(demo[0].duckdb_path, copy)
-    with duckdb.connect(str(copy)) as conn:
-        broken = conn.execute("update main.fct_digest_monthly set value_sum = value_sum + 1 where month_start = ?",
-                              [START]).fetchone()[0]
-    assert broken > 0
+    copy = _broken_copy(demo, tmp_path,
+                        "update main.fct_digest_monthly set value_sum = value_sum + 1 where month_start = ?")
     target, check = tmp_path / "target", "assert_monthly_rollup_equals_direct_aggregation"
     assert END.month != START.month
     assert _failing_tests(copy, target, check, *_window(END)) == set()
