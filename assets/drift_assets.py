@@ -130,7 +130,7 @@ def drift_rows(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...]) -> 
 
 @dg.asset(
     name="drift_attributions",
-    deps=[dg.AssetKey("metric_values"), dg.AssetKey("dim_segments")],
+    deps=[dg.AssetKey("metric_values"), dg.AssetKey("dim_segments"), dg.AssetKey("int_node_digests")],
     kinds={"python", "statsmodels", "duckdb"},
     owners=["team:analytics"],
     group_name="diagnostic",

@@ -54,6 +54,15 @@ def _history(conn, spec, levels: list[str]) -> pd.DataFrame:
     return frame
 
 
+def _daily_events(conn, spec: BudgetSpec) -> pd.DataFrame:
+    """Each measure's events per day at the budget total: what a goal's mean weighs its days by."""
+    frame = conn.execute(
+        "select measure, period_start, event_count as events from main.int_node_digests "
+        "where budget_id = ? and grain = 'day' and segment_level = '_total'", [spec.id]).df()
+    frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
+    return frame
+
+
 def _backtest(spec: BudgetSpec, history: pd.DataFrame, stored: Stored) -> Part:
     """Rolling-origin scores on the budget's complete weekly totals, kept while those read the same."""
     total = history[(history.grain == BACKTEST_GRAIN) & (history.segment_level == "_total")]
@@ -80,7 +89,8 @@ def _backtest(spec: BudgetSpec, history: pd.DataFrame, stored: Stored) -> Part:
                                  "value with 80% and 95% intervals, labelled predicted. Derived metrics are their "
                                  "formula applied to forecast components (main.metric_forecasts); the rolling-origin "
                                  "backtest's scores per budget and metric (main.forecast_backtest)."),
-        dg.AssetSpec("goal_tracking", deps=[dg.AssetKey("metric_values")], kinds={"python", "scipy", "duckdb"},
+        dg.AssetSpec("goal_tracking", deps=[dg.AssetKey("metric_values"), dg.AssetKey("int_node_digests")],
+                     kinds={"python", "scipy", "duckdb"},
                      owners=["team:budget-owners"], group_name="predictive",
                      description="Each goal's and allocation period's projection at its deadline, probability of "
                                  "reaching the target (staying within the allocation), gap "
@@ -163,7 +173,7 @@ def forecast_budgets(conn, specs: list[BudgetSpec], forecast_levels: int, stored
         if "day" in totals:
             scope, result, last = totals["day"]
             monthly = totals["month"][1] if "month" in totals else None
-            report = track_goals(spec, scope, result, last, monthly)
+            report = track_goals(spec, scope, result, last, monthly, _daily_events(conn, spec))
             run.goals += report.tracking
             run.constraints += report.constraints
     return run

@@ -1,11 +1,15 @@
 """Goal tracking and constraint analysis from daily history and daily forecasts.
 
 A goal's value over its window is computed the way metric_values computes any
-period: additive base metrics (count, sum) add up over the days, other base
-metrics average, derived metrics apply their formula to the window's
-component values. Observed days count as they are; the rest of the window
-comes from the forecast's joint paths, which gives a predictive distribution
-of the goal's value and so the probability of reaching the target.
+period: counts and sums add up over the days; a mean is its events' mean, so
+each day weighs by its events (a variance too: the days' variances weighed by
+events, which leaves out the spread between the days' means, not in the daily
+values); a minimum or maximum is the window's extreme; derived metrics apply
+their formula to the window's component values. An 'average' goal of a count
+or sum is its average per calendar day (a day without events counts as 0).
+Observed days count as they are; the rest of the window comes from the
+forecast's joint paths, which gives a predictive distribution of the goal's
+value and so the probability of reaching the target.
 
 Constraint analysis back-solves the target through the formula: holding every
 other input at its projection, which value of this input reaches the target,
@@ -27,7 +31,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from models.formula import Ref, evaluate_array, references
-from models.projections import SeriesForecast, base_expressions, is_additive
+from models.projections import SeriesForecast, base_expressions, is_additive, zero_when_empty
 from models.budget_periods import budget_goals
 from models.spec import ALLOCATION_GOAL_PREFIX, BudgetSpec, Goal
 
@@ -42,24 +46,6 @@ OUT_OF_REACH_PROBABILITY = 0.025
 
 def _additive(spec: BudgetSpec, metric_id: str) -> bool:
     return is_additive(spec.metrics[metric_id])
-
-
-def _window_inputs(spec: BudgetSpec, goal: Goal, expr, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast],
-                   today: dt.date, monthly: dict[str, SeriesForecast] | None = None):
-    """Per input: observed days in the window, and the forecast path columns falling inside it."""
-    out = {}
-    for name in references(expr):
-        observed = daily[(daily.metric_id == name) & (daily.period_start >= (goal.start or dt.date.min))
-                         & (daily.period_start <= min(goal.deadline, today))]["value"].to_numpy(float)
-        observed = observed[np.isfinite(observed)]  # days without a value (e.g. no deliveries) do not count
-        f = forecasts.get(name)
-        steps = [i for i, start in enumerate(f.starts) if (goal.start or dt.date.min) <= start <= goal.deadline] if f else []
-        paths = f.paths[:, steps] if f is not None and steps else np.zeros((1, 0))
-        means = f.mean[steps] if f is not None and steps else np.zeros(0)
-        if monthly and name in monthly and goal.aggregation != "last" and _additive(spec, name) and steps:
-            paths, means = _whole_months(monthly[name], [f.starts[i] for i in steps], paths, means, today)
-        out[name] = (observed, paths, means)
-    return out
 
 
 def _whole_months(monthly: SeriesForecast, days: list[dt.date], paths: np.ndarray, means: np.ndarray,
@@ -87,19 +73,116 @@ def _whole_months(monthly: SeriesForecast, days: list[dt.date], paths: np.ndarra
     return paths, means
 
 
-def _aggregate(spec, name, observed, future, aggregation):
-    """Window value of one input from observed values and future values (last axis = days)."""
+EVENT_WEIGHTED = {"mean", "variance"}  # a period's value is its events' (a mean over every event), not its days'
+EXTREMES = {"min": (np.min, np.fmin), "max": (np.max, np.fmax)}  # a day's reduction, and two values' (NaN-blind)
+EVENT_MEASURED = EVENT_WEIGHTED | set(EXTREMES)  # a day without events of the measure has no value to count
+
+
+@dataclass(frozen=True)
+class WindowInput:
+    """One formula input over a goal's window.
+
+    ``observed`` holds the window's observed days' values and ``observed_weights`` what each weighs (its events
+    for a mean or variance, 1 otherwise); ``paths``, ``means`` and ``future_weights`` do the same for the
+    forecast's days (a weight of 0 for a day expected to have no events of the measure)."""
+    observed: np.ndarray
+    observed_weights: np.ndarray
+    paths: np.ndarray
+    means: np.ndarray
+    future_weights: np.ndarray
+
+
+def _window_kind(spec: BudgetSpec, name: str, aggregation: str) -> str:
+    """How an input's days combine into the window's value, the way metric_values combines a period's:
+    'sum' for a count or sum's total, 'min' / 'max' for an extreme's total, 'mean' for the rest (weighted by
+    events for a mean or variance, so a quiet weekend weighs what its few events weigh)."""
+    metric = spec.metrics[name]
     if aggregation == "last":
-        return future[..., -1] if future.shape[-1] else (observed[-1] if len(observed) else np.nan)
-    total = observed.sum() + future.sum(axis=-1)
-    if _additive(spec, name) and aggregation == "total":
-        return total
-    days = len(observed) + future.shape[-1]
-    return total / days if days else np.nan
+        return "last"
+    if is_additive(metric):
+        return "sum" if aggregation == "total" else "mean"
+    if metric.kind == "base" and metric.agg in EXTREMES and aggregation == "total":
+        return metric.agg
+    return "mean"
+
+
+def _window_inputs(spec: BudgetSpec, goal: Goal, expr, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast],
+                   today: dt.date, monthly: dict[str, SeriesForecast] | None,
+                   events: pd.DataFrame | None) -> dict[str, WindowInput]:
+    """Per input: observed days in the window and their weights, and the forecast days falling inside it."""
+    start = goal.start or dt.date.min
+    out = {}
+    for name in references(expr):
+        metric = spec.metrics[name]
+        rows = daily[(daily.metric_id == name) & daily["value"].notna()]
+        seen = rows[(rows.period_start >= start) & (rows.period_start <= min(goal.deadline, today))]
+        days, observed = list(seen["period_start"]), seen["value"].to_numpy(float)
+        if zero_when_empty(metric) and len(rows):
+            # a day without a row had no events: a count of 0 that an average per day counts too
+            days = _calendar_days(max(start, rows["period_start"].min()), min(goal.deadline, today))
+            observed = seen.set_index("period_start")["value"].reindex(days, fill_value=0.0).to_numpy(float)
+        keep = np.isfinite(observed)  # days without a value (e.g. no deliveries) do not count
+        days, observed = [d for d, k in zip(days, keep) if k], observed[keep]
+        f = forecasts.get(name)
+        steps = [i for i, day in enumerate(f.starts) if start <= day <= goal.deadline] if f else []
+        paths = f.paths[:, steps] if f is not None and steps else np.zeros((1, 0))
+        means = f.mean[steps] if f is not None and steps else np.zeros(0)
+        if monthly and name in monthly and goal.aggregation != "last" and is_additive(metric) and steps:
+            paths, means = _whole_months(monthly[name], [f.starts[i] for i in steps], paths, means, today)
+        future_days = [f.starts[i] for i in steps]
+        observed_weights, future_weights = np.ones(len(days)), np.ones(len(future_days))
+        if events is not None and metric.kind == "base" and metric.agg in EVENT_MEASURED:
+            observed_weights, future_weights = _event_weights(events, metric.measure, days, future_days, today)
+            if metric.agg in EXTREMES:  # an extreme counts the days with events, each alike
+                observed_weights, future_weights = (observed_weights > 0) * 1.0, (future_weights > 0) * 1.0
+        out[name] = WindowInput(observed, observed_weights, paths, means, future_weights)
+    return out
+
+
+def _calendar_days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=d) for d in range((last - first).days + 1)]
+
+
+def _event_weights(events: pd.DataFrame, measure: str, days: list[dt.date], future_days: list[dt.date],
+                   today: dt.date, recent_days: int = CURRENT_RATE_DAYS) -> tuple[np.ndarray, np.ndarray]:
+    """The measure's events on each observed day, and those expected on each day ahead: the mean of the same
+    weekday over the last ``recent_days`` days (a day without a row had none), so the days a business is closed
+    weigh nothing and a busy Monday weighs what recent Mondays did."""
+    counts = events[events.measure == measure].set_index("period_start")["events"]
+    observed = counts.reindex(days, fill_value=0.0).to_numpy(float)
+    if counts.empty:
+        return observed, np.zeros(len(future_days))
+    # a young budget's recent weeks start at its first day, not before it
+    first = max(today - dt.timedelta(days=recent_days - 1), counts.index.min())
+    recent = counts.reindex(_calendar_days(first, today), fill_value=0.0)
+    by_weekday = recent.groupby([day.weekday() for day in recent.index]).mean()
+    future = np.array([by_weekday.get(day.weekday(), 0.0) for day in future_days], dtype=float)
+    return observed, future
+
+
+def _window_value(kind: str, x: WindowInput, future: np.ndarray, future_weights: np.ndarray):
+    """An input's value over the window from its observed days and ``future`` days (last axis = days)."""
+    if kind == "last":
+        return future[..., -1] if future.shape[-1] else (x.observed[-1] if len(x.observed) else np.nan)
+    if kind == "sum":
+        return x.observed.sum() + future.sum(axis=-1)
+    if kind in EXTREMES:
+        reduce, pair = EXTREMES[kind]
+        counted = future[..., future_weights > 0]
+        ahead = reduce(counted, axis=-1) if counted.shape[-1] else np.full(future.shape[:-1], np.nan)
+        seen = x.observed[x.observed_weights > 0]
+        return pair(reduce(seen) if len(seen) else np.nan, ahead)
+    weight = x.observed_weights.sum() + future_weights.sum()
+    if not weight:
+        return np.full(future.shape[:-1], np.nan) if future.ndim > 1 else np.nan
+    # a day that weighs nothing (no events expected) adds nothing, whatever its forecast holds
+    ahead = np.where(future_weights > 0, future, 0.0) @ future_weights
+    return (x.observed @ x.observed_weights + ahead) / weight
 
 
 def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast],
-               today: dt.date, monthly: dict[str, SeriesForecast] | None = None) -> tuple[dict, list[dict]]:
+               today: dt.date, monthly: dict[str, SeriesForecast] | None = None,
+               events: pd.DataFrame | None = None) -> tuple[dict, list[dict]]:
     """Projection, probability, gap and required run-rate of one goal, plus its constraint rows.
 
     Parameters
@@ -112,15 +195,20 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
         Last observed day.
     monthly : dict, optional
         Monthly total-scope forecasts: a total's whole months ahead come from them (see :func:`_whole_months`).
+    events : DataFrame, optional
+        Daily events of each measure at the budget total: ``measure, period_start, events``. A mean or variance
+        over the window weighs each day by them (see :func:`_event_weights`); without them every day with a
+        value weighs alike.
     """
     expr = base_expressions(spec).get(goal.metric, Ref(goal.metric))
-    inputs = _window_inputs(spec, goal, expr, daily, forecasts, today, monthly)
+    inputs = _window_inputs(spec, goal, expr, daily, forecasts, today, monthly, events)
     aggregation = goal.aggregation
+    kinds = {n: _window_kind(spec, n, aggregation) for n in inputs}
     data_from = daily["period_start"].min() if len(daily) else None
     unseen = unseen_days(goal, data_from)
     partial = is_partial(spec, goal, unseen)
-    point = {n: _aggregate(spec, n, o, m, aggregation) for n, (o, _, m) in inputs.items()}
-    drawn = {n: _aggregate(spec, n, o, p, aggregation) for n, (o, p, _) in inputs.items()}
+    point = {n: _window_value(kinds[n], x, x.means, x.future_weights) for n, x in inputs.items()}
+    drawn = {n: _window_value(kinds[n], x, x.paths, x.future_weights) for n, x in inputs.items()}
     projected = float(evaluate_array(expr, point))
     draws = np.atleast_1d(evaluate_array(expr, drawn))
     ceiling = spec.is_ceiling(goal)
@@ -128,20 +216,21 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
     finished = today >= goal.deadline
     reach = (draws <= goal.target) if ceiling else (draws >= goal.target)
     probability = float(np.mean(reach[np.isfinite(draws)])) if np.isfinite(draws).any() else None
-    observed_so_far = {n: float(_aggregate(spec, n, o, np.zeros(0), aggregation)) if len(o) else np.nan
-                       for n, (o, _, _) in inputs.items()}
+    observed_so_far = {n: float(_window_value(kinds[n], x, np.zeros(0), np.zeros(0))) if len(x.observed) else np.nan
+                       for n, x in inputs.items()}
     observed_value = float(evaluate_array(expr, observed_so_far))
     met_at_projection = (projected <= goal.target) if ceiling else (projected >= goal.target)
-    constraints = [] if finished or partial else _constraints(spec, goal, expr, inputs, point, daily, days_left,
-                                                              met_at_projection)
+    constraints = [] if finished or partial else _constraints(spec, goal, expr, inputs, kinds, point, daily,
+                                                              days_left, met_at_projection)
     feasible = [c for c in constraints if c["status"] in ("feasible", "no change needed")]
     ranked = sorted(constraints, key=lambda c: c["difficulty"])
     binding = ranked[0]["input_metric"] if ranked else None
     if partial:
         status, probability = partial_verdict(spec, goal, observed_value, finished)
-    elif (not finished and ceiling and aggregation == "total" and never_falls(spec, goal.metric)
-          and observed_value > goal.target):
-        status = "infeasible"  # already past a ceiling no day to come can take back
+    elif not finished and aggregation == "total" and (
+            (ceiling and never_falls(spec, goal.metric) and observed_value > goal.target)
+            or (not ceiling and never_rises(spec, goal.metric) and observed_value < goal.target)):
+        status = "infeasible"  # already past a ceiling (or below a floor) no day to come can take back
     elif finished:
         status = "achieved" if probability == 1.0 else "missed"
     elif probability is not None and probability >= ON_TRACK_PROBABILITY:
@@ -178,10 +267,16 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
 
 
 def never_falls(spec: BudgetSpec, metric_id: str) -> bool:
-    """True for a total that can only grow as days are added: a count, a sum of a measure never below 0."""
+    """True for a total that can only grow as days are added: a count, a sum of a measure never below 0, a
+    maximum."""
     metric = spec.metrics[metric_id]
     floor = spec.measures[metric.measure].min if metric.measure else None
-    return metric.agg == "count" or (metric.agg == "sum" and floor is not None and floor >= 0)
+    return metric.agg in ("count", "max") or (metric.agg == "sum" and floor is not None and floor >= 0)
+
+
+def never_rises(spec: BudgetSpec, metric_id: str) -> bool:
+    """True for a total that can only fall as days are added: a minimum."""
+    return spec.metrics[metric_id].agg == "min"
 
 
 def partial_verdict(spec: BudgetSpec, goal: Goal, observed: float, finished: bool) -> tuple[str, float | None]:
@@ -222,10 +317,10 @@ def is_partial(spec: BudgetSpec, goal: Goal, unseen: int) -> bool:
     return bool(unseen) and goal.aggregation == "total" and _additive(spec, goal.metric)
 
 
-def _constraints(spec, goal, expr, inputs, point, daily, days_left, met_at_projection: bool) -> list[dict]:
+def _constraints(spec, goal, expr, inputs: dict[str, WindowInput], kinds: dict[str, str], point, daily,
+                 days_left, met_at_projection: bool) -> list[dict]:
     rows = []
-    for name in inputs:
-        observed, _, means = inputs[name]
+    for name, x in inputs.items():
         required = _solve(expr, point, name, goal.target)
         projected = point[name]
         row = {"budget_id": spec.id, "goal_id": goal.id, "input_metric": name, "projected": _f(projected),
@@ -235,16 +330,7 @@ def _constraints(spec, goal, expr, inputs, point, daily, days_left, met_at_proje
             rows.append(row)
             continue
         # The change is asked of the days still to come, so compare their run-rate with history's.
-        if goal.aggregation == "last":
-            # only the deadline's value counts: it alone has to move, by the whole gap
-            future_projected, future_required = projected, required
-        elif _additive(spec, name) and goal.aggregation == "total":
-            future_projected = float(means.sum())
-            future_required = future_projected + (required - projected)
-        else:
-            # an average over the window: the days left carry the whole window's shortfall
-            future_projected = float(np.mean(means)) if len(means) else projected
-            future_required = future_projected + (required - projected) * (len(observed) + len(means)) / max(len(means), 1)
+        future_projected, future_required = _future_change(kinds[name], x, projected, required)
         change = future_required / future_projected - 1 if future_projected else np.inf
         p95, highest = _historical_change(daily, name, max(days_left, 1), up=change >= 0)
         row.update(required_change=_f(change), historical_p95_change=_f(p95), historical_max_change=_f(highest))
@@ -263,6 +349,26 @@ def _constraints(spec, goal, expr, inputs, point, daily, days_left, met_at_proje
             row["difficulty"] = abs(change) / max(abs(p95), 1e-9)
         rows.append(row)
     return rows
+
+
+def _future_change(kind: str, x: WindowInput, projected: float, required: float) -> tuple[float, float]:
+    """What the days left are projected to bring and what they must bring for the window to reach ``required``
+    (the input's window value at the target) instead of ``projected``."""
+    if kind == "last":
+        return projected, required  # only the deadline's value counts: it alone moves, by the whole gap
+    if kind == "sum":
+        future = float(x.means.sum())
+        return future, future + (required - projected)
+    counted = x.future_weights > 0
+    if kind in EXTREMES:
+        # the days left must themselves reach the window's required extreme
+        return (float(EXTREMES[kind][0](x.means[counted])) if counted.any() else projected), required
+    # an average over the window: the days left carry the whole window's shortfall, in their share of its weight
+    ahead = float(x.future_weights.sum())
+    if not ahead:
+        return projected, required
+    future = float(np.where(counted, x.means, 0.0) @ x.future_weights) / ahead
+    return future, future + (required - projected) * (x.observed_weights.sum() + ahead) / ahead
 
 
 def _counterproductive(metric, change: float) -> bool:
@@ -332,11 +438,11 @@ def goal_kind(goal: Goal) -> str:
 
 
 def track_goals(spec: BudgetSpec, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast], today: dt.date,
-                monthly: dict[str, SeriesForecast] | None = None) -> GoalReport:
+                monthly: dict[str, SeriesForecast] | None = None, events: pd.DataFrame | None = None) -> GoalReport:
     """:func:`track_goal` for every declared goal of the spec and every allocation period in view."""
     tracking, constraints = [], []
     for goal in budget_goals(spec, today):
-        row, rows = track_goal(spec, goal, daily, forecasts, today, monthly)
+        row, rows = track_goal(spec, goal, daily, forecasts, today, monthly, events)
         tracking.append(row)
         constraints += rows
     return GoalReport(tracking, constraints)

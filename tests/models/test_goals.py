@@ -29,8 +29,13 @@ def flat(metric, value, days, start=dt.date(2026, 7, 1)):
 
 def certain(metric, value, starts):
     """A forecast with no uncertainty: every path equals the mean."""
-    mean = np.full(len(starts), float(value))
-    return SeriesForecast(metric, "test", 100, starts, mean, mean, mean, mean, mean, np.tile(mean, (10, 1)))
+    return certain_days(metric, np.full(len(starts), float(value)), starts)
+
+
+def certain_days(metric, means, starts):
+    """A forecast of ``means`` day by day with no uncertainty."""
+    means = np.asarray(means, dtype=float)
+    return SeriesForecast(metric, "test", 100, starts, means, means, means, means, means, np.tile(means, (10, 1)))
 
 
 def test_vectorised_formula_evaluation_matches_scalar_and_guards_zero():
@@ -554,3 +559,86 @@ def test_a_totals_whole_months_ahead_come_from_the_monthly_forecast_the_rest_fro
     short = goal.model_copy(update={"deadline": dt.date(2027, 1, 15)})
     short_row, _ = track_goal(spec, short, history, daily, today, monthly)
     assert short_row["projected"] == pytest.approx(240 + 60 + 500 + 150)
+
+
+def support() -> BudgetSpec:
+    return next(s for s in load_specs(SPECS) if s.id == "customer_support")
+
+
+def _by_weekday(days, value, weekend_value, sunday_value=None):
+    """A value per day: one on weekdays, another on Saturdays, and on Sundays ``sunday_value`` (or Saturday's)."""
+    sunday = weekend_value if sunday_value is None else sunday_value
+    return np.array([value if d.weekday() < 5 else weekend_value if d.weekday() == 5 else sunday for d in days])
+
+
+def test_a_mean_goal_weighs_each_day_by_its_events_and_a_closed_day_not_at_all():
+    """CSAT over Q4 is the mean of Q4's responses: weekdays answer 100 times at 4.0, Saturdays 10 times at 5.0,
+    Sundays never (the desk is closed). The window's mean weighs each day by its responses, so it sits near 4.0;
+    a mean of the days' means (4.14 here) would call the goal of 4.1 reached. The days ahead weigh what the
+    last four weeks' same weekdays did, and a Sunday's forecast, whatever it holds, weighs nothing."""
+    spec = support()
+    goal = Goal(id="csat_q4", metric="csat", target=4.1, start=dt.date(2026, 10, 1), deadline=dt.date(2026, 12, 31),
+                aggregation="average")
+    today = dt.date(2026, 10, 31)
+    past = [dt.date(2026, 9, 1) + dt.timedelta(d) for d in range(61)]  # Sep 1 .. Oct 31
+    open_days = [d for d in past if d.weekday() != 6]
+    history = pd.DataFrame({"metric_id": "csat", "period_start": open_days,
+                            "value": _by_weekday(open_days, 4.0, 5.0)})
+    events = pd.DataFrame({"measure": "csat", "period_start": open_days, "events": _by_weekday(open_days, 100, 10)})
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    forecast = certain_days("csat", _by_weekday(starts, 4.0, 5.0, 99.0), starts)
+    row, (c,) = track_goal(spec, goal, history, {"csat": forecast}, today, events=events)
+    window = [d for d in (goal.start + dt.timedelta(n) for n in range(92)) if d.weekday() != 6]
+    weekdays, saturdays = sum(d.weekday() < 5 for d in window), sum(d.weekday() == 5 for d in window)
+    expected = (weekdays * 100 * 4.0 + saturdays * 10 * 5.0) / (weekdays * 100 + saturdays * 10)
+    assert np.isclose(row["projected"], expected) and row["probability"] == 0.0
+    seen = [d for d in window if d <= today]
+    seen_weight = sum(100 if d.weekday() < 5 else 10 for d in seen)
+    seen_value = sum(400 if d.weekday() < 5 else 50 for d in seen) / seen_weight
+    assert np.isclose(row["observed_to_date"], seen_value)
+    # the days left carry the whole window's shortfall in their share of its responses
+    ahead = [d for d in window if d > today]
+    ahead_weight = sum(100 if d.weekday() < 5 else 10 for d in ahead)
+    ahead_value = sum(400 if d.weekday() < 5 else 50 for d in ahead) / ahead_weight
+    needed = ahead_value + (4.1 - expected) * (seen_weight + ahead_weight) / ahead_weight
+    assert np.isclose(c["required"], 4.1) and np.isclose(c["required_change"], needed / ahead_value - 1)
+    # without the events every day with a value weighs alike (the Sundays' 99 then count too)
+    unweighted, _ = track_goal(spec, goal, history, {"csat": forecast}, today)
+    assert unweighted["projected"] > 5
+
+
+def test_an_average_goal_of_a_count_is_per_calendar_day_and_a_day_without_events_is_0():
+    """Tickets per day over Q4 at a desk closed at weekends: October's weekends have no rows, and count as 0."""
+    spec = support()
+    goal = Goal(id="tickets_q4", metric="tickets", target=70, start=dt.date(2026, 10, 1),
+                deadline=dt.date(2026, 12, 31), aggregation="average")
+    today = dt.date(2026, 10, 31)
+    october = [dt.date(2026, 10, 1) + dt.timedelta(d) for d in range(31)]
+    weekdays = [d for d in october if d.weekday() < 5]
+    history = pd.DataFrame({"metric_id": "tickets", "period_start": weekdays, "value": 100.0})
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    ahead = _by_weekday(starts, 100.0, 0.0)
+    row, _ = track_goal(spec, goal, history, {"tickets": certain_days("tickets", ahead, starts)}, today)
+    assert np.isclose(row["observed_to_date"], 100 * len(weekdays) / 31)
+    assert np.isclose(row["projected"], 100 * (len(weekdays) + int(np.sum(ahead > 0))) / 92)
+
+
+def test_a_maximum_over_a_window_is_its_highest_day_and_one_past_a_ceiling_cannot_come_back():
+    spec = support()
+    goal = Goal(id="slowest_q4", metric="max_resolution_hours", target=45, start=dt.date(2026, 10, 1),
+                deadline=dt.date(2026, 12, 31))
+    today = dt.date(2026, 10, 31)
+    history = flat("max_resolution_hours", 30, 31, dt.date(2026, 10, 1))
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    forecasts = {"max_resolution_hours": certain("max_resolution_hours", 40, starts)}
+    row, (c,) = track_goal(spec, goal, history, forecasts, today)
+    assert row["direction"] == "at_most" and row["projected"] == 40 and row["observed_to_date"] == 30
+    assert row["status"] == "on_track" and row["probability"] == 1.0 and c["status"] == "no change needed"
+    history.loc[5, "value"] = 50.0  # one slow day in October is the window's maximum whatever comes next
+    row, _ = track_goal(spec, goal, history, forecasts, today)
+    assert (row["projected"], row["observed_to_date"], row["status"]) == (50, 50, "infeasible")
+    # and a minimum is the window's lowest day, which a floor it already fell below cannot recover from
+    lowest = spec.metrics["max_resolution_hours"].model_copy(update={"agg": "min", "favourable": "up"})
+    floor = spec.model_copy(update={"metrics": {**spec.metrics, "max_resolution_hours": lowest}})
+    row, _ = track_goal(floor, goal.model_copy(update={"target": 35}), history, forecasts, today)
+    assert (row["projected"], row["direction"], row["status"]) == (30, "at_least", "infeasible")
