@@ -221,7 +221,7 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
     observed_value = float(evaluate_array(expr, observed_so_far))
     met_at_projection = (projected <= goal.target) if ceiling else (projected >= goal.target)
     constraints = [] if finished or partial else _constraints(spec, goal, expr, inputs, kinds, point, daily,
-                                                              days_left, met_at_projection)
+                                                              days_left, met_at_projection, events)
     feasible = [c for c in constraints if c["status"] in ("feasible", "no change needed")]
     ranked = sorted(constraints, key=lambda c: c["difficulty"])
     binding = ranked[0]["input_metric"] if ranked else None
@@ -318,7 +318,7 @@ def is_partial(spec: BudgetSpec, goal: Goal, unseen: int) -> bool:
 
 
 def _constraints(spec, goal, expr, inputs: dict[str, WindowInput], kinds: dict[str, str], point, daily,
-                 days_left, met_at_projection: bool) -> list[dict]:
+                 days_left, met_at_projection: bool, events: pd.DataFrame | None) -> list[dict]:
     rows = []
     for name, x in inputs.items():
         required = _solve(expr, point, name, goal.target)
@@ -332,7 +332,8 @@ def _constraints(spec, goal, expr, inputs: dict[str, WindowInput], kinds: dict[s
         # The change is asked of the days still to come, so compare their run-rate with history's.
         future_projected, future_required = _future_change(kinds[name], x, projected, required)
         change = future_required / future_projected - 1 if future_projected else np.inf
-        p95, highest = _historical_change(daily, name, max(days_left, 1), up=change >= 0)
+        values, weights = _calendar_history(spec, name, daily, events)
+        p95, highest = _historical_change(values, weights, kinds[name], max(days_left, 1), up=change >= 0)
         row.update(required_change=_f(change), historical_p95_change=_f(p95), historical_max_change=_f(highest))
         if met_at_projection or abs(change) < 1e-9:
             # The projection already reaches the target: the input has this much room to spare.
@@ -402,13 +403,42 @@ def _solve(expr, point: dict, name: str, target: float) -> float | None:
     return None
 
 
-def _historical_change(daily: pd.DataFrame, name: str, window: int, up: bool) -> tuple[float | None, float | None]:
-    """95th percentile and extreme of the change between consecutive ``window``-day stretches."""
-    values = daily[daily.metric_id == name].sort_values("period_start")["value"].to_numpy(float)
+def _calendar_history(spec: BudgetSpec, name: str, daily: pd.DataFrame,
+                      events: pd.DataFrame | None) -> tuple[pd.Series, pd.Series | None]:
+    """An input's daily history on every calendar day from its first value to its last (a count's or sum's day
+    without a row at 0, any other metric's without a value NaN), and each day's events where its window value
+    weighs by them (a mean or variance, with ``events`` given), else None."""
+    metric = spec.metrics[name]
+    series = daily[(daily.metric_id == name) & daily["value"].notna()].set_index("period_start")["value"]
+    if series.empty:
+        return series.astype(float), None
+    days = _calendar_days(series.index.min(), series.index.max())
+    values = series.astype(float).reindex(days, fill_value=0.0 if zero_when_empty(metric) else np.nan)
+    if events is None or metric.kind != "base" or metric.agg not in EVENT_WEIGHTED:
+        return values, None
+    weights = events[events.measure == metric.measure].set_index("period_start")["events"]
+    return values, weights.astype(float).reindex(days, fill_value=0.0).where(values.notna(), 0.0)
+
+
+def _historical_change(values: pd.Series, weights: pd.Series | None, kind: str, window: int,
+                       up: bool) -> tuple[float | None, float | None]:
+    """95th percentile and extreme of the change between consecutive ``window``-day stretches of calendar days,
+    each stretch's value combined from its days the way the goal's window is (see :func:`_window_kind`); days
+    without a value (a closed day of a mean) leave a stretch its other days, not a gap that voids it."""
     if len(values) < 2 * window + 1:
         return None, None
-    sums = np.convolve(values, np.ones(window), mode="valid")
-    previous, current = sums[:-window], sums[window:]
+    rolling = values.rolling(window, min_periods=1)
+    if kind == "sum":
+        stretches = rolling.sum()
+    elif kind in EXTREMES:
+        stretches = rolling.min() if kind == "min" else rolling.max()
+    elif weights is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stretches = (values.fillna(0.0) * weights).rolling(window).sum() / weights.rolling(window).sum()
+    else:
+        stretches = rolling.mean()
+    stretches = stretches.to_numpy(float)[window - 1:]  # whole stretches only
+    previous, current = stretches[:-window], stretches[window:]
     with np.errstate(divide="ignore", invalid="ignore"):
         changes = current / previous - 1
     changes = changes[np.isfinite(changes)]

@@ -642,3 +642,35 @@ def test_a_maximum_over_a_window_is_its_highest_day_and_one_past_a_ceiling_canno
     floor = spec.model_copy(update={"metrics": {**spec.metrics, "max_resolution_hours": lowest}})
     row, _ = track_goal(floor, goal.model_copy(update={"target": 35}), history, forecasts, today)
     assert (row["projected"], row["direction"], row["status"]) == (30, "at_least", "infeasible")
+
+
+def test_history_s_stretches_are_calendar_days_and_a_closed_day_does_not_void_them():
+    """A mean with no value on Sundays (metric_values' NULL rows of a closed day): every stretch of history still
+    has its days; before, one NaN voided every stretch holding it and the route read 'untested' on two years. A
+    count's history without weekend rows is measured on calendar days, its missing days at 0."""
+    spec = support()
+    today = dt.date(2026, 10, 31)
+    past = [today - dt.timedelta(d) for d in range(730)][::-1]
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    csat = pd.DataFrame({"metric_id": "csat", "period_start": past,
+                         "value": [np.nan if d.weekday() == 6 else 4.0 + 0.5 * (d.day <= 14) for d in past]})
+    goal = Goal(id="csat_q4", metric="csat", target=4.6, start=dt.date(2026, 10, 1), deadline=dt.date(2026, 12, 31),
+                aggregation="average")
+    _, (c,) = track_goal(spec, goal, csat, {"csat": certain("csat", 4.2, starts)}, today)
+    assert c["historical_p95_change"] is not None and c["status"] in ("stretch", "infeasible", "feasible")
+    # half a month at 4.5 after half at 4.0: the largest rise between consecutive 61-day stretches is modest
+    assert 0 < c["historical_max_change"] < 0.125
+    # a mean's stretches weigh their days by events: Saturdays at 5.0 without a single response move nothing
+    saturdays = csat.assign(value=[np.nan if d.weekday() == 6 else 5.0 if d.weekday() == 5 else 4.0 for d in past])
+    events = pd.DataFrame({"measure": "csat", "period_start": past, "events": [
+        0 if d.weekday() >= 5 else 100 for d in past]})
+    _, (weighed,) = track_goal(spec, goal, saturdays, {"csat": certain("csat", 4.2, starts)}, today, events=events)
+    _, (alike,) = track_goal(spec, goal, saturdays, {"csat": certain("csat", 4.2, starts)}, today)
+    assert weighed["historical_max_change"] == 0 and alike["historical_max_change"] > 0
+    weekdays = [d for d in past if d.weekday() < 5]
+    tickets = pd.DataFrame({"metric_id": "tickets", "period_start": weekdays, "value": 100.0})
+    goal = Goal(id="tickets_q4", metric="tickets", target=9000, start=dt.date(2026, 10, 1),
+                deadline=dt.date(2026, 12, 31))
+    _, (c,) = track_goal(spec, goal, tickets, {"tickets": certain("tickets", 71.4, starts)}, today)
+    # 61 calendar days hold 43 to 45 weekdays (61 rows would always hold 6,100 tickets: no change ever)
+    assert np.isclose(c["historical_max_change"], 45 / 43 - 1)
