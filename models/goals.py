@@ -84,7 +84,8 @@ class WindowInput:
 
     ``observed`` holds the window's observed days' values and ``observed_weights`` what each weighs (its events
     for a mean or variance, 1 otherwise); ``paths``, ``means`` and ``future_weights`` do the same for the
-    forecast's days (a weight of 0 for a day expected to have no events of the measure)."""
+    forecast's days (their expected events: see :func:`_events_forecast` and :func:`_event_weights`; a weight
+    of 0 for a day expected to have none)."""
     observed: np.ndarray
     observed_weights: np.ndarray
     paths: np.ndarray
@@ -133,6 +134,8 @@ def _window_inputs(spec: BudgetSpec, goal: Goal, expr, daily: pd.DataFrame, fore
         observed_weights, future_weights = np.ones(len(days)), np.ones(len(future_days))
         if events is not None and metric.kind == "base" and metric.agg in EVENT_MEASURED:
             observed_weights, future_weights = _event_weights(events, metric.measure, days, future_days, today)
+            counted = _events_forecast(spec, metric.measure, forecasts, future_days)
+            future_weights = future_weights if counted is None else counted
             if metric.agg in EXTREMES:  # an extreme counts the days with events, each alike
                 observed_weights, future_weights = (observed_weights > 0) * 1.0, (future_weights > 0) * 1.0
         out[name] = WindowInput(observed, observed_weights, paths, means, future_weights)
@@ -158,6 +161,19 @@ def _event_weights(events: pd.DataFrame, measure: str, days: list[dt.date], futu
     by_weekday = recent.groupby([day.weekday() for day in recent.index]).mean()
     future = np.array([by_weekday.get(day.weekday(), 0.0) for day in future_days], dtype=float)
     return observed, future
+
+
+def _events_forecast(spec: BudgetSpec, measure: str, forecasts: dict[str, SeriesForecast],
+                     days: list[dt.date]) -> np.ndarray | None:
+    """The forecast of the measure's events on ``days`` where the spec counts them (a count metric of the same
+    measure): it carries their trend, season and holidays, which the recent weekdays' profile cannot."""
+    for metric_id, metric in spec.metrics.items():
+        f = forecasts.get(metric_id)
+        if metric.kind == "base" and metric.agg == "count" and metric.measure == measure and f is not None:
+            index = {day: i for i, day in enumerate(f.starts)}
+            if all(day in index for day in days):
+                return np.clip(f.mean[[index[day] for day in days]], 0.0, None)
+    return None
 
 
 def _window_value(kind: str, x: WindowInput, future: np.ndarray, future_weights: np.ndarray):

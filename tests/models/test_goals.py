@@ -674,3 +674,27 @@ def test_history_s_stretches_are_calendar_days_and_a_closed_day_does_not_void_th
     _, (c,) = track_goal(spec, goal, tickets, {"tickets": certain("tickets", 71.4, starts)}, today)
     # 61 calendar days hold 43 to 45 weekdays (61 rows would always hold 6,100 tickets: no change ever)
     assert np.isclose(c["historical_max_change"], 45 / 43 - 1)
+
+
+def test_the_days_ahead_weigh_by_the_forecast_of_their_events_where_a_count_metric_counts_them():
+    """CSAT responses are a count of the same measure: their forecast (a Christmas with no responses, a busy
+    December) weighs the days ahead, not October's weekdays."""
+    spec = support()
+    goal = Goal(id="csat_q4", metric="csat", target=4.1, start=dt.date(2026, 10, 1), deadline=dt.date(2026, 12, 31),
+                aggregation="average")
+    today = dt.date(2026, 10, 31)
+    october = [dt.date(2026, 10, 1) + dt.timedelta(d) for d in range(31)]
+    history = pd.DataFrame({"metric_id": "csat", "period_start": october, "value": 4.0})
+    events = pd.DataFrame({"measure": "csat", "period_start": october, "events": 100})
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    csat = [5.0 if d.month == 12 else 4.0 for d in starts]
+    responses = [0.0 if d == dt.date(2026, 12, 25) else 300.0 if d.month == 12 else 100.0 for d in starts]
+    forecasts = {"csat": certain_days("csat", csat, starts), "csat_responses": certain_days("csat_responses",
+                                                                                           responses, starts)}
+    row, _ = track_goal(spec, goal, history, forecasts, today, events=events)
+    expected = (31 * 100 * 4.0 + 30 * 100 * 4.0 + 30 * 300 * 5.0) / (31 * 100 + 30 * 100 + 30 * 300)
+    assert np.isclose(row["projected"], expected)
+    # without the count's forecast the recent weekdays weigh December like October
+    del forecasts["csat_responses"]
+    row, _ = track_goal(spec, goal, history, forecasts, today, events=events)
+    assert np.isclose(row["projected"], (61 * 4.0 + 31 * 5.0) / 92)
