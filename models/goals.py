@@ -84,8 +84,8 @@ class WindowInput:
 
     ``observed`` holds the window's observed days' values and ``observed_weights`` what each weighs (its events
     for a mean or variance, 1 otherwise); ``paths``, ``means`` and ``future_weights`` do the same for the
-    forecast's days (their expected events: see :func:`_events_forecast` and :func:`_event_weights`; a weight
-    of 0 for a day expected to have none)."""
+    forecast's days (their expected events: see :func:`_events_forecast` and :func:`_recent_weekdays`; a
+    weight of 0 for a day expected to have none)."""
     observed: np.ndarray
     observed_weights: np.ndarray
     paths: np.ndarray
@@ -133,9 +133,11 @@ def _window_inputs(spec: BudgetSpec, goal: Goal, expr, daily: pd.DataFrame, fore
         future_days = [f.starts[i] for i in steps]
         observed_weights, future_weights = np.ones(len(days)), np.ones(len(future_days))
         if events is not None and metric.kind == "base" and metric.agg in EVENT_MEASURED:
-            observed_weights, future_weights = _event_weights(events, metric.measure, days, future_days, today)
-            counted = _events_forecast(spec, metric.measure, forecasts, future_days)
-            future_weights = future_weights if counted is None else counted
+            counts = _measure_events(events, metric.measure)
+            observed_weights = counts.reindex(days, fill_value=0.0).to_numpy(float)
+            future_weights = _events_forecast(spec, metric.measure, forecasts, future_days)
+            if future_weights is None:
+                future_weights = _recent_weekdays(counts, future_days, today)
             if metric.agg in EXTREMES:  # an extreme counts the days with events, each alike
                 observed_weights, future_weights = (observed_weights > 0) * 1.0, (future_weights > 0) * 1.0
         out[name] = WindowInput(observed, observed_weights, paths, means, future_weights)
@@ -146,21 +148,23 @@ def _calendar_days(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=d) for d in range((last - first).days + 1)]
 
 
-def _event_weights(events: pd.DataFrame, measure: str, days: list[dt.date], future_days: list[dt.date],
-                   today: dt.date, recent_days: int = CURRENT_RATE_DAYS) -> tuple[np.ndarray, np.ndarray]:
-    """The measure's events on each observed day, and those expected on each day ahead: the mean of the same
-    weekday over the last ``recent_days`` days (a day without a row had none), so the days a business is closed
-    weigh nothing and a busy Monday weighs what recent Mondays did."""
-    counts = events[events.measure == measure].set_index("period_start")["events"]
-    observed = counts.reindex(days, fill_value=0.0).to_numpy(float)
+def _measure_events(events: pd.DataFrame, measure: str) -> pd.Series:
+    """The measure's events per day (a day without a row had none)."""
+    return events[events.measure == measure].set_index("period_start")["events"].astype(float)
+
+
+def _recent_weekdays(counts: pd.Series, future_days: list[dt.date], today: dt.date,
+                     recent_days: int = CURRENT_RATE_DAYS) -> np.ndarray:
+    """The events expected on each day ahead where no count forecasts them: the mean of the same weekday over
+    the last ``recent_days`` days, so the days a business is closed weigh nothing and a busy Monday weighs what
+    recent Mondays did."""
     if counts.empty:
-        return observed, np.zeros(len(future_days))
+        return np.zeros(len(future_days))
     # a young budget's recent weeks start at its first day, not before it
     first = max(today - dt.timedelta(days=recent_days - 1), counts.index.min())
     recent = counts.reindex(_calendar_days(first, today), fill_value=0.0)
     by_weekday = recent.groupby([day.weekday() for day in recent.index]).mean()
-    future = np.array([by_weekday.get(day.weekday(), 0.0) for day in future_days], dtype=float)
-    return observed, future
+    return np.array([by_weekday.get(day.weekday(), 0.0) for day in future_days], dtype=float)
 
 
 def _events_forecast(spec: BudgetSpec, measure: str, forecasts: dict[str, SeriesForecast],
@@ -213,7 +217,7 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
         Monthly total-scope forecasts: a total's whole months ahead come from them (see :func:`_whole_months`).
     events : DataFrame, optional
         Daily events of each measure at the budget total: ``measure, period_start, events``. A mean or variance
-        over the window weighs each day by them (see :func:`_event_weights`); without them every day with a
+        over the window weighs each day by them (see :func:`WindowInput`); without them every day with a
         value weighs alike.
     """
     expr = base_expressions(spec).get(goal.metric, Ref(goal.metric))
@@ -432,8 +436,8 @@ def _calendar_history(spec: BudgetSpec, name: str, daily: pd.DataFrame,
     values = series.astype(float).reindex(days, fill_value=0.0 if zero_when_empty(metric) else np.nan)
     if events is None or metric.kind != "base" or metric.agg not in EVENT_WEIGHTED:
         return values, None
-    weights = events[events.measure == metric.measure].set_index("period_start")["events"]
-    return values, weights.astype(float).reindex(days, fill_value=0.0).where(values.notna(), 0.0)
+    weights = _measure_events(events, metric.measure).reindex(days, fill_value=0.0)
+    return values, weights.where(values.notna(), 0.0)
 
 
 def _historical_change(values: pd.Series, weights: pd.Series | None, kind: str, window: int,
