@@ -10,8 +10,9 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from assets.charts import fan_chart, waterfall_chart
 from assets.briefing_writer import WriterOutcome, write_offline, write_with_llm
+from assets.charts import fan_chart, waterfall_chart
+from assets.forecast_assets import daily_events, daily_members
 from assets.llm import AnthropicLLM, LlmLedger
 from assets.settings import Settings
 from assets.warehouse import prepare, table_exists, transaction
@@ -92,13 +93,16 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
     quality = {"received": int(received), "loaded": int(loaded), "quarantined": int(quarantined),
                "top_reasons": [{"reason": r, "rows": int(n)} for r, n in reasons],
                "last_event": None if last_event is None else pd.Timestamp(last_event).isoformat(),
-               "timezone": spec.clock}
+               "timezone": spec.clock,
+               # without an id an event is its content: a repeat of it is quarantined as a copy
+               "duplicates_by_content": spec.source.kind == "files" and spec.source.event_id is None}
     return BriefingInputs(values=values, rankings=rankings, quality=quality, known_events=events,
                           actions=prescriptive["actions"], allocation=prescriptive["allocation_recommendations"],
                           constraints=prescriptive["allocation_constraints"], outcomes=prescriptive["decision_outcomes"],
                           goal_tracking=prescriptive["goal_tracking"], goal_constraints=prescriptive["goal_constraints"],
                           forecasts=forecasts, drift=drift, archetypes=archetypes,
-                          text_evidence=text_evidence)
+                          text_evidence=text_evidence, daily_events=daily_events(conn, spec),
+                          daily_members=daily_members(conn, spec))
 
 
 def _grain(spec: BudgetSpec, payload: dict) -> str:
@@ -174,7 +178,7 @@ def write_briefing(spec: BudgetSpec, payload: dict, llm: AnthropicLLM, ledger: L
           dg.AssetKey("actions"), dg.AssetKey("allocation_recommendations"), dg.AssetKey("decision_outcomes"),
           dg.AssetKey("metric_forecasts"), dg.AssetKey("goal_tracking"), dg.AssetKey("drift_attributions"),
           dg.AssetKey("segment_archetypes"), dg.AssetKey(["raw", "text_metric_values"]),
-          dg.AssetKey(["raw", "events"]), dg.AssetKey(["raw", "known_events"])],
+          dg.AssetKey(["raw", "events"]), dg.AssetKey(["raw", "known_events"]), dg.AssetKey("int_node_digests")],
     kinds={"python", "anthropic", "markdown"},
     owners=["team:budget-owners"],
     group_name="briefings",

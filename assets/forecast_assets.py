@@ -54,11 +54,26 @@ def _history(conn, spec, levels: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _daily_events(conn, spec: BudgetSpec) -> pd.DataFrame:
-    """Each measure's events per day at the budget total: what a goal's mean weighs its days by."""
+def daily_events(conn, spec: BudgetSpec) -> pd.DataFrame:
+    """Each measure's events per day at the budget total: what a goal's mean weighs its days by (here and in
+    the briefing's goals so far)."""
     frame = conn.execute(
         "select measure, period_start, event_count as events from main.int_node_digests "
         "where budget_id = ? and grain = 'day' and segment_level = '_total'", [spec.id]).df()
+    frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
+    return frame
+
+
+def daily_members(conn, spec: BudgetSpec) -> pd.DataFrame:
+    """The members each distinct count counts, per day at the budget total (``metric_id, period_start,
+    member``): a goal's window counts each member once, as metric_values' weeks and months do."""
+    frames = [conn.execute(
+        "select ? as metric_id, period_start, segment_id as member from main.int_node_digests "
+        "where budget_id = ? and grain = 'day' and measure = ? and segment_level = ? and event_count > 0",
+        [metric_id, spec.id, metric.measure, metric.of]).df()
+        for metric_id, metric in spec.metrics.items() if metric.kind == "base" and metric.agg == "distinct_count"]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        {"metric_id": [], "period_start": [], "member": []})
     frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
     return frame
 
@@ -173,7 +188,8 @@ def forecast_budgets(conn, specs: list[BudgetSpec], forecast_levels: int, stored
         if "day" in totals:
             scope, result, last = totals["day"]
             monthly = totals["month"][1] if "month" in totals else None
-            report = track_goals(spec, scope, result, last, monthly, _daily_events(conn, spec))
+            report = track_goals(spec, scope, result, last, monthly, daily_events(conn, spec),
+                                 daily_members(conn, spec))
             run.goals += report.tracking
             run.constraints += report.constraints
     return run

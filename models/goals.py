@@ -4,9 +4,11 @@ A goal's value over its window is computed the way metric_values computes any
 period: counts and sums add up over the days; a mean is its events' mean, so
 each day weighs by its events (a variance too: the days' variances weighed by
 events, which leaves out the spread between the days' means, not in the daily
-values); a minimum or maximum is the window's extreme; derived metrics apply
-their formula to the window's component values. An 'average' goal of a count
-or sum is its average per calendar day (a day without events counts as 0).
+values); a minimum or maximum is the window's extreme, and a distinct count
+counts each member active in the window once; a 'last' goal reads the last
+day with events by the deadline; derived metrics apply their formula to the
+window's component values. An 'average' goal of a count or sum is its
+average per calendar day (a day without events counts as 0).
 Observed days count as they are; the rest of the window comes from the
 forecast's joint paths, which gives a predictive distribution of the goal's
 value and so the probability of reaching the target.
@@ -95,26 +97,31 @@ class WindowInput:
 
 def _window_kind(spec: BudgetSpec, name: str, aggregation: str) -> str:
     """How an input's days combine into the window's value, the way metric_values combines a period's:
-    'sum' for a count or sum's total, 'min' / 'max' for an extreme's total, 'mean' for the rest (weighted by
-    events for a mean or variance, so a quiet weekend weighs what its few events weigh)."""
+    'sum' for a count or sum's total, 'min' / 'max' for an extreme's total, 'max' for a distinct count's total
+    too (its observed part is the window's union, see :func:`_window_inputs`, and a day ahead adds at least
+    its own), 'mean' for the rest (weighted by events for a mean or variance, so a quiet weekend weighs what its
+    few events weigh)."""
     metric = spec.metrics[name]
     if aggregation == "last":
         return "last"
     if is_additive(metric):
         return "sum" if aggregation == "total" else "mean"
-    if metric.kind == "base" and metric.agg in EXTREMES and aggregation == "total":
+    if metric.kind == "base" and aggregation == "total" and metric.agg in EXTREMES:
         return metric.agg
+    if metric.kind == "base" and aggregation == "total" and metric.agg == "distinct_count":
+        return "max"
     return "mean"
 
 
 def _window_inputs(spec: BudgetSpec, goal: Goal, expr, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast],
                    today: dt.date, monthly: dict[str, SeriesForecast] | None,
-                   events: pd.DataFrame | None) -> dict[str, WindowInput]:
-    """Per input: observed days in the window and their weights, and the forecast days falling inside it."""
+                   events: pd.DataFrame | None, members: pd.DataFrame | None = None) -> dict[str, WindowInput]:
+    """Per input: observed days in the window and their weights, and the forecast days falling inside it (a
+    distinct count's total: the window's union of ``members`` as its one observed value, where given)."""
     start = goal.start or dt.date.min
     out = {}
     for name in references(expr):
-        metric = spec.metrics[name]
+        metric, kind = spec.metrics[name], _window_kind(spec, name, goal.aggregation)
         rows = daily[(daily.metric_id == name) & daily["value"].notna()]
         seen = rows[(rows.period_start >= start) & (rows.period_start <= min(goal.deadline, today))]
         days, observed = list(seen["period_start"]), seen["value"].to_numpy(float)
@@ -124,6 +131,10 @@ def _window_inputs(spec: BudgetSpec, goal: Goal, expr, daily: pd.DataFrame, fore
             observed = seen.set_index("period_start")["value"].reindex(days, fill_value=0.0).to_numpy(float)
         keep = np.isfinite(observed)  # days without a value (e.g. no deliveries) do not count
         days, observed = [d for d, k in zip(days, keep) if k], observed[keep]
+        if members is not None and metric.agg == "distinct_count" and kind == "max":
+            # the window counts each member once, however many of its days it was active on
+            active = members[(members.metric_id == name) & members.period_start.isin(days)]
+            observed = np.array([float(active["member"].nunique())]) if days else np.zeros(0)
         f = forecasts.get(name)
         steps = [i for i, day in enumerate(f.starts) if start <= day <= goal.deadline] if f else []
         paths = f.paths[:, steps] if f is not None and steps else np.zeros((1, 0))
@@ -131,8 +142,10 @@ def _window_inputs(spec: BudgetSpec, goal: Goal, expr, daily: pd.DataFrame, fore
         if monthly and name in monthly and goal.aggregation != "last" and is_additive(metric) and steps:
             paths, means = _whole_months(monthly[name], [f.starts[i] for i in steps], paths, means, today)
         future_days = [f.starts[i] for i in steps]
-        observed_weights, future_weights = np.ones(len(days)), np.ones(len(future_days))
-        if events is not None and metric.kind == "base" and metric.agg in EVENT_MEASURED:
+        observed_weights, future_weights = np.ones(len(observed)), np.ones(len(future_days))
+        # a mean weighs its days by their events; a 'last' goal's day is the last with events
+        if events is not None and metric.kind == "base" and metric.measure and (
+                metric.agg in EVENT_MEASURED or kind == "last"):
             counts = _measure_events(events, metric.measure)
             observed_weights = counts.reindex(days, fill_value=0.0).to_numpy(float)
             future_weights = _events_forecast(spec, metric.measure, forecasts, future_days)
@@ -183,7 +196,9 @@ def _events_forecast(spec: BudgetSpec, measure: str, forecasts: dict[str, Series
 def _window_value(kind: str, x: WindowInput, future: np.ndarray, future_weights: np.ndarray):
     """An input's value over the window from its observed days and ``future`` days (last axis = days)."""
     if kind == "last":
-        return future[..., -1] if future.shape[-1] else (x.observed[-1] if len(x.observed) else np.nan)
+        # the deadline's value is that of its last day with events (expected): a closed Sunday's is no reading
+        ahead, seen = np.flatnonzero(future_weights > 0), np.flatnonzero(x.observed_weights > 0)
+        return future[..., ahead[-1]] if len(ahead) else (x.observed[seen[-1]] if len(seen) else np.nan)
     if kind == "sum":
         return x.observed.sum() + future.sum(axis=-1)
     if kind in EXTREMES:
@@ -200,9 +215,36 @@ def _window_value(kind: str, x: WindowInput, future: np.ndarray, future_weights:
     return (x.observed @ x.observed_weights + ahead) / weight
 
 
+def _observed(inputs: dict[str, WindowInput], kinds: dict[str, str]) -> dict[str, float]:
+    """Each input's value over the window's observed days alone (NaN for an input with none yet)."""
+    return {n: float(_window_value(kinds[n], x, np.zeros(0), np.zeros(0))) if len(x.observed) else np.nan
+            for n, x in inputs.items()}
+
+
+def observed_to_date(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, today: dt.date,
+                     events: pd.DataFrame | None = None, members: pd.DataFrame | None = None) -> float | None:
+    """The goal's metric over its window's days observed through ``today``, computed as :func:`track_goal`
+    computes its ``observed_to_date`` (a mean weighed by events, an extreme's extreme, a formula of its inputs'
+    window values), without any forecast; None before the window has a day with a value.
+
+    Parameters are those of :func:`track_goal`.
+    """
+    expr = base_expressions(spec).get(goal.metric, Ref(goal.metric))
+    inputs = _window_inputs(spec, goal, expr, daily, {}, today, None, events, members)
+    value = float(evaluate_array(expr, _observed(inputs, {n: _window_kind(spec, n, goal.aggregation) for n in inputs})))
+    return _f(value)
+
+
+def grows_with_days(spec: BudgetSpec, goal: Goal) -> bool:
+    """True when the goal's figure adds up its days (a count or sum's total), so its value so far is a part of
+    the window's and a linear pace applies; any other figure (a mean, an extreme, a ratio) is already a value of
+    the whole window's kind."""
+    return goal.aggregation == "total" and _additive(spec, goal.metric)
+
+
 def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast],
                today: dt.date, monthly: dict[str, SeriesForecast] | None = None,
-               events: pd.DataFrame | None = None) -> tuple[dict, list[dict]]:
+               events: pd.DataFrame | None = None, members: pd.DataFrame | None = None) -> tuple[dict, list[dict]]:
     """Projection, probability, gap and required run-rate of one goal, plus its constraint rows.
 
     Parameters
@@ -219,9 +261,13 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
         Daily events of each measure at the budget total: ``measure, period_start, events``. A mean or variance
         over the window weighs each day by them (see :func:`WindowInput`); without them every day with a
         value weighs alike.
+    members : DataFrame, optional
+        The members a distinct count counts, per day at the budget total: ``metric_id, period_start, member``.
+        A distinct count's total over the window counts each once (without them: its busiest day, which the
+        union is at least).
     """
     expr = base_expressions(spec).get(goal.metric, Ref(goal.metric))
-    inputs = _window_inputs(spec, goal, expr, daily, forecasts, today, monthly, events)
+    inputs = _window_inputs(spec, goal, expr, daily, forecasts, today, monthly, events, members)
     aggregation = goal.aggregation
     kinds = {n: _window_kind(spec, n, aggregation) for n in inputs}
     data_from = daily["period_start"].min() if len(daily) else None
@@ -236,8 +282,7 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
     finished = today >= goal.deadline
     reach = (draws <= goal.target) if ceiling else (draws >= goal.target)
     probability = float(np.mean(reach[np.isfinite(draws)])) if np.isfinite(draws).any() else None
-    observed_so_far = {n: float(_window_value(kinds[n], x, np.zeros(0), np.zeros(0))) if len(x.observed) else np.nan
-                       for n, x in inputs.items()}
+    observed_so_far = _observed(inputs, kinds)
     observed_value = float(evaluate_array(expr, observed_so_far))
     met_at_projection = (projected <= goal.target) if ceiling else (projected >= goal.target)
     constraints = [] if finished or partial else _constraints(spec, goal, expr, inputs, kinds, point, daily,
@@ -288,10 +333,11 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
 
 def never_falls(spec: BudgetSpec, metric_id: str) -> bool:
     """True for a total that can only grow as days are added: a count, a sum of a measure never below 0, a
-    maximum."""
+    maximum, a distinct count (its members over the window)."""
     metric = spec.metrics[metric_id]
     floor = spec.measures[metric.measure].min if metric.measure else None
-    return metric.agg in ("count", "max") or (metric.agg == "sum" and floor is not None and floor >= 0)
+    return metric.agg in ("count", "max", "distinct_count") or (
+        metric.agg == "sum" and floor is not None and floor >= 0)
 
 
 def never_rises(spec: BudgetSpec, metric_id: str) -> bool:
@@ -488,11 +534,12 @@ def goal_kind(goal: Goal) -> str:
 
 
 def track_goals(spec: BudgetSpec, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast], today: dt.date,
-                monthly: dict[str, SeriesForecast] | None = None, events: pd.DataFrame | None = None) -> GoalReport:
+                monthly: dict[str, SeriesForecast] | None = None, events: pd.DataFrame | None = None,
+                members: pd.DataFrame | None = None) -> GoalReport:
     """:func:`track_goal` for every declared goal of the spec and every allocation period in view."""
     tracking, constraints = [], []
     for goal in budget_goals(spec, today):
-        row, rows = track_goal(spec, goal, daily, forecasts, today, monthly, events)
+        row, rows = track_goal(spec, goal, daily, forecasts, today, monthly, events, members)
         tracking.append(row)
         constraints += rows
     return GoalReport(tracking, constraints)

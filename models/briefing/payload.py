@@ -26,7 +26,8 @@ from models.budget_periods import budget_goals, period_label
 from models.closed_days import closed_weekdays_of
 from models.drift.engine import ROUNDING
 from models.drift.materiality import change_materiality, usual_change
-from models.goals import CURRENT_RATE_DAYS, goal_kind, is_partial, partial_verdict, unseen_days
+from models.goals import (CURRENT_RATE_DAYS, goal_kind, grows_with_days, is_partial, observed_to_date,
+                          partial_verdict, unseen_days)
 from models.projections import YEAR_STEPS, may_go_below_zero, next_period
 from models.spec import BudgetSpec
 
@@ -51,6 +52,10 @@ class BriefingInputs:
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.drift_attributions of the grain, every scope
     archetypes: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.segment_archetypes rows of the budget
     text_evidence: pd.DataFrame = field(default_factory=pd.DataFrame)  # raw.text_metric_values, total scope
+    # each measure's events per day at the total (measure, period_start, events): what a goal's mean weighs by
+    daily_events: pd.DataFrame | None = None
+    # the members each distinct count counts per day at the total (metric_id, period_start, member)
+    daily_members: pd.DataFrame | None = None
 
 
 def _num(value) -> float | None:
@@ -178,23 +183,24 @@ def _null_reason(grain_values: pd.DataFrame, metric_id: str, period: dt.date) ->
     return None if row.empty else row["null_reason"].iloc[0]
 
 
-def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) -> list[dict]:
-    """Progress so far against each goal, observed only (forecasts come in a later stage)."""
-    daily = values[values["grain"] == "day"].assign(day=lambda f: pd.to_datetime(f["period_start"]).dt.date)
+def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date, events: pd.DataFrame | None,
+                   members: pd.DataFrame | None) -> list[dict]:
+    """Progress so far against each goal, observed only (forecasts come in a later stage): the figure
+    goal_tracking reports as observed to date, computed the same way (:func:`models.goals.observed_to_date`)."""
+    daily = values[values["grain"] == "day"].assign(period_start=lambda f: pd.to_datetime(f["period_start"]).dt.date)
+    first_day = daily["period_start"].min() if len(daily) else None
     out = []
     for goal in budget_goals(spec, last_day):
-        start = goal.start or daily["day"].min()
+        start = goal.start or first_day or last_day
         upto = min(goal.deadline, last_day)
-        span = daily[(daily["metric_id"] == goal.metric) & (daily["day"] >= start) & (daily["day"] <= upto)]["value"].dropna()
         total_days = (goal.deadline - start).days + 1
         elapsed_days = max(min((upto - start).days + 1, total_days), 0)
-        first_day = daily["day"].min() if len(daily) else None
         unseen = unseen_days(goal, first_day)
-        if span.empty or elapsed_days == 0:
-            actual, pace_status = None, "not started" if last_day < start else "no data"
+        actual = observed_to_date(spec, goal, daily, last_day, events, members) if elapsed_days else None
+        if actual is None:
+            pace_status = "not started" if last_day < start else "no data"
         else:
-            actual = float(span.sum() if goal.aggregation == "total" else span.mean() if goal.aggregation == "average" else span.iloc[-1])
-            pace_status = _pace(goal.aggregation, actual, goal.target, elapsed_days / total_days,
+            pace_status = _pace(grows_with_days(spec, goal), actual, goal.target, elapsed_days / total_days,
                                 spec.is_ceiling(goal), finished=last_day >= goal.deadline)
             # the days before the data are not in the figure: only what it already settles is said
             if is_partial(spec, goal, unseen) and (
@@ -212,11 +218,12 @@ def _goal_progress(spec: BudgetSpec, values: pd.DataFrame, last_day: dt.date) ->
     return out
 
 
-def _pace(aggregation: str, actual: float, target: float, elapsed: float, ceiling: bool, finished: bool) -> str:
-    """On track if the observed figure, taken at its linear pace, reaches the target (stays under it when lower
-    is better: a ceiling); off it, behind a target or over the pace of a ceiling; once the deadline has passed,
-    achieved or missed."""
-    if aggregation == "total" and not finished:
+def _pace(grows: bool, actual: float, target: float, elapsed: float, ceiling: bool, finished: bool) -> str:
+    """On track if the observed figure, taken at its linear pace when it ``grows`` with the days (a count or
+    sum's total) and as it is otherwise (a mean, an extreme, a ratio), reaches the target (stays under it when
+    lower is better: a ceiling); off it, behind a target or over the pace of a ceiling; once the deadline has
+    passed, achieved or missed."""
+    if grows and not finished:
         projected = actual / elapsed if elapsed > 0 else actual
     else:
         projected = actual
@@ -283,7 +290,8 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     events = inputs.known_events
     in_period = events[(pd.to_datetime(events["end_date"]).dt.date >= period)
                        & (pd.to_datetime(events["event_date"]).dt.date < period_end)] if len(events) else events
-    progress, ahead = _goal_progress(spec, inputs.values, last_day), _predictions(spec, inputs, grain)
+    progress = _goal_progress(spec, inputs.values, last_day, inputs.daily_events, inputs.daily_members)
+    ahead = _predictions(spec, inputs, grain)
     return _rounded({
         "budget": _budget(spec, progress, ahead["goals"]),
         "period": {"grain": grain, "start": period.isoformat(), "end": period_end.isoformat(),

@@ -186,6 +186,10 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
         lines.append(line)
     if q["top_reasons"]:
         lines.append("- Top quarantine reasons: " + "; ".join(f"{r['reason']} ({r['rows']:,})" for r in q["top_reasons"]) + ".")
+        if q.get("duplicates_by_content") and any(r["reason"] == "duplicate of event" for r in q["top_reasons"]):
+            lines.append("- The source maps no event id, so a row with the same time, measure, value and segments as "
+                         "another is taken for its copy. If two such rows can be two events (two deliveries in the "
+                         "same minute), name the id column as `source.event_id`.")
     lines += ["", "---", "_Figures are observed (measured from ingested events) unless marked predicted; "
               "predicted figures carry their interval. The writer only words them._", ""]
     return "\n".join(lines)
@@ -278,8 +282,9 @@ def _allocation_lines(allocation: dict) -> list[str]:
     """Spending against the allocation per period in view: observed so far, and predicted at the period's end."""
     currency, metric = allocation["currency"], allocation.get("metric")
     if metric is None:
-        return [f"_Spending is not tracked against the allocation: no one summed metric is in {currency}; name "
-                "it as `allocation.metric` in the spec._", ""]
+        return [f"_Spending is not tracked against the allocation: no single summed metric in {currency} reads "
+                "as the spending (none, or several not favourable up); name it as `allocation.metric` in the "
+                "spec._", ""]
     lines = [f"## Spending against the allocation ({metric})", ""]
     amount = allocation["amount"]
     for p in allocation.get("periods") or []:

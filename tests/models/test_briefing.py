@@ -114,6 +114,35 @@ def test_a_goal_under_way_is_behind_its_target_or_over_a_ceilings_pace(favourabl
     assert (f"Off pace: q ({status})." in summary) == (status != "on track")
 
 
+def test_a_goal_s_figure_so_far_is_its_window_s_value_the_way_goal_tracking_computes_it():
+    from models.goals import observed_to_date
+    from models.spec import Goal
+
+    # May-June 2026: 1,000 EUR and 40 leads a day, ad groups a and b active on even days, b and c on odd days
+    days = pd.date_range("2026-05-01", "2026-06-30").date
+    daily = [{"metric_id": m, "grain": "day", "period_start": d, "value": v, "null_reason": None, "is_complete": True}
+             for d in days for m, v in (("spend", 1000.0), ("leads", 40.0), ("cost_per_lead", 25.0),
+                                        ("active_ad_groups", 2.0))]
+    members = pd.DataFrame([{"metric_id": "active_ad_groups", "period_start": d, "member": m}
+                            for d in days for m in (("a", "b") if d.day % 2 == 0 else ("b", "c"))])
+    window = {"start": dt.date(2026, 5, 1), "deadline": dt.date(2026, 7, 31)}
+    goals = [Goal(id="cpl", metric="cost_per_lead", target=30.0, **window),        # a ceiling on a ratio
+             Goal(id="groups", metric="active_ad_groups", target=3.0, direction="at_least", **window)]
+    spec = SPEC.model_copy(update={"goals": goals})
+    values = pd.concat([monthly_values(1000.0), pd.DataFrame(daily)], ignore_index=True)
+    payload = build_payload(spec, dataclasses.replace(inputs(values), daily_members=members))
+    cpl, groups = (next(g for g in payload["goals"] if g["goal_id"] == i) for i in ("cpl", "groups"))
+    # a ratio's window is its inputs' window values' ratio, not the days' ratios added up (1,525 over 61 days),
+    # and it is not taken at a linear pace (2,299 EUR a lead by July's end): under its ceiling, on track
+    assert cpl["actual_so_far"] == pytest.approx(25.0) and cpl["status"] == "on track"
+    # a distinct count's window counts each ad group once: 3, not its days' 2 each (nor their 122 added up)
+    assert groups["actual_so_far"] == 3.0 and groups["status"] == "on track"
+    day_rows = pd.DataFrame(daily)
+    for goal, shown in zip(goals, (cpl, groups)):  # the figure goal_tracking reports, from the same rows
+        assert shown["actual_so_far"] == pytest.approx(
+            observed_to_date(spec, goal, day_rows, dt.date(2026, 6, 30), None, members))
+
+
 @pytest.mark.parametrize("target, status", [(1000.0, "achieved"), (5000.0, "missed")])
 def test_a_goal_past_its_deadline_is_achieved_or_missed_not_on_pace(target, status):
     import json
@@ -639,7 +668,7 @@ def test_an_allocation_no_metric_is_spent_against_is_said_to_be_untracked():
     spec = SPEC.model_copy(update={"allocation": SPEC.allocation.model_copy(update={"currency": "USD"})})
     payload = build_payload(spec, inputs(monthly_values(1000.0)))
     assert payload["budget"]["allocation"]["metric"] is None and payload["budget"]["allocation"]["periods"] == []
-    assert "_Spending is not tracked against the allocation: no one summed metric is in USD" in \
+    assert "_Spending is not tracked against the allocation: no single summed metric in USD reads as the spending" in \
         render_markdown(payload, "template")
 
 
@@ -662,3 +691,13 @@ def test_the_summary_judges_a_projected_goal_by_its_projection_not_its_linear_pa
     assert observed["status"] == "on track"
     summary = render_markdown(payload, "template").split("## What happened")[0]
     assert "Goals at risk (predicted): q (at risk: 18% chance)." in summary and "Off pace" not in summary
+
+
+@pytest.mark.parametrize("by_content", [True, False])
+def test_copies_found_by_content_point_to_the_event_id_that_would_tell_them_apart(by_content):
+    quality = {"received": 12, "loaded": 9, "quarantined": 3, "last_event": "2026-06-30T23:00:00",
+               "top_reasons": [{"reason": "duplicate of event", "rows": 3}], "duplicates_by_content": by_content}
+    payload = build_payload(SPEC, dataclasses.replace(inputs(monthly_values(1000.0)), quality=quality))
+    text = render_markdown(payload, "template")
+    assert "- Top quarantine reasons: duplicate of event (3)." in text
+    assert ("name the id column as `source.event_id`" in text) == by_content

@@ -63,6 +63,12 @@ def test_the_spent_metric_is_the_named_one_or_the_one_summed_metric_in_the_curre
     assert usd.allocation_metric is None
     named = parse_spec(_with_allocation(MARKETING, metric="units"), "m.yaml")
     assert named.allocation_metric == "units"
+    # a revenue in the currency beside the spend: spending is the one not favourable up
+    data = MARKETING.model_dump(by_alias=True, mode="json")
+    data["metrics"]["sales"] = {"measure": "unit_price", "agg": "sum", "step": data["metrics"]["spend"]["step"]}
+    assert parse_spec(data, "m.yaml").allocation_metric == "spend"
+    data["metrics"]["spend"]["favourable"] = "up"  # two alike: neither reads as the spending
+    assert parse_spec(data, "m.yaml").allocation_metric is None
 
 
 @pytest.mark.parametrize("change, key, message", [

@@ -698,3 +698,54 @@ def test_the_days_ahead_weigh_by_the_forecast_of_their_events_where_a_count_metr
     del forecasts["csat_responses"]
     row, _ = track_goal(spec, goal, history, forecasts, today, events=events)
     assert np.isclose(row["projected"], (61 * 4.0 + 31 * 5.0) / 92)
+
+
+def test_a_distinct_count_s_window_counts_each_member_once_and_cannot_shrink():
+    """Active ad groups over Q4: two a day, a and b on even days and b and c on odd ones, is 3 over the window,
+    as metric_values' months count it, not its days' 2 (nor their sum). A day ahead can only add to the union,
+    so a forecast of 2 a day leaves it at 3; a ceiling of 2 is already broken and no day can take it back."""
+    spec = marketing()
+    today = dt.date(2026, 10, 31)
+    october = [dt.date(2026, 10, 1) + dt.timedelta(d) for d in range(31)]
+    history = flat("active_ad_groups", 2, 31, october[0])
+    members = pd.DataFrame([{"metric_id": "active_ad_groups", "period_start": d, "member": m}
+                            for d in october for m in (("a", "b") if d.day % 2 == 0 else ("b", "c"))])
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    window = {"metric": "active_ad_groups", "start": october[0], "deadline": dt.date(2026, 12, 31)}
+    forecasts = {"active_ad_groups": certain("active_ad_groups", 2, starts)}
+    reach = Goal(id="reach", target=3, direction="at_least", **window)
+    row, _ = track_goal(spec, reach, history, forecasts, today, members=members)
+    assert row["observed_to_date"] == 3 and row["projected"] == 3 and row["status"] == "on_track"
+    # a day ahead busier than the union so far raises it: the window holds at least that day's members
+    busy = {"active_ad_groups": certain_days("active_ad_groups", [2] * 30 + [5] + [2] * 30, starts)}
+    assert track_goal(spec, reach, history, busy, today, members=members)[0]["projected"] == 5
+    ceiling = Goal(id="few", target=2, direction="at_most", **window)
+    row, _ = track_goal(spec, ceiling, history, forecasts, today, members=members)
+    assert row["observed_to_date"] == 3 and row["status"] == "infeasible"
+    # without the members a window knows only its days: its busiest day, which the union is at least
+    assert track_goal(spec, reach, history, forecasts, today)[0]["observed_to_date"] == 2
+
+
+def test_a_last_goal_on_a_closed_day_reads_the_last_day_with_events():
+    """A desk closed on Sundays: a goal on CSAT and on responses 'last' at Sunday 29 November reads Saturday the
+    28th, the last reading, not the Sunday's forecast (99 for the mean, the certain 0 for the count); once the
+    deadline has passed, the last observed day with responses."""
+    spec = support()
+    today = dt.date(2026, 10, 31)
+    past = [dt.date(2026, 9, 1) + dt.timedelta(d) for d in range(61)]
+    open_days = [d for d in past if d.weekday() != 6]
+    history = pd.concat([
+        pd.DataFrame({"metric_id": "csat", "period_start": open_days, "value": _by_weekday(open_days, 4.0, 4.5)}),
+        pd.DataFrame({"metric_id": "csat_responses", "period_start": open_days,
+                      "value": _by_weekday(open_days, 100.0, 10.0)})])
+    events = pd.DataFrame({"measure": "csat", "period_start": open_days, "events": _by_weekday(open_days, 100, 10)})
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    forecasts = {"csat": certain_days("csat", _by_weekday(starts, 4.0, 4.5, 99.0), starts),
+                 "csat_responses": certain_days("csat_responses", _by_weekday(starts, 100, 10, 0), starts)}
+    sunday = dt.date(2026, 11, 29)
+    for metric, saturday in (("csat", 4.5), ("csat_responses", 10.0)):
+        goal = Goal(id="last", metric=metric, target=1, deadline=sunday, aggregation="last")
+        assert track_goal(spec, goal, history, forecasts, today, events=events)[0]["projected"] == saturday
+    # a deadline past: the last observed Sunday (Oct 25) had no responses; Saturday the 24th's reading counts
+    goal = Goal(id="last", metric="csat_responses", target=1, deadline=dt.date(2026, 10, 25), aggregation="last")
+    assert track_goal(spec, goal, history, forecasts, today, events=events)[0]["observed_to_date"] == 10.0
