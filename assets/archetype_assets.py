@@ -11,6 +11,7 @@ from assets.settings import Settings
 from assets.warehouse import prepare, replace_table
 from models.archetypes import (ARCHETYPE_GRAINS, ARCHETYPES, archetype_grain, archetype_tool, check_assignments,
                                profile_segments, quadrant_archetypes)
+from models.projections import zero_when_empty
 from models.spec import BudgetSpec, load_specs
 
 SYSTEM_PROMPT = f"""You classify the segments of a budget into archetypes from a table of their reward and risk.
@@ -25,7 +26,8 @@ def classify(spec: BudgetSpec, values: pd.DataFrame, llm: AnthropicLLM, ledger: 
     """One row per segment of the archetype level: reward, risk, the rule's archetype and the one used."""
     metric_id = spec.archetypes.metric or spec.north_star
     favourable = spec.metrics[metric_id].favourable
-    rule = quadrant_archetypes(profile_segments(values, spec.archetypes.periods), favourable)
+    profile = profile_segments(values, spec.archetypes.periods, zero_when_empty(spec.metrics[metric_id]))
+    rule = quadrant_archetypes(profile, favourable)
     if rule.empty:
         return rule
     rule = rule.assign(rule_archetype=rule["archetype"], method="quadrant rule (median splits)",

@@ -37,6 +37,21 @@ def test_a_segment_that_stopped_reporting_is_not_judged_on_its_old_periods():
     assert list(profile["segment_id"]) == ["live"]  # gone has one period among the latest four
 
 
+def test_a_count_s_periods_without_events_are_zeros_of_the_segment_not_gaps():
+    # a depot closed after week 4 of 8 has no rows since: its weeks are 0 deliveries, not missing, so its reward
+    # is its 8 weeks' mean (not its 4 open weeks'), and its fall to nothing is a risk; one opened in week 7 is
+    # judged on its own weeks only
+    frame = values({"open": [100, 110, 100, 110, 100, 110, 100, 110], "closed": [100, 104, 98, 102]})
+    frame = pd.concat([frame, values({"new": [0] * 6 + [50, 55]}).query("value > 0")])
+    counted = profile_segments(frame, window=8, zero_when_empty=True).set_index("segment_id")
+    assert counted.loc["closed", "reward"] == pytest.approx(404 / 8) and counted.loc["closed", "periods"] == 8
+    assert counted.loc["closed", "risk"] > counted.loc["open", "risk"]
+    assert "new" not in counted.index  # two weeks since it opened: too few to judge
+    # a mean has no value without events: the same rows are gaps, and the closed depot its four weeks
+    measured = profile_segments(frame, window=8).set_index("segment_id")
+    assert measured.loc["closed", "reward"] == pytest.approx(101) and measured.loc["closed", "periods"] == 4
+
+
 def test_llm_classifications_are_checked():
     tool = archetype_tool()
     assert tool["input_schema"]["properties"]["assignments"]["items"]["properties"]["archetype"]["enum"] == list(ARCHETYPES)
