@@ -9,9 +9,9 @@ from dagster_duckdb import DuckDBResource
 from assets.llm import AnthropicLLM, LlmLedger, LlmUnavailable
 from assets.settings import Settings
 from assets.warehouse import prepare, replace_table
+from models.actions import with_quiet_segments
 from models.archetypes import (ARCHETYPE_GRAINS, ARCHETYPES, archetype_grain, archetype_tool, check_assignments,
                                profile_segments, quadrant_archetypes)
-from models.projections import zero_when_empty
 from models.spec import BudgetSpec, load_specs
 
 SYSTEM_PROMPT = f"""You classify the segments of a budget into archetypes from a table of their reward and risk.
@@ -26,8 +26,7 @@ def classify(spec: BudgetSpec, values: pd.DataFrame, llm: AnthropicLLM, ledger: 
     """One row per segment of the archetype level: reward, risk, the rule's archetype and the one used."""
     metric_id = spec.archetypes.metric or spec.north_star
     favourable = spec.metrics[metric_id].favourable
-    profile = profile_segments(values, spec.archetypes.periods, zero_when_empty(spec.metrics[metric_id]))
-    rule = quadrant_archetypes(profile, favourable)
+    rule = quadrant_archetypes(profile_segments(values, spec.archetypes.periods), favourable)
     if rule.empty:
         return rule
     rule = rule.assign(rule_archetype=rule["archetype"], method="quadrant rule (median splits)",
@@ -82,7 +81,10 @@ def segment_archetypes(context: dg.AssetExecutionContext, duckdb: DuckDBResource
             grain = archetype_grain(values.groupby("grain")["period_start"].nunique().to_dict(), spec.reporting_grain)
             if grain is None:
                 continue
-            values = values[values["grain"] == grain].drop(columns="grain")
+            # a count's weeks without events are the 0 a segment seen before had, as rules read them
+            values = with_quiet_segments(spec, values[values["grain"] == grain].assign(
+                metric_id=metric_id, segment_level=level, is_complete=True), values["period_start"].min())
+            values = values[["segment_id", "period_start", "value"]]
             result = classify(spec, values, llm, ledger, context.log)
             if not result.empty:
                 latest = pd.to_datetime(values["period_start"]).max().date()

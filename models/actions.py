@@ -49,11 +49,14 @@ def rule_window(values: pd.DataFrame, rule_grain: str, reporting_grain: str, met
     return latest if pd.isna(report) else min(latest, report)
 
 
-def _with_quiet_segments(spec: BudgetSpec, scoped: pd.DataFrame, first) -> pd.DataFrame:
+def with_quiet_segments(spec: BudgetSpec, scoped: pd.DataFrame, first) -> pd.DataFrame:
     """The rows of the periods from ``first`` on, with a 0 for each count or sum of a segment seen before that had
     no events in a period: a store closed for renovation has no row on its closed days, and 'transactions < 150'
-    never fired for it while it fired for stores open but quiet. Averages, extremes and formulas of nothing stay
-    undecided."""
+    never fired for it while it fired for stores open but quiet (and a segment's archetype was its open weeks'
+    level). Averages, extremes and formulas of nothing stay undecided.
+
+    ``scoped`` holds metric_values rows of one grain and level (metric_id, grain, segment_level, segment_id,
+    period_start, value, is_complete)."""
     window = scoped[scoped["period_start"] >= first]
     zero = [m for m in window["metric_id"].unique() if zero_when_empty(spec.metrics[m])]
     if window.empty or not zero:
@@ -122,7 +125,7 @@ def evaluate_rules(spec: BudgetSpec, values: pd.DataFrame) -> pd.DataFrame:
         if first is None:  # complete periods whose values are all missing: nothing can be decided
             continue
         cls = rule.classification
-        window = _with_quiet_segments(spec, scoped, first)
+        window = with_quiet_segments(spec, scoped, first)
         for (period, segment_id), seg in window.groupby(["period_start", "segment_id"], sort=True):
             seen = {m: (None if pd.isna(v) else float(v)) for m, v in zip(seg["metric_id"], seg["value"])}
             if condition.holds(seen) is not True:

@@ -31,7 +31,7 @@ def archetype_grain(complete_periods: dict[str, int], reporting_grain: str) -> s
     return next((g for g in ARCHETYPE_GRAINS[reporting_grain] if complete_periods.get(g, 0) >= MIN_PERIODS), None)
 
 
-def profile_segments(values: pd.DataFrame, window: int, zero_when_empty: bool = False) -> pd.DataFrame:
+def profile_segments(values: pd.DataFrame, window: int) -> pd.DataFrame:
     """Reward (recent mean) and risk (volatility of relative changes) per segment.
 
     Parameters
@@ -39,11 +39,9 @@ def profile_segments(values: pd.DataFrame, window: int, zero_when_empty: bool = 
     values : DataFrame
         segment_id, period_start, value: complete periods of one metric at one level.
     window : int
-        How many of the level's latest periods to use (the same periods for every segment).
-    zero_when_empty : bool
-        The metric is 0 in a period without events (a count or sum, whose periods without events have no
-        row): a segment's periods without a row since its first are 0, so a depot closed for two months of a
-        quarter is judged on its zeros too, not on the weeks before it closed.
+        How many of the level's latest periods to use (the same periods for every segment). A count or sum's
+        periods without events need their 0 rows (:func:`models.actions.with_quiet_segments`), or a depot
+        closed for two months of a quarter is judged on the weeks before it closed.
 
     Returns
     -------
@@ -54,13 +52,6 @@ def profile_segments(values: pd.DataFrame, window: int, zero_when_empty: bool = 
     # the level's latest periods, shared by every segment: a segment that stopped reporting is judged on what
     # it did in them (too little: left out), not on its own last periods from before it went quiet
     recent = sorted(values["period_start"].unique())[-window:]
-    if zero_when_empty and len(values):
-        first = values.groupby("segment_id")["period_start"].min()
-        since_first = pd.MultiIndex.from_tuples(
-            [(segment, period) for segment, since in first.items() for period in recent if period >= since],
-            names=["segment_id", "period_start"])
-        values = (values.set_index(["segment_id", "period_start"])["value"]
-                  .reindex(since_first, fill_value=0.0).reset_index())
     values = values[values["period_start"].isin(recent)]
     for segment, group in values.sort_values("period_start").groupby("segment_id", sort=True):
         series = group["value"].astype(float).dropna()

@@ -221,6 +221,14 @@ def _observed(inputs: dict[str, WindowInput], kinds: dict[str, str]) -> dict[str
             for n, x in inputs.items()}
 
 
+def _goal_window(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast],
+                 today: dt.date, monthly, events, members):
+    """The goal's formula over its base inputs, each input over the window, and how each one's days combine."""
+    expr = base_expressions(spec).get(goal.metric, Ref(goal.metric))
+    inputs = _window_inputs(spec, goal, expr, daily, forecasts, today, monthly, events, members)
+    return expr, inputs, {n: _window_kind(spec, n, goal.aggregation) for n in inputs}
+
+
 def observed_to_date(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, today: dt.date,
                      events: pd.DataFrame | None = None, members: pd.DataFrame | None = None) -> float | None:
     """The goal's metric over its window's days observed through ``today``, computed as :func:`track_goal`
@@ -229,10 +237,8 @@ def observed_to_date(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, today: d
 
     Parameters are those of :func:`track_goal`.
     """
-    expr = base_expressions(spec).get(goal.metric, Ref(goal.metric))
-    inputs = _window_inputs(spec, goal, expr, daily, {}, today, None, events, members)
-    value = float(evaluate_array(expr, _observed(inputs, {n: _window_kind(spec, n, goal.aggregation) for n in inputs})))
-    return _f(value)
+    expr, inputs, kinds = _goal_window(spec, goal, daily, {}, today, None, events, members)
+    return _f(evaluate_array(expr, _observed(inputs, kinds)))
 
 
 def grows_with_days(spec: BudgetSpec, goal: Goal) -> bool:
@@ -266,10 +272,8 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
         A distinct count's total over the window counts each once (without them: its busiest day, which the
         union is at least).
     """
-    expr = base_expressions(spec).get(goal.metric, Ref(goal.metric))
-    inputs = _window_inputs(spec, goal, expr, daily, forecasts, today, monthly, events, members)
+    expr, inputs, kinds = _goal_window(spec, goal, daily, forecasts, today, monthly, events, members)
     aggregation = goal.aggregation
-    kinds = {n: _window_kind(spec, n, aggregation) for n in inputs}
     data_from = daily["period_start"].min() if len(daily) else None
     unseen = unseen_days(goal, data_from)
     partial = is_partial(spec, goal, unseen)

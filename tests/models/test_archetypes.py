@@ -3,8 +3,11 @@
 import pandas as pd
 import pytest
 
+from assets.settings import DEMO_SPECS
+from models.actions import with_quiet_segments
 from models.archetypes import (ARCHETYPES, archetype_grain, archetype_tool, check_assignments, profile_segments,
                                quadrant_archetypes)
+from models.spec import load_spec
 
 
 def values(series: dict[str, list[float]]) -> pd.DataFrame:
@@ -43,12 +46,16 @@ def test_a_count_s_periods_without_events_are_zeros_of_the_segment_not_gaps():
     # judged on its own weeks only
     frame = values({"open": [100, 110, 100, 110, 100, 110, 100, 110], "closed": [100, 104, 98, 102]})
     frame = pd.concat([frame, values({"new": [0] * 6 + [50, 55]}).query("value > 0")])
-    counted = profile_segments(frame, window=8, zero_when_empty=True).set_index("segment_id")
+    rows = frame.assign(grain="month", segment_level="depot", is_complete=True)
+    spec = load_spec(DEMO_SPECS / "marketing_acquisition.yaml")  # new_customers: a count
+    filled = with_quiet_segments(spec, rows.assign(metric_id="new_customers"), frame["period_start"].min())
+    counted = profile_segments(filled, window=8).set_index("segment_id")
     assert counted.loc["closed", "reward"] == pytest.approx(404 / 8) and counted.loc["closed", "periods"] == 8
     assert counted.loc["closed", "risk"] > counted.loc["open", "risk"]
     assert "new" not in counted.index  # two weeks since it opened: too few to judge
     # a mean has no value without events: the same rows are gaps, and the closed depot its four weeks
-    measured = profile_segments(frame, window=8).set_index("segment_id")
+    unfilled = with_quiet_segments(spec, rows.assign(metric_id="avg_price"), frame["period_start"].min())
+    measured = profile_segments(unfilled, window=8).set_index("segment_id")
     assert measured.loc["closed", "reward"] == pytest.approx(101) and measured.loc["closed", "periods"] == 4
 
 
