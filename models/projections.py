@@ -29,6 +29,7 @@ from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
 from models.forecasting.forecaster import nested_bands
 from models.forecasting.holidays import holiday_adjustment, weekly_from_daily
+from models.forecasting.trading_days import trading_day_adjustment
 from models.forecasting.yearly import period_cycle
 from models.joint_paths import MIN_PAIRS, change_correlation, pair_paths, pair_steps
 from models.spec import BudgetSpec, Metric
@@ -109,7 +110,7 @@ class SeriesForecast:
 
 def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon: int,
                    scope: tuple[str, str], nodes: Iterable[str] = (),
-                   daily: pd.DataFrame | None = None) -> dict[str, SeriesForecast]:
+                   daily: pd.DataFrame | None = None, trading_days: bool = True) -> dict[str, SeriesForecast]:
     """Forecast every metric of one segment scope at one grain.
 
     Parameters
@@ -128,7 +129,10 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         For weekly and monthly forecasts: the scope's complete days (same columns), whose yearly cycle weeks
         and months shorter than three years take (see :func:`models.forecasting.yearly.period_cycle`), and
         whose holiday effects a count's or sum's weeks take (see
-        :func:`models.forecasting.holidays.weekly_from_daily`).
+        :func:`models.forecasting.holidays.weekly_from_daily`), and whose calendar a count's or sum's months
+        take (see :mod:`models.forecasting.trading_days`).
+    trading_days : bool
+        False: months forecast as if their days were alike (what ``budgetlens bench months`` compares with).
 
     Returns
     -------
@@ -150,6 +154,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
                  if days is not None and grain == "week" and names is not None else None)
     result: dict[str, SeriesForecast] = {}
     seen: dict[str, np.ndarray] = {}
+    names_by_day = None  # the days' holidays, read once for all the metrics' trading days
     for metric_id, metric in spec.metrics.items():
         if metric.kind == "derived" or metric_id not in wide or wide[metric_id].notna().sum() == 0:
             continue
@@ -166,12 +171,30 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         yearly = (_yearly_from_days(metric_id, metric, grain, days, calendar, starts, signed)
                   if days is not None else None)
         adjusted = values if holidays is None else holidays.remove(values)
+        trading = None
+        if (trading_days and grain == "month" and days is not None and is_additive(metric) and not signed
+                and metric_id in days[0]):
+            if names_by_day is None:
+                names_by_day = _month_day_holiday_names(spec, days[1], starts, scope[1], nodes)
+            shut_days = _shut_days(days[0][metric_id], days[1], names_by_day)
+            yearly_flat = _yearly_from_days(metric_id, metric, grain, days, calendar, starts, signed, by_length=False)
+            trading = trading_day_adjustment(adjusted if yearly_flat is None else yearly_flat.remove(adjusted),
+                                             _bounds(calendar), _bounds(starts), days[0][metric_id], days[1], shut_days)
+            if trading is not None:
+                plain, yearly, adjusted = adjusted, yearly_flat, trading.remove(adjusted)
         seed = series_seed(spec.id, metric_id, grain, *scope)
         f = forecast(adjusted if yearly is None else yearly.remove(adjusted), horizon, GRAIN_PERIODS[grain],
                      paths=PATHS, seed=seed, signed=signed)
         if yearly is not None:
             blind = forecast(adjusted, horizon, GRAIN_PERIODS[grain], paths=PATHS, seed=seed, signed=signed)
             f = _as_uncertain_as(yearly.restored(f, floor, "yearly cycle of the days"), blind, floor)
+        if trading is not None:
+            # the calendar sharpens the months' point forecasts, not their certainty: their errors are mostly
+            # the level's moves, which the calendar's share of the history's swings had stood in for in the bands
+            # (rolling origins, demo and clinic: 95% coverage 0.81 -> 0.71 with the adjusted series' own bands)
+            f = _as_uncertain_as(trading.restored(f, floor, f"trading days (slope {trading.slope:.2f})"),
+                                 forecast(plain, horizon, GRAIN_PERIODS[grain], paths=PATHS, seed=seed,
+                                          signed=signed), floor)
         if holidays is not None:
             f = holidays.restored(f, floor,
                                   f"{_calendar_label(spec, holidays.effects)} ({', '.join(holidays.effects)})")
@@ -277,8 +300,32 @@ def _daily_series(spec: BudgetSpec, daily: pd.DataFrame) -> tuple[dict[str, np.n
     return series, days
 
 
+def _bounds(starts: list) -> list[tuple[dt.date, dt.date]]:
+    """The first and last day of each month starting at ``starts``."""
+    return [(d, next_period("month", d) - dt.timedelta(days=1)) for d in _dates(starts)]
+
+
+def _month_day_holiday_names(spec: BudgetSpec, days: list[dt.date], months_ahead: list, node: str,
+                             nodes: Iterable[str]) -> tuple[list[dt.date], list]:
+    """The history's days and the days of the months ahead, with the holiday(s) about ``node`` on each."""
+    ahead_end = next_period("month", _dates(months_ahead)[-1]) - dt.timedelta(days=1)
+    ahead = [d.date() for d in pd.date_range(days[-1] + dt.timedelta(days=1), ahead_end, freq="D")]
+    if not spec.holidays and not any(e.kind == "holiday" for e in spec.events):
+        return days + ahead, [None] * (len(days) + len(ahead))
+    past_names, future_names = holiday_names(spec, "day", days, ahead, node, nodes)
+    return days + ahead, past_names + future_names
+
+
+def _shut_days(y: np.ndarray, days: list[dt.date], names_by_day: tuple[list[dt.date], list]) -> set[dt.date]:
+    """The days, past and ahead, of the holidays on which the daily series ``y`` (over ``days``) was always 0
+    (see :func:`models.closed_days.closed_holidays`)."""
+    every_day, names = names_by_day
+    shut_names = closed_holidays(y, days, names[:len(days)], closed_weekdays(y, days))
+    return {d for d, name in zip(every_day, names) if name is not None and name in shut_names}
+
+
 def _yearly_from_days(metric_id: str, metric: Metric, grain: str, days: tuple[dict[str, np.ndarray], list[dt.date]],
-                      calendar: list, starts: list, signed: bool):
+                      calendar: list, starts: list, signed: bool, by_length: bool = True):
     """A weekly or monthly series' yearly cycle from its days, while it is too short for the forecaster to see
     the season itself (three cycles: :func:`models.forecasting.seasonality.is_seasonal`)."""
     series, day_list = days
@@ -292,7 +339,7 @@ def _yearly_from_days(metric_id: str, metric: Metric, grain: str, days: tuple[di
         return first, next_period(grain, first) - dt.timedelta(days=1)
 
     return period_cycle(series[metric_id], day_list, [bounds(p) for p in calendar], [bounds(p) for p in starts],
-                        summed=is_additive(metric), signed=signed)
+                        summed=is_additive(metric), signed=signed, by_length=by_length)
 
 
 def _as_uncertain_as(f, blind, floor: float):

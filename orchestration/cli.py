@@ -205,6 +205,14 @@ def cmd_bench_drift(args) -> int:
     return 0
 
 
+def cmd_bench_months(args) -> int:
+    from orchestration import bench_months
+
+    settings = Settings.from_env()
+    print(bench_months.report(bench_months.run(settings.duckdb_path, settings.specs_dir)))
+    return 0
+
+
 def cmd_bench_scale(args) -> int:
     from orchestration import bench_scale
 
@@ -273,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leaf-segment multipliers of the planted shop (default 1,10,100)")
     drift.add_argument("--skip-demo", action="store_true", help="skip the default demo's warehouse")
     drift.set_defaults(func=cmd_bench_drift)
+    months = bench_sub.add_parser("months", help="monthly forecasts of each budget's total by rolling origin (last "
+                                  "8 months, 1-3 ahead), with and without the calendar (trading days)")
+    months.set_defaults(func=cmd_bench_months)
     scale = bench_sub.add_parser("scale", help="the whole pipeline on N demo events from Parquet, beside a raw "
                                                 "DuckDB query of the same daily digests")
     scale.add_argument("--events", required=True, help="comma-separated event counts, e.g. 1000000,10000000")

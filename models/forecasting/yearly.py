@@ -74,7 +74,8 @@ def yearly_adjustment(y: np.ndarray, horizon: int, signed: bool = False) -> Year
 
 
 def period_cycle(daily: np.ndarray, days: list[dt.date], periods: list[tuple[dt.date, dt.date]],
-                 ahead: list[tuple[dt.date, dt.date]], summed: bool, signed: bool = False) -> YearlyAdjustment | None:
+                 ahead: list[tuple[dt.date, dt.date]], summed: bool, signed: bool = False,
+                 by_length: bool = True) -> YearlyAdjustment | None:
     """A weekly or monthly series' yearly cycle, measured on its daily series.
 
     Two years hold two cycles of 12 months or 52 weeks: the seasonality test asks for three, so weekly and
@@ -96,6 +97,9 @@ def period_cycle(daily: np.ndarray, days: list[dt.date], periods: list[tuple[dt.
         Whether a period's value is the sum of its days' (a count or sum), not a level (a mean, min or max).
     signed : bool
         The series may go below zero whatever its history shows: seasonal by difference.
+    by_length : bool
+        Whether a sum's period takes its number of days; False when a trading-day adjustment weighs them
+        (:mod:`models.forecasting.trading_days`), as if every period had the history's average length.
 
     Returns
     -------
@@ -119,9 +123,12 @@ def period_cycle(daily: np.ndarray, days: list[dt.date], periods: list[tuple[dt.
     def effect(first: dt.date, last: dt.date) -> float:
         t = np.arange((first - origin).days, (last - origin).days + 1, dtype=float)
         c = cycle.at(t)
+        length = len(t) if by_length else usual_length
         if multiplicative:
-            return float(np.log(np.mean(np.exp(c)) * (len(t) / usual_length if summed else 1.0)))
-        return float(np.sum(c) if summed else np.mean(c))
+            return float(np.log(np.mean(np.exp(c)) * (length / usual_length if summed else 1.0)))
+        if not summed:
+            return float(np.mean(c))
+        return float(np.sum(c) if by_length else np.mean(c) * usual_length)
 
     return YearlyAdjustment(np.array([effect(*p) for p in periods]), np.array([effect(*p) for p in ahead]),
                             multiplicative)
