@@ -165,7 +165,8 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
         lines.append("")
     q = payload["data_quality"]
     lines += ["## Data quality", "",
-              f"- Rows received {q['received']:,}, loaded {q['loaded']:,}, quarantined {q['quarantined']:,} "
+              # counted as events: a wide file's row holds one per measure, so its rows would not add up
+              f"- Events received {q['received']:,}, loaded {q['loaded']:,}, quarantined {q['quarantined']:,} "
               f"(received = loaded + quarantined: {'yes' if q['received'] == q['loaded'] + q['quarantined'] else 'NO'}).",
               f"- Last event: {q['last_event'] + ' ' + q.get('timezone', 'UTC') if q['last_event'] else 'none'}."]
     if q.get("days_without_events"):

@@ -641,6 +641,8 @@ class DriftEngine:
             drift = additive_drift(v0[v0 != 0], v1[v1 != 0])
             rows = [(g, r.contribution, r.effect) for g, r in drift.iterrows()]
             values = [v0, v1]
+            # slices the metric never touches (staff rows under "service=admin" for a count of visits) are none
+            slices = len(drift)
         else:
             parts = {}
             for g, ns in groups.items():
@@ -656,12 +658,13 @@ class DriftEngine:
             rows = [(g, r.mix, "mix" if r.effect == "change" else r.effect) for g, r in drift.iterrows()]
             rows += [(g, r.rate, "rate") for g, r in drift.iterrows() if r.effect == "change"]
             values = [frame["r0"], frame["r1"]]
+            slices = int(((frame["w0"] > 0) | (frame["w1"] > 0)).sum())
         common = drift.attrs["common"]
         moved = (f"{common:+.1%}" if additive else f"{common:+.3g}") if common else None
         rows = _beyond_rounding(rows, *values)
         pieces = [Piece("dimension_drift", f"{level}={slicing.labels[g]}"
                         + ("" if effect == "change" else f" ({effect})"), value,
-                        f"slice-specific change beyond the common movement of {len(groups)} {level} slices{why}")
+                        f"slice-specific change beyond the common movement of {slices} {level} slices{why}")
                   for g, value, effect in rows[:TOP_SLICES]]
         rest = rows[TOP_SLICES:]
         if rest:

@@ -187,6 +187,18 @@ def test_a_store_growing_in_every_region_is_named_across_the_hierarchy():
     assert_adds_up(rows)
 
 
+def test_a_slice_the_metric_never_touches_is_no_slice_of_it():
+    """Region r2 has no orders at all (its rows are spend and visits only, as a clinic's staff rows under
+    service=admin): the orders' slices are r0 and r1, and the evidence counts two, not three."""
+    def no_orders_in_r2(days):
+        return days[~(days["leaf"].str.startswith("r2/") & (days["measure"] == "order"))]
+    rows = run([Effect("mix_shift", SEP, None, 1.5, ("r1",))], mutate=no_orders_in_r2, metrics=["orders"])
+    assert_adds_up(rows)
+    sliced = rows[(rows.factor == "dimension_drift") & rows.driver.notna()]
+    assert len(sliced) and sliced.evidence.str.contains("common movement of 2 region slices").all()
+    assert not sliced.driver.str.contains("r2").any()
+
+
 def test_an_average_moving_in_one_store_of_every_region_is_named_across_the_hierarchy():
     rows = run([Effect("component_change", SEP, None, 0.4, S1_EVERYWHERE)], metrics=["avg_price"])
     factor, driver = top(rows, "avg_price")

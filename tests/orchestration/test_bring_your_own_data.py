@@ -87,6 +87,9 @@ def test_received_equals_loaded_plus_quarantined(byo):
     assert received == loaded + quarantined and quarantined == 3  # the bad-time wide row holds two measures
     reasons = {r[0] for r in conn.execute("select reason from raw.quarantine").fetchall()}
     assert reasons == {"value -3.0 below minimum 0.0 of measure visits", "timestamp not parseable: not a time"}
+    # the briefing counts the same: events, of which a wide file's row holds one per measure
+    briefing = Path(conn.execute("select markdown_path from main.briefings").fetchone()[0]).read_text()
+    assert f"- Events received {received:,}, loaded {loaded:,}, quarantined 3 (" in briefing
 
 
 def test_retention_keeps_statistics_but_bounds_raw_storage(byo):
