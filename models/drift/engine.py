@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from models.drift.dimension import additive_drift, average_drift, bonferroni_logp, rate_shift_logp, share_shift_logp
 from models.drift.influence import CHANGE_ALPHA, EFFECT_ALPHA, Influence, held_shift_p, influence, significant_effects
@@ -63,6 +64,9 @@ SLICING_ALPHA = 0.01
 # |z| a change needs for its residual to be named after a declared lasting event it coincides with (two-sided
 # 5%): the owner told of the event, so less than MATERIAL_Z's bar, yet more than any month's wobble
 EVENT_Z = 2.0
+# kinds of declared event that change things from their date on, unless an end date says otherwise
+LASTING_KINDS = ("price_change", "launch")
+STEP_DAYS = 14  # days either side of such an event's date the step is tested on: two of each weekday
 ATTRIBUTION_COLUMNS = [
     "budget_id", "metric_id", "grain", "segment_level", "segment_id", "period_start", "baseline", "baseline_start",
     "value", "baseline_value", "delta", "factor", "driver", "path", "contribution", "share_of_delta", "evidence",
@@ -330,10 +334,12 @@ class DriftEngine:
         # a residual that is most of nothing, a sliver of the change, or of a change well within the metric's
         # usual ones (an outdoor temperature's month at a building back from renovation, z -0.8) is not what the
         # event did; a declared event is told, so a change it coincides with needs a lower bar than "material"
-        around = (None if common or rest == 0 or abs(rest) < 0.25 * abs(v1 - v0)
+        around = (None if rest == 0 or abs(rest) < 0.25 * abs(v1 - v0)
                   or self.materiality(metric_id, node, pair, v1 - v0, EVENT_Z)[1] != "material"
-                  else self._lasting_event(node, pair))
-        pieces.append(Piece("residual", common or (around and around[0]), rest,
+                  else self._lasting_event(metric_id, node, pair, np.sign(rest)))
+        # slices moving together since a price change is the change's doing: both are named, the event first
+        driver = "; ".join(part for part in (around and around[0], common) if part) or None
+        pieces.append(Piece("residual", driver, rest,
                             "what the factors above leave" + (
                                 "; the slices' common movement is part of it" if common else "") + (
                                 f"; it coincides with a declared event in force through the {around[1]}, not in the "
@@ -342,16 +348,27 @@ class DriftEngine:
         self._base[key] = pieces
         return pieces
 
-    def _lasting_event(self, node: str, pair: Pair) -> tuple[str, str] | None:
+    def _lasting_event(self, metric_id: str, node: str, pair: Pair, sign: float) -> tuple[str, str] | None:
         """A declared event about the scope (no public holiday) in force over at least half of one period's days and
         under half of the other's, and which period that is: ("during <event> (<dates>)", "period") when the
         current period (road works at a depot for a month: each week of it is as late as the one before, so it is
         no shock, yet it is what a year's change coincides with), ("since <event> (<dates>) ended", "baseline")
-        when the baseline (a building back from two months of renovation)."""
+        when the baseline (a building back from two months of renovation). A price change or a launch without an
+        end date lasts from its date on: ("since <event> (<date>)", "period") when it falls after the baseline and by
+        the period's last day and the metric stepped that way on its date (a price raised on 15 October: the month's
+        mean price moved with it; search spend raised on 1 October did not step on the 15th, see
+        :func:`_stepped_on`)."""
         for event in sorted(self._events, key=lambda e: (e["date"], e["name"])):
             # about the scope itself or a segment it lies in: a depot's road works are not its region's story
             if event.get("kind") == "holiday" or not event_concerns(
                     node, event["level"], event["segment"], self.spec.segments.levels, self.level_of, below=False):
+                continue
+            if event.get("end_date") is None and event.get("kind") in LASTING_KINDS:
+                start = pd.Timestamp(event["date"])
+                if pair.days0.max() < start <= pair.days1.max() and _stepped_on(
+                        self.values(metric_id, node), int(self.calendar.searchsorted(start)),
+                        int(self.positions(pair.days1)[-1]), sign):
+                    return f"since {event['name']} ({event['date']})", "period"
                 continue
             span = pd.date_range(event["date"], event.get("end_date") or event["date"], freq="D")
             dates = f"{event['name']} ({event['date']}..{event.get('end_date') or event['date']})"
@@ -946,6 +963,19 @@ class DriftEngine:
 def _p(value: float) -> str:
     """A p-value as evidence: below double precision's resolution it is a bound, not "p=0"."""
     return "p<1e-16" if value < 1e-16 else f"p={value:.3g}"
+
+
+def _stepped_on(values: np.ndarray, at: int, last: int, sign: float) -> bool:
+    """Whether the daily ``values`` from position ``at`` (two weeks, to ``last`` at most) moved the ``sign`` way
+    from the two weeks before it (Welch's test at ``SLICING_ALPHA``; two steady levels apart are a step)."""
+    before, after = values[max(0, at - STEP_DAYS):at], values[at:min(last + 1, at + STEP_DAYS)]
+    before, after = before[np.isfinite(before)], after[np.isfinite(after)]
+    if len(before) < 2 or len(after) < 2 or np.sign(after.mean() - before.mean()) != sign:
+        return False
+    spread = np.var(before, ddof=1) / len(before) + np.var(after, ddof=1) / len(after)
+    if spread == 0:
+        return True
+    return bool(stats.ttest_ind(after, before, equal_var=False).pvalue < SLICING_ALPHA)
 
 
 def _beyond_rounding(rows: list[tuple], *values: pd.Series) -> list[tuple]:

@@ -46,13 +46,16 @@ def shock_days(z: pd.Series, profile_expected: pd.Series, y: pd.Series, candidat
     DataFrame
         Indexed by flagged day: ``abnormal`` (raw value minus the expected
         value from the nearer of the levels before and after it, the level
-        before alone near the series' end) and ``z`` (robust z-score).
+        before alone near the series' end) and ``z`` (robust z-score). Near the
+        end a day must also break from the week before it (the level after it
+        unknown yet).
     """
     # numpy throughout: the engine tests ~900 series a run, and pandas' per-operation overhead was most of
     # this function's 1.5 ms a call (0.4 ms now, measured; same numbers to the bit)
     values = z.to_numpy(float)
     before = _trailing_median(values)
     after = _trailing_median(values[::-1])[::-1]
+    week = _trailing_median(values, MIN_SIDE)
     deviation = values - before
     usable = deviation[~np.isnan(deviation)]
     if usable.size == 0:
@@ -63,8 +66,14 @@ def shock_days(z: pd.Series, profile_expected: pd.Series, y: pd.Series, candidat
     scale = scale if scale > 0 else 1e-9 * max(1.0, float(np.nanmax(np.abs(values))))
     robust = (deviation - centre) / scale
     later = (values - after - centre) / scale
+    # near the end, where the level after is not known yet, the level of the week before stands in for it: a
+    # price raised mid-month is the new level by its last days, not a shock of theirs (the level of the 28 days
+    # before, mostly the old price, said it was: "unexplained shock 2026-10-25..2026-10-28"); a spike or an
+    # outage of the last days breaks from that week too
+    recent = (values - week - centre) / scale
+    also = np.where(np.isnan(after), recent, later)
     flagged = (np.abs(robust) > THRESHOLD) & (
-        np.isnan(after) | ((np.abs(later) > THRESHOLD) & (np.sign(later) == np.sign(robust))))
+        np.isnan(also) | ((np.abs(also) > THRESHOLD) & (np.sign(also) == np.sign(robust))))
     flagged &= z.index.isin(candidates)
     # The abnormal part is measured from the nearer of the two levels: when the level itself shifts at the
     # same time (a segment gone, a price change), the shift is not the shock's, and the other factors get it.
@@ -78,15 +87,15 @@ def shock_days(z: pd.Series, profile_expected: pd.Series, y: pd.Series, candidat
                         index=z.index[flagged])
 
 
-def _trailing_median(values: np.ndarray) -> np.ndarray:
-    """Median of the ``WINDOW`` values before each position, NaN skipped; NaN with fewer than ``MIN_SIDE``.
+def _trailing_median(values: np.ndarray, window: int = WINDOW) -> np.ndarray:
+    """Median of the ``window`` values before each position, NaN skipped; NaN with fewer than ``MIN_SIDE``.
 
-    The same numbers as pandas' ``shift(1).rolling(WINDOW, min_periods=MIN_SIDE).median()``: the mean of the
+    The same numbers as pandas' ``shift(1).rolling(window, min_periods=MIN_SIDE).median()``: the mean of the
     two middle values of the sorted window (np.sort puts NaN last).
     """
-    padded = np.concatenate([np.full(WINDOW, np.nan), values])
-    windows = np.sort(np.lib.stride_tricks.sliding_window_view(padded, WINDOW)[:len(values)], axis=1)
-    counts = WINDOW - np.isnan(windows).sum(axis=1)
+    padded = np.concatenate([np.full(window, np.nan), values])
+    windows = np.sort(np.lib.stride_tricks.sliding_window_view(padded, window)[:len(values)], axis=1)
+    counts = window - np.isnan(windows).sum(axis=1)
     rows = np.arange(len(values))
     median = (windows[rows, np.maximum(counts - 1, 0) // 2] + windows[rows, counts // 2]) / 2
     return np.where(counts >= MIN_SIDE, median, np.nan)

@@ -103,8 +103,8 @@ def trading_day_adjustment(y: np.ndarray, periods: list[tuple[dt.date, dt.date]]
     with np.errstate(divide="ignore", invalid="ignore"):
         change = np.diff(np.log(np.where(y > 0, y, np.nan)))
     # a month the days do not cover whole (the data's first, begun midway) says nothing of its calendar
-    seen = [day for day, value in zip(days, np.asarray(daily, float)) if np.isfinite(value)]
-    covered = np.array([bool(seen) and first >= seen[0] for first, _ in periods])
+    finite = np.flatnonzero(np.isfinite(np.asarray(daily, float)))
+    covered = np.array([len(finite) > 0 and first >= days[finite[0]] for first, _ in periods])
     usable = np.isfinite(change) & covered[1:] & covered[:-1]
     if usable.sum() < MIN_CHANGES or np.ptp(np.diff(past)[usable]) == 0:
         return None

@@ -662,8 +662,10 @@ def test_a_residual_through_a_declared_lasting_event_names_it():
     spec = planted_spec(events=works)
     engine = DriftEngine(spec, frames(spec, days), "month")
     previous, year_ago = default_pairs("month", SEP)
-    assert engine._lasting_event("r1/s0", previous) == ("during Road works (2026-09-01..2026-09-30)", "period")
-    assert engine._lasting_event("r1", previous) is None and engine._lasting_event("r2/s1", previous) is None
+    slower = ("units", "r1/s0", previous, -1.0)
+    assert engine._lasting_event(*slower) == ("during Road works (2026-09-01..2026-09-30)", "period")
+    assert engine._lasting_event("units", "r1", previous, -1.0) is None
+    assert engine._lasting_event("units", "r2/s1", previous, -1.0) is None
     rows = pd.DataFrame(decompose_budget(spec, frames(spec, days), "month", [previous], metrics=["units"],
                                          scopes=["r1/s0"]))
     residual = rows[rows.factor == "residual"].iloc[0]
@@ -671,7 +673,29 @@ def test_a_residual_through_a_declared_lasting_event_names_it():
     assert abs(residual.contribution) >= 0.25 * abs(residual.delta)
     long_works = [{**works[0], "date": "2026-07-01"}]  # August under the works too: nothing coincides
     spec = planted_spec(events=long_works)
-    assert DriftEngine(spec, frames(spec, days), "month")._lasting_event("r1/s0", previous) is None
+    assert DriftEngine(spec, frames(spec, days), "month")._lasting_event(*slower) is None
+
+
+def test_a_price_change_without_an_end_names_the_residual_that_stepped_on_its_date():
+    """Prices up 30% everywhere from 15 September, declared as a price change without an end date: September's
+    mean price against August's (and a year before) moved with it, so its residual is named "since Price rise";
+    the days since the change are the new level, not an unexplained shock of the month's last days (the 28 days
+    before them, mostly the old price, had said they were). Units, which did not step on the 15th, are not
+    named after it."""
+    rise = [{"date": "2026-09-15", "name": "Price rise", "kind": "price_change"}]
+    days = simulate([Effect("component_change", dt.date(2026, 9, 15), None, 0.3),
+                     Effect("mix_shift", SEP, None, 0.5)], START, END)
+    spec = planted_spec(events=rise)
+    rows = pd.DataFrame(decompose_budget(spec, frames(spec, days), "month", default_pairs("month", SEP),
+                                         metrics=["avg_price", "units"], scopes=["_total", "r1"]))
+    assert_adds_up(rows)
+    price = rows[(rows.metric_id == "avg_price") & (rows.factor == "residual")]
+    assert len(price) == 4 and price.driver.str.startswith("since Price rise (2026-09-15)").all()
+    assert (price.contribution > 0.5 * price.delta).all()
+    shocks = rows[(rows.metric_id == "avg_price") & (rows.factor == "event_shock")]
+    assert not shocks.driver.fillna("").str.contains("unexplained").any()
+    units = rows[(rows.metric_id == "units") & (rows.factor == "residual")]
+    assert not units.driver.fillna("").str.contains("Price rise").any()
 
 
 def test_a_residual_after_a_declared_lasting_event_names_its_end():
