@@ -6,8 +6,9 @@ was forecast alike (14,133 visits a month where the months were to hold 13,000 t
 months varied by their calendars as if by chance. As in X-13's trading-day regression, a month's calendar is
 its days weighted by the business's weekday profile (the mean of each weekday over the last year, a closed
 weekday near 0, the holidays it shuts on at 0); its effect is estimated, not assumed: the slope of the
-months' log changes on their calendars' log changes (with a constant for a trend), kept when it is
-significant (Huber's robust regression), and taken as 1 unless it differs from 1. A monthly bill posted once a month whatever its days has no slope and is left alone.
+months' log changes on their calendars' log changes (with a constant for a trend; Huber's robust regression),
+kept when it is significant, and taken as 1 unless it differs from 1. A bill posted once a month whatever its
+days has no slope and is left alone.
 """
 
 from __future__ import annotations
