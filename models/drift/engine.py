@@ -938,7 +938,13 @@ class DriftEngine:
                                   short_lag=7 if pair.grain == "day" else 1, threshold=threshold)
 
     def decompose(self, metric_id: str, node: str, pair: Pair) -> list[dict]:
-        """Waterfall rows of one metric x scope x pair (empty when a value is missing)."""
+        """Waterfall rows of one metric x scope x pair (empty when a value is missing, or when the scope never
+        held the base metric at all: visits under the clinic's staff rows, service=admin, were 0 -> 0 in 26 rows
+        a segment, every factor "not estimated")."""
+        through = int(self.positions(pair.days1)[-1]) + 1  # the data as they stood at the period's end
+        if self.spec.metrics[metric_id].kind == "base" and not np.any(
+                np.nan_to_num(self.values(metric_id, node)[:through])):
+            return []
         pieces = self.pieces(metric_id, node, pair)
         if pieces is None:
             return []

@@ -197,6 +197,10 @@ def test_a_slice_the_metric_never_touches_is_no_slice_of_it():
     sliced = rows[(rows.factor == "dimension_drift") & rows.driver.notna()]
     assert len(sliced) and sliced.evidence.str.contains("common movement of 2 region slices").all()
     assert not sliced.driver.str.contains("r2").any()
+    # nor is it a scope of the metric: r2's orders would be 0 -> 0, every factor "not estimated"
+    scoped = run([], mutate=no_orders_in_r2, metrics=["orders", "spend"], scopes=("r1", "r2"))
+    assert set(scoped[scoped.metric_id == "orders"].segment_id) == {"r1"}
+    assert set(scoped[scoped.metric_id == "spend"].segment_id) == {"r1", "r2"}
 
 
 def test_an_average_moving_in_one_store_of_every_region_is_named_across_the_hierarchy():
