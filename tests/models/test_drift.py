@@ -482,6 +482,11 @@ def test_a_move_every_slice_makes_is_the_residual_named_as_their_common_movement
     rows = run([Effect("mix_shift", SEP, None, 1.5, ("r0", "r1", "r2"))], metrics=["orders"])
     factor, driver = top(rows, "orders")
     assert factor == "residual" and driver.driver.startswith("common movement of the region slices, +")
+    # the share it names is the residual's own, what the calendar and the other factors left (September has a
+    # day fewer than August: the slices' gross move, +45% or so, held the calendar's -3% too)
+    for _, residual in rows[(rows.factor == "residual") & (rows.segment_id == "_total")].iterrows():
+        named = float(residual.driver.split(", ")[1].split("%")[0]) / 100
+        assert named == pytest.approx(residual.contribution / residual.baseline_value, abs=0.0006)
     at_total = rows[(rows.segment_id == "_total") & (rows.baseline == "previous")]
     slices = at_total[at_total.factor == "dimension_drift"]["contribution"].abs().max()
     assert slices < 0.1 * at_total["delta"].iloc[0]
