@@ -335,7 +335,8 @@ class DriftEngine:
         # month's extra day (+3.6%), all of it the calendar's, read "residual -1,293 (common movement, +3.6% each)"
         # (to 9 digits first: a sum's last bits differ between an incremental and a rebuilt history, and a share of
         # exactly -0.5365 was "-0.537" in one and "-0.536" in the other)
-        share = float(f"{(rest / v0 if additive else rest):.9g}") if sliced_by and rest and (v0 or not additive) else None
+        worded = sliced_by and rest and (v0 or not additive)
+        share = float(f"{(rest / v0 if additive else rest):.9g}") if worded else None
         moved = (f"{share:+.1%}" if additive else f"{share:+.3g}") if share else None
         common = f"common movement of the {sliced_by} slices, {moved} each" if moved else None
         # a residual that is most of nothing, a sliver of the change, or of a change well within the metric's
