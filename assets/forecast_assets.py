@@ -45,7 +45,8 @@ CONSTRAINT_COLUMNS = ["budget_id", "goal_id", "input_metric", "projected", "requ
                       "historical_p95_change", "historical_max_change", "status"]
 
 
-def _history(conn, spec, levels: list[str]) -> pd.DataFrame:
+def complete_history(conn, spec, levels: list[str]) -> pd.DataFrame:
+    """A budget's complete periods of every grain at ``levels`` (what forecasts read, and the months bench)."""
     frame = conn.execute(
         "select metric_id, grain, segment_level, segment_id, period_start, value from main.metric_values "
         "where budget_id = ? and is_complete and list_contains(?, segment_level) and metric_kind <> 'system' "
@@ -176,7 +177,7 @@ def forecast_budgets(conn, specs: list[BudgetSpec], forecast_levels: int, stored
         nodes = [row[0] for row in conn.execute(
             "select segment_id from main.dim_segments where budget_id = ? and segment_level <> '_total' "
             "order by segment_id", [spec.id]).fetchall()]
-        history = _history(conn, spec, levels)
+        history = complete_history(conn, spec, levels)
         run.backtest.append(_backtest(spec, history, scored))
         totals = {}  # grain -> the budget total's (history, forecasts, origin), for its goals
         for grain in GRAINS:

@@ -150,11 +150,11 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     names = (holiday_names(spec, grain, calendar, starts, scope[1], nodes)
              if grain in HOLIDAY_GRAINS and has_holidays else None)
     days = _daily_series(spec, daily) if grain != "day" and daily is not None and not daily.empty else None
-    day_names = (_day_holiday_names(spec, days[1], starts, scope[1], nodes)
-                 if days is not None and grain == "week" and names is not None else None)
+    # the days' holidays: a count's or sum's weeks take their effects, its months the ones it shuts on
+    day_names = (_day_holiday_names(spec, grain, days[1], starts, scope[1], nodes)
+                 if days is not None and grain != "day" and has_holidays else None)
     result: dict[str, SeriesForecast] = {}
     seen: dict[str, np.ndarray] = {}
-    names_by_day = None  # the days' holidays, read once for all the metrics' trading days
     for metric_id, metric in spec.metrics.items():
         if metric.kind == "derived" or metric_id not in wide or wide[metric_id].notna().sum() == 0:
             continue
@@ -162,7 +162,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         # warehouse vs a rebuild); optimisers amplify that, so the forecast sees 10 significant digits.
         values = _significant(wide[metric_id].to_numpy(float))
         values = seen[metric_id] = empty_periods_as_zero(metric, values)
-        if day_names is not None and is_additive(metric) and metric_id in days[0]:
+        if grain == "week" and day_names is not None and is_additive(metric) and metric_id in days[0]:
             holidays = weekly_from_daily(days[0][metric_id], days[1], _dates(calendar), _dates(starts), day_names)
         else:
             holidays = holiday_adjustment(values, *names, grain=grain) if names is not None else None
@@ -174,12 +174,11 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         trading = None
         if (trading_days and grain == "month" and days is not None and is_additive(metric) and not signed
                 and metric_id in days[0]):
-            if names_by_day is None:
-                names_by_day = _month_day_holiday_names(spec, days[1], starts, scope[1], nodes)
-            shut_days = _shut_days(days[0][metric_id], days[1], names_by_day)
+            shut_days = _shut_days(days[0][metric_id], days[1], day_names or {})
             yearly_flat = _yearly_from_days(metric_id, metric, grain, days, calendar, starts, signed, by_length=False)
             trading = trading_day_adjustment(adjusted if yearly_flat is None else yearly_flat.remove(adjusted),
-                                             _bounds(calendar), _bounds(starts), days[0][metric_id], days[1], shut_days)
+                                             _bounds(grain, calendar), _bounds(grain, starts), days[0][metric_id],
+                                             days[1], shut_days)
             if trading is not None:
                 plain, yearly, adjusted = adjusted, yearly_flat, trading.remove(adjusted)
         seed = series_seed(spec.id, metric_id, grain, *scope)
@@ -299,28 +298,16 @@ def _daily_series(spec: BudgetSpec, daily: pd.DataFrame) -> tuple[dict[str, np.n
     return series, days
 
 
-def _bounds(starts: list) -> list[tuple[dt.date, dt.date]]:
-    """The first and last day of each month starting at ``starts``."""
-    return [(d, next_period("month", d) - dt.timedelta(days=1)) for d in _dates(starts)]
+def _bounds(grain: str, starts: list) -> list[tuple[dt.date, dt.date]]:
+    """The first and last day of each period starting at ``starts``."""
+    return [(d, next_period(grain, d) - dt.timedelta(days=1)) for d in _dates(starts)]
 
 
-def _month_day_holiday_names(spec: BudgetSpec, days: list[dt.date], months_ahead: list, node: str,
-                             nodes: Iterable[str]) -> tuple[list[dt.date], list]:
-    """The history's days and the days of the months ahead, with the holiday(s) about ``node`` on each."""
-    ahead_end = next_period("month", _dates(months_ahead)[-1]) - dt.timedelta(days=1)
-    ahead = [d.date() for d in pd.date_range(days[-1] + dt.timedelta(days=1), ahead_end, freq="D")]
-    if not spec.holidays and not any(e.kind == "holiday" for e in spec.events):
-        return days + ahead, [None] * (len(days) + len(ahead))
-    past_names, future_names = holiday_names(spec, "day", days, ahead, node, nodes)
-    return days + ahead, past_names + future_names
-
-
-def _shut_days(y: np.ndarray, days: list[dt.date], names_by_day: tuple[list[dt.date], list]) -> set[dt.date]:
-    """The days, past and ahead, of the holidays on which the daily series ``y`` (over ``days``) was always 0
-    (see :func:`models.closed_days.closed_holidays`)."""
-    every_day, names = names_by_day
-    shut_names = closed_holidays(y, days, names[:len(days)], closed_weekdays(y, days))
-    return {d for d, name in zip(every_day, names) if name is not None and name in shut_names}
+def _shut_days(y: np.ndarray, days: list[dt.date], day_names: dict) -> set[dt.date]:
+    """The days, past and ahead (``day_names``: see :func:`_day_holiday_names`), of the holidays on which the
+    daily series ``y`` (over ``days``) was always 0 (see :func:`models.closed_days.closed_holidays`)."""
+    shut_names = closed_holidays(y, days, [day_names.get(d) for d in days], closed_weekdays(y, days))
+    return {d for d, name in day_names.items() if name in shut_names}
 
 
 def _yearly_from_days(metric_id: str, metric: Metric, grain: str, days: tuple[dict[str, np.ndarray], list[dt.date]],
@@ -332,12 +319,7 @@ def _yearly_from_days(metric_id: str, metric: Metric, grain: str, days: tuple[di
         return None
     if len(calendar) >= 3 * GRAIN_PERIODS[grain][0]:
         return None
-
-    def bounds(first) -> tuple[dt.date, dt.date]:
-        first = pd.Timestamp(first).date()
-        return first, next_period(grain, first) - dt.timedelta(days=1)
-
-    return period_cycle(series[metric_id], day_list, [bounds(p) for p in calendar], [bounds(p) for p in starts],
+    return period_cycle(series[metric_id], day_list, _bounds(grain, calendar), _bounds(grain, starts),
                         summed=is_additive(metric), signed=signed, by_length=by_length)
 
 
@@ -360,11 +342,13 @@ def _as_uncertain_as(f, blind, floor: float):
                                hi80=wider(f.hi80, blind.hi80, False))
 
 
-def _day_holiday_names(spec: BudgetSpec, days: list[dt.date], weeks_ahead: list, node: str,
+def _day_holiday_names(spec: BudgetSpec, grain: str, days: list[dt.date], starts: list, node: str,
                        nodes: Iterable[str]) -> dict:
-    """Day -> holiday name(s) about ``node``, for the daily history's days and the days of the weeks ahead:
-    what weekly forecasts take holiday effects from."""
-    ahead = [w + dt.timedelta(days=k) for w in _dates(weeks_ahead) for k in range(7)]
+    """Day -> holiday name(s) about ``node``, for the daily history's days and the days of the weeks or months
+    ahead (starting at ``starts``): what weekly forecasts take holiday effects from, monthly ones shut days."""
+    periods = _bounds(grain, starts)
+    first, last = periods[0][0], periods[-1][1]
+    ahead = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
     past_names, future_names = holiday_names(spec, "day", days, ahead, node, nodes)
     return {d: n for d, n in zip(days + ahead, past_names + future_names) if n is not None}
 

@@ -16,15 +16,6 @@ ORIGINS = 8
 HORIZON = 3
 
 
-def _history(conn, budget_id: str) -> pd.DataFrame:
-    frame = conn.execute(
-        "select metric_id, grain, period_start, value from main.metric_values where budget_id = ? and is_complete "
-        "and segment_level = '_total' and metric_kind <> 'system' and grain in ('day', 'month') "
-        "order by grain, metric_id, period_start", [budget_id]).df()
-    frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
-    return frame
-
-
 def score_budget(spec, history: pd.DataFrame, trading_days: bool, origins: int = ORIGINS,
                  horizon: int = HORIZON) -> pd.DataFrame:
     """One row per forecast: metric, origin, step, absolute % error, whether the 95% and 80% bands held it."""
@@ -51,6 +42,7 @@ def score_budget(spec, history: pd.DataFrame, trading_days: bool, origins: int =
 def run(duckdb_path: Path, specs_dir: Path) -> list[dict]:
     import duckdb
 
+    from assets.forecast_assets import complete_history
     from models.spec import load_specs
 
     if not duckdb_path.exists():
@@ -58,7 +50,7 @@ def run(duckdb_path: Path, specs_dir: Path) -> list[dict]:
     conn = duckdb.connect(str(duckdb_path), read_only=True)
     results = []
     for spec in load_specs(specs_dir):
-        history = _history(conn, spec.id)
+        history = complete_history(conn, spec, ["_total"])
         if history.empty:
             continue
         without, with_ = (score_budget(spec, history, flag) for flag in (False, True))

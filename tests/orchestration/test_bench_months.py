@@ -30,7 +30,8 @@ def _warehouse(path, days, daily) -> None:
     frame = pd.concat([
         pd.DataFrame({"grain": "day", "period_start": days, "value": daily}),
         pd.DataFrame({"grain": "month", "period_start": list(months.index), "value": months.to_numpy()}),
-    ]).assign(budget_id="clinic", metric_id="visits", segment_level="_total", is_complete=True, metric_kind="base")
+    ]).assign(budget_id="clinic", metric_id="visits", segment_level="_total", segment_id="_total",
+             is_complete=True, metric_kind="base")
     conn = duckdb.connect(str(path))
     conn.register("frame", frame)
     conn.execute("create table main.metric_values as select * from frame")
