@@ -11,6 +11,7 @@ cost more than all the checks together (measured on 5M events).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from assets.warehouse import quote_ident, quote_literal
 from models.spec import NAME_RE, BudgetSpec, DocumentSource, Source
@@ -86,10 +87,18 @@ def _text_sql(col: str, sql_type: str) -> str:
     return col if _base_type(sql_type) == "VARCHAR" else f"cast({col} as varchar)"
 
 
-def _required_columns(src: Source) -> set[str]:
+def missing_columns_reason(src: Source, columns: Iterable[str]) -> str | None:
+    """Why a file's rows cannot be read for lack of columns, or None. A wide file needs one measure column at
+    least, not every one: two systems' exports (till receipts, door counters) may each carry their own
+    measures, and a file without a measure's column simply holds none of that measure."""
+    present = set(columns)
     wide = src.format == "wide"
-    return {c for c in [src.timestamp, None if wide else src.measure, None if wide else src.value, src.event_id,
-                        *src.segments.values(), *(src.measures.values() if wide else [])] if c is not None}
+    needed = {c for c in [src.timestamp, None if wide else src.measure, None if wide else src.value, src.event_id,
+                          *src.segments.values()] if c is not None}
+    problems = [f"file lacks column(s): {', '.join(sorted(needed - present))}"] if needed - present else []
+    if wide and not present & set(src.measures.values()):
+        problems.append(f"file has none of the measure columns: {', '.join(sorted(set(src.measures.values())))}")
+    return "; ".join(problems) or None
 
 
 def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict[str, str], start: dt.datetime,
@@ -107,7 +116,8 @@ def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict
         SQL of the name recorded with each row: its landing file's relative path, or the generator.
     columns : dict
         The reader's column names and DuckDB types. A column the spec needs but the
-        reader lacks quarantines every row with a reason naming it.
+        reader lacks quarantines every row with a reason naming it (see
+        :func:`missing_columns_reason`: a wide file may lack some measure columns).
     start, end, earliest : datetime.datetime
         The window, and the first time the pipeline keeps. A row belongs to no window
         when its timestamp is missing, unparseable or outside ``[earliest, TS_MAX)``;
@@ -127,7 +137,7 @@ def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict
         across every source of the window.
     """
     src, levels = spec.source, spec.segments.levels
-    missing = sorted(_required_columns(src) - set(columns))
+    missing = missing_columns_reason(src, columns)
 
     def col(name: str | None) -> str:
         return f"t.{quote_ident(name)}" if name is not None and name in columns else "cast(null as varchar)"
@@ -200,11 +210,11 @@ def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict
     return _judged(rows, checks, "measure, val, eid", len(levels), start, end, earliest)
 
 
-def _row_checks(missing: list[str], width: int, earliest: dt.datetime, fmt: str | None = None) -> list[str]:
-    """The first checks of any landed row: the columns are there, the row fits the header, the time is usable
-    (text read by ``fmt``, a strptime format, when given)."""
+def _row_checks(missing: str | None, width: int, earliest: dt.datetime, fmt: str | None = None) -> list[str]:
+    """The first checks of any landed row: the columns are there (else ``missing`` says why not), the row fits
+    the header, the time is usable (text read by ``fmt``, a strptime format, when given)."""
     lo, hi = f"timestamp '{earliest:%Y-%m-%d %H:%M:%S}'", f"timestamp '{TS_MAX}'"
-    checks = [f"when true then {quote_literal('file lacks column(s): ' + ', '.join(missing))}"] if missing else []
+    checks = [f"when true then {quote_literal(missing)}"] if missing else []
     unparseable = "timestamp not parseable" + ("" if fmt is None else f" as {fmt}") + ": "
     return checks + [
         f"when extra_fields > 0 then 'row has ' || cast(extra_fields as varchar) || ' field(s) more than "
@@ -265,7 +275,8 @@ def checked_documents_select(spec: BudgetSpec, documents: DocumentSource, reader
     src, levels = spec.source, spec.segments.levels
     mapping = src.document_segments(documents, levels)
     needed = {documents.timestamp, documents.text, documents.kind_column, documents.doc_id, *mapping.values()}
-    missing = sorted(c for c in needed - set(columns) if c is not None)
+    lacking = sorted(c for c in needed - set(columns) if c is not None)
+    missing = f"file lacks column(s): {', '.join(lacking)}" if lacking else None
 
     def col(name: str | None) -> str:
         return f"t.{quote_ident(name)}" if name is not None and name in columns else "cast(null as varchar)"

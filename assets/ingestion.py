@@ -42,6 +42,8 @@ class IngestionReport:
     seconds: float
     documents: int = 0  # documents loaded (received, loaded and quarantined above count events)
     documents_quarantined: int = 0
+    # wide source: measures whose column no event file of the window has (a misspelt column reads as none)
+    measures_without_column: tuple[str, ...] = ()
 
 
 def _ts(day: dt.date) -> dt.datetime:
@@ -313,10 +315,11 @@ def _quarantine_file(conn, spec: BudgetSpec, file: LandingFile, reason: str) -> 
 
 
 def _ingest_files(conn, spec: BudgetSpec, plan: list[PlannedFile], start: dt.date, end: dt.date,
-                  history_start: dt.date) -> int:
-    """Load every file that touches the window. Parquet files of one role and the same columns are judged
-    together, up to ``BATCH_ROWS`` rows a statement: 10M events in 72 monthly files loaded in 25.8 s one file
-    at a time (each statement's fixed costs, a part-filled row group per file) and in 14.6 s batched."""
+                  history_start: dt.date) -> tuple[int, set[str]]:
+    """Load every file that touches the window; return how many, and the columns of its readable event files.
+    Parquet files of one role and the same columns are judged together, up to ``BATCH_ROWS`` rows a statement:
+    10M events in 72 monthly files loaded in 25.8 s one file at a time (each statement's fixed costs, a
+    part-filled row group per file) and in 14.6 s batched."""
     touching = [planned for planned in plan if planned.touches(start, end)]
     # rows with no usable day belong to their file, not to a window: replace them per file
     sources = [planned.file.relative for planned in touching]
@@ -326,12 +329,15 @@ def _ingest_files(conn, spec: BudgetSpec, plan: list[PlannedFile], start: dt.dat
     batch: list[LandingFile] = []
     batch_columns: dict[str, str] = {}
     batch_rows = 0
+    event_columns: set[str] = set()
     for planned in touching:
         file = planned.file
         if planned.error is not None:
             _quarantine_file(conn, spec, file, f"unreadable file: {planned.error}")
             continue
         columns = read_columns(conn, file)
+        if file.documents is None:
+            event_columns |= set(columns)
         joins = (batch and batchable(file, columns) and file.documents == batch[0].documents
                  and columns == batch_columns and batch_rows + planned.rows <= BATCH_ROWS)
         if batch and not joins:
@@ -346,7 +352,7 @@ def _ingest_files(conn, spec: BudgetSpec, plan: list[PlannedFile], start: dt.dat
             batch = []
     if batch:
         _load_files(conn, spec, batch, batch_columns, start, end, history_start)
-    return len(touching)
+    return len(touching), event_columns
 
 
 def ingest_window(conn: duckdb.DuckDBPyConnection, spec: BudgetSpec, start: dt.date, end: dt.date, *,
@@ -372,13 +378,17 @@ def ingest_window(conn: duckdb.DuckDBPyConnection, spec: BudgetSpec, start: dt.d
     began = time.perf_counter()
     prepare(conn)
     plan = _plan_files(conn, spec, landing_dir) if spec.source.kind == "files" else []
+    absent: tuple[str, ...] = ()
     with transaction(conn):
         _delete_window(conn, spec.id, start, end)
         conn.execute("create or replace temp table _received (content varchar, day date, source varchar, received bigint)")
         if spec.source.kind == "demo":
             sources = _ingest_demo(conn, spec, start, end, history_start, seed, scale)
         else:
-            sources = _ingest_files(conn, spec, plan, start, end, history_start)
+            sources, event_columns = _ingest_files(conn, spec, plan, start, end, history_start)
+            if spec.source.format == "wide" and event_columns:
+                absent = tuple(f"{measure} (column {column})" for measure, column in sorted(spec.source.measures.items())
+                               if column not in event_columns)
         _finish_window(conn, spec, start, end)
         # every day of the window, events or none: a shop closed on Sundays has ingested its Sunday
         conn.execute("insert into raw.ingested_days select ?, cast(d as date) from range(?, ?, interval 1 day) as t(d) "
@@ -392,7 +402,8 @@ def ingest_window(conn: duckdb.DuckDBPyConnection, spec: BudgetSpec, start: dt.d
         [spec.id, start, end]).fetchone()[0]
     documents = counts.get("documents", (0, 0, 0))
     return IngestionReport(spec.id, start, end, *counts.get("events", (0, 0, 0)), int(duplicates), sources,
-                           time.perf_counter() - began, documents=documents[1], documents_quarantined=documents[2])
+                           time.perf_counter() - began, documents=documents[1], documents_quarantined=documents[2],
+                           measures_without_column=absent)
 
 
 def reconcile(conn: duckdb.DuckDBPyConnection, budget: str, start: dt.date, end: dt.date) -> dict[str, int]:

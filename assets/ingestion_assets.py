@@ -67,6 +67,9 @@ def build_raw_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
                              if report.documents or report.documents_quarantined else "")
                 context.log.info(f"{spec.id}: {report.loaded} loaded, {report.quarantined} quarantined "
                                  f"of {report.received} received{documents} in {report.seconds:.1f}s")
+                if report.measures_without_column:
+                    context.log.warning(f"{spec.id}: no event file of {start} .. {end} has a column for "
+                                        f"{', '.join(report.measures_without_column)}: nothing of it was loaded")
                 reports.append(report)
             totals = {table: conn.execute(f"select count(*) from raw.{table}").fetchone()[0] for table in RAW_TABLES}
             reasons = conn.execute(

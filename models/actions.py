@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 
-from models.closed_days import closed_weekdays_of
+from models.closed_days import closed_weekdays_of, in_business
 from models.projections import periods_between, zero_when_empty
 from models.spec import BudgetSpec
 
@@ -53,7 +53,8 @@ def with_quiet_segments(spec: BudgetSpec, scoped: pd.DataFrame, first) -> pd.Dat
     """The rows of the periods from ``first`` on, with a 0 for each count or sum of a segment seen before that had
     no events in a period: a store closed for renovation has no row on its closed days, and 'transactions < 150'
     never fired for it while it fired for stores open but quiet (and a segment's archetype was its open weeks'
-    level). Averages, extremes and formulas of nothing stay undecided.
+    level). Not for a segment that has left (:func:`models.closed_days.in_business`), nor on the weekdays it
+    never opens. Averages, extremes and formulas of nothing stay undecided.
 
     ``scoped`` holds metric_values rows of one grain and level (metric_id, grain, segment_level, segment_id,
     period_start, value, is_complete)."""
@@ -74,6 +75,13 @@ def with_quiet_segments(spec: BudgetSpec, scoped: pd.DataFrame, first) -> pd.Dat
         names=["period_start", "segment_id", "metric_id"])
     present = pd.MultiIndex.from_frame(window[["period_start", "segment_id", "metric_id"]])
     missing = expected.difference(present).to_frame(index=False)
+    if not missing.empty:
+        # a segment gone quiet for longer than it ever had been (a store closed for good) has left: no 0s
+        in_trade = pd.Series(True, index=missing.index)
+        for segment, rows in missing.groupby("segment_id"):
+            in_trade[rows.index] = in_business(scoped.loc[scoped["segment_id"] == segment, "period_start"],
+                                               rows["period_start"], grain)
+        missing = missing[in_trade]
     if not missing.empty and grain == "day":
         # a day the segment never opens is no quiet day: 'deliveries < 250' fired every Sunday of a fleet closed
         # on Sundays, for every depot

@@ -113,3 +113,48 @@ def shut(forecast, starts: list[dt.date], closed: set[int], holidays: tuple[list
     if forecast.paths is not None:
         changes["paths"] = np.where(shut_steps[None, :], 0.0, forecast.paths)
     return dataclasses.replace(forecast, **changes)
+
+
+# Periods of silence a segment may keep and still be in business, whatever its history: a fortnight's refit of a
+# shop, a month of a weekly series, two months of a monthly one. dbt reads the same numbers (var retired_after).
+RETIRED_AFTER = {"day": 14, "week": 4, "month": 2}
+
+
+def periods_apart(grain: str, earlier, later) -> np.ndarray:
+    """How many ``grain`` periods each of ``later`` lies after ``earlier`` (period starts, array-like)."""
+    a, b = pd.DatetimeIndex(pd.to_datetime(earlier)), pd.DatetimeIndex(pd.to_datetime(later))
+    if grain == "month":
+        return np.asarray((b.year - a.year) * 12 + (b.month - a.month))
+    return np.asarray((b - a).days // (7 if grain == "week" else 1))
+
+
+def in_business(seen, periods, grain: str) -> np.ndarray:
+    """Whether a segment known by the periods it had rows in (``seen``) was still in business in each of
+    ``periods``: it had a row then, or its silence up to that period is no longer than the longest one it had
+    kept before (or ``RETIRED_AFTER`` periods). Read from the past of each period alone, so an incremental run
+    and a rebuild agree.
+
+    A store that closed for good is no longer the worst store with £0 every day from then on, nor a 0 that
+    fires 'transactions < 150'; one closed on Sundays, or for Christmas week, still counts its 0.
+
+    Parameters
+    ----------
+    seen : array-like of dates
+        Period starts with a row for the segment.
+    periods : array-like of dates
+        Period starts to judge (none before the first of ``seen`` is in business).
+    grain : {'day', 'week', 'month'}
+    """
+    seen = pd.DatetimeIndex(pd.to_datetime(pd.Series(seen)).drop_duplicates().sort_values())
+    periods = pd.DatetimeIndex(pd.to_datetime(pd.Series(periods)))
+    if seen.empty:
+        return np.zeros(len(periods), bool)
+    # the longest run of empty periods between two seen ones, up to each seen period
+    runs = np.concatenate([[0], periods_apart(grain, seen[:-1], seen[1:]) - 1])
+    longest = np.maximum.accumulate(runs)
+    last = np.searchsorted(seen.values, periods.values, side="right") - 1
+    known = last >= 0
+    silence = np.zeros(len(periods), int)
+    silence[known] = periods_apart(grain, seen[last[known]], periods[known])
+    allowed = np.maximum(longest[np.clip(last, 0, None)], RETIRED_AFTER[grain])
+    return known & (silence <= allowed)

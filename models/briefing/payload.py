@@ -22,6 +22,7 @@ import pandas as pd
 
 from models.actions import rule_window
 from models.allocation import NOT_ESTIMATED
+from models.briefing.gaps import measure_gaps
 from models.budget_periods import budget_goals, period_label
 from models.closed_days import closed_weekdays_of
 from models.drift.engine import ROUNDING
@@ -56,6 +57,8 @@ class BriefingInputs:
     daily_events: pd.DataFrame | None = None
     # the members each distinct count counts per day at the total (metric_id, period_start, member)
     daily_members: pd.DataFrame | None = None
+    # the leaf segments' days with events of each measure (segment_id, measure, day, event_count), recent ones
+    measure_days: pd.DataFrame | None = None
 
 
 def _num(value) -> float | None:
@@ -320,7 +323,9 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
         "data_quality": {**inputs.quality, **days_without_events(
             daily[daily["metric_id"].isin([m for m, x in spec.metrics.items() if x.kind == "base"])
                   & daily["value"].notna()]["period_start"], period, period_end,
-            covered_through=period_end - dt.timedelta(days=1), holidays=_budget_holidays(events))},
+            covered_through=period_end - dt.timedelta(days=1), holidays=_budget_holidays(events)),
+            "measure_gaps": measure_gaps(pd.DataFrame() if inputs.measure_days is None else inputs.measure_days,
+                                         period_end - dt.timedelta(days=1))},
         "known_events": [
             {"date": pd.Timestamp(r.event_date).date().isoformat(), "name": r.name, "kind": r.kind,
              "segment": None if r.segment_value is None or (isinstance(r.segment_value, float) and math.isnan(r.segment_value))

@@ -186,6 +186,28 @@ def test_wide_files_map_columns_to_measures(conn, landing):
     assert conn.execute("select reason from raw.quarantine").fetchone()[0] == "measure missing"
 
 
+def test_wide_files_of_two_systems_each_load_the_measures_they_carry(conn, landing):
+    """Till exports hold revenue, door counters hold visits: each file loads its own measure; a file with
+    neither column is quarantined whole, naming the columns it needed one of; a measure column in no file
+    (a misspelt spec) is reported."""
+    spec = make_spec(pattern="shop/*.parquet", format="wide", measure=None, value=None, event_id=None,
+                     timestamp="ts", measures={"visit": "visits", "order_value": "revenue"},
+                     segments={"channel": "ch", "campaign": "cmp"})
+    rows = {"ts": pd.to_datetime(["2026-03-01 08:00", "2026-03-01 09:00"]), "ch": ["web", "web"], "cmp": ["a", "b"]}
+    pd.DataFrame(rows | {"revenue": [10.0, 20.0]}).to_parquet(landing / "shop" / "tills.parquet")
+    pd.DataFrame(rows | {"visits": [3.0, 4.0]}).to_parquet(landing / "shop" / "doors.parquet")
+    pd.DataFrame(rows | {"note": ["x", "y"]}).to_parquet(landing / "shop" / "notes.parquet")
+    report = ingest(conn, spec, landing)
+    assert (report.received, report.loaded, report.quarantined) == (6, 4, 2)
+    assert conn.execute("select measure, source, sum(value) from raw.events group by all order by 1").fetchall() == [
+        ("order_value", "shop/tills.parquet", 30.0), ("visit", "shop/doors.parquet", 7.0)]
+    assert conn.execute("select distinct source, reason from raw.quarantine").fetchall() == [
+        ("shop/notes.parquet", "file has none of the measure columns: revenue, visits")]
+    assert report.measures_without_column == ()
+    (landing / "shop" / "doors.parquet").unlink()
+    assert ingest(conn, spec, landing).measures_without_column == ("visit (column visits)",)
+
+
 def test_wide_rows_without_ids_are_told_apart_by_the_whole_row(conn, landing):
     """Two visits in the same minute with different revenue are two rows, so both visit events load; a row
     repeated cell for cell is a duplicate in every measure (a row is never half loaded)."""

@@ -123,6 +123,21 @@ def test_a_daily_rule_does_not_fire_on_the_days_a_segment_never_opens():
     assert list(zip(fired["period_start"], fired["trigger_values"])) == [(silent, '{"visits": 0.0}')]
 
 
+def test_a_daily_rule_does_not_fire_for_a_segment_that_has_left():
+    """'mail' last had events on 22 February: by the week of 9 March it has been silent longer than it ever was
+    (and than two weeks), so it has left and fires nothing; 'tv', silent since 5 March, still counts its 0s."""
+    rule = {"id": "quiet", "when": "visits < 100", "scope": {"level": "channel"}, "period": "day",
+            "action": {"type": "notify", "message": "quiet"}}
+    days = [dt.date(2026, 1, 5) + dt.timedelta(d) for d in range(70)]  # Monday 5 January .. Sunday 15 March
+    last = {"web": days[-1], "mail": dt.date(2026, 2, 22), "tv": dt.date(2026, 3, 4)}
+    rows = [{"metric_id": "visits", "grain": "day", "period_start": d, "segment_id": s, "value": 500.0}
+            for s, until in last.items() for d in days if d <= until]
+    rows += [{"metric_id": "visits", "grain": "week", "period_start": d, "segment_id": "web", "value": 3500.0}
+             for d in days if d.weekday() == 0]
+    fired = evaluate_rules(spec([rule]).model_copy(update={"reporting_grain": "week"}), values(rows))
+    assert list(zip(fired["segment_id"], fired["period_start"])) == [("tv", days[-7 + i]) for i in range(7)]
+
+
 def test_a_day_without_any_events_counts_zero_as_the_warehouse_gives_its_dates():
     """Days as the warehouse returns them (datetime64): on 4 March no channel had events, so no row exists that
     day; 'visits < 100' fires for it with 0, and not for the days that have their rows (whose dates must match

@@ -41,16 +41,17 @@ def test_a_segment_that_stopped_reporting_is_not_judged_on_its_old_periods():
 
 
 def test_a_count_s_periods_without_events_are_zeros_of_the_segment_not_gaps():
-    # a depot closed after week 4 of 8 has no rows since: its weeks are 0 deliveries, not missing, so its reward
-    # is its 8 weeks' mean (not its 4 open weeks'), and its fall to nothing is a risk; one opened in week 7 is
-    # judged on its own weeks only
+    # a depot closed after month 4 of 8 has no rows since: its first two months without are 0 deliveries, not
+    # missing, so its reward is those 6 months' mean (not its 4 open months'), and its fall to nothing is a risk;
+    # after two silent months it has left (models.closed_days.in_business); one opened in month 7 is judged on
+    # its own months only
     frame = values({"open": [100, 110, 100, 110, 100, 110, 100, 110], "closed": [100, 104, 98, 102]})
     frame = pd.concat([frame, values({"new": [0] * 6 + [50, 55]}).query("value > 0")])
     rows = frame.assign(grain="month", segment_level="depot", is_complete=True)
     spec = load_spec(DEMO_SPECS / "marketing_acquisition.yaml")  # new_customers: a count
     filled = with_quiet_segments(spec, rows.assign(metric_id="new_customers"), frame["period_start"].min())
     counted = profile_segments(filled, window=8).set_index("segment_id")
-    assert counted.loc["closed", "reward"] == pytest.approx(404 / 8) and counted.loc["closed", "periods"] == 8
+    assert counted.loc["closed", "reward"] == pytest.approx(404 / 6) and counted.loc["closed", "periods"] == 6
     assert counted.loc["closed", "risk"] > counted.loc["open", "risk"]
     assert "new" not in counted.index  # two weeks since it opened: too few to judge
     # a mean has no value without events: the same rows are gaps, and the closed depot its four weeks

@@ -236,6 +236,20 @@ def test_a_period_with_days_without_events_names_them_and_how_they_count():
     assert "Days with no events" not in complete
 
 
+def test_a_measure_a_segment_stopped_sending_is_named_in_data_quality():
+    """A door counter at north/n1 silent from 24 to 26 June while the tills rang: the briefing names it."""
+    days = pd.date_range("2026-03-01", "2026-06-30", freq="D").date
+    rows = [{"segment_id": "north/n1", "measure": m, "day": d, "event_count": n}
+            for d in days for m, n in (("sale", 300), ("footfall", 12))
+            if not (m == "footfall" and dt.date(2026, 6, 24) <= d <= dt.date(2026, 6, 26))]
+    payload = build_payload(SPEC, dataclasses.replace(inputs(monthly_values(1500.0)), measure_days=pd.DataFrame(rows)))
+    assert payload["data_quality"]["measure_gaps"]["runs"] == [
+        {"measure": "footfall", "segment_id": "north/n1", "start": "2026-06-24", "end": "2026-06-26", "days": 3}]
+    assert ("- A measure missing while its segment sent others (3 segment-days from 2026-06-03 to 2026-06-30): "
+            "footfall at north/n1 on 2026-06-24 – 2026-06-26 (3 days).") in render_markdown(payload, "template")
+    assert "A measure missing" not in render_markdown(build_payload(SPEC, inputs(monthly_values(1500.0))), "template")
+
+
 def test_markdown_cites_payload_figures_and_labels_the_writer():
     payload = build_payload(SPEC, inputs(monthly_values(1500.0)))
     text = render_markdown(payload, "deterministic template (no ANTHROPIC_API_KEY set)")

@@ -1,8 +1,9 @@
 -- The best and worst segments per metric, complete period and level (favourable direction
 -- decides what "best" means; neutral metrics rank by size). Levels with one segment are skipped.
 -- A segment seen before that has no events in a period counts 0 for a count or sum: a store closed for
--- renovation has no row on its closed days, and is then the worst store, not missing from the ranking. A
--- segment whose value was 0 in every period is not ranked at all.
+-- renovation has no row on its closed days, and is then the worst store, not missing from the ranking. Not
+-- once it has left: silent for longer than it ever was before and than var retired_after (a store closed for
+-- good was the worst store at £0 every day after). A segment whose value was 0 in every period is not ranked.
 -- Kept by period (macros/kept_periods.sql): a run ranks again only the periods whose values changed, or all
 -- of a budget's periods at a grain when its segments did (a new one, or one first non-zero).
 {{
@@ -40,6 +41,23 @@ segments as (
     group by budget_id, metric_id, grain, segment_level, segment_id
 ),
 
+seen as (
+    -- the periods each segment had a row in, any metric's, with the longest silence it had kept up to each
+    select
+        *,
+        max(coalesce({{ periods_apart('grain', 'previous_start', 'period_start') }} - 1, 0)) over (
+            partition by budget_id, grain, segment_level, segment_id order by period_start
+        ) as longest_silence
+    from (
+        select
+            budget_id, grain, segment_level, segment_id, period_start,
+            lag(period_start) over (
+                partition by budget_id, grain, segment_level, segment_id order by period_start
+            ) as previous_start
+        from (select distinct budget_id, grain, segment_level, segment_id, period_start from metric_values)
+    )
+),
+
 in_periods as (
     -- the values of the periods to rank
     select v.budget_id, v.metric_id, v.grain, v.period_start, v.segment_level, v.segment_id, v.value
@@ -51,9 +69,9 @@ periods as (
     select distinct budget_id, metric_id, grain, segment_level, period_start from in_periods
 ),
 
-quiet as (
-    -- the zeros of known segments without a row in a period, for metrics whose value over no events is 0
-    select p.budget_id, p.metric_id, p.grain, p.period_start, p.segment_level, s.segment_id, 0.0 as value
+silent as (
+    -- known segments without a row in a period, for metrics whose value over no events is 0
+    select p.budget_id, p.metric_id, p.grain, p.period_start, p.segment_level, s.segment_id
     from periods as p
     inner join metrics as m on m.budget_id = p.budget_id and m.metric_id = p.metric_id and m.zero_when_empty
     inner join segments as s
@@ -62,6 +80,17 @@ quiet as (
     anti join in_periods as v
         on v.budget_id = p.budget_id and v.metric_id = p.metric_id and v.grain = p.grain
         and v.period_start = p.period_start and v.segment_id = s.segment_id
+),
+
+quiet as (
+    -- their zeros while still in business: silent no longer than before, or than var retired_after
+    select q.*, 0.0 as value
+    from silent as q
+    asof inner join seen as w
+        on w.budget_id = q.budget_id and w.grain = q.grain and w.segment_level = q.segment_level
+        and w.segment_id = q.segment_id and w.period_start <= q.period_start
+    where {{ periods_apart('q.grain', 'w.period_start', 'q.period_start') }}
+        <= greatest(w.longest_silence, {{ retired_after('q.grain') }})
 ),
 
 scored as (
