@@ -198,9 +198,10 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
     if q["top_reasons"]:
         lines.append("- Top quarantine reasons: " + "; ".join(f"{r['reason']} ({r['rows']:,})" for r in q["top_reasons"]) + ".")
         if q.get("duplicates_by_content") and any(r["reason"] == "duplicate of event" for r in q["top_reasons"]):
-            lines.append("- The source maps no event id, so a row with the same time, measure, value and segments as "
-                         "another is taken for its copy. If two such rows can be two events (two deliveries in the "
-                         "same minute), name the id column as `source.event_id`.")
+            lines.append("- The source maps no event id, so a row of one file with the same time, measure, value and "
+                         "segments as a row of another is taken for its copy. If two such rows can be two events "
+                         "(exports that each hold a share of one minute's deliveries), name the id column as "
+                         "`source.event_id`.")
     lines += ["", "---", "_Figures are observed (measured from ingested events) unless marked predicted; "
               "predicted figures carry their interval. The writer only words them._", ""]
     return "\n".join(lines)

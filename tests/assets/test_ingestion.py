@@ -163,13 +163,22 @@ def test_late_file_is_merged_and_duplicates_dropped_by_event_id(conn, spec, land
 
 
 def test_content_hash_dedup_without_event_ids(conn, landing):
+    """Without ids an event is its content and its occurrence in its file: two visits alike in one minute of
+    a file are two visits; the same file landed again under another name, or an export overlapping it, repeats
+    them and is quarantined copy for copy (a third visit only in the overlap still loads)."""
     spec = make_spec(event_id=None)
-    (landing / "shop" / "a.csv").write_text("timestamp,measure,value,channel,campaign\n"
-                                            "2026-03-01 08:00:00,visit,1,web,spring\n"
-                                            "2026-03-01 08:00:00,visit,1,web,spring\n"
-                                            "2026-03-01 08:00:00,visit,2,web,spring\n")
+    rows = ("timestamp,measure,value,channel,campaign\n"
+            "2026-03-01 08:00:00,visit,1,web,spring\n"
+            "2026-03-01 08:00:00,visit,1,web,spring\n"
+            "2026-03-01 08:00:00,visit,2,web,spring\n")
+    (landing / "shop" / "a.csv").write_text(rows)
     report = ingest(conn, spec, landing)
-    assert (report.loaded, report.duplicates) == (2, 1)
+    assert (report.loaded, report.duplicates) == (3, 0)
+    (landing / "shop" / "b.csv").write_text(rows + "2026-03-01 08:00:00,visit,1,web,spring\n")
+    report = ingest(conn, spec, landing)
+    assert (report.received, report.loaded, report.duplicates) == (7, 4, 3)
+    assert conn.execute("select list(source_row order by source_row) from raw.quarantine").fetchone()[0] == [1, 2, 3]
+    assert conn.execute("select count(*) from raw.events where value = 1").fetchone()[0] == 3
 
 
 def test_wide_files_map_columns_to_measures(conn, landing):
@@ -210,19 +219,21 @@ def test_wide_files_of_two_systems_each_load_the_measures_they_carry(conn, landi
 
 def test_wide_rows_without_ids_are_told_apart_by_the_whole_row(conn, landing):
     """Two visits in the same minute with different revenue are two rows, so both visit events load; a row
-    repeated cell for cell is a duplicate in every measure (a row is never half loaded)."""
+    repeated cell for cell by another file is a duplicate in every measure (a row is never half loaded)."""
     spec = make_spec(pattern="shop/*.csv", format="wide", measure=None, value=None, event_id=None,
                      timestamp="ts", measures={"visit": "visits", "order_value": "revenue"},
                      segments={"channel": "ch", "campaign": "cmp"})
     (landing / "shop" / "wide.csv").write_text("ts,ch,cmp,visits,revenue\n"
                                                "2026-03-01 08:00:00,web,a,1,10.5\n"
-                                               "2026-03-01 08:00:00,web,a,1,12.0\n"
                                                "2026-03-01 08:00:00,web,a,1,12.0\n")
+    (landing / "shop" / "x_again.csv").write_text("ts,ch,cmp,visits,revenue\n"
+                                                  "2026-03-01 08:00:00,web,a,1,12.0\n")
     report = ingest(conn, spec, landing)
     assert (report.received, report.loaded, report.duplicates) == (6, 4, 2)
     loaded = conn.execute("select measure, count(*) from raw.events group by 1 order by 1").fetchall()
     assert loaded == [("order_value", 2), ("visit", 2)]
-    assert conn.execute("select list(source_row order by source_row) from raw.quarantine").fetchone()[0] == [3, 3]
+    assert conn.execute("select list(distinct source), list(source_row) from raw.quarantine").fetchone() == (
+        ["shop/x_again.csv"], [1, 1])
 
 
 def test_missing_column_quarantines_every_row_naming_the_column(conn, spec, landing):
