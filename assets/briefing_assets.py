@@ -209,7 +209,9 @@ def briefings(context: dg.AssetExecutionContext, duckdb: DuckDBResource, llm: An
             inputs = _inputs(conn, spec)
             payload = build_payload(spec, inputs)
             v = inputs.values
-            history = v[(v["metric_id"] == spec.north_star) & (v["grain"] == _grain(spec, payload)) & v["is_complete"]]
+            # observed at the grain the forecast beside it is at (a young budget's weeks, while its months are few)
+            shown = (payload.get("what_will_happen") or {}).get("grain") or _grain(spec, payload)
+            history = v[(v["metric_id"] == spec.north_star) & (v["grain"] == shown) & v["is_complete"]]
             rows.append(write_briefing(spec, payload, llm, ledger, out_dir, context.log, history.tail(36)))
         calls = ledger.persist(conn)
         frame = pd.DataFrame(rows)

@@ -33,11 +33,13 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from models.formula import Ref, evaluate_array, references
+from models.member_pool import POOL_DAYS, expected_union, fit_pool
 from models.projections import SeriesForecast, base_expressions, is_additive, zero_when_empty
 from models.budget_periods import budget_goals
 from models.spec import ALLOCATION_GOAL_PREFIX, BudgetSpec, Goal
 
 CURRENT_RATE_DAYS = 28  # the 'current pace' of a goal: the last four weeks
+WHOLE_MONTHS_HISTORY = 12  # months of history before a window's whole months come from the monthly forecast
 
 ON_TRACK_PROBABILITY = 0.5
 # Below this chance the target lies outside the projection's 95% interval: only then may history's verdict on the
@@ -59,9 +61,12 @@ def _whole_months(monthly: SeriesForecast, days: list[dt.date], paths: np.ndarra
     Why: a total over months summed from daily forecasts carries every day's noise and posting artefacts (a
     ledger's month-end accruals reversed on the next month's first day); the months' own series has none.
     Rolling origins on five budgets (three whole months ahead, 78 window totals): mean absolute error of the
-    total 15.2% from the days, 12.1% from the months, 95% coverage 88% -> 91%.
+    total 15.2% from the days, 12.1% from the months, 95% coverage 88% -> 91%. Those budgets had two years of
+    months; with fewer than ``WHOLE_MONTHS_HISTORY`` the days, thirty times as many, are the better guide (a
+    delivery service ten weeks old had its December projected as October's one month, with no interval).
     """
-    if monthly.paths is None or monthly.paths.shape[0] != paths.shape[0]:
+    if (monthly.paths is None or monthly.paths.shape[0] != paths.shape[0]
+            or monthly.history_points < WHOLE_MONTHS_HISTORY):
         return paths, means
     paths, means = paths.copy(), means.copy()
     index = {day: i for i, day in enumerate(days)}
@@ -93,14 +98,15 @@ class WindowInput:
     paths: np.ndarray
     means: np.ndarray
     future_weights: np.ndarray
+    pool: float = np.nan  # a distinct count's: the members its days draw from (models.member_pool)
 
 
 def _window_kind(spec: BudgetSpec, name: str, aggregation: str) -> str:
     """How an input's days combine into the window's value, the way metric_values combines a period's:
-    'sum' for a count or sum's total, 'min' / 'max' for an extreme's total, 'max' for a distinct count's total
-    too (its observed part is the window's union, see :func:`_window_inputs`, and a day ahead adds at least
-    its own), 'mean' for the rest (weighted by events for a mean or variance, so a quiet weekend weighs what its
-    few events weigh)."""
+    'sum' for a count or sum's total, 'min' / 'max' for an extreme's total, 'distinct' for a distinct count's
+    total (the window's union observed so far, and the members the days ahead add from its pool, see
+    :func:`_window_value`), 'mean' for the rest (weighted by events for a mean or variance, so a quiet weekend
+    weighs what its few events weigh)."""
     metric = spec.metrics[name]
     if aggregation == "last":
         return "last"
@@ -109,7 +115,7 @@ def _window_kind(spec: BudgetSpec, name: str, aggregation: str) -> str:
     if metric.kind == "base" and aggregation == "total" and metric.agg in EXTREMES:
         return metric.agg
     if metric.kind == "base" and aggregation == "total" and metric.agg == "distinct_count":
-        return "max"
+        return "distinct"
     return "mean"
 
 
@@ -131,10 +137,14 @@ def _window_inputs(spec: BudgetSpec, goal: Goal, expr, daily: pd.DataFrame, fore
             observed = seen.set_index("period_start")["value"].reindex(days, fill_value=0.0).to_numpy(float)
         keep = np.isfinite(observed)  # days without a value (e.g. no deliveries) do not count
         days, observed = [d for d, k in zip(days, keep) if k], observed[keep]
-        if members is not None and metric.agg == "distinct_count" and kind == "max":
+        pool = np.nan
+        if members is not None and kind == "distinct":
             # the window counts each member once, however many of its days it was active on
-            active = members[(members.metric_id == name) & members.period_start.isin(days)]
+            own = members[members.metric_id == name]
+            active = own[own.period_start.isin(days)]
             observed = np.array([float(active["member"].nunique())]) if days else np.zeros(0)
+            window_days = (goal.deadline - start).days + 1 if goal.start else POOL_DAYS
+            pool = fit_pool(own, today, max(POOL_DAYS, window_days))
         f = forecasts.get(name)
         steps = [i for i, day in enumerate(f.starts) if start <= day <= goal.deadline] if f else []
         paths = f.paths[:, steps] if f is not None and steps else np.zeros((1, 0))
@@ -153,7 +163,7 @@ def _window_inputs(spec: BudgetSpec, goal: Goal, expr, daily: pd.DataFrame, fore
                 future_weights = _recent_weekdays(counts, future_days, today)
             if metric.agg in EXTREMES:  # an extreme counts the days with events, each alike
                 observed_weights, future_weights = (observed_weights > 0) * 1.0, (future_weights > 0) * 1.0
-        out[name] = WindowInput(observed, observed_weights, paths, means, future_weights)
+        out[name] = WindowInput(observed, observed_weights, paths, means, future_weights, pool)
     return out
 
 
@@ -201,8 +211,15 @@ def _window_value(kind: str, x: WindowInput, future: np.ndarray, future_weights:
         return future[..., ahead[-1]] if len(ahead) else (x.observed[seen[-1]] if len(seen) else np.nan)
     if kind == "sum":
         return x.observed.sum() + future.sum(axis=-1)
-    if kind in EXTREMES:
-        reduce, pair = EXTREMES[kind]
+    if kind == "distinct" and not np.isnan(x.pool):
+        seen = float(x.observed.sum())  # the window's union so far (one value)
+        pool = max(x.pool, seen)
+        ahead = np.where(future_weights > 0, future, 0.0)
+        union = seen + (1.0 - seen / pool if np.isfinite(pool) else 1.0) * expected_union(ahead, pool)
+        # whatever the pool, the window holds at least each of its days' members
+        return np.fmax(union, ahead.max(axis=-1)) if ahead.shape[-1] else union
+    if kind in EXTREMES or kind == "distinct":  # a distinct count without members: a day ahead adds its own
+        reduce, pair = EXTREMES["max" if kind == "distinct" else kind]
         counted = future[..., future_weights > 0]
         ahead = reduce(counted, axis=-1) if counted.shape[-1] else np.full(future.shape[:-1], np.nan)
         seen = x.observed[x.observed_weights > 0]
@@ -430,6 +447,11 @@ def _future_change(kind: str, x: WindowInput, projected: float, required: float)
     if kind == "sum":
         future = float(x.means.sum())
         return future, future + (required - projected)
+    if kind == "distinct":
+        # the members the days left add, against history's change in the days' own actives (a rough match: from
+        # a pool nearly all seen, more active days add ever fewer new members)
+        seen = float(x.observed.sum())
+        return projected - seen, required - seen
     counted = x.future_weights > 0
     if kind in EXTREMES:
         # the days left must themselves reach the window's required extreme

@@ -40,6 +40,9 @@ DEFAULT_HORIZON = {"day": 28, "week": 13, "month": 6}
 # The same period a year before, in whole periods: 364 days and 52 weeks keep the weekday
 YEAR_STEPS = {"day": 364, "week": 52, "month": 12}
 PATHS = 1000
+# periods of history a metric needs to be forecast: one period's value, repeated with a band of no width, was a
+# certain forecast of a budget's every month ahead
+MIN_HISTORY = 3
 # Grains whose forecasts take public holidays into account (a month's holidays are its season's).
 HOLIDAY_GRAINS = ("day", "week")
 # Additive aggregates: a period's value is the sum of its days' values.
@@ -136,7 +139,8 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
 
     Returns
     -------
-    dict of metric id → SeriesForecast (metrics without history are left out).
+    dict of metric id → SeriesForecast (metrics with fewer than ``MIN_HISTORY`` periods of history are left
+    out).
     """
     wide = history.pivot_table(index="period_start", columns="metric_id", values="value", aggfunc="first")
     if wide.empty:
@@ -156,7 +160,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     result: dict[str, SeriesForecast] = {}
     seen: dict[str, np.ndarray] = {}
     for metric_id, metric in spec.metrics.items():
-        if metric.kind == "derived" or metric_id not in wide or wide[metric_id].notna().sum() == 0:
+        if metric.kind == "derived" or metric_id not in wide or wide[metric_id].notna().sum() < MIN_HISTORY:
             continue
         # Float sums differ in their last digits with the order rows were added (an incremental
         # warehouse vs a rebuild); optimisers amplify that, so the forecast sees 10 significant digits.

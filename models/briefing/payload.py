@@ -573,8 +573,12 @@ def _archetypes(archetypes: pd.DataFrame) -> dict | None:
                          for r in archetypes.sort_values("segment_id").itertuples()]}
 
 
+FINER_GRAINS = {"month": ("week", "day"), "week": ("day",), "day": ()}
+
+
 def _predictions(spec: BudgetSpec, inputs: BriefingInputs, grain: str) -> dict:
-    """Goal projections and the north star's forecast at the briefing's grain: all labelled predicted."""
+    """Goal projections and the north star's forecast at the briefing's grain, else at the first finer grain that
+    has one (``grain`` in the result names it): all labelled predicted."""
     constraints = inputs.goal_constraints
     goals = []
     for g in ([] if inputs.goal_tracking.empty else inputs.goal_tracking.to_dict("records")):
@@ -596,9 +600,14 @@ def _predictions(spec: BudgetSpec, inputs: BriefingInputs, grain: str) -> dict:
                         "status": r.status} for r in rows.itertuples()],
         })
     f = inputs.forecasts
-    star = [] if f.empty else f[(f["metric_id"] == spec.north_star) & (f["grain"] == grain)
-                                ].sort_values("period_start").itertuples()
-    return {"goals": goals, "north_star": spec.north_star, "grain": grain,
+    star, shown = pd.DataFrame(), grain
+    # a budget with too few months to forecast its months from (models.projections.MIN_HISTORY) shows its weeks
+    for shown in (grain, *FINER_GRAINS[grain]):
+        star = pd.DataFrame() if f.empty else f[(f["metric_id"] == spec.north_star) & (f["grain"] == shown)]
+        if not star.empty:
+            break
+    star = star.sort_values("period_start").itertuples() if not star.empty else []
+    return {"goals": goals, "north_star": spec.north_star, "grain": shown if star else grain,
             "interval_levels": [0.8, 0.95], "current_rate_days": CURRENT_RATE_DAYS, "forecast": [
         {"period_start": pd.Timestamp(r.period_start).date().isoformat(), "value": _num(r.value),
          "low80": _num(r.lo80), "high80": _num(r.hi80), "low95": _num(r.lo95), "high95": _num(r.hi95),

@@ -250,6 +250,19 @@ def test_a_measure_a_segment_stopped_sending_is_named_in_data_quality():
     assert "A measure missing" not in render_markdown(build_payload(SPEC, inputs(monthly_values(1500.0))), "template")
 
 
+def test_a_budget_without_a_forecast_of_its_months_shows_its_weeks():
+    """Too few months to forecast from: the briefing shows the north star's weeks ahead, named as weeks."""
+    weeks = pd.DataFrame([{"metric_id": m, "grain": "week", "period_start": dt.date(2026, 7, 6) + dt.timedelta(weeks=i),
+                           "value": 100.0 + i, "lo80": 90.0, "hi80": 120.0, "lo95": 80.0, "hi95": 130.0,
+                           "method": "theta"} for m in ("new_customers", "spend") for i in range(3)])
+    ahead = build_payload(SPEC, dataclasses.replace(inputs(monthly_values(1500.0)), forecasts=weeks))["what_will_happen"]
+    assert ahead["grain"] == "week" and [f["value"] for f in ahead["forecast"]] == [100.0, 101.0, 102.0]
+    both = pd.concat([weeks, weeks.assign(grain="month", period_start=dt.date(2026, 7, 1))])
+    ahead = build_payload(SPEC, dataclasses.replace(inputs(monthly_values(1500.0)), forecasts=both))["what_will_happen"]
+    assert ahead["grain"] == "month" and len(ahead["forecast"]) == 3
+    assert build_payload(SPEC, inputs(monthly_values(1500.0)))["what_will_happen"]["grain"] == "month"
+
+
 def test_markdown_cites_payload_figures_and_labels_the_writer():
     payload = build_payload(SPEC, inputs(monthly_values(1500.0)))
     text = render_markdown(payload, "deterministic template (no ANTHROPIC_API_KEY set)")

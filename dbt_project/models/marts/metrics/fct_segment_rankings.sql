@@ -41,23 +41,6 @@ segments as (
     group by budget_id, metric_id, grain, segment_level, segment_id
 ),
 
-seen as (
-    -- the periods each segment had a row in, any metric's, with the longest silence it had kept up to each
-    select
-        *,
-        max(coalesce({{ periods_apart('grain', 'previous_start', 'period_start') }} - 1, 0)) over (
-            partition by budget_id, grain, segment_level, segment_id order by period_start
-        ) as longest_silence
-    from (
-        select
-            budget_id, grain, segment_level, segment_id, period_start,
-            lag(period_start) over (
-                partition by budget_id, grain, segment_level, segment_id order by period_start
-            ) as previous_start
-        from (select distinct budget_id, grain, segment_level, segment_id, period_start from metric_values)
-    )
-),
-
 in_periods as (
     -- the values of the periods to rank
     select v.budget_id, v.metric_id, v.grain, v.period_start, v.segment_level, v.segment_id, v.value
@@ -80,6 +63,30 @@ silent as (
     anti join in_periods as v
         on v.budget_id = p.budget_id and v.metric_id = p.metric_id and v.grain = p.grain
         and v.period_start = p.period_start and v.segment_id = s.segment_id
+),
+
+seen as (
+    -- the periods each segment had a row in, any metric's, with the longest silence it had kept up to each
+    select
+        *,
+        max(coalesce({{ periods_apart('grain', 'previous_start', 'period_start') }} - 1, 0)) over (
+            partition by budget_id, grain, segment_level, segment_id order by period_start
+        ) as longest_silence
+    from (
+        select
+            budget_id, grain, segment_level, segment_id, period_start,
+            lag(period_start) over (
+                partition by budget_id, grain, segment_level, segment_id order by period_start
+            ) as previous_start
+        -- only the segments silent in a period to rank: their whole history, no one else's
+        from (
+            select distinct v.budget_id, v.grain, v.segment_level, v.segment_id, v.period_start
+            from metric_values as v
+            semi join silent as q
+                on q.budget_id = v.budget_id and q.grain = v.grain and q.segment_level = v.segment_level
+                and q.segment_id = v.segment_id
+        )
+    )
 ),
 
 quiet as (
