@@ -236,6 +236,13 @@ def _pace(grows: bool, actual: float, target: float, elapsed: float, ceiling: bo
     return "on track" if met else "over pace" if ceiling else "behind"
 
 
+def _ranked(row) -> dict:
+    """A ranked segment, with how many of its level share its value (``tied``; None from before it was counted)."""
+    tied = getattr(row, "segments_tied", None)
+    return {"segment_id": row.segment_id, "value": _num(row.value),
+            "tied": None if tied is None or pd.isna(tied) else int(tied)}
+
+
 def _segments(rankings: pd.DataFrame, metric_ids: list[str], levels: list[str]) -> list[dict]:
     """Best and worst segments of the headline metrics at the top and the lowest level."""
     out = []
@@ -249,8 +256,8 @@ def _segments(rankings: pd.DataFrame, metric_ids: list[str], levels: list[str]) 
             bottom = rows[rows["is_bottom"]].sort_values("rank_worst")
             out.append({
                 "metric_id": metric_id, "segment_level": level, "segments_ranked": int(rows["segments_ranked"].iloc[0]),
-                "best": [{"segment_id": r.segment_id, "value": _num(r.value)} for r in top.itertuples()],
-                "worst": [{"segment_id": r.segment_id, "value": _num(r.value)} for r in bottom.itertuples()],
+                "best": [_ranked(r) for r in top.itertuples()],
+                "worst": [_ranked(r) for r in bottom.itertuples()],
             })
     return out
 

@@ -143,9 +143,8 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
         lines += ["## Best and worst segments", ""]
         for s in payload["segments"]:
             unit = units.get(s["metric_id"], "")
-            best = ", ".join(f"{b['segment_id']} ({fmt(b['value'], unit)})" for b in s["best"])
-            worst = ", ".join(f"{w['segment_id']} ({fmt(w['value'], unit)})" for w in s["worst"])
-            lines.append(f"- **{s['metric_id']}** by {s['segment_level']} ({s['segments_ranked']} ranked): "
+            best, worst = (_ranked_side(s[side], unit) for side in ("best", "worst"))
+            lines.append(f"- **{s['metric_id']}** by {s['segment_level']} ({s['segments_ranked']:,} ranked): "
                          f"best {best}; worst {worst}")
         lines.append("")
     if payload["composites"]:
@@ -205,6 +204,16 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
     lines += ["", "---", "_Figures are observed (measured from ingested events) unless marked predicted; "
               "predicted figures carry their interval. The writer only words them._", ""]
     return "\n".join(lines)
+
+
+def _ranked_side(ranked: list[dict], unit: str) -> str:
+    """The best (or worst) segments named, and how many more share the last one's value: of 4,664 customers,
+    the three named at 0 orders are three of 2,101."""
+    text = ", ".join(f"{r['segment_id']} ({fmt(r['value'], unit)})" for r in ranked)
+    last = ranked[-1] if ranked else {}
+    named = sum(r["value"] == last.get("value") for r in ranked)
+    more = (last.get("tied") or 0) - named
+    return text + (f" and {more:,} more at {fmt(last['value'], unit)}" if more > 0 else "")
 
 
 def _text_evidence_lines(payload: dict) -> list[str]:

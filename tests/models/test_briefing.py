@@ -263,6 +263,23 @@ def test_a_budget_without_a_forecast_of_its_months_shows_its_weeks():
     assert build_payload(SPEC, inputs(monthly_values(1500.0)))["what_will_happen"]["grain"] == "month"
 
 
+def test_a_tied_best_or_worst_value_says_how_many_more_share_it():
+    """Of 2,000 channels, 1,500 had no new customers: the three named worst are three of them."""
+    rows = [("a", 90.0, 1, 2000, 1, True, False), ("b", 80.0, 2, 1999, 1, True, False),
+            ("c", 70.0, 3, 1998, 1, True, False), ("z", 0.0, 2000, 1, 1500, False, True),
+            ("y", 0.0, 1999, 2, 1500, False, True), ("x", 0.0, 1998, 3, 1500, False, True)]
+    rankings = pd.DataFrame([{"metric_id": "new_customers", "segment_level": "channel", "segment_id": s, "value": v,
+                              "rank_best": b, "rank_worst": w, "segments_ranked": 2000, "is_top": top,
+                              "is_bottom": bottom, "segments_tied": tied} for s, v, b, w, tied, top, bottom in rows])
+    payload = build_payload(SPEC, dataclasses.replace(inputs(monthly_values(1500.0)), rankings=rankings))
+    text = render_markdown(payload, "template")
+    assert ("(2,000 ranked): best a (90), b (80), c (70); worst z (0), y (0), x (0) and 1,497 more at 0") in text
+    untied = rankings.drop(columns="segments_tied")  # a ranking from before ties were counted
+    text = render_markdown(build_payload(SPEC, dataclasses.replace(inputs(monthly_values(1500.0)), rankings=untied)),
+                           "template")
+    assert "worst z (0), y (0), x (0)\n" in text
+
+
 def test_markdown_cites_payload_figures_and_labels_the_writer():
     payload = build_payload(SPEC, inputs(monthly_values(1500.0)))
     text = render_markdown(payload, "deterministic template (no ANTHROPIC_API_KEY set)")

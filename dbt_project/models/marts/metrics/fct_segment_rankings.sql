@@ -117,7 +117,12 @@ ranked as (
             partition by v.budget_id, v.metric_id, v.grain, v.period_start, v.segment_level
             order by case when m.favourable = 'down' then v.value else -v.value end, v.segment_id
         ) as rank_best,
-        count(*) over (partition by v.budget_id, v.metric_id, v.grain, v.period_start, v.segment_level) as segments_ranked
+        count(*) over (partition by v.budget_id, v.metric_id, v.grain, v.period_start, v.segment_level) as segments_ranked,
+        -- how many share the value: the worst of 4,664 customers is one of the 2,101 with no orders, not the one
+        -- its name sorts last
+        count(*) over (
+            partition by v.budget_id, v.metric_id, v.grain, v.period_start, v.segment_level, v.value
+        ) as segments_tied
     from scored as v
     inner join metrics as m on m.budget_id = v.budget_id and m.metric_id = v.metric_id
     inner join to_build as b on b.budget_id = v.budget_id and b.grain = v.grain and b.period_start = v.period_start
@@ -130,9 +135,10 @@ with_worst as (
 final as (
     -- a level with few segments keeps at most half of them on each side, so best and worst never overlap
     select
-        * exclude (input_reading),
+        * exclude (input_reading, segments_tied),
         rank_best <= least({{ var('ranking_top_n') }}, segments_ranked / 2) as is_top,
         rank_worst <= least({{ var('ranking_top_n') }}, segments_ranked / 2) as is_bottom,
+        segments_tied,
         input_reading
     from with_worst
     where rank_best <= least({{ var('ranking_top_n') }}, segments_ranked / 2)
