@@ -53,10 +53,11 @@ def _additive(spec: BudgetSpec, metric_id: str) -> bool:
 
 
 def _whole_months(monthly: SeriesForecast, days: list[dt.date], paths: np.ndarray, means: np.ndarray,
-                  today: dt.date) -> tuple[np.ndarray, np.ndarray]:
+                  today: dt.date, progress: tuple[float, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The window's whole months after ``today`` from the monthly forecast, spread evenly over their days (a
-    total over them is what counts); the days of a partly observed or partly covered month stay the daily
-    forecast's.
+    total over them is what counts), scaled by ``progress``: how the month in progress is going against the
+    monthly forecast of it (:func:`_month_in_progress`); the days of a partly observed or partly covered month
+    stay the daily forecast's.
 
     Why: a total over months summed from daily forecasts carries every day's noise and posting artefacts (a
     ledger's month-end accruals reversed on the next month's first day); the months' own series has none.
@@ -64,10 +65,18 @@ def _whole_months(monthly: SeriesForecast, days: list[dt.date], paths: np.ndarra
     total 15.2% from the days, 12.1% from the months, 95% coverage 88% -> 91%. Those budgets had two years of
     months; with fewer than ``WHOLE_MONTHS_HISTORY`` the days, thirty times as many, are the better guide (a
     delivery service ten weeks old had its December projected as October's one month, with no interval).
+
+    The months' origin is the last complete month, blind to the days since: a team whose resolution fell from
+    90% to 75% four weeks before had its year's goal projected at the old rate. Scaled by the month in progress
+    (its observed days and the daily forecast's rest, path by path, over the monthly forecast of it), on the
+    three demo budgets and two planted ones (95 three-month windows from the 5th / 20th / 28th of a month):
+    mean absolute error 10.3% -> 9.2 / 8.2 / 8.0%, 95% coverage 0.91 -> 0.95 / 0.94 / 0.93 (from the days
+    alone: 10.2 / 9.3 / 8.0%, coverage 0.77 / 0.83 / 0.80).
     """
     if (monthly.paths is None or monthly.paths.shape[0] != paths.shape[0]
             or monthly.history_points < WHOLE_MONTHS_HISTORY):
         return paths, means
+    ratio, ratios = progress if progress is not None else (1.0, np.ones(paths.shape[0]))
     paths, means = paths.copy(), means.copy()
     index = {day: i for i, day in enumerate(days)}
     for step, start in enumerate(monthly.starts):
@@ -75,9 +84,25 @@ def _whole_months(monthly: SeriesForecast, days: list[dt.date], paths: np.ndarra
         columns = [index.get(day) for day in month_days]
         if start <= today or any(c is None for c in columns):
             continue
-        paths[:, columns] = monthly.paths[:, [step]] / len(columns)
-        means[columns] = monthly.mean[step] / len(columns)
+        paths[:, columns] = monthly.paths[:, [step]] * ratios[:, None] / len(columns)
+        means[columns] = monthly.mean[step] * ratio / len(columns)
     return paths, means
+
+
+def _month_in_progress(monthly: SeriesForecast, daily: SeriesForecast, observed: pd.DataFrame,
+                       today: dt.date) -> tuple[float, np.ndarray] | None:
+    """How the month holding ``today`` is going against the monthly forecast of it: its observed days
+    (``observed``: period_start, value) and the daily forecast's rest of it, over the monthly forecast's mean;
+    as a point and path by path. None when the month is complete (the months' origin) or not both forecast."""
+    first = today.replace(day=1)
+    step = next((i for i, start in enumerate(monthly.starts) if start == first), None)
+    last = first + dt.timedelta(days=calendar.monthrange(first.year, first.month)[1] - 1)
+    rest = [i for i, day in enumerate(daily.starts) if today < day <= last]
+    if step is None or not monthly.mean[step] > 0 or len(rest) != (last - today).days or daily.paths is None:
+        return None
+    seen = float(observed.loc[(observed.period_start >= first) & (observed.period_start <= today), "value"].sum())
+    return ((seen + float(daily.mean[rest].sum())) / monthly.mean[step],
+            (seen + daily.paths[:, rest].sum(axis=1)) / monthly.mean[step])
 
 
 EVENT_WEIGHTED = {"mean", "variance"}  # a period's value is its events' (a mean over every event), not its days'
@@ -150,7 +175,8 @@ def _window_inputs(spec: BudgetSpec, goal: Goal, expr, daily: pd.DataFrame, fore
         paths = f.paths[:, steps] if f is not None and steps else np.zeros((1, 0))
         means = f.mean[steps] if f is not None and steps else np.zeros(0)
         if monthly and name in monthly and goal.aggregation != "last" and is_additive(metric) and steps:
-            paths, means = _whole_months(monthly[name], [f.starts[i] for i in steps], paths, means, today)
+            paths, means = _whole_months(monthly[name], [f.starts[i] for i in steps], paths, means, today,
+                                         _month_in_progress(monthly[name], f, rows, today))
         future_days = [f.starts[i] for i in steps]
         observed_weights, future_weights = np.ones(len(observed)), np.ones(len(future_days))
         # a mean weighs its days by their events; a 'last' goal's day is the last with events

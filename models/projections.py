@@ -198,8 +198,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
             f = _as_uncertain_as(trading.restored(f, floor, f"trading days (slope {trading.slope:.2f})"),
                                  forecast(plain, horizon, GRAIN_PERIODS[grain], seed=seed, signed=signed), floor)
         if holidays is not None:
-            f = holidays.restored(f, floor,
-                                  f"{_calendar_label(spec, holidays.effects)} ({', '.join(holidays.effects)})")
+            f = holidays.restored(f, floor, _holidays_label(spec, holidays))
         if grain == "day" and zero_when_empty(metric):
             closed = closed_weekdays(values, calendar)
             shut_on = closed_holidays(values, calendar, names[0], closed) if names is not None else set()
@@ -279,10 +278,14 @@ def empty_periods_as_zero(metric: Metric, values: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _calendar_label(spec: BudgetSpec, names) -> str:
-    """"holidays", or "known events" when a declared event in force is among ``names``."""
+def _holidays_label(spec: BudgetSpec, holidays) -> str:
+    """What a forecast's method says of its holidays: those ahead with their names ("holidays (Christmas Day)",
+    or "known events (...)" when a declared event in force is among them), else that the history's were left
+    out of what the models saw."""
     declared = {e.name for e in spec.events if e.kind != "holiday"}
-    return "known events" if declared & set(names) else "holidays"
+    if not holidays.effects:
+        return f"past {'known events' if declared & set(holidays.measured) else 'holidays'} left out"
+    return f"{'known events' if declared & set(holidays.effects) else 'holidays'} ({', '.join(holidays.effects)})"
 
 
 def _dates(periods: list) -> list[dt.date]:

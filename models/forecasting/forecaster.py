@@ -14,11 +14,13 @@ forecast without its yearly cycle, when it has one, and the cycle put back
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import nnls
 
+from models.closed_days import closed_weekdays
 from models.forecasting import candidates
 from models.forecasting.accuracy import rmsse
 from models.forecasting.direct_ar import fit_direct_ar, min_length
@@ -27,6 +29,8 @@ from models.forecasting.yearly import YearlyAdjustment, yearly_adjustment
 
 # The period of a daily series' yearly cycle (see _yearly).
 YEAR = 365
+WEEK = 7
+_MONDAY = dt.date(2024, 1, 1)  # a Monday: a daily series' steps read as dates, so phase i is weekday i % 7
 # Quantiles reported: 95% and 80% central intervals.
 PROBABILITIES = np.array([0.025, 0.10, 0.90, 0.975])
 POINT_ONLY = np.empty(0)  # no quantiles: a candidate's point forecast alone
@@ -168,10 +172,24 @@ def _clean(y) -> np.ndarray:
     return y
 
 
+def intermittent(y: np.ndarray, periods: tuple[int, ...]) -> bool:
+    """True when at least ``INTERMITTENT_SHARE`` of a non-negative series' values are 0, not counting the days of
+    a weekly phase that is always 0 (:func:`models.closed_days.closed_weekdays`): a service desk closed at
+    weekends and on holidays has 31% zeros, yet demand on every day it opens. Read as intermittent, Croston's
+    flat rate spread its weekdays' volume over the weekends, which were then shut: its three months ahead
+    came out 31% short."""
+    if not np.all(y >= 0):
+        return False
+    zero = y == 0
+    if WEEK in periods:
+        phases = closed_weekdays(y, [_MONDAY + dt.timedelta(days=i) for i in range(len(y))])
+        zero = zero[np.isin(np.arange(len(y)) % WEEK, list(phases), invert=True)]
+    return bool(zero.size) and float(np.mean(zero)) >= INTERMITTENT_SHARE
+
+
 def _candidates(y: np.ndarray, horizon: int, periods: tuple[int, ...]):
     n = len(y)
-    nonnegative = bool(np.all(y >= 0))
-    if nonnegative and np.mean(y == 0) >= INTERMITTENT_SHARE:
+    if intermittent(y, periods):
         return {"croston_sba": candidates.croston_sba, "seasonal_naive": candidates.seasonal_naive}
     found = {"seasonal_naive": candidates.seasonal_naive}
     if n >= 10:
@@ -264,7 +282,7 @@ def _yearly(y: np.ndarray, horizon: int, periods: tuple[int, ...], signed: bool)
     forecaster sees it: the direct AR on a full year of lags does, and intermittent series are left as they are."""
     if YEAR not in periods or _ar_lags(len(y), horizon, periods) == YEAR + 1:
         return None
-    if bool(np.all(y >= 0)) and np.mean(y == 0) >= INTERMITTENT_SHARE:
+    if intermittent(y, periods):
         return None
     return yearly_adjustment(y, horizon, signed)
 

@@ -7,6 +7,7 @@ from models.forecasting import forecast
 from models.forecasting.accuracy import coverage, mase, msis, naive2, owa, rmsse, smape
 from models.forecasting.backtest import rolling_origin
 from models.forecasting.direct_ar import fit_direct_ar
+from models.forecasting.forecaster import intermittent
 from models.forecasting.seasonality import is_seasonal
 
 
@@ -97,9 +98,22 @@ def test_intermittent_non_negative_series_never_go_below_zero():
     # no weekly season in it: the seasonal naive (the last day, over and over) is not asked
     assert f.method == "croston_sba" and f.holdout_rmsse == {}
     assert np.all(f.lo95 >= 0) and f.mean[0] > 0  # the mean demand, not a string of zeros
-    weekly = np.where(np.arange(140) % 7 < 2, rng.poisson(6, 140), 0).astype(float)  # demand on two days a week
-    f = forecast(weekly, 14, (7,))
-    assert f.method in {"croston_sba", "seasonal_naive"} and f.method == min(f.holdout_rmsse, key=f.holdout_rmsse.get)
+
+
+def test_a_business_closed_at_weekends_is_not_intermittent():
+    """80 a weekday, closed on Saturdays, Sundays and ten holidays: 31% zeros, all of them closed days. Read as
+    intermittent, Croston's flat rate spread the weekdays' volume over the weekends (57 a day, later shut): the
+    weekdays ahead must come out at their own level. Random zeros on open days still make a series intermittent."""
+    rng = np.random.default_rng(5)
+    y = np.array([0.0 if i % 7 in (5, 6) else float(rng.poisson(80)) for i in range(500)])
+    y[rng.choice([i for i in range(500) if i % 7 < 5], 10, replace=False)] = 0.0
+    assert np.mean(y == 0) >= 0.3 and intermittent(y, (7, 365)) is False
+    f = forecast(y, 103, (7, 365))
+    weekdays = [i for i in range(103) if (500 + i) % 7 not in (5, 6)]
+    assert f.method != "croston_sba" and np.mean(f.mean[weekdays]) == pytest.approx(80 * 0.98, rel=0.05)
+    sparse = np.where(rng.uniform(size=500) < 0.35, 0.0, y)  # 35% of the open days without demand as well
+    assert intermittent(sparse, (7, 365))
+    assert intermittent(y, ())  # without a weekly period to tell closed days by, zeros are zeros
 
 
 def test_an_intermittent_series_without_a_season_is_not_forecast_as_its_last_day():

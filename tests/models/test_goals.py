@@ -554,10 +554,14 @@ def test_a_totals_whole_months_ahead_come_from_the_monthly_forecast_the_rest_fro
     days = [today + dt.timedelta(d) for d in range(1, 69)]  # to 2027-01-31
     months = [dt.date(2026, 11, 1), dt.date(2026, 12, 1), dt.date(2027, 1, 1)]  # November is partly observed
     daily = {"new_customers": certain("new_customers", 10, days)}
-    monthly = {"new_customers": certain("new_customers", 500, months)}
+    # the months agree with November so far (its 24 days and the daily forecast's 6 make 300)
+    monthly = {"new_customers": certain_days("new_customers", [300, 500, 500], months)}
     row, _ = track_goal(spec, goal, history, daily, today, monthly)
     # Nov 25-30 from the days, December and January whole from the months
     assert row["projected"] == pytest.approx(240 + 6 * 10 + 500 + 500)
+    # months forecast from October at 600 for November, which is going at 300: the whole months take half
+    behind = {"new_customers": certain_days("new_customers", [600, 500, 500], months)}
+    assert track_goal(spec, goal, history, daily, today, behind)[0]["projected"] == pytest.approx(300 + 250 + 250)
     assert track_goal(spec, goal, history, daily, today)[0]["projected"] == 240 + 68 * 10
     # an average of a count over the window: the months' totals spread over their days
     average = goal.model_copy(update={"aggregation": "average"})
@@ -760,3 +764,17 @@ def test_a_last_goal_on_a_closed_day_reads_the_last_day_with_events():
     # a deadline past: the last observed Sunday (Oct 25) had no responses; Saturday the 24th's reading counts
     goal = Goal(id="last", metric="csat_responses", target=1, deadline=dt.date(2026, 10, 25), aggregation="last")
     assert track_goal(spec, goal, history, forecasts, today, events=events)[0]["observed_to_date"] == 10.0
+
+
+def test_a_past_holiday_not_ahead_is_still_taken_out_of_the_history():
+    """Ascension's empty Thursdays in the lags pulled every Thursday of a summer forecast to a fifth of the usual:
+    a holiday measured in the history is taken out of it even when none falls ahead, and nothing is put back."""
+    rng = np.random.default_rng(2)
+    y = rng.normal(100, 3, 400)
+    past = [None] * 400
+    for day in (15, 379):
+        y[day], past[day] = 0.0, "Ascension Day"
+    found = holiday_adjustment(y, past, [None] * 30)
+    assert found.effects == {} and found.measured["Ascension Day"] == pytest.approx(-100, abs=5)
+    assert found.remove(y)[379] == pytest.approx(100, abs=5) and not found.future.any()
+    assert holiday_adjustment(y, [None] * 400, [None] * 30) is None  # no holiday at all: nothing to do
