@@ -387,8 +387,8 @@ def ingest_window(conn: duckdb.DuckDBPyConnection, spec: BudgetSpec, start: dt.d
         else:
             sources, event_columns = _ingest_files(conn, spec, plan, start, end, history_start)
             if spec.source.format == "wide" and event_columns:
-                absent = tuple(f"{measure} (column {column})" for measure, column in sorted(spec.source.measures.items())
-                               if column not in event_columns)
+                absent = tuple(f"{measure} (column {column})"
+                               for measure, column in sorted(spec.source.measures.items()) if column not in event_columns)
         _finish_window(conn, spec, start, end)
         # every day of the window, events or none: a shop closed on Sundays has ingested its Sunday
         conn.execute("insert into raw.ingested_days select ?, cast(d as date) from range(?, ?, interval 1 day) as t(d) "
