@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import math
+import re
 
 from models.archetypes import MIN_PERIODS
 from models.drift.materiality import MATERIAL_Z, MIN_CHANGES
@@ -35,6 +36,8 @@ def fmt(value: float | None, unit: str = "") -> str:
         text = text if len(text.split(".")[1]) >= 2 else f"{value:.2f}"
     if unit in CURRENCY_UNITS:
         return f"{CURRENCY_UNITS[unit]}{text}" if value >= 0 else f"-{CURRENCY_UNITS[unit]}{text[1:]}"
+    if re.fullmatch(r"[A-Z]{3}", unit or ""):  # another ISO 4217 code (the allocation's, as specs require): AUD 420,000
+        return f"{unit} {text}" if value >= 0 else f"-{unit} {text[1:]}"
     return text
 
 

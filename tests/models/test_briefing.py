@@ -303,6 +303,8 @@ def test_empty_history_renders_without_crashing():
     (0.0102, "", "0.0102"), (0.5, "", "0.50"), (0.123456, "", "0.123"), (-0.0347, "USD", "-$0.0347"),
     # a ratio below 1% keeps two significant digits: a take-rate change of 0.046% is not 0.0%
     (0.0022, "ratio", "0.22%"), (-0.00046, "ratio", "-0.046%"), (0.0, "ratio", "0.0%"), (0.085, "ratio", "8.5%"),
+    # another currency by its ISO code; a unit that is none stays off the figure
+    (420000.0, "AUD", "AUD 420,000"), (-12.5, "CHF", "-CHF 12.5"), (3.5, "kWh", "3.50"),
 ])
 def test_number_formatting(value, unit, text):
     assert fmt(value, unit) == text
