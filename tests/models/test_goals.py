@@ -192,6 +192,10 @@ def test_a_public_holiday_seen_in_the_history_is_forecast_on_its_date_ahead():
     ordinary = [i for i in range(45) if i != christmas]
     # ordinary days move only as far as a history without its two outliers refits (3% at most here)
     assert np.allclose(with_holidays.mean[ordinary], without.mean[ordinary], rtol=0.05)
+    # from 2026-01-31, with no Christmas ahead: last Christmas is still taken out of what the models see
+    january = history[history.period_start <= dt.date(2026, 1, 31)]
+    assert forecast_scope(us, "day", january, 20, ("_total", "_total"))["spend"].method.endswith(
+        "+ past holidays left out")
 
 
 def test_a_holiday_effect_must_stand_out_from_ordinary_days():
