@@ -107,7 +107,8 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
 
 
 def _measure_days(conn, spec: BudgetSpec) -> pd.DataFrame:
-    """The leaf segments' days with events of each measure, over the days :func:`measure_gaps` reads."""
+    """The leaf segments' days with events of each measure, over the days :func:`measure_gaps` reads (and 40
+    more: a month's briefing searches the days to its end, up to a month before the last day with data)."""
     return conn.execute(
         "select segment_id, measure, day, event_count from main.fct_digest_daily where budget_id = ? "
         "and day > (select max(day) from main.fct_digest_daily where budget_id = ?) - ?",

@@ -87,15 +87,20 @@ def _text_sql(col: str, sql_type: str) -> str:
     return col if _base_type(sql_type) == "VARCHAR" else f"cast({col} as varchar)"
 
 
+def _lacking(needed: Iterable[str | None], columns: Iterable[str]) -> list[str]:
+    """``file lacks column(s): ...`` for the ``needed`` columns (None: not mapped) not among ``columns``."""
+    lacking = sorted({c for c in needed if c is not None} - set(columns))
+    return [f"file lacks column(s): {', '.join(lacking)}"] if lacking else []
+
+
 def missing_columns_reason(src: Source, columns: Iterable[str]) -> str | None:
     """Why a file's rows cannot be read for lack of columns, or None. A wide file needs one measure column at
     least, not every one: two systems' exports (till receipts, door counters) may each carry their own
     measures, and a file without a measure's column simply holds none of that measure."""
     present = set(columns)
     wide = src.format == "wide"
-    needed = {c for c in [src.timestamp, None if wide else src.measure, None if wide else src.value, src.event_id,
-                          *src.segments.values()] if c is not None}
-    problems = [f"file lacks column(s): {', '.join(sorted(needed - present))}"] if needed - present else []
+    problems = _lacking([src.timestamp, None if wide else src.measure, None if wide else src.value, src.event_id,
+                         *src.segments.values()], present)
     if wide and not present & set(src.measures.values()):
         problems.append(f"file has none of the measure columns: {', '.join(sorted(set(src.measures.values())))}")
     return "; ".join(problems) or None
@@ -282,8 +287,7 @@ def checked_documents_select(spec: BudgetSpec, documents: DocumentSource, reader
     src, levels = spec.source, spec.segments.levels
     mapping = src.document_segments(documents, levels)
     needed = {documents.timestamp, documents.text, documents.kind_column, documents.doc_id, *mapping.values()}
-    lacking = sorted(c for c in needed - set(columns) if c is not None)
-    missing = f"file lacks column(s): {', '.join(lacking)}" if lacking else None
+    missing = next(iter(_lacking(needed, columns)), None)
 
     def col(name: str | None) -> str:
         return f"t.{quote_ident(name)}" if name is not None and name in columns else "cast(null as varchar)"

@@ -62,7 +62,8 @@ def with_quiet_segments(spec: BudgetSpec, scoped: pd.DataFrame, first) -> pd.Dat
     zero = [m for m in window["metric_id"].unique() if zero_when_empty(spec.metrics[m])]
     if window.empty or not zero:
         return window
-    seen_from = scoped.groupby("segment_id")["period_start"].min()
+    seen = scoped.groupby("segment_id")["period_start"]
+    seen_from = seen.min()
     # every period from the first to the latest, a day on which no segment had events included (it has no row),
     # typed as the rows store them (dates, or the warehouse's timestamps)
     grain = window["grain"].iloc[0]
@@ -79,8 +80,7 @@ def with_quiet_segments(spec: BudgetSpec, scoped: pd.DataFrame, first) -> pd.Dat
         # a segment gone quiet for longer than it ever had been (a store closed for good) has left: no 0s
         in_trade = pd.Series(True, index=missing.index)
         for segment, rows in missing.groupby("segment_id"):
-            in_trade[rows.index] = in_business(scoped.loc[scoped["segment_id"] == segment, "period_start"],
-                                               rows["period_start"], grain)
+            in_trade[rows.index] = in_business(seen.get_group(segment), rows["period_start"], grain)
         missing = missing[in_trade]
     if not missing.empty and grain == "day":
         # a day the segment never opens is no quiet day: 'deliveries < 250' fired every Sunday of a fleet closed

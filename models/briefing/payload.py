@@ -607,14 +607,11 @@ def _predictions(spec: BudgetSpec, inputs: BriefingInputs, grain: str) -> dict:
                         "status": r.status} for r in rows.itertuples()],
         })
     f = inputs.forecasts
-    star, shown = pd.DataFrame(), grain
+    ours = f[f["metric_id"] == spec.north_star] if not f.empty else f
     # a budget with too few months to forecast its months from (models.projections.MIN_HISTORY) shows its weeks
-    for shown in (grain, *FINER_GRAINS[grain]):
-        star = pd.DataFrame() if f.empty else f[(f["metric_id"] == spec.north_star) & (f["grain"] == shown)]
-        if not star.empty:
-            break
-    star = star.sort_values("period_start").itertuples() if not star.empty else []
-    return {"goals": goals, "north_star": spec.north_star, "grain": shown if star else grain,
+    shown = next((g for g in (grain, *FINER_GRAINS[grain]) if not ours.empty and (ours["grain"] == g).any()), grain)
+    star = ours[ours["grain"] == shown].sort_values("period_start").itertuples() if not ours.empty else []
+    return {"goals": goals, "north_star": spec.north_star, "grain": shown,
             "interval_levels": [0.8, 0.95], "current_rate_days": CURRENT_RATE_DAYS, "forecast": [
         {"period_start": pd.Timestamp(r.period_start).date().isoformat(), "value": _num(r.value),
          "low80": _num(r.lo80), "high80": _num(r.hi80), "low95": _num(r.lo95), "high95": _num(r.hi95),

@@ -194,9 +194,8 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
                            for g in gaps["runs"])
         lines.append(f"- A measure missing while its segment sent others ({gaps['days']:,} segment-day"
                      f"{'s' * (gaps['days'] > 1)} from {gaps['from']} to {gaps['through']}): {listed}. Its counts "
-                     "and sums take those "
-                     "days as 0 and a ratio over it reads them wrong: a source that stopped, or was late (re-run "
-                     "those days when its files land).")
+                     "and sums take those days as 0 and a ratio over it reads them wrong: a source that stopped, or "
+                     "was late (re-run those days when its files land).")
     if q["top_reasons"]:
         lines.append("- Top quarantine reasons: " + "; ".join(f"{r['reason']} ({r['rows']:,})" for r in q["top_reasons"]) + ".")
         if q.get("duplicates_by_content") and any(r["reason"] == "duplicate of event" for r in q["top_reasons"]):
