@@ -46,7 +46,8 @@ def shock_days(z: pd.Series, profile_expected: pd.Series, y: pd.Series, candidat
     DataFrame
         Indexed by flagged day: ``abnormal`` (raw value minus the expected
         value from the nearer of the levels before and after it, the level
-        before alone near the series' end) and ``z`` (robust z-score). Near the
+        before alone near the series' end) and ``z`` (robust z-score; of a
+        positive series, of its deviations as shares of the level). Near the
         end a day must also break from the week before it (the level after it
         unknown yet).
     """
@@ -56,21 +57,30 @@ def shock_days(z: pd.Series, profile_expected: pd.Series, y: pd.Series, candidat
     before = _trailing_median(values)
     after = _trailing_median(values[::-1])[::-1]
     week = _trailing_median(values, MIN_SIDE)
-    deviation = values - before
+    # A positive series' noise grows with its level: deviations are judged as shares of the level, else a GPU
+    # cluster left running at three times the cost made its own noise "unexplained shocks" against the spread
+    # of the old level's days (measured on a cloud bill: a +591 USD shock on an ordinary day of the new level).
+    known = values[~np.isnan(values)]
+    relative = known.size > 0 and bool((known > 0).all())
+
+    def off(level: np.ndarray) -> np.ndarray:
+        return values / level - 1.0 if relative else values - level
+
+    deviation = off(before)
     usable = deviation[~np.isnan(deviation)]
     if usable.size == 0:
         return pd.DataFrame(columns=["abnormal", "z"])
     centre = float(np.median(usable))
     scale = robust_spread(usable, centre)
     # A constant series has no spread: any departure from it at all is a shock.
-    scale = scale if scale > 0 else 1e-9 * max(1.0, float(np.nanmax(np.abs(values))))
+    scale = scale if scale > 0 else 1e-9 * (1.0 if relative else max(1.0, float(np.nanmax(np.abs(values)))))
     robust = (deviation - centre) / scale
-    later = (values - after - centre) / scale
+    later = (off(after) - centre) / scale
     # near the end, where the level after is not known yet, the level of the week before stands in for it: a
     # price raised mid-month is the new level by its last days, not a shock of theirs (the level of the 28 days
     # before, mostly the old price, said it was: "unexplained shock 2026-10-25..2026-10-28"); a spike or an
     # outage of the last days breaks from that week too
-    recent = (values - week - centre) / scale
+    recent = (off(week) - centre) / scale
     also = np.where(np.isnan(after), recent, later)
     flagged = (np.abs(robust) > THRESHOLD) & (
         np.isnan(also) | ((np.abs(also) > THRESHOLD) & (np.sign(also) == np.sign(robust))))

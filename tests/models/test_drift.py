@@ -16,6 +16,7 @@ from models.drift.dimension import additive_drift, average_drift, rate_shift_log
 from models.drift.influence import significant_effects
 from models.drift.engine import FACTORS, _beyond_rounding, _p, decompose_budget, default_pairs
 from models.drift.shapley import EXACT_MAX_PLAYERS, shapley
+from models.drift.shocks import shock_days
 from models.spec import HolidayCalendar
 
 START, END = dt.date(2025, 1, 1), dt.date(2026, 10, 1)
@@ -375,6 +376,22 @@ def test_a_level_shift_during_a_shock_is_not_counted_as_the_shock():
         shock = rows[(rows.factor == "event_shock") & (rows.baseline == "previous")]["contribution"].sum()
         assert shock == pytest.approx(taken, rel=0.1)
         assert_adds_up(rows)
+
+
+def test_a_level_that_triples_is_no_shock_but_a_spike_on_it_is():
+    """A GPU cluster left running triples a cost eleven days before the data ends: its noise grows with it, and
+    measured against the old level's spread its ordinary days were "unexplained shocks". Judged as shares of
+    the level, none is; a day at 1.6 times the new level still is."""
+    days = pd.date_range("2025-10-01", "2026-11-22", freq="D")
+    level = np.where(days >= pd.Timestamp("2026-11-12"), 864.0, 288.0)
+    flat = pd.Series(1.0, index=days)
+    for seed in range(10):  # the old rule flagged 15 of these 100 days
+        y = pd.Series(level * np.random.default_rng(seed).lognormal(0, 0.01, len(days)), index=days)
+        flags = shock_days(y, flat, y, days, multiplicative=False)
+        assert not flags.index.isin(days[days >= "2026-11-13"]).any(), seed
+    spiked = y.copy()
+    spiked["2026-11-18"] *= 1.6
+    assert "2026-11-18" in shock_days(spiked, flat, spiked, days, multiplicative=False).index
 
 
 def test_every_scope_adds_up_and_is_material_when_planted():
