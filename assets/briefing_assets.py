@@ -84,7 +84,7 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
         "select * from main.metric_forecasts where budget_id = ? and segment_level = '_total' order by all",
         [spec.id]).df() if table_exists(conn, "main", "metric_forecasts") else pd.DataFrame()
     drift = conn.execute(
-        "select * from main.drift_attributions where budget_id = ? and grain = ? order by all",
+        "select * from main.drift_attributions where budget_id = ? and grain in (?, 'week') order by all",
         [spec.id, grain]).df() if table_exists(conn, "main", "drift_attributions") else pd.DataFrame()
     text_evidence = conn.execute(
         "select * from raw.text_metric_values where budget_id = ? and segment_level = '_total' and grain = ?",

@@ -50,7 +50,7 @@ class BriefingInputs:
     goal_tracking: pd.DataFrame = field(default_factory=pd.DataFrame)     # main.goal_tracking rows
     goal_constraints: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.goal_constraints rows
     forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.metric_forecasts, total scope
-    drift: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.drift_attributions of the grain, every scope
+    drift: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.drift_attributions, grain and week, all scopes
     archetypes: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.segment_archetypes rows of the budget
     text_evidence: pd.DataFrame = field(default_factory=pd.DataFrame)  # raw.text_metric_values, total scope
     # each measure's events per day at the total (measure, period_start, events): what a goal's mean weighs by
@@ -286,7 +286,8 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     if period is None:
         return {"budget": _budget(spec), "period": None, "metrics": [], "goals": [], "segments": [],
                 "composites": [], "actions": [], "decision_outcomes": [], "allocation": None,
-                "what_will_happen": {"goals": [], "forecast": []}, "why_it_changed": [], "archetypes": None,
+                "what_will_happen": {"goals": [], "forecast": []}, "why_it_changed": [], "latest_week": None,
+                "archetypes": None,
                 "data_quality": inputs.quality,
                 "known_events": [],
                 "notes": [f"no complete {grain} with data yet"]}
@@ -324,7 +325,8 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
              "provenance": "observed after the decision, against the expected path"}
             for r in inputs.outcomes.sort_values(["evaluated_period", "decision"], ascending=[False, True]).head(10).itertuples()],
         "allocation": _allocation(inputs.allocation, inputs.constraints),
-        "why_it_changed": _why_it_changed(headline, inputs.drift, period, inputs.values, grain),
+        "why_it_changed": _why_it_changed(headline, _at_grain(inputs.drift, grain), period, inputs.values, grain),
+        "latest_week": _latest_week(headline, inputs.drift, inputs.values, grain, period_end),
         "archetypes": _archetypes(inputs.archetypes),
         "what_will_happen": ahead,
         "data_quality": {**inputs.quality, **days_without_events(
@@ -504,6 +506,30 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date, v
     return out
 
 
+def _at_grain(drift: pd.DataFrame, grain: str) -> pd.DataFrame:
+    """The decompositions at one grain (a month and a week may start on the same day)."""
+    return drift[drift["grain"] == grain] if not drift.empty else drift
+
+
+def _latest_week(headline: list[str], drift: pd.DataFrame, values: pd.DataFrame, grain: str,
+                 period_end: dt.date) -> dict | None:
+    """What the latest complete week says after a month's briefing period: its changes, as ``why_it_changed``
+    gives the month's (None for a weekly or daily briefing, or when no week ends after the period).
+
+    A month is reported once it is complete, so a briefing read on the 22nd had said nothing of three weeks: a
+    cloud bill's GPU cluster left running since the 12th showed only as an overspend to come. The drift stage
+    decomposes the latest complete week too (``BUDGETLENS_DRIFT_GRAINS``); its material changes are told here.
+    """
+    weekly = _at_grain(drift, "week")
+    if grain != "month" or weekly.empty:
+        return None
+    start = pd.to_datetime(weekly["period_start"]).max().date()
+    if start + dt.timedelta(days=7) <= period_end:  # inside the month reported: nothing new
+        return None
+    return {"start": start.isoformat(), "end": (start + dt.timedelta(days=6)).isoformat(),
+            "changes": _why_it_changed(headline, weekly, start, values, "week")}
+
+
 def _largest_drivers(rows: pd.DataFrame, n: int) -> pd.DataFrame:
     """The ``n`` largest contributions of one decomposition (what float sums leave of an exact zero, -4.5e-13 of
     a variance of 3,300, is no driver)."""
@@ -536,8 +562,8 @@ def _within(drift: pd.DataFrame, scopes: dict, metric_id: str, baseline: str, sc
         if positions is None or drift.iloc[positions[0]]["segment_level"] != found["level"]:
             break
         drivers = _largest_drivers(drift.iloc[positions], 1)
-        if not len(drivers):
-            break
+        if not len(drivers) or (drivers.iloc[0]["factor"] == "residual" and _text(drivers.iloc[0]["driver"]) is None):
+            break  # a leaf's change that nothing explains: "within ml/gpu, residual $1,547" would say no more
         top = drivers.iloc[0]
         chain.append({"segment": child, "metric_id": metric_id, "delta": _num(top["delta"]), "factor": top["factor"],
                       "driver": _text(top["driver"]), "contribution": _num(top["contribution"])})

@@ -124,6 +124,7 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
         *_text_evidence_lines(payload),
     ]
     lines += _why_it_changed(payload)
+    lines += _latest_week(payload)
     if payload["goals"]:
         lines += ["## Goals (observed so far)", "", "| goal | metric | target | so far | time elapsed | status |",
                   "|---|---|---|---|---|---|"]
@@ -262,15 +263,50 @@ def _why_it_changed(payload: dict) -> list[str]:
     entries = payload.get("why_it_changed") or []
     if not entries:
         return []
-    units = {f["metric_id"]: f["unit"] for f in payload["metrics"]}
-    lines, quiet, narrated = ["## Why it changed (attribution estimated)", ""], [], False
+    told, quiet = _narrated_changes(entries, _units(payload), BASELINE_WORDS)
+    lines = ["## Why it changed (attribution estimated)", "", *told]
+    if quiet and not told:  # say so rather than leave the section empty
+        lines += ["No change beyond normal variation to explain (" + ", ".join(quiet) + ")."]
+    elif quiet:
+        lines += ["", "_Within normal variation, so not narrated: " + ", ".join(quiet) + "._"]
+    lines += ["", "_Each change is split into temporal variance, event shocks, influence drift, dimension drift, "
+                  "component drift and a residual that add up to it exactly (table drift_attributions)._", ""]
+    return lines
+
+
+WEEK_BASELINE_WORDS = {"previous": "the week before", "year_ago": "a year before"}
+
+
+def _latest_week(payload: dict) -> list[str]:
+    """The latest complete week after a monthly briefing's month: its changes beyond normal variation."""
+    week = payload.get("latest_week")
+    if not week or not week["changes"]:
+        return []
+    told, quiet = _narrated_changes(week["changes"], _units(payload), WEEK_BASELINE_WORDS)
+    lines = [f"## Since then: the week of {week['start']} – {week['end']} (attribution estimated)", ""]
+    if not told:
+        return lines + ["No change beyond normal variation in the latest week (" + ", ".join(quiet) + ").", ""]
+    lines += told
+    if quiet:
+        lines += ["", "_Within normal variation, so not narrated: " + ", ".join(quiet) + "._"]
+    return lines + ["", "_The month is reported once it is complete; the drift stage decomposes the latest complete "
+                        "week too, judged against past weeks' changes._", ""]
+
+
+def _units(payload: dict) -> dict[str, str]:
+    return {f["metric_id"]: f["unit"] for f in payload["metrics"]}
+
+
+def _narrated_changes(entries: list[dict], units: dict[str, str], baselines: dict[str, str]
+                      ) -> tuple[list[str], list[str]]:
+    """One line per change beyond normal variation (its drivers, and where the largest came from), and the
+    names of the comparisons within it."""
+    told, quiet = [], []
     for entry in entries:
         unit = units.get(entry["metric_id"], "")
-        told = [c for c in entry["comparisons"] if c["verdict"] == "material"]
-        quiet += [f"{entry['metric_id']} vs {BASELINE_WORDS.get(c['baseline'], c['baseline'])}"
+        quiet += [f"{entry['metric_id']} vs {baselines.get(c['baseline'], c['baseline'])}"
                   for c in entry["comparisons"] if c["verdict"] != "material"]
-        for c in told:
-            narrated = True
+        for c in (c for c in entry["comparisons"] if c["verdict"] == "material"):
             z = "" if c["delta_z"] is None else f", z {c['delta_z']:+.1f}"
             if c["delta_z"] is not None and c["delta_z"] * c["delta"] < 0:  # a change against a usual one
                 usual = "" if c.get("usual_delta") is None else f" of {fmt(c['usual_delta'], unit)}"
@@ -280,18 +316,12 @@ def _why_it_changed(payload: dict) -> list[str]:
             within = "".join(f"; within {w['segment']}" + ("" if w["metric_id"] == entry["metric_id"] else
                                                                 f" ({w['metric_id']})")
                              + ", " + _driver_words(w, units.get(w["metric_id"], "")) for w in c.get("within") or [])
-            lines.append(f"- **{entry['metric_id']}** {fmt(c['baseline_value'], unit)} → {fmt(c['value'], unit)} vs "
-                         f"{BASELINE_WORDS.get(c['baseline'], c['baseline'])} (change {fmt(c['delta'], unit)}{z}, "
-                         f"beyond normal variation): {drivers}{within}.")
+            told.append(f"- **{entry['metric_id']}** {fmt(c['baseline_value'], unit)} → {fmt(c['value'], unit)} vs "
+                        f"{baselines.get(c['baseline'], c['baseline'])} (change {fmt(c['delta'], unit)}{z}, "
+                        f"beyond normal variation): {drivers}{within}.")
         if entry.get("chart"):
-            lines += ["", f"![{entry['metric_id']} waterfall]({entry['chart']})", ""]
-    if quiet and not narrated:  # say so rather than leave the section empty
-        lines += ["No change beyond normal variation to explain (" + ", ".join(quiet) + ")."]
-    elif quiet:
-        lines += ["", "_Within normal variation, so not narrated: " + ", ".join(quiet) + "._"]
-    lines += ["", "_Each change is split into temporal variance, event shocks, influence drift, dimension drift, "
-                  "component drift and a residual that add up to it exactly (table drift_attributions)._", ""]
-    return lines
+            told += ["", f"![{entry['metric_id']} waterfall]({entry['chart']})", ""]
+    return told, quiet
 
 
 def _year_note(allocation: dict) -> str:
@@ -433,6 +463,7 @@ def summary_text(payload: dict) -> str:
                          f"{fmt(f['value'], f['unit'])} ({fmt_change(f['change_pct'], f['change'], f['unit'])}).")
     if not notable:
         sentences.append("No other metric moved beyond its normal period-to-period variation.")
+    sentences += _latest_week_summary(payload)
     # a goal the forecasting stage projected is judged by its projection (the season ahead, the chance), not by
     # the linear pace of its observed figure: a heating budget spends its winter months later
     predicted = {g["goal_id"]: g for g in (payload.get("what_will_happen") or {}).get("goals", [])}
@@ -445,6 +476,19 @@ def summary_text(payload: dict) -> str:
             f"{g['goal_id']} ({g['status'].replace('_', ' ')}: {fmt_chance(g['probability'], _settled(g))} chance)"
             for g in risky) + ".")
     return " ".join(sentences)
+
+
+def _latest_week_summary(payload: dict) -> list[str]:
+    """A sentence on the headline metrics that moved beyond normal variation in the week after the month."""
+    week = payload.get("latest_week")
+    names = {f["metric_id"]: (f["name"], f["unit"]) for f in payload["metrics"]}
+    moved = [(names[e["metric_id"]], c) for e in (week or {}).get("changes", []) if e["headline"]
+             for c in e["comparisons"] if c["baseline"] == "previous" and c["verdict"] == "material"]
+    if not moved:
+        return []
+    return [f"In the latest week ({week['start']} – {week['end']}) " + ", ".join(
+        f"{name} moved {fmt(c['baseline_value'], unit)} → {fmt(c['value'], unit)} against the week before"
+        for (name, unit), c in moved) + ", beyond normal variation (see \"Since then\")."]
 
 
 def _what_to_do(payload: dict, draft: dict | None = None) -> list[str]:

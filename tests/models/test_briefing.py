@@ -747,3 +747,49 @@ def test_copies_found_by_content_point_to_the_event_id_that_would_tell_them_apar
     text = render_markdown(payload, "template")
     assert "- Top quarantine reasons: duplicate of event (3)." in text
     assert ("name the id column as `source.event_id`" in text) == by_content
+
+
+def test_the_latest_week_after_the_month_is_told_with_its_drivers():
+    """A month is reported once complete: a briefing read on 12 July covers June, and a cost that tripled in
+    July's second week is told from the drift stage's weekly decomposition, with where it came from. Weekly
+    rows that start on a month's first day (a Monday) stay out of the month's own changes."""
+    def week(start, metric, delta, verdict, parts, scope="_total", level="_total"):
+        return [{"metric_id": metric, "grain": "week", "segment_level": level, "segment_id": scope,
+                 "period_start": start, "baseline": "previous", "baseline_start": start - dt.timedelta(days=7),
+                 "value": 1000 + delta, "baseline_value": 1000.0, "delta": delta, "delta_z": 9.0 if verdict ==
+                 "material" else 0.5, "verdict": verdict, "factor": factor, "driver": driver, "contribution": value,
+                 "share_of_delta": value / delta, "evidence": None} for factor, driver, value in parts]
+    july = dt.date(2026, 7, 6)
+    drift = pd.concat([drift_rows(), pd.DataFrame(
+        week(dt.date(2026, 6, 1), "leads", 80.0, "material", [("residual", None, 80.0)])
+        + week(july, "new_customers", 600.0, "material", [("dimension_drift", "channel=ppc", 640.0),
+                                                          ("residual", None, -40.0)])
+        + week(july, "new_customers", 640.0, "material", [("dimension_drift", "campaign=brand", 640.0)],
+               scope="ppc", level="channel")
+        + week(july, "new_customers", 640.0, "material", [("residual", None, 640.0)], scope="ppc/brand",
+               level="campaign")
+        + week(july, "spend", 5.0, "normal variation", [("residual", None, 5.0)]))])
+    values = monthly_values(1500.0)
+    later = pd.DataFrame([{"metric_id": "new_customers", "grain": "day", "period_start": d.date(), "value": 50.0,
+                           "null_reason": None, "is_complete": True}
+                          for d in pd.date_range("2026-07-01", "2026-07-12")])
+    payload = build_payload(SPEC, BriefingInputs(**{**inputs(pd.concat([values, later])).__dict__, "drift": drift}))
+    leads = next(w for w in payload["why_it_changed"] if w["metric_id"] == "leads")
+    assert [c["delta"] for c in leads["comparisons"]] == [5.0]  # June's first week is not June
+    week_told = payload["latest_week"]
+    assert (week_told["start"], week_told["end"]) == ("2026-07-06", "2026-07-12")
+    changes = {c["metric_id"]: c["comparisons"][0] for c in week_told["changes"]}
+    # down to the campaign; what nothing explains inside it ("within ppc/brand, residual 640") says no more
+    assert [w["driver"] for w in changes["new_customers"]["within"]] == ["campaign=brand"]
+    text = render_markdown(payload, "template")
+    section = text.split("## Since then: the week of 2026-07-06 – 2026-07-12 (attribution estimated)\n\n")[1]
+    assert section.startswith("- **new_customers** 1,000 → 1,600 vs the week before (change 600, z +9.0, beyond "
+                              "normal variation): dimension drift 640 (channel=ppc); residual -40; within ppc, "
+                              "dimension drift 640 (campaign=brand).")
+    assert "In the latest week (2026-07-06 – 2026-07-12) new customers moved 1,000 → 1,600 against the week " \
+           "before" in text
+    # a week inside the month reported says nothing new; a weekly briefing has no week after its own
+    inside = drift[~((drift["grain"] == "week") & (drift["period_start"] == july))]
+    assert build_payload(SPEC, BriefingInputs(**{**inputs(values).__dict__, "drift": inside}))["latest_week"] is None
+    assert "## Since then" not in render_markdown(
+        build_payload(SPEC, BriefingInputs(**{**inputs(values).__dict__, "drift": inside})), "template")
