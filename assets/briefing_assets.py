@@ -83,6 +83,8 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
     forecasts = conn.execute(
         "select * from main.metric_forecasts where budget_id = ? and segment_level = '_total' order by all",
         [spec.id]).df() if table_exists(conn, "main", "metric_forecasts") else pd.DataFrame()
+    to_date = conn.execute("select * from main.month_forecasts_to_date where budget_id = ? order by all",
+                           [spec.id]).df() if table_exists(conn, "main", "month_forecasts_to_date") else pd.DataFrame()
     drift = conn.execute(
         "select * from main.drift_attributions where budget_id = ? and grain in (?, 'week') order by all",
         [spec.id, grain]).df() if table_exists(conn, "main", "drift_attributions") else pd.DataFrame()
@@ -101,7 +103,7 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
                           actions=prescriptive["actions"], allocation=prescriptive["allocation_recommendations"],
                           constraints=prescriptive["allocation_constraints"], outcomes=prescriptive["decision_outcomes"],
                           goal_tracking=prescriptive["goal_tracking"], goal_constraints=prescriptive["goal_constraints"],
-                          forecasts=forecasts, drift=drift, archetypes=archetypes,
+                          forecasts=forecasts, forecasts_to_date=to_date, drift=drift, archetypes=archetypes,
                           text_evidence=text_evidence, daily_events=daily_events(conn, spec),
                           daily_members=daily_members(conn, spec), measure_days=_measure_days(conn, spec))
 

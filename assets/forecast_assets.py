@@ -20,7 +20,8 @@ from assets.warehouse import prepare, replace_table
 from models.fingerprint import read_frames
 from models.forecasting.backtest import rolling_origin
 from models.goals import track_goals
-from models.projections import GRAIN_PERIODS, forecast_rows, forecast_scope, horizon_for, next_period
+from models.months_to_date import months_to_date
+from models.projections import GRAIN_PERIODS, forecast_rows, forecast_scope, horizon_for, is_additive, next_period
 from models.spec import BudgetSpec, load_specs
 
 GRAINS = ("day", "week", "month")
@@ -43,6 +44,8 @@ GOAL_COLUMNS = ["budget_id", "goal_id", "kind", "metric_id", "direction", "aggre
                 "binding_input", "status", "data_from", "unseen_days", "provenance"]
 CONSTRAINT_COLUMNS = ["budget_id", "goal_id", "input_metric", "projected", "required", "required_change",
                       "historical_p95_change", "historical_max_change", "status"]
+TO_DATE_COLUMNS = ["budget_id", "metric_id", "as_of", "period_start", "observed_to_date", "value", "lo80", "hi80",
+                   "lo95", "hi95", "scale", "method", "provenance"]
 
 
 def complete_history(conn, spec, levels: list[str]) -> pd.DataFrame:
@@ -112,7 +115,9 @@ def _backtest(spec: BudgetSpec, history: pd.DataFrame, stored: Stored) -> Part:
                                  "reaching the target (staying within the allocation), gap "
                                  "and required run-rate (main.goal_tracking), and the constraint analysis: the "
                                  "input values the target requires, against the changes history has shown "
-                                 "(main.goal_constraints)."),
+                                 "(main.goal_constraints). The budget total's summed metrics' months from the "
+                                 "month in progress on, conditioned on its days so far "
+                                 "(main.month_forecasts_to_date)."),
     ],
     check_specs=[dg.AssetCheckSpec("backtest_beats_seasonal_naive", asset="metric_forecasts",
                                    description="Rolling-origin backtest on the budgets' own weekly totals: median "
@@ -132,6 +137,7 @@ def predictive(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         scores = conn.execute(f"select * from {BACKTEST}").df()
         replace_table(conn, "main.goal_tracking", pd.DataFrame(run.goals, columns=GOAL_COLUMNS))
         replace_table(conn, "main.goal_constraints", pd.DataFrame(run.constraints, columns=CONSTRAINT_COLUMNS))
+        replace_table(conn, "main.month_forecasts_to_date", pd.DataFrame(run.to_date, columns=TO_DATE_COLUMNS))
     median_model = float(scores["mase"].median()) if len(scores) else float("nan")
     median_naive = float(scores["mase_seasonal_naive"].median()) if len(scores) else float("nan")
     by_metric = scores.groupby(["budget_id", "metric_id"]).median().reset_index() if len(scores) else scores
@@ -164,6 +170,7 @@ class PredictiveRun:
     goals: list[dict] = field(default_factory=list)
     constraints: list[dict] = field(default_factory=list)
     backtest: list[Part] = field(default_factory=list)
+    to_date: list[dict] = field(default_factory=list)
 
 
 def forecast_budgets(conn, specs: list[BudgetSpec], forecast_levels: int, stored: Stored,
@@ -193,7 +200,25 @@ def forecast_budgets(conn, specs: list[BudgetSpec], forecast_levels: int, stored
                                  daily_members(conn, spec))
             run.goals += report.tracking
             run.constraints += report.constraints
+            if monthly:
+                run.to_date += _months_to_date(spec, scope, result, monthly, last)
     return run
+
+
+def _months_to_date(spec: BudgetSpec, days: pd.DataFrame, daily: dict, monthly: dict, today: dt.date) -> list[dict]:
+    """The budget total's summed metrics' months from the month in progress on, conditioned on its days
+    (:func:`models.months_to_date.months_to_date`): what the briefing shows of the months ahead."""
+    rows = []
+    for metric_id, metric in spec.metrics.items():
+        if not (is_additive(metric) and metric_id in daily and metric_id in monthly):
+            continue
+        observed = days[(days.metric_id == metric_id) & days["value"].notna()]
+        for row in months_to_date(monthly[metric_id], daily[metric_id], observed, today):
+            method = (f"observed to {today.isoformat()} + daily forecast of the rest" if row["observed_to_date"]
+                      is not None else f"{monthly[metric_id].method}, scaled by the month in progress")
+            rows.append({"budget_id": spec.id, "metric_id": metric_id, "as_of": today, **row, "method": method,
+                         "provenance": "predicted"})
+    return rows
 
 
 def _forecast_grain(spec: BudgetSpec, grain: str, history: pd.DataFrame, nodes: list[str], stored: Stored):

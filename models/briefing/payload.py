@@ -50,6 +50,7 @@ class BriefingInputs:
     goal_tracking: pd.DataFrame = field(default_factory=pd.DataFrame)     # main.goal_tracking rows
     goal_constraints: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.goal_constraints rows
     forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.metric_forecasts, total scope
+    forecasts_to_date: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.month_forecasts_to_date rows
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.drift_attributions, grain and week, all scopes
     archetypes: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.segment_archetypes rows of the budget
     text_evidence: pd.DataFrame = field(default_factory=pd.DataFrame)  # raw.text_metric_values, total scope
@@ -636,13 +637,32 @@ def _predictions(spec: BudgetSpec, inputs: BriefingInputs, grain: str) -> dict:
     ours = f[f["metric_id"] == spec.north_star] if not f.empty else f
     # a budget with too few months to forecast its months from (models.projections.MIN_HISTORY) shows its weeks
     shown = next((g for g in (grain, *FINER_GRAINS[grain]) if not ours.empty and (ours["grain"] == g).any()), grain)
-    star = ours[ours["grain"] == shown].sort_values("period_start").itertuples() if not ours.empty else []
+    star = ours[ours["grain"] == shown].sort_values("period_start") if not ours.empty else ours
+    if shown == "month":
+        star = _to_date(star, inputs.forecasts_to_date, spec.north_star)
     return {"goals": goals, "north_star": spec.north_star, "grain": shown,
             "interval_levels": [0.8, 0.95], "current_rate_days": CURRENT_RATE_DAYS, "forecast": [
         {"period_start": pd.Timestamp(r.period_start).date().isoformat(), "value": _num(r.value),
          "low80": _num(r.lo80), "high80": _num(r.hi80), "low95": _num(r.lo95), "high95": _num(r.hi95),
-         "method": r.method, "provenance": "predicted"}
-        for r in star]}
+         "method": r.method, "provenance": "predicted",
+         **({"observed_to_date": _num(r.observed_to_date), "as_of": _date(r.as_of), "scale": _num(r.scale)}
+            if _num(getattr(r, "observed_to_date", None)) is not None else {})}
+        for r in star.itertuples()]}
+
+
+def _to_date(star: pd.DataFrame, to_date: pd.DataFrame, metric_id: str) -> pd.DataFrame:
+    """The north star's monthly forecast with the months the days so far condition (the month in progress from
+    its days, the later ones scaled by it: main.month_forecasts_to_date) in place of the months' own."""
+    if to_date.empty or star.empty:
+        return star
+    ours = to_date[to_date["metric_id"] == metric_id].assign(
+        period_start=lambda f: pd.to_datetime(f["period_start"]).dt.date)
+    if ours.empty:
+        return star
+    months = star.assign(period_start=lambda f: pd.to_datetime(f["period_start"]).dt.date)
+    kept = months[~months["period_start"].isin(set(ours["period_start"]))]
+    columns = ["period_start", "value", "lo80", "hi80", "lo95", "hi95", "method", "observed_to_date", "as_of", "scale"]
+    return pd.concat([ours[columns], kept.reindex(columns=columns)]).sort_values("period_start")
 
 
 def _rounded(value):

@@ -414,11 +414,20 @@ def _what_will_happen(payload: dict) -> list[str]:
     if ahead.get("forecast"):
         unit = units.get(ahead["north_star"], "")
         shown = ahead["forecast"][:6]
-        lines += [f"**{ahead['north_star']}**, next {len(shown)} {ahead['grain']}s (predicted, {shown[0]['method']}):", "",
+        current = next((p for p in shown if p.get("observed_to_date") is not None), None)
+        method = shown[-1]["method"].removesuffix(", scaled by the month in progress")
+        lines += [f"**{ahead['north_star']}**, next {len(shown)} {ahead['grain']}s (predicted, {method}):", "",
                   "| period | predicted | 80% interval | 95% interval |", "|---|---|---|---|"]
-        lines += [f"| {p['period_start']} | {fmt(p['value'], unit)} | {fmt(p['low80'], unit)} – {fmt(p['high80'], unit)} "
+        lines += [f"| {p['period_start']}{' (in progress)' if p is current else ''} | {fmt(p['value'], unit)} "
+                  f"| {fmt(p['low80'], unit)} – {fmt(p['high80'], unit)} "
                   f"| {fmt(p['low95'], unit)} – {fmt(p['high95'], unit)} |" for p in shown]
         lines.append("")
+        if current is not None:
+            later = any(p["method"].endswith("scaled by the month in progress") for p in shown)
+            lines += [f"_The month in progress is the {fmt(current['observed_to_date'], unit)} observed to "
+                      f"{current['as_of']} plus the daily forecast of its other days, "
+                      f"{current['scale']:.2f} times the monthly forecast of it"
+                      + ("; the months after it are scaled alike, as goals take them" if later else "") + "._", ""]
         if ahead.get("chart"):
             lines += [f"![{ahead['north_star']} fan chart]({ahead['chart']})", ""]
     return lines

@@ -263,6 +263,34 @@ def test_a_budget_without_a_forecast_of_its_months_shows_its_weeks():
     assert build_payload(SPEC, inputs(monthly_values(1500.0)))["what_will_happen"]["grain"] == "month"
 
 
+def test_the_months_ahead_start_from_the_month_in_progress_as_its_days_say():
+    """On 22 July, with 800 new customers so far, the months' own forecast of July (1,000, made from June) gives
+    way to the forecasting stage's July from its days (1,150) and the months after it scaled alike; the table
+    marks July in progress and says what it is made of."""
+    months = pd.DataFrame([{"metric_id": "new_customers", "grain": "month", "period_start": dt.date(2026, 7 + i, 1),
+                            "value": 1000.0, "lo80": 900.0, "hi80": 1100.0, "lo95": 850.0, "hi95": 1150.0,
+                            "method": "theta"} for i in range(4)])
+    to_date = pd.DataFrame([{"metric_id": "new_customers", "as_of": dt.date(2026, 7, 22),
+                             "period_start": dt.date(2026, 7 + i, 1), "observed_to_date": 800.0 if i == 0 else None,
+                             "value": 1150.0, "lo80": 1100.0, "hi80": 1200.0, "lo95": 1080.0, "hi95": 1230.0,
+                             "scale": 1.15, "method": "observed to 2026-07-22 + daily forecast of the rest" if i == 0
+                             else "theta, scaled by the month in progress"} for i in range(2)])
+    payload = build_payload(SPEC, dataclasses.replace(inputs(monthly_values(1500.0)), forecasts=months,
+                                                      forecasts_to_date=to_date))
+    ahead = payload["what_will_happen"]["forecast"]
+    assert [(f["period_start"], f["value"]) for f in ahead] == [
+        ("2026-07-01", 1150.0), ("2026-08-01", 1150.0), ("2026-09-01", 1000.0), ("2026-10-01", 1000.0)]
+    assert ahead[0]["observed_to_date"] == 800.0 and "observed_to_date" not in ahead[1]
+    text = render_markdown(payload, "template")
+    assert "**new_customers**, next 4 months (predicted, theta):" in text
+    assert "| 2026-07-01 (in progress) | 1,150 | 1,100 – 1,200 | 1,080 – 1,230 |" in text
+    assert ("_The month in progress is the 800 observed to 2026-07-22 plus the daily forecast of its other days, "
+            "1.15 times the monthly forecast of it; the months after it are scaled alike, as goals take them._") in text
+    plain = render_markdown(build_payload(SPEC, dataclasses.replace(inputs(monthly_values(1500.0)), forecasts=months)),
+                            "template")
+    assert "| 2026-07-01 | 1,000 |" in plain and "in progress" not in plain
+
+
 def test_a_tied_best_or_worst_value_says_how_many_more_share_it():
     """Of 2,000 channels, 1,500 had no new customers: the three named worst are three of them."""
     rows = [("a", 90.0, 1, 2000, 1, True, False), ("b", 80.0, 2, 1999, 1, True, False),
