@@ -320,11 +320,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
             for mid, m in spec.metrics.items() if m.composite is not None
         ],
         "actions": _current_actions(spec, inputs.actions, inputs.values, grain),
-        "decision_outcomes": [] if inputs.outcomes.empty else [
-            {"decision": r.decision, "decided_period": pd.Timestamp(r.decided_period).date().isoformat(),
-             "evaluated_period": pd.Timestamp(r.evaluated_period).date().isoformat(), "summary": r.summary,
-             "provenance": "observed after the decision, against the expected path"}
-            for r in inputs.outcomes.sort_values(["evaluated_period", "decision"], ascending=[False, True]).head(10).itertuples()],
+        "decision_outcomes": _latest_outcomes(inputs.outcomes),
         "allocation": _allocation(inputs.allocation, inputs.constraints),
         "why_it_changed": _why_it_changed(headline, _at_grain(inputs.drift, grain), period, inputs.values, grain),
         "latest_week": _latest_week(headline, inputs.drift, inputs.values, grain, period_end),
@@ -420,14 +416,55 @@ def _current_actions(spec: BudgetSpec, actions: pd.DataFrame, values: pd.DataFra
     keep = [starts.get(r.rule_id) is not None and pd.Timestamp(r.period_start) >= pd.Timestamp(starts[r.rule_id])
             for r in actions.itertuples()]
     latest = actions[keep]
-    return [{"rule_id": r.rule_id, "period_grain": r.period_grain,
-             "period_start": pd.Timestamp(r.period_start).date().isoformat(), "segment_id": r.segment_id,
-             "condition": r.condition, "trigger_values": json.loads(r.trigger_values), "action_type": r.action_type,
-             "message": _text(r.message), "classification": {"kind": r.class_kind, "type": r.class_type,
-                                                             "detail": _text(r.class_detail)},
-             "needs_judgement": r.class_kind == "decision" and r.class_type == "non_programmed",
-             "provenance": "rule on observed values"}
-            for r in latest.sort_values(["rule_id", "period_start", "segment_id"]).itertuples()]
+    firings = [{"rule_id": r.rule_id, "period_grain": r.period_grain,
+                "period_start": pd.Timestamp(r.period_start).date().isoformat(), "segment_id": r.segment_id,
+                "condition": r.condition, "trigger_values": json.loads(r.trigger_values), "action_type": r.action_type,
+                "message": _text(r.message), "classification": {"kind": r.class_kind, "type": r.class_type,
+                                                                "detail": _text(r.class_detail)},
+                "needs_judgement": r.class_kind == "decision" and r.class_type == "non_programmed",
+                "provenance": "rule on observed values"}
+               for r in latest.sort_values(["rule_id", "segment_id", "period_start"]).itertuples()]
+    return sorted(_runs(firings), key=lambda a: (a["rule_id"], a["period_start"], a["segment_id"]))
+
+
+def _runs(firings: list[dict]) -> list[dict]:
+    """Firings of one rule on one segment in consecutive periods as one: from its first period to its last
+    (``period_last``, ``periods``), the latest trigger values and each one's range over the run. A daily rule
+    under a monthly briefing that held on every day of a runaway cost was a table of eleven rows alike."""
+    runs: list[dict] = []
+    for firing in firings:  # sorted by rule, segment and period
+        last = runs[-1] if runs else None
+        same = last is not None and all(last[k] == firing[k] for k in (
+            "rule_id", "segment_id", "period_grain", "action_type", "message", "classification"))
+        if same and next_period(firing["period_grain"], dt.date.fromisoformat(last["period_last"])) == \
+                dt.date.fromisoformat(firing["period_start"]):
+            last.update(period_last=firing["period_start"], periods=last["periods"] + 1)
+            for name, value in firing["trigger_values"].items():
+                low, high = last["trigger_ranges"].get(name, (value, value))
+                if all(isinstance(v, (int, float)) for v in (low, high, value)):
+                    last["trigger_ranges"][name] = (min(low, value), max(high, value))
+            last["trigger_values"] = firing["trigger_values"]
+            continue
+        runs.append({**firing, "period_last": firing["period_start"], "periods": 1,
+                     "trigger_ranges": {k: (v, v) for k, v in firing["trigger_values"].items()}})
+    for run in runs:
+        run["trigger_ranges"] = {k: list(v) for k, v in run["trigger_ranges"].items()} if run["periods"] > 1 else {}
+    return runs
+
+
+def _latest_outcomes(outcomes: pd.DataFrame, limit: int = 10) -> list[dict]:
+    """What followed the latest of each decision about each segment and metric, newest first, with how many
+    earlier ones it stands for: a rule that fired on eleven days running is one line, not ten alike."""
+    if outcomes.empty:
+        return []
+    keys = [k for k in ("decision", "segment_id", "metric_id") if k in outcomes.columns]
+    ordered = outcomes.sort_values(["evaluated_period", *keys], ascending=[False] + [True] * len(keys))
+    taken = ordered.groupby(keys, sort=False, dropna=False).size().rename("times")
+    latest = ordered.drop_duplicates(keys).join(taken, on=keys).head(limit)
+    return [{"decision": r.decision, "decided_period": pd.Timestamp(r.decided_period).date().isoformat(),
+             "evaluated_period": pd.Timestamp(r.evaluated_period).date().isoformat(), "summary": r.summary,
+             "earlier": int(r.times) - 1, "provenance": "observed after the decision, against the expected path"}
+            for r in latest.itertuples()]
 
 
 def _allocation(allocation: pd.DataFrame, constraints: pd.DataFrame) -> dict | None:

@@ -510,15 +510,21 @@ def _what_to_do(payload: dict, draft: dict | None = None) -> list[str]:
     lines = ["## What should we do", ""]
     if followed:
         lines += ["What followed earlier decisions (observed):", ""]
-        lines += [f"- {o['summary']}" for o in followed]
+        lines += [f"- {o['summary']}" + (f" (the latest of {o['earlier'] + 1} alike)" if o.get("earlier") else "")
+                  for o in followed]
         lines.append("")
     if actions:
         lines += ["| rule | period | segment | saw | classification | action |", "|---|---|---|---|---|---|"]
         for a in actions:
             cls = a["classification"]
             label = "/".join(p for p in (cls["kind"], cls["type"], cls["detail"]) if p)
-            saw = ", ".join(f"{k} = {fmt(v)}" for k, v in a["trigger_values"].items())
-            lines.append(f"| {a['rule_id']} | {a['period_grain']} {a['period_start']} | {a['segment_id']} | {saw} "
+            ranges = a.get("trigger_ranges") or {}
+            saw = ", ".join(f"{k} = {fmt(v)}" + (f" ({fmt(ranges[k][0])} – {fmt(ranges[k][1])} over the run)"
+                                                 if k in ranges else "") for k, v in a["trigger_values"].items())
+            period = f"{a['period_grain']} {a['period_start']}"
+            if a.get("periods", 1) > 1:
+                period += f" – {a['period_last']} ({a['periods']} {a['period_grain']}s running)"
+            lines.append(f"| {a['rule_id']} | {period} | {a['segment_id']} | {saw} "
                          f"| {label} | {a['action_type']}: {a['message'] or ''} |")
         lines += ["", "_Rules decide programmed decisions and actions deterministically; non-programmed decisions "
                       "need the owner's judgement._", ""]

@@ -538,16 +538,22 @@ def test_a_childs_own_change_is_followed_down_to_where_it_came_from():
 
 def test_what_to_do_lists_the_firings_of_the_period_reported_not_an_old_one():
     """A weekly rule under a monthly briefing: its firings in June's weeks are shown, one from March (the rule
-    has held since) is not."""
-    weeks = [dt.date(2026, 3, 2), dt.date(2026, 6, 1), dt.date(2026, 6, 8), dt.date(2026, 6, 29)]
+    has held since) is not; firings in weeks running are one row from the first to the last."""
+    weeks = [dt.date(2026, 3, 2), dt.date(2026, 6, 1), dt.date(2026, 6, 8), dt.date(2026, 6, 22), dt.date(2026, 6, 29)]
     values = pd.concat([monthly_values(1000.0), weekly("customer_acquisition_cost", weeks)])
     actions = pd.DataFrame([{
         "rule_id": "expensive_acquisition", "period_grain": "week", "period_start": week, "segment_id": "ppc",
         "condition": "customer_acquisition_cost > 300", "trigger_values": '{"customer_acquisition_cost": 312.5}',
         "action_type": "flag", "message": "CAC high", "class_kind": "decision", "class_type": "non_programmed",
-        "class_detail": None} for week in weeks[:3]])
+        "class_detail": None} for week in weeks[:4]])
+    actions.loc[2, "trigger_values"] = '{"customer_acquisition_cost": 340.0}'
     payload = build_payload(SPEC, dataclasses.replace(inputs(values), actions=actions))
-    assert [a["period_start"] for a in payload["actions"]] == ["2026-06-01", "2026-06-08"]
+    assert [(a["period_start"], a["period_last"], a["periods"]) for a in payload["actions"]] == [
+        ("2026-06-01", "2026-06-08", 2), ("2026-06-22", "2026-06-22", 1)]
+    assert payload["actions"][0]["trigger_values"] == {"customer_acquisition_cost": 340.0}
+    text = render_markdown(payload, "template")
+    assert ("| expensive_acquisition | week 2026-06-01 – 2026-06-08 (2 weeks running) | ppc | customer_acquisition_cost"
+            " = 340 (312.5 – 340 over the run) |") in text
     only_march = dataclasses.replace(inputs(values), actions=actions.iloc[:1])
     assert build_payload(SPEC, only_march)["actions"] == []
 
@@ -821,3 +827,19 @@ def test_the_latest_week_after_the_month_is_told_with_its_drivers():
     assert build_payload(SPEC, BriefingInputs(**{**inputs(values).__dict__, "drift": inside}))["latest_week"] is None
     assert "## Since then" not in render_markdown(
         build_payload(SPEC, BriefingInputs(**{**inputs(values).__dict__, "drift": inside})), "template")
+
+
+def test_what_followed_a_rule_that_fired_day_after_day_is_its_latest_outcome():
+    """Ten alike outcomes of one rule on one segment are one line, the latest, saying how many it stands for;
+    another segment's keeps its own."""
+    def outcome(day, segment, summary):
+        return {"decision": "rule gpu_burn", "decided_period": day - dt.timedelta(days=1), "evaluated_period": day,
+                "segment_id": segment, "metric_id": "spend", "summary": summary}
+    days = [dt.date(2026, 6, 10) + dt.timedelta(days=d) for d in range(10)]
+    outcomes = pd.DataFrame([outcome(d, "ppc", f"ppc {d.isoformat()}") for d in days]
+                            + [outcome(days[3], "seo", "seo once")])
+    payload = build_payload(SPEC, dataclasses.replace(inputs(monthly_values(1000.0)), outcomes=outcomes))
+    assert [(o["summary"], o["earlier"]) for o in payload["decision_outcomes"]] == [("ppc 2026-06-19", 9),
+                                                                                    ("seo once", 0)]
+    text = render_markdown(payload, "template")
+    assert "- ppc 2026-06-19 (the latest of 10 alike)\n- seo once\n" in text
