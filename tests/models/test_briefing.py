@@ -552,8 +552,8 @@ def test_what_to_do_lists_the_firings_of_the_period_reported_not_an_old_one():
         ("2026-06-01", "2026-06-08", 2), ("2026-06-22", "2026-06-22", 1)]
     assert payload["actions"][0]["trigger_values"] == {"customer_acquisition_cost": 340.0}
     text = render_markdown(payload, "template")
-    assert ("| expensive_acquisition | week 2026-06-01 – 2026-06-08 (2 weeks running) | ppc | customer_acquisition_cost"
-            " = 340 (312.5 – 340 over the run) |") in text
+    assert ("| expensive_acquisition | week 2026-06-01 – 2026-06-08 (2 weeks running) | ppc | "
+            "customer_acquisition_cost = 340 (312.5 – 340 over the run) |") in text
     only_march = dataclasses.replace(inputs(values), actions=actions.iloc[:1])
     assert build_payload(SPEC, only_march)["actions"] == []
 
