@@ -511,15 +511,14 @@ class BudgetSpec(_Strict):
     @property
     def allocation_metric(self) -> str | None:
         """The metric spent against the allocation: the named one, else the one base sum metric whose unit
-        (its own or its measure's) is the allocation's currency, or of several such (a cost and a revenue) the
-        one not favourable up, as a revenue is and spending is not; none when there is no such single metric."""
+        (its own or its measure's) is the allocation's currency and that is not favourable up, as a revenue is
+        and spending is not (a hotel's room revenue, its only sum in pounds, was read as spending: "107.9% of
+        the allocation, 0% chance of staying within it"); none when there is no such single metric."""
         if self.allocation.metric is not None:
             return self.allocation.metric
         currency = self.allocation.currency
         found = [m for m, metric in self.metrics.items() if metric.kind == "base" and metric.agg == "sum"
-                 and (metric.unit or self.measures[metric.measure].unit) == currency]
-        if len(found) > 1:
-            found = [m for m in found if self.metrics[m].favourable != "up"]
+                 and (metric.unit or self.measures[metric.measure].unit) == currency and metric.favourable != "up"]
         return found[0] if len(found) == 1 else None
 
     def is_ceiling(self, goal: Goal) -> bool:

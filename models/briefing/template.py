@@ -336,7 +336,8 @@ def _allocation_lines(allocation: dict) -> list[str]:
     currency, metric = allocation["currency"], allocation.get("metric")
     if metric is None:
         return [f"_Spending is not tracked against the allocation: no single summed metric in {currency} reads "
-                "as the spending (none, or several not favourable up); name it as `allocation.metric` in the "
+                "as the spending (none that is not favourable up, as a revenue is, or several); name it as "
+                "`allocation.metric` in the "
                 "spec._", ""]
     lines = [f"## Spending against the allocation ({metric})", ""]
     amount = allocation["amount"]

@@ -69,6 +69,9 @@ def test_the_spent_metric_is_the_named_one_or_the_one_summed_metric_in_the_curre
     assert parse_spec(data, "m.yaml").allocation_metric == "spend"
     data["metrics"]["spend"]["favourable"] = "up"  # two alike: neither reads as the spending
     assert parse_spec(data, "m.yaml").allocation_metric is None
+    # a revenue alone in the currency is no spending either (a hotel's room revenue)
+    data["metrics"]["spend"]["unit"] = "hours"
+    assert parse_spec(data, "m.yaml").allocation_metric is None
 
 
 @pytest.mark.parametrize("change, key, message", [
