@@ -10,8 +10,14 @@ MATERIAL_Z = 3.0        # |z| of the change against history's changes (3: noise 
 MIN_CHANGES = 4         # history changes needed before judging materiality
 # A spread over a long lag from a handful of changes is a guess: five weeks of a growing budget's year-on-year
 # changes within 440 of each other (a median absolute deviation needs only three close values) made a year's
-# +8,561 a "z -7.9" while its weeks swing by thousands. That spread is shrunk toward the spread of the changes
-# over the short lag (one period, or a week of days), which are many, as if those were this many changes more.
+# +8,561 a "z -7.9" while its weeks swing by thousands. That spread is shrunk toward a noise scale read from the
+# changes over the short lag (one period, or a week of days), which are many, as if those were this many changes
+# more. The scale is of those changes' own changes, over the square root of 3 (for noise alone the same as the
+# short changes' spread: a second difference has three times a change's variance, so a level's drift and a
+# season's swing, which the short changes carry, are mostly gone): a campus's monthly energy swings a third with
+# the seasons, and a building's chiller fault of +16% on a year before was "z 2.5" against the months' swings.
+# Simulated (20 months, yearly swing 30%, noise 3%, 400 series): a +15% year on year found 3% -> 49% of the
+# time, a false alarm 0% -> 1%; without a season or with 8% noise both stay within 2 points of before.
 PRIOR_CHANGES = 4
 # A change within this share of the metric's level is the rounding of its inputs, however steady its history: a
 # price of 0.33 EUR/kWh summed from costs written to four decimals moved by 0.0000002 in a month, "z -5.0"
@@ -35,8 +41,9 @@ def change_materiality(history, delta: float, lag: int = 1, short_lag: int = 1,
         months: a year). With fewer than ``MIN_CHANGES`` changes at that lag, changes
         over one period stand in.
     short_lag : int, default 1
-        The lag whose changes steady the spread of a longer lag's few (``PRIOR_CHANGES``): one period, or
-        seven for days, whose changes from one day to the next are the weekday cycle's.
+        The lag whose changes steady the spread of a longer lag's few (``PRIOR_CHANGES``, from the spread of
+        their own changes over the same lag, over the square root of 3): one period, or seven for days, whose
+        changes from one day to the next are the weekday cycle's.
     threshold : float, default MATERIAL_Z
         The ``|z|`` beyond which a change is material.
 
@@ -61,8 +68,9 @@ def change_materiality(history, delta: float, lag: int = 1, short_lag: int = 1,
     centre = float(np.median(changes))
     spread = robust_spread(changes, centre)
     short = _changes(values, short_lag) if lag > short_lag else np.empty(0)
-    if len(short) >= MIN_CHANGES:
-        prior = robust_spread(short, float(np.median(short)))
+    second = short[short_lag:] - short[:-short_lag] if len(short) > short_lag else np.empty(0)
+    if len(second) >= MIN_CHANGES:
+        prior = robust_spread(second, float(np.median(second))) / np.sqrt(3.0)
         spread = float(np.sqrt((len(changes) * spread ** 2 + PRIOR_CHANGES * prior ** 2) / (len(changes) + PRIOR_CHANGES)))
     known = values[np.isfinite(values)]
     rounding = abs(delta - centre) <= ROUNDING_SHARE * float(np.median(np.abs(known)))

@@ -63,8 +63,8 @@ def test_changes_mostly_equal_but_not_always_are_judged_against_how_they_vary():
     history = [4.0] * 14 + [5.0] * 5 + [4.0] * 2   # 21 months; over 12 months: 0, 0, 1, 1, 1, 1, 1, 0, 0
     z, verdict = change_materiality(history, 0.0, lag=12)
     # against the 9 changes over a year (spread: their root mean square about 1, since most equal it) and the
-    # 20 monthly changes (two of +-1), as if those were 4 more
-    assert verdict == "normal variation" and z == pytest.approx(-1 / np.sqrt((9 * 4 / 9 + 4 * 2 / 20) / 13))
+    # noise the 20 monthly changes tell, as if those were 4 more: their 19 own changes (four of +-1) over root 3
+    assert verdict == "normal variation" and z == pytest.approx(-1 / np.sqrt((9 * 4 / 9 + 4 * (4 / 19) / 3) / 13))
 
 
 def test_a_few_year_on_year_changes_that_agree_by_chance_do_not_make_a_year_unusual():
@@ -75,10 +75,10 @@ def test_a_few_year_on_year_changes_that_agree_by_chance_do_not_make_a_year_unus
     history[52:] = history[:5] + np.array([9600, 9900, 10100, 9800, 10000])  # the five changes over 52 weeks
     z, verdict = change_materiality(history, 8561.0, lag=52)
     assert verdict == "normal variation" and -3 < z < 0
-    # the five changes' own spread (median absolute deviation 100) averaged with the week-to-week changes' as if
-    # those were four more
-    single = np.diff(history)
-    weekly = MAD_TO_SD * np.median(np.abs(single - np.median(single)))
+    # the five changes' own spread (median absolute deviation 100) averaged with the noise of the weeks (the
+    # spread of the week-to-week changes' own changes, over root 3) as if those were four more
+    second = np.diff(history, 2)
+    weekly = MAD_TO_SD * np.median(np.abs(second - np.median(second))) / np.sqrt(3)
     assert z == pytest.approx((8561 - 9900) / np.sqrt((5 * (MAD_TO_SD * 100) ** 2 + 4 * weekly ** 2) / 9))
 
 
@@ -91,3 +91,15 @@ def test_many_changes_over_a_year_keep_their_own_spread():
     z_days, _ = change_materiality(history, 5.0, lag=364, short_lag=7)
     z_one, _ = change_materiality(history, 5.0, lag=364, short_lag=1)
     assert z_days > 3 and z_one < z_days
+
+
+def test_a_year_on_year_change_is_not_drowned_by_the_seasons_swings_between_months():
+    """A campus's monthly energy swings a third with the seasons; a building's fault adds 16% on a year before.
+    The few year-on-year changes are steadied by the noise the months tell, not by their seasonal swings: the
+    fault is beyond normal variation, and the same month without it is not."""
+    months = np.arange(20)
+    for seed in range(4, 8):  # z 1.7 to 1.9 when the months' own changes steadied the spread
+        history = 90000 * (1 + 0.3 * np.cos(2 * np.pi * months / 12)) * np.random.default_rng(seed).lognormal(0, 0.01, 20)
+        z, verdict = change_materiality(history, 0.16 * history[-12], lag=12)
+        assert verdict == "material" and z > 3, seed
+        assert change_materiality(history, 0.0, lag=12)[1] == "normal variation"
