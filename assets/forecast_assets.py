@@ -214,8 +214,9 @@ def _months_to_date(spec: BudgetSpec, days: pd.DataFrame, daily: dict, monthly: 
             continue
         observed = days[(days.metric_id == metric_id) & days["value"].notna()]
         for row in months_to_date(monthly[metric_id], daily[metric_id], observed, today):
-            method = (f"observed to {today.isoformat()} + daily forecast of the rest" if row["observed_to_date"]
-                      is not None else f"{monthly[metric_id].method}, scaled by the month in progress")
+            in_progress = row["observed_to_date"] is not None
+            method = (f"observed to {today.isoformat()} + daily forecast of the rest" if in_progress
+                      else f"{monthly[metric_id].method}, scaled by the month in progress")
             rows.append({"budget_id": spec.id, "metric_id": metric_id, "as_of": today, **row, "method": method,
                          "provenance": "predicted"})
     return rows

@@ -337,8 +337,7 @@ def _allocation_lines(allocation: dict) -> list[str]:
     if metric is None:
         return [f"_Spending is not tracked against the allocation: no single summed metric in {currency} reads "
                 "as the spending (none that is not favourable up, as a revenue is, or several); name it as "
-                "`allocation.metric` in the "
-                "spec._", ""]
+                "`allocation.metric` in the spec._", ""]
     lines = [f"## Spending against the allocation ({metric})", ""]
     amount = allocation["amount"]
     for p in allocation.get("periods") or []:
