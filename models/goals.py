@@ -52,11 +52,20 @@ def _additive(spec: BudgetSpec, metric_id: str) -> bool:
     return is_additive(spec.metrics[metric_id])
 
 
+@dataclass(frozen=True)
+class MonthProgress:
+    """How the month in progress is going against the monthly forecast of it (see :func:`month_in_progress`)."""
+
+    ratio: float         # its observed days and the daily forecast's mean of the rest, over the monthly mean
+    ratios: np.ndarray   # the same, path by path
+    seen: float          # its observed days' total
+
+
 def _whole_months(monthly: SeriesForecast, days: list[dt.date], paths: np.ndarray, means: np.ndarray,
-                  today: dt.date, progress: tuple[float, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  today: dt.date, progress: MonthProgress | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The window's whole months after ``today`` from the monthly forecast, spread evenly over their days (a
     total over them is what counts), scaled by ``progress``: how the month in progress is going against the
-    monthly forecast of it (:func:`_month_in_progress`); the days of a partly observed or partly covered month
+    monthly forecast of it (:func:`month_in_progress`); the days of a partly observed or partly covered month
     stay the daily forecast's.
 
     Why: a total over months summed from daily forecasts carries every day's noise and posting artefacts (a
@@ -76,7 +85,7 @@ def _whole_months(monthly: SeriesForecast, days: list[dt.date], paths: np.ndarra
     if (monthly.paths is None or monthly.paths.shape[0] != paths.shape[0]
             or monthly.history_points < WHOLE_MONTHS_HISTORY):
         return paths, means
-    ratio, ratios = progress if progress is not None else (1.0, np.ones(paths.shape[0]))
+    ratio, ratios = (progress.ratio, progress.ratios) if progress is not None else (1.0, np.ones(paths.shape[0]))
     paths, means = paths.copy(), means.copy()
     index = {day: i for i, day in enumerate(days)}
     for step, start in enumerate(monthly.starts):
@@ -89,8 +98,8 @@ def _whole_months(monthly: SeriesForecast, days: list[dt.date], paths: np.ndarra
     return paths, means
 
 
-def _month_in_progress(monthly: SeriesForecast, daily: SeriesForecast, observed: pd.DataFrame,
-                       today: dt.date) -> tuple[float, np.ndarray] | None:
+def month_in_progress(monthly: SeriesForecast, daily: SeriesForecast, observed: pd.DataFrame,
+                      today: dt.date) -> MonthProgress | None:
     """How the month holding ``today`` is going against the monthly forecast of it: its observed days
     (``observed``: period_start, value) and the daily forecast's rest of it, over the monthly forecast's mean;
     as a point and path by path. None when the month is complete (the months' origin) or not both forecast."""
@@ -101,8 +110,8 @@ def _month_in_progress(monthly: SeriesForecast, daily: SeriesForecast, observed:
     if step is None or not monthly.mean[step] > 0 or len(rest) != (last - today).days or daily.paths is None:
         return None
     seen = float(observed.loc[(observed.period_start >= first) & (observed.period_start <= today), "value"].sum())
-    return ((seen + float(daily.mean[rest].sum())) / monthly.mean[step],
-            (seen + daily.paths[:, rest].sum(axis=1)) / monthly.mean[step])
+    return MonthProgress((seen + float(daily.mean[rest].sum())) / monthly.mean[step],
+                         (seen + daily.paths[:, rest].sum(axis=1)) / monthly.mean[step], seen)
 
 
 EVENT_WEIGHTED = {"mean", "variance"}  # a period's value is its events' (a mean over every event), not its days'
@@ -176,7 +185,7 @@ def _window_inputs(spec: BudgetSpec, goal: Goal, expr, daily: pd.DataFrame, fore
         means = f.mean[steps] if f is not None and steps else np.zeros(0)
         if monthly and name in monthly and goal.aggregation != "last" and is_additive(metric) and steps:
             paths, means = _whole_months(monthly[name], [f.starts[i] for i in steps], paths, means, today,
-                                         _month_in_progress(monthly[name], f, rows, today))
+                                         month_in_progress(monthly[name], f, rows, today))
         future_days = [f.starts[i] for i in steps]
         observed_weights, future_weights = np.ones(len(observed)), np.ones(len(future_days))
         # a mean weighs its days by their events; a 'last' goal's day is the last with events

@@ -10,13 +10,12 @@ the monthly forecast scaled by how the month in progress is going against it, as
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 
 import numpy as np
 import pandas as pd
 
-from models.goals import WHOLE_MONTHS_HISTORY, _month_in_progress
+from models.goals import WHOLE_MONTHS_HISTORY, month_in_progress
 from models.projections import SeriesForecast
 
 QUANTILES = (0.1, 0.9, 0.025, 0.975)  # lo80, hi80, lo95, hi95
@@ -44,23 +43,19 @@ def months_to_date(monthly: SeriesForecast, daily: SeriesForecast, observed: pd.
         over the monthly forecast of it). The later months only with ``WHOLE_MONTHS_HISTORY`` months of history
         and paths alike in number; empty when the month holding ``today`` is complete or is not forecast.
     """
-    progress = _month_in_progress(monthly, daily, observed, today)
+    progress = month_in_progress(monthly, daily, observed, today)
     if progress is None:
         return []
-    ratio, ratios = progress
     first = today.replace(day=1)
-    last = first + dt.timedelta(days=calendar.monthrange(first.year, first.month)[1] - 1)
-    seen = float(observed.loc[(observed.period_start >= first) & (observed.period_start <= min(today, last)),
-                              "value"].sum())
     scaled = (monthly.history_points >= WHOLE_MONTHS_HISTORY and monthly.paths is not None
-              and monthly.paths.shape[0] == len(ratios))
+              and monthly.paths.shape[0] == len(progress.ratios))
     rows = []
     for step, start in enumerate(monthly.starts):
         if start < first or (start > first and not scaled):
             continue
-        values = ratios * monthly.mean[step] if start == first else monthly.paths[:, step] * ratios
-        lo80, hi80, lo95, hi95 = np.quantile(values, QUANTILES)
-        rows.append({"period_start": start, "observed_to_date": seen if start == first else None,
-                     "value": float(ratio * monthly.mean[step]), "lo80": float(lo80), "hi80": float(hi80),
-                     "lo95": float(lo95), "hi95": float(hi95), "scale": float(ratio)})
+        paths = monthly.mean[step] if start == first else monthly.paths[:, step]
+        lo80, hi80, lo95, hi95 = np.quantile(paths * progress.ratios, QUANTILES)
+        rows.append({"period_start": start, "observed_to_date": progress.seen if start == first else None,
+                     "value": float(progress.ratio * monthly.mean[step]), "lo80": float(lo80), "hi80": float(hi80),
+                     "lo95": float(lo95), "hi95": float(hi95), "scale": float(progress.ratio)})
     return rows
