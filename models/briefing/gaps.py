@@ -16,6 +16,17 @@ USUAL_DAYS = 56  # the days before them that tell how often a segment goes a day
 GAP_CHANCE = 1e-3
 
 
+def day_runs(days: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, pd.Timestamp, int]]:
+    """Consecutive calendar days as runs (first day, last day, days), oldest first; ``days`` sorted."""
+    runs: list[tuple[pd.Timestamp, pd.Timestamp, int]] = []
+    for day in days:
+        if runs and (day - runs[-1][1]).days == 1:
+            runs[-1] = (runs[-1][0], day, runs[-1][2] + 1)
+        else:
+            runs.append((day, day, 1))
+    return runs
+
+
 def measure_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int = 5) -> dict:
     """Runs of recent days on which a segment had events but none of a measure it usually sends.
 
@@ -58,13 +69,8 @@ def measure_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int = 5) -> d
         absent = (len(before) - before.isin(held).sum() + 1) / (len(before) + 2)
         day_chance = max(absent, math.exp(-float(usual["event_count"].astype(float).mean())))
         missing = days[(days >= recent_start) & (days <= pd.Timestamp(through)) & ~days.isin(held)].sort_values()
-        found: list[dict] = []
-        for day in missing:  # consecutive calendar days form one run
-            if found and (day - pd.Timestamp(found[-1]["end"])).days == 1:
-                found[-1]["end"], found[-1]["days"] = day.date().isoformat(), found[-1]["days"] + 1
-            else:
-                found.append({"measure": measure, "segment_id": segment, "start": day.date().isoformat(),
-                              "end": day.date().isoformat(), "days": 1})
-        runs += [run for run in found if day_chance ** run["days"] < GAP_CHANCE]
+        runs += [{"measure": measure, "segment_id": segment, "start": first.date().isoformat(),
+                  "end": last.date().isoformat(), "days": length}
+                 for first, last, length in day_runs(missing) if day_chance ** length < GAP_CHANCE]
     runs.sort(key=lambda run: (run["end"], run["segment_id"], run["measure"]), reverse=True)
     return {**searched, "days": sum(run["days"] for run in runs), "runs": runs[:max_runs]}

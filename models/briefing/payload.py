@@ -22,7 +22,7 @@ import pandas as pd
 
 from models.actions import rule_window
 from models.allocation import NOT_ESTIMATED
-from models.briefing.gaps import measure_gaps
+from models.briefing.gaps import day_runs, measure_gaps
 from models.budget_periods import budget_goals, period_label
 from models.closed_days import closed_weekdays_of
 from models.drift.engine import ROUNDING
@@ -379,14 +379,8 @@ def days_without_events(days_with_data: pd.Series, period: dt.date, period_end: 
     usual = missing.weekday.isin(list(closed)) | missing.isin(pd.DatetimeIndex(pd.to_datetime(list(holidays))))
     unexplained = missing[~usual]
     in_period = int(((unexplained >= pd.Timestamp(period)) & (unexplained < pd.Timestamp(period_end))).sum())
-    runs: list[dict] = []
-    for day in unexplained[::-1]:  # latest first; a run grows backwards while days are consecutive
-        if runs and (pd.Timestamp(runs[-1]["start"]) - day).days == 1:
-            runs[-1]["start"], runs[-1]["days"] = day.date().isoformat(), runs[-1]["days"] + 1
-        elif len(runs) == max_runs:
-            break
-        else:
-            runs.append({"start": day.date().isoformat(), "end": day.date().isoformat(), "days": 1})
+    runs = [{"start": first.date().isoformat(), "end": last.date().isoformat(), "days": length}
+            for first, last, length in day_runs(unexplained)[::-1][:max_runs]]  # latest first
     return {"days_without_events": len(missing), "closed_days": int(usual.sum()),
             "closed_weekdays": [calendar.day_name[d] for d in sorted(closed)],
             "days_without_events_in_period": in_period, "latest_gaps": runs}
