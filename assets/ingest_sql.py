@@ -287,7 +287,7 @@ def checked_documents_select(spec: BudgetSpec, documents: DocumentSource, reader
     src, levels = spec.source, spec.segments.levels
     mapping = src.document_segments(documents, levels)
     needed = {documents.timestamp, documents.text, documents.kind_column, documents.doc_id, *mapping.values()}
-    missing = next(iter(_lacking(needed, columns)), None)
+    missing = "; ".join(_lacking(needed, columns)) or None
 
     def col(name: str | None) -> str:
         return f"t.{quote_ident(name)}" if name is not None and name in columns else "cast(null as varchar)"
