@@ -41,7 +41,8 @@ import pandas as pd
 from scipy import stats
 
 from models.drift.dimension import additive_drift, average_drift, bonferroni_logp, rate_shift_logp, share_shift_logp
-from models.drift.influence import CHANGE_ALPHA, EFFECT_ALPHA, Influence, held_shift_p, influence, significant_effects
+from models.drift.influence import (CHANGE_ALPHA, EFFECT_ALPHA, Influence, common_share, held_shift_p, influence,
+                                    significant_effects)
 from models.drift.materiality import MATERIAL_Z, change_materiality
 from models.drift.seasonal import Profile, YearlyChange, temporal_change, weekday_profile, yearly_change
 from models.drift.shapley import shapley
@@ -509,21 +510,47 @@ class DriftEngine:
                                     "" if real or found.effect_p >= EFFECT_ALPHA else
                                     f"; not significant among {peers} {self.level_of.get(node, 'total')} slices "
                                     f"(false discovery rate {EFFECT_ALPHA:.0%})"), 1 - found.effect_p))
-            if not found.change:
+            change, evidence, confidence = self._relationship_change(metric_id, node, rel, pair)
+            share = self._common_share(metric_id, node, rel, pair) if change else 0.0
+            if not share:
                 continue
-            # a changed relationship must show within the period (in the slices, where x moves more than in
-            # their sum), else it is only y's level moving while x sat near its usual level
-            slices = [f for f in (self._influence_fit(metric_id, c, rel, pair) for c in self.children.get(node, []))
-                      if f is not None]
-            held, held_p = held_shift_p(slices or [found])
-            if held_p >= CHANGE_ALPHA or np.sign(held) != np.sign(found.effect_shift):
-                continue
-            ratio = found.effect_shift / found.effect if found.effect else float("nan")
-            within = f"{len(slices)} slices" if slices else "the period's days"
-            pieces.append(Piece("influence_drift", f"{label}: relationship changed", found.change,
-                                f"effect shifted by {found.effect_shift:+.4g} per unit ({ratio:+.0%}), "
-                                f"{_p(found.shift_p)}; within {within} {_p(held_p)}", 1 - max(found.shift_p, held_p)))
+            if share < 1:
+                evidence += (f"; {share:.0%} of it common to the {self._children_level(node)} slices, the rest "
+                             "their own (dimension drift)")
+            pieces.append(Piece("influence_drift", f"{label}: relationship changed", share * change, evidence,
+                                confidence))
         return pieces
+
+    def _children_fits(self, metric_id: str, node: str, rel, pair: Pair) -> list[Influence]:
+        return [f for f in (self._influence_fit(metric_id, c, rel, pair) for c in self.children.get(node, []))
+                if f is not None]
+
+    def _relationship_change(self, metric_id: str, node: str, rel, pair: Pair) -> tuple[float, str, float]:
+        """What a changed relationship adds to the scope's change, with its evidence (0 when unchanged).
+
+        A changed relationship must show within the period (in the slices, where x moves more than in their
+        sum), else it is only y's level moving while x sat near its usual level."""
+        found = self._influence_fit(metric_id, node, rel, pair)
+        if found is None or not found.change:
+            return 0.0, "", 0.0
+        slices = self._children_fits(metric_id, node, rel, pair)
+        held, held_p = held_shift_p(slices or [found])
+        if held_p >= CHANGE_ALPHA or np.sign(held) != np.sign(found.effect_shift):
+            return 0.0, "", 0.0
+        ratio = found.effect_shift / found.effect if found.effect else float("nan")
+        within = f"{len(slices)} slices" if slices else "the period's days"
+        return found.change, (f"effect shifted by {found.effect_shift:+.4g} per unit ({ratio:+.0%}), "
+                              f"{_p(found.shift_p)}; within {within} {_p(held_p)}"), 1 - max(found.shift_p, held_p)
+
+    def _common_share(self, metric_id: str, node: str, rel, pair: Pair) -> float:
+        """The share of the scope's relationship change that is its slices' common change (1 for a leaf): one
+        slice's change is that slice's own, left to the dimension drift (see influence.common_share)."""
+        slices = self._children_fits(metric_id, node, rel, pair)
+        return common_share(slices) if slices else 1.0
+
+    def _children_level(self, node: str) -> str:
+        children = self.children.get(node, [])
+        return self.level_of.get(children[0], "child") if children else "child"
 
     def _slicings(self, node: str) -> list[Slicing]:
         """Ways to slice a scope: its children first, then each deeper level's values across the hierarchy
@@ -662,7 +689,7 @@ class DriftEngine:
             v1 = pd.Series({g: sum(np.nansum(self.values(metric_id, n)[keep1]) for n in ns) * scale1
                             for g, ns in groups.items()})
             # what a slice's declared influences explain is theirs, not the slice's own
-            v1 = v1 - pd.Series({g: sum(self._influence_total(metric_id, n, pair) for n in ns)
+            v1 = v1 - pd.Series({g: sum(self._influence_total(metric_id, n, node, pair) for n in ns)
                                  for g, ns in groups.items()})
             drift = additive_drift(v0[v0 != 0], v1[v1 != 0])
             rows = [(g, r.contribution, r.effect) for g, r in drift.iterrows()]
@@ -697,11 +724,20 @@ class DriftEngine:
                                 "slice-specific changes, smaller each"))
         return pieces, (level if common else None)
 
-    def _influence_total(self, metric_id: str, node: str, pair: Pair) -> float:
-        if not self.relationships.get(metric_id):
-            return 0.0
-        pieces = self.base_pieces(metric_id, node, pair) or []
-        return float(sum(p.contribution for p in pieces if p.factor == "influence_drift"))
+    def _influence_total(self, metric_id: str, slice_node: str, scope: str, pair: Pair) -> float:
+        """What the scope's declared influences take of one of its slices' change: the slice's movements, and
+        of its changed relationships the share the scope holds common (the rest is the slice's own)."""
+        total = 0.0
+        for rel in self.relationships.get(metric_id, []):
+            found = self._influence_fit(metric_id, slice_node, rel, pair)
+            if found is None:
+                continue
+            if self._effect_is_real(metric_id, slice_node, rel, pair)[0]:
+                total += found.movement
+            change = self._relationship_change(metric_id, slice_node, rel, pair)[0]
+            if change:
+                total += self._common_share(metric_id, scope, rel, pair) * change
+        return float(total)
 
     def _events_for(self, node: str) -> list[dict]:
         """Known events about this scope, one of its ancestors or one of its descendants."""

@@ -23,6 +23,10 @@ changed effect does. So ``g`` is estimated a second time with the current period
 own intercept (``+ c * [d in current period]``): that "held" shift shows only in how
 y follows x within the current period, and is the evidence the engine asks for
 before it calls a change a changed relationship.
+
+At a scope with slices, a changed relationship is the scope's own only as far as its slices share it
+(:func:`common_share`): one building of three using a fifth more energy per degree is that building's
+change, which the scope's dimension drift names, not a changed relationship of the whole campus.
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import chi2, norm
 from statsmodels.regression.linear_model import OLS
 from statsmodels.stats.multitest import multipletests
 
+from models.drift.dimension import common_change
 from models.drift.seasonal import YearlyChange
 
 ERA_DAYS = 182
@@ -61,6 +66,8 @@ class Influence:
     effect_p: float
     effect_shift: float
     shift_p: float
+    shift_se: float = float("inf")
+    x1: float = float("nan")  # x's mean over the current period (lagged): what a changed effect multiplies
     # the regression's inputs, for the held shift: fitted only when asked (most relationships never are)
     _inputs: tuple | None = field(default=None, repr=False)
     _held: tuple[float, float] | None = field(default=None, repr=False)
@@ -124,6 +131,7 @@ def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, day
         # that is not there, cut at a break in noise, was otherwise found in a second store of thirty)
         effect_p = max(effect_p, _effect_p(values, x_lag, whole_era & usable))
     shift, shift_p = (float(params[2]), float(pvalues[2])) if has_current else (0.0, 1.0)
+    shift_se = float(np.asarray(result.bse)[2]) if has_current else float("inf")
     # Daily means, so the periods' lengths (calendar) stay with the temporal factor; an additive y
     # (a count or sum over the period) then moves by the per-day effect times the current period's days.
     days = len(days1.difference(quiet)) if additive else 1
@@ -136,7 +144,7 @@ def influence(y: pd.Series, x: pd.Series, lag: int, days0: pd.DatetimeIndex, day
     # what x's movement explains if the effect is real: whether it is is decided among the scope's peers
     movement = effect * (x1 - x0) * days if np.isfinite(x1 - x0) else 0.0
     change = shift * x1 * days if has_current and shift_p < CHANGE_ALPHA and np.isfinite(x1) else 0.0
-    return Influence(float(movement), float(change), effect, effect_p, shift, shift_p,
+    return Influence(float(movement), float(change), effect, effect_p, shift, shift_p, shift_se, float(x1),
                      (values[fit], design, post) if has_current else None)
 
 
@@ -246,6 +254,34 @@ def held_shift_p(fits: list[Influence]) -> tuple[float, float]:
     weights = np.array([1 / se ** 2 for _, se in usable])
     shift = float(np.dot(weights, [g for g, _ in usable]) / weights.sum())
     return shift, float(2 * norm.sf(abs(shift) * np.sqrt(weights.sum())))
+
+
+def common_share(slices: list[Influence]) -> float:
+    """The share of a scope's relationship change its slices have in common (1 when they cannot tell).
+
+    Each slice's shift relative to its own effect is its change in how it follows x (+20%: a building using a
+    fifth more energy per degree). When those differ beyond their noise (Cochran's Q at ``CHANGE_ALPHA``), the
+    common change is theirs as :func:`models.drift.dimension.common_change` takes the slices' growth (their
+    median; with two, the move both share), against their mean weighted by what x explains of each (effect
+    x x's current level). One building of three changed: the median is about 0, and the change is that
+    building's own, a dimension drift of the scope, not a changed relationship of all of it. Only slices whose
+    effect is significant vote: a shift relative to an effect that is not there is noise.
+    """
+    rel, se, weights = [], [], []
+    for fit in slices:
+        if np.isfinite(fit.shift_se) and fit.shift_se > 0 and fit.effect_p < EFFECT_ALPHA and np.isfinite(fit.x1):
+            rel.append(fit.effect_shift / fit.effect)
+            se.append(fit.shift_se / abs(fit.effect))
+            weights.append(abs(fit.effect * fit.x1))
+    rel, se, weights = np.array(rel), np.array(se), np.array(weights)
+    if len(rel) < 2 or weights.sum() == 0:
+        return 1.0
+    precision = 1 / se ** 2
+    pooled = np.dot(precision, rel) / precision.sum()
+    if chi2.sf(float(np.dot(precision, (rel - pooled) ** 2)), len(rel) - 1) >= CHANGE_ALPHA:
+        return 1.0
+    mean = float(np.dot(rel, weights) / weights.sum())
+    return float(np.clip(common_change(rel, weights) / mean, 0.0, 1.0)) if mean else 1.0
 
 
 def _mean_on(values: np.ndarray, index: pd.DatetimeIndex, days: pd.DatetimeIndex) -> float:

@@ -13,7 +13,7 @@ from models.demo.seasonality import daily_factor
 from scipy import stats
 
 from models.drift.dimension import additive_drift, average_drift, rate_shift_logp, share_shift_logp
-from models.drift.influence import significant_effects
+from models.drift.influence import Influence, common_share, significant_effects
 from models.drift.engine import FACTORS, _beyond_rounding, _p, decompose_budget, default_pairs
 from models.drift.shapley import EXACT_MAX_PLAYERS, shapley
 from models.drift.shocks import shock_days
@@ -285,6 +285,42 @@ def test_changed_relationship_is_influence_drift_reported_as_a_change():
     rows = run([Effect("influence_change", SEP, None, -0.4)], metrics=["leads"])
     factor, driver = top(rows, "leads")
     assert factor == "influence_drift" and driver.driver == "spend -> leads: relationship changed"
+
+
+def test_one_region_s_changed_relationship_is_that_region_s_own():
+    """Only r1's leads per unit of spend fell 40%: the total's change is r1's (dimension drift), and r1 itself
+    says its relationship changed. Before, the total took it as the common movement of all regions (-11.8%
+    each), r1's change being subtracted from r1's slice while the total claimed none of it."""
+    rows = run([Effect("influence_change", SEP, None, -0.4, ("r1",))], metrics=["leads"], scopes=("_total", "r1"))
+    assert_adds_up(rows)
+    factor, driver = top(rows, "leads")
+    assert (factor, driver.driver) == ("dimension_drift", "region=r1")
+    r1 = rows[(rows.segment_id == "r1") & (rows.baseline == "previous")]
+    assert driver.contribution == pytest.approx(r1["delta"].iloc[0], rel=0.25)
+    factor, driver = top(rows, "leads", scope="r1")
+    assert (factor, driver.driver) == ("influence_drift", "spend -> leads: relationship changed")
+    at_total = rows[(rows.segment_id == "_total") & (rows.baseline == "previous")]
+    changed = at_total[at_total.driver.fillna("").str.endswith("relationship changed")]["contribution"]
+    assert changed.abs().sum() < 0.1 * abs(at_total["delta"].iloc[0])
+
+
+def _fit(effect, shift, se, x1=10.0):
+    return Influence(0.0, 0.0, effect, 1e-6, shift, 1e-6, se, x1)
+
+
+def test_a_relationship_change_is_common_to_the_slices_that_share_it():
+    # three slices, each effect changed by +20% give or take their noise: all of it is common
+    alike = [_fit(2.0, 0.40, 0.05), _fit(1.0, 0.22, 0.05), _fit(3.0, 0.57, 0.05)]
+    assert common_share(alike) == 1.0
+    # one slice of three changed: its change is its own (the median, 0, is common)
+    one = [_fit(2.0, 0.0, 0.02), _fit(1.0, 0.5, 0.02), _fit(3.0, 0.01, 0.02)]
+    assert common_share(one) == pytest.approx((0.01 / 3) / ((0.5 * 10 + 0.01 / 3 * 30) / 60))
+    # two slices: the move both share, +10% of +10% and +30% weighted 1:1 -> 0.1 / 0.2
+    two = [_fit(1.0, 0.1, 0.01), _fit(1.0, 0.3, 0.01)]
+    assert common_share(two) == pytest.approx(0.5)
+    # slices moving apart (opposite ways) share none of it; a single slice cannot tell
+    assert common_share([_fit(1.0, 0.3, 0.01), _fit(1.0, -0.05, 0.01)]) == 0.0
+    assert common_share([_fit(1.0, 0.3, 0.01)]) == 1.0
 
 
 def test_moved_influence_is_influence_drift_by_movement():
