@@ -298,6 +298,9 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     _attach_text_evidence(figures, inputs.text_evidence, period)
     daily = inputs.values[inputs.values["grain"] == "day"]
     last_day = pd.Timestamp(daily["period_start"].max()).date() if not daily.empty else period_end
+    # a last day the warehouse holds open though it has events was cut short (macros/metric_inputs.sql)
+    cut_short = bool(len(daily)) and not daily[pd.to_datetime(daily["period_start"]).dt.date == last_day][
+        "is_complete"].astype(bool).any()
     headline = [f["metric_id"] for f in figures if f["is_north_star"] or {"output", "lagging"} & set(f["roles"])]
     events = inputs.known_events
     in_period = events[(pd.to_datetime(events["end_date"]).dt.date >= period)
@@ -307,7 +310,8 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     return _rounded({
         "budget": _budget(spec, progress, ahead["goals"]),
         "period": {"grain": grain, "start": period.isoformat(), "end": period_end.isoformat(),
-                   "data_through": last_day.isoformat(), "reporting_grain": spec.reporting_grain},
+                   "data_through": last_day.isoformat(), "last_day_cut_short": cut_short,
+                   "reporting_grain": spec.reporting_grain},
         "metrics": figures,
         "headline_metrics": headline,
         "goals": progress,

@@ -101,7 +101,8 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
         lines += [f"_{writer_note}_", "", "No complete period with data yet: nothing to report."]
         return "\n".join(lines) + "\n"
     lines += [
-        f"**Period:** {period['grain']} starting {period['start']} (data through {period['data_through']})"
+        f"**Period:** {period['grain']} starting {period['start']} (data through {period['data_through']}"
+        + (", a day cut short" if period.get("last_day_cut_short") else "") + ")"
         + (f"; no complete {period['reporting_grain']} yet, so this covers the latest complete {period['grain']}"
            if period.get("reporting_grain", period["grain"]) != period["grain"] else "") + "  ",
         f"**Owner:** {budget['owner']} · **Allocation:** {fmt(budget['allocation']['amount'], budget['allocation']['currency'])} "
@@ -171,7 +172,11 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
               # counted as events: a wide file's row holds one per measure, so its rows would not add up
               f"- Events received {q['received']:,}, loaded {q['loaded']:,}, quarantined {q['quarantined']:,} "
               f"(received = loaded + quarantined: {'yes' if q['received'] == q['loaded'] + q['quarantined'] else 'NO'}).",
-              f"- Last event: {q['last_event'] + ' ' + q.get('timezone', 'UTC') if q['last_event'] else 'none'}."]
+              f"- Last event: {q['last_event'] + ' ' + q.get('timezone', 'UTC') if q['last_event'] else 'none'}."
+              + (f" The day {period['data_through']} is cut short: on its weekday in the four weeks before, at least "
+                 "10 events came after that hour. Its events count in the figures so far, but no complete period and "
+                 "no forecast's history holds it: forecasts take the day as still to come."
+                 if period.get("last_day_cut_short") else "")]
     if q.get("days_without_events"):
         gaps = ", ".join(g["start"] if g["days"] == 1 else f"{g['start']} – {g['end']}" for g in q["latest_gaps"])
         in_period, usual = q["days_without_events_in_period"], q.get("closed_days", 0)
