@@ -399,6 +399,8 @@ class DriftEngine:
         else:
             n0, n1 = (int(np.count_nonzero(~np.isnan(y[self.positions(days)]))) for days in (days0, days1))
         n0, n1 = n0 or 1, n1 or 1
+        known = np.flatnonzero(~np.isnan(y))
+        last_day = self.calendar[known[-1]] if len(known) else None
         for shock in group_shocks(flags):
             # calendar positions, not pandas label lookups (most of this step's time at 10M events, measured)
             where, abnormal = self.positions(shock.abnormal.index), shock.abnormal.to_numpy(float)
@@ -409,9 +411,14 @@ class DriftEngine:
             contribution = (in1 - in0) if additive else (in1 / n1 - in0 / n0)
             event = match_event(shock, self._events_for(node))
             span = f"{shock.first:%Y-%m-%d}" + (f"..{shock.last:%Y-%m-%d}" if shock.last != shock.first else "")
-            driver = f"{event['name']} ({span})" if event else f"unexplained shock {span}"
+            # days that break from the level before them up to the period's end (the engine sees no later day) may
+            # be a new level's first days: a GPU cluster left running read "unexplained shock" for its first four
+            to_end = last_day is not None and shock.last >= last_day - pd.Timedelta(days=1)
+            driver = (f"{event['name']} ({span})" if event else f"unexplained shock {span}"
+                      + (" to the period's end (or a new level)" if to_end else ""))
             pieces.append(Piece("event_shock", driver, contribution, f"robust z {shock.peak_z:.1f}"
-                                + ("" if event else "; no known event matches"), None))
+                                + ("" if event else "; no known event matches")
+                                + ("; no later day weighed to tell a shock from a new level" if to_end else ""), None))
         return pieces
 
     def _yearly(self, metric_id: str, node: str, pair: Pair) -> YearlyChange | None:

@@ -430,6 +430,25 @@ def test_a_level_that_triples_is_no_shock_but_a_spike_on_it_is():
     assert "2026-11-18" in shock_days(spiked, flat, spiked, days, multiplicative=False).index
 
 
+def test_a_shock_running_to_the_period_s_end_may_be_a_new_level():
+    """Leads triple on September's last four days: no later day is weighed to tell a shock from a new level,
+    and the driver says so; the same four days mid-month are a plain shock."""
+    def tripled(first, last):
+        def mutate(days):
+            hit = (days["measure"] == "lead") & (days["day"] >= first) & (days["day"] <= last)
+            return days.assign(count=np.where(hit, days["count"] * 3, days["count"]),
+                               sum=np.where(hit, days["sum"] * 3, days["sum"]))
+        return mutate
+    for first, last, to_end in ((dt.date(2026, 9, 27), dt.date(2026, 9, 30), True),
+                                (dt.date(2026, 9, 10), dt.date(2026, 9, 13), False)):
+        rows = run([], metrics=["leads"], mutate=tripled(first, last))
+        shocks = rows[(rows.factor == "event_shock") & (rows.baseline == "previous") & rows.driver.notna()]
+        top = shocks.loc[shocks.contribution.abs().idxmax()]
+        assert top.driver.startswith(f"unexplained shock {first:%Y-%m-%d}")
+        assert top.driver.endswith("to the period's end (or a new level)") == to_end
+        assert_adds_up(rows)
+
+
 def test_every_scope_adds_up_and_is_material_when_planted():
     rows = run([Effect("mix_shift", SEP, None, 1.5, ("r1",))], metrics=["orders", "conversion", "avg_price"],
                scopes=("_total", "r0", "r1", "r1/s0"))
