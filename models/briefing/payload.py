@@ -298,9 +298,11 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     _attach_text_evidence(figures, inputs.text_evidence, period)
     daily = inputs.values[inputs.values["grain"] == "day"]
     last_day = pd.Timestamp(daily["period_start"].max()).date() if not daily.empty else period_end
-    # a last day the warehouse holds open though it has events was cut short (macros/metric_inputs.sql)
-    cut_short = bool(len(daily)) and not daily[pd.to_datetime(daily["period_start"]).dt.date == last_day][
-        "is_complete"].astype(bool).any()
+    # a last day the warehouse holds open though it has events was cut short (macros/metric_inputs.sql); the
+    # system metrics' days run with the LLM ledger's, past the events
+    measured = daily["provenance"] != "system" if "provenance" in daily else True
+    on_last = daily[(pd.to_datetime(daily["period_start"]).dt.date == last_day) & measured]
+    cut_short = bool(len(on_last)) and not on_last["is_complete"].astype(bool).any()
     headline = [f["metric_id"] for f in figures if f["is_north_star"] or {"output", "lagging"} & set(f["roles"])]
     events = inputs.known_events
     in_period = events[(pd.to_datetime(events["end_date"]).dt.date >= period)

@@ -53,6 +53,22 @@ def test_north_star_jump_is_notable_and_noise_is_not():
     assert payload["known_events"][0]["name"] == "Price up"
 
 
+def test_a_last_day_held_open_is_told_as_cut_short():
+    """The warehouse holds 30 June open though it has events (cut short at the source): the period line and
+    the data quality say so. The LLM ledger's system metrics run on their own days and do not count."""
+    values = monthly_values(1000.0).assign(provenance="observed")
+    last = (values["grain"] == "day") & (values["period_start"] == dt.date(2026, 6, 30))
+    whole = render_markdown(build_payload(SPEC, inputs(values)), "template")
+    assert "cut short" not in whole
+    ledger = pd.DataFrame([{"metric_id": "llm_calls", "grain": "day", "period_start": dt.date(2026, 6, 30),
+                            "value": 3.0, "null_reason": None, "is_complete": True, "provenance": "system"}])
+    values = pd.concat([values.assign(is_complete=values["is_complete"] & ~last), ledger], ignore_index=True)
+    payload = build_payload(SPEC, inputs(values))
+    assert payload["period"]["last_day_cut_short"] and payload["period"]["data_through"] == "2026-06-30"
+    text = render_markdown(payload, "template")
+    assert "(data through 2026-06-30, a day cut short)" in text and "The day 2026-06-30 is cut short" in text
+
+
 def test_a_drop_in_a_favourable_up_metric_is_worsened():
     payload = build_payload(SPEC, inputs(monthly_values(500.0)))
     assert payload["metrics"][0]["assessment"] == "worsened"
