@@ -20,7 +20,7 @@ from assets.warehouse import prepare, replace_table
 from models.fingerprint import read_frames
 from models.forecasting.backtest import rolling_origin
 from models.goals import track_goals
-from models.months_to_date import months_to_date
+from models.months_to_date import SCALED, months_to_date
 from models.projections import GRAIN_PERIODS, forecast_rows, forecast_scope, horizon_for, is_additive, next_period
 from models.spec import BudgetSpec, load_specs
 
@@ -216,7 +216,7 @@ def _months_to_date(spec: BudgetSpec, days: pd.DataFrame, daily: dict, monthly: 
         for row in months_to_date(monthly[metric_id], daily[metric_id], observed, today):
             in_progress = row["observed_to_date"] is not None
             method = (f"observed to {today.isoformat()} + daily forecast of the rest" if in_progress
-                      else f"{monthly[metric_id].method}, scaled by the month in progress")
+                      else f"{monthly[metric_id].method}, {SCALED}")
             rows.append({"budget_id": spec.id, "metric_id": metric_id, "as_of": today, **row, "method": method,
                          "provenance": "predicted"})
     return rows

@@ -82,8 +82,7 @@ def _whole_months(monthly: SeriesForecast, days: list[dt.date], paths: np.ndarra
     mean absolute error 10.3% -> 9.2 / 8.2 / 8.0%, 95% coverage 0.91 -> 0.95 / 0.94 / 0.93 (from the days
     alone: 10.2 / 9.3 / 8.0%, coverage 0.77 / 0.83 / 0.80).
     """
-    if (monthly.paths is None or monthly.paths.shape[0] != paths.shape[0]
-            or monthly.history_points < WHOLE_MONTHS_HISTORY):
+    if not whole_months_usable(monthly, paths.shape[0]):
         return paths, means
     ratio, ratios = (progress.ratio, progress.ratios) if progress is not None else (1.0, np.ones(paths.shape[0]))
     paths, means = paths.copy(), means.copy()
@@ -96,6 +95,13 @@ def _whole_months(monthly: SeriesForecast, days: list[dt.date], paths: np.ndarra
         paths[:, columns] = monthly.paths[:, [step]] * ratios[:, None] / len(columns)
         means[columns] = monthly.mean[step] * ratio / len(columns)
     return paths, means
+
+
+def whole_months_usable(monthly: SeriesForecast, paths: int) -> bool:
+    """Whether the monthly forecast may stand for whole months ahead (see :func:`_whole_months`): a year of
+    months behind it, and as many paths as the daily forecast's ``paths`` it is joined with."""
+    return (monthly.history_points >= WHOLE_MONTHS_HISTORY and monthly.paths is not None
+            and monthly.paths.shape[0] == paths)
 
 
 def month_in_progress(monthly: SeriesForecast, daily: SeriesForecast, observed: pd.DataFrame,

@@ -15,10 +15,11 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from models.goals import WHOLE_MONTHS_HISTORY, month_in_progress
+from models.goals import month_in_progress, whole_months_usable
 from models.projections import SeriesForecast
 
 QUANTILES = (0.1, 0.9, 0.025, 0.975)  # lo80, hi80, lo95, hi95
+SCALED = "scaled by the month in progress"  # how a later month's method says so (the briefing reads it)
 
 
 def months_to_date(monthly: SeriesForecast, daily: SeriesForecast, observed: pd.DataFrame,
@@ -40,15 +41,14 @@ def months_to_date(monthly: SeriesForecast, daily: SeriesForecast, observed: pd.
     list of dict
         Per month: ``period_start``, ``observed_to_date`` (the month in progress only, else None), ``value``
         (the mean), ``lo80``, ``hi80``, ``lo95``, ``hi95`` and ``scale`` (the month in progress's projection
-        over the monthly forecast of it). The later months only with ``WHOLE_MONTHS_HISTORY`` months of history
-        and paths alike in number; empty when the month holding ``today`` is complete or is not forecast.
+        over the monthly forecast of it). The later months only when :func:`models.goals.whole_months_usable`;
+        empty when the month holding ``today`` is complete or is not forecast.
     """
     progress = month_in_progress(monthly, daily, observed, today)
     if progress is None:
         return []
     first = today.replace(day=1)
-    scaled = (monthly.history_points >= WHOLE_MONTHS_HISTORY and monthly.paths is not None
-              and monthly.paths.shape[0] == len(progress.ratios))
+    scaled = whole_months_usable(monthly, len(progress.ratios))
     rows = []
     for step, start in enumerate(monthly.starts):
         if start < first or (start > first and not scaled):

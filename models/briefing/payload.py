@@ -644,9 +644,6 @@ def _archetypes(archetypes: pd.DataFrame) -> dict | None:
                          for r in archetypes.sort_values("segment_id").itertuples()]}
 
 
-FINER_GRAINS = {"month": ("week", "day"), "week": ("day",), "day": ()}
-
-
 def _predictions(spec: BudgetSpec, inputs: BriefingInputs, grain: str) -> dict:
     """Goal projections and the north star's forecast at the briefing's grain, else at the first finer grain that
     has one (``grain`` in the result names it): all labelled predicted."""
@@ -673,7 +670,7 @@ def _predictions(spec: BudgetSpec, inputs: BriefingInputs, grain: str) -> dict:
     f = inputs.forecasts
     ours = f[f["metric_id"] == spec.north_star] if not f.empty else f
     # a budget with too few months to forecast its months from (models.projections.MIN_HISTORY) shows its weeks
-    shown = next((g for g in (grain, *FINER_GRAINS[grain]) if not ours.empty and (ours["grain"] == g).any()), grain)
+    shown = next((g for g in FALLBACK_GRAINS[grain] if not ours.empty and (ours["grain"] == g).any()), grain)
     star = ours[ours["grain"] == shown].sort_values("period_start") if not ours.empty else ours
     if shown == "month":
         star = _to_date(star, inputs.forecasts_to_date, spec.north_star)

@@ -8,6 +8,7 @@ import re
 
 from models.archetypes import MIN_PERIODS
 from models.drift.materiality import MATERIAL_Z, MIN_CHANGES
+from models.months_to_date import SCALED
 
 CURRENCY_UNITS = {"EUR": "€", "USD": "$", "GBP": "£"}
 
@@ -420,7 +421,7 @@ def _what_will_happen(payload: dict) -> list[str]:
         unit = units.get(ahead["north_star"], "")
         shown = ahead["forecast"][:6]
         current = next((p for p in shown if p.get("observed_to_date") is not None), None)
-        method = shown[-1]["method"].removesuffix(", scaled by the month in progress")
+        method = shown[-1]["method"].removesuffix(f", {SCALED}")
         lines += [f"**{ahead['north_star']}**, next {len(shown)} {ahead['grain']}s (predicted, {method}):", "",
                   "| period | predicted | 80% interval | 95% interval |", "|---|---|---|---|"]
         lines += [f"| {p['period_start']}{' (in progress)' if p is current else ''} | {fmt(p['value'], unit)} "
@@ -428,7 +429,7 @@ def _what_will_happen(payload: dict) -> list[str]:
                   f"| {fmt(p['low95'], unit)} – {fmt(p['high95'], unit)} |" for p in shown]
         lines.append("")
         if current is not None:
-            later = any(p["method"].endswith("scaled by the month in progress") for p in shown)
+            later = any(p["method"].endswith(SCALED) for p in shown)
             lines += [f"_The month in progress is the {fmt(current['observed_to_date'], unit)} observed to "
                       f"{current['as_of']} plus the daily forecast of its other days, "
                       f"{current['scale']:.2f} times the monthly forecast of it"
