@@ -12,7 +12,11 @@ when they move the same way, none when they move apart).
 Averages (means) are count-weighted means of their slices' averages, so a change
 splits exactly (Kitagawa, symmetric weights) into a mix
 effect (slices gaining or losing weight) and a rate effect; the rate effect beyond
-the common rate change is the slice's own. New slices contribute all they bring,
+the common rate change is the slice's own. The common rate change is a shift every
+slice makes or, where the averages have a natural zero, a percentage every slice
+makes, whichever leaves the slices less of their own (a fuel price +15% moves a
+truck's cost per km, 0.42, by 0.063 and a van's, 0.18, by 0.027: one common +15%,
+not a truck-specific change). New slices contribute all they bring,
 vanished slices all they took away.
 
 A scope can be sliced by its children or, across the hierarchy, by the values of
@@ -78,7 +82,36 @@ def additive_drift(v0: pd.Series, v1: pd.Series) -> pd.DataFrame:
     return out
 
 
-def average_drift(r0: pd.Series, r1: pd.Series, w0: pd.Series, w1: pd.Series) -> pd.DataFrame:
+def relative_common(r0: np.ndarray, r1: np.ndarray, weights: np.ndarray) -> bool:
+    """Whether slices' averages share a percentage change rather than a shift.
+
+    Parameters
+    ----------
+    r0, r1 : ndarray
+        Slice averages before and after (NaN where a slice has none).
+    weights : ndarray
+        The slices' weights (those under 1% of the total do not vote, as in :func:`common_change`).
+
+    Returns
+    -------
+    bool
+        True when every voting slice's average was positive before and the common percentage change leaves
+        the slices less of their own (the weighted sum of absolute departures, in the metric's units) than
+        the common shift does. Both are one-parameter models of the same changes, so the smaller departure
+        is the better reading; a tie (one slice moving alone: both commons 0) keeps the shift.
+    """
+    weights = np.where(np.isfinite(weights), weights, 0.0)
+    vote = np.isfinite(r0) & np.isfinite(r1) & (weights > 0) & (weights >= MIN_VOTING_SHARE * weights.sum())
+    if vote.sum() < 2 or np.any(r0[vote] <= 0):
+        return False
+    change, w, base = r1[vote] - r0[vote], weights[vote], r0[vote]
+    shifted = np.sum(w * np.abs(change - common_change(change, w)))
+    scaled = np.sum(w * np.abs(change - common_change(change / base, w) * base))
+    return bool(scaled < shifted)
+
+
+def average_drift(r0: pd.Series, r1: pd.Series, w0: pd.Series, w1: pd.Series,
+                  proportional: bool = False) -> pd.DataFrame:
     """Mix and slice-specific rate effects of a weighted average.
 
     Parameters
@@ -87,12 +120,16 @@ def average_drift(r0: pd.Series, r1: pd.Series, w0: pd.Series, w1: pd.Series) ->
         Slice averages (index: slice id).
     w0, w1 : Series
         Slice weights (e.g. event counts), same index convention.
+    proportional : bool
+        Whether the averages have a natural zero, so their common change may be a percentage
+        (:func:`relative_common`); a temperature's may not.
 
     Returns
     -------
     DataFrame
         Per slice: ``mix``, ``rate`` (beyond the common rate change) and ``effect``;
-        ``attrs["common"]`` the common rate change.
+        ``attrs["common"]`` the common rate change, ``attrs["relative"]`` whether it is a fraction
+        of each slice's average before (else a shift in the metric's units).
     """
     slices = r0.index.union(r1.index).union(w0.index).union(w1.index)
     w0 = w0.reindex(slices).fillna(0.0).to_numpy(float)
@@ -109,11 +146,14 @@ def average_drift(r0: pd.Series, r1: pd.Series, w0: pd.Series, w1: pd.Series) ->
     mix = (s1 - s0) * (r_mid - (v0 + v1) / 2)
     w_mid = np.where(both, (s0 + s1) / 2, 0.0)
     rate_change = np.where(both, r1 - r0, np.nan)
-    common = common_change(rate_change, w_mid)
-    rate = np.where(both, w_mid * (rate_change - common), 0.0)
+    relative = proportional and relative_common(np.where(both, r0, np.nan), r1, w_mid)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        common = common_change(rate_change / r0, w_mid) if relative else common_change(rate_change, w_mid)
+    expected = common * r0 if relative else common
+    rate = np.where(both, w_mid * (rate_change - expected), 0.0)
     effect = np.where(present1 & ~present0, "new", np.where(present0 & ~present1, "vanished", "change"))
     out = pd.DataFrame({"mix": mix, "rate": rate, "effect": effect}, index=slices)
-    out.attrs["common"] = common
+    out.attrs["common"], out.attrs["relative"] = common, relative
     return out
 
 
@@ -180,7 +220,8 @@ def share_shift_logp(x0: np.ndarray, x1: np.ndarray) -> float:
     return _slice_logp(_welch_logp(_shares(np.asarray(x0, float)), _shares(np.asarray(x1, float))))
 
 
-def rate_shift_logp(r: tuple[np.ndarray, np.ndarray], w: tuple[np.ndarray, np.ndarray]) -> float:
+def rate_shift_logp(r: tuple[np.ndarray, np.ndarray], w: tuple[np.ndarray, np.ndarray],
+                    relative: bool = False) -> float:
     """Log p-value that the slices of a weighted average kept their pull on it from one period to the next.
 
     Parameters
@@ -189,6 +230,10 @@ def rate_shift_logp(r: tuple[np.ndarray, np.ndarray], w: tuple[np.ndarray, np.nd
         Daily slice averages (NaN on days without weight) in the baseline and the current period.
     w : (ndarray, ndarray), same shapes
         Daily slice weights (event counts).
+    relative : bool
+        Whether the slices' common movement is a percentage (:func:`relative_common`): then each pull is
+        measured against the day's mean as a fraction of it, ``share * (average / mean - 1)``, which a
+        change in every average by one percentage leaves still.
 
     Returns
     -------
@@ -203,5 +248,10 @@ def rate_shift_logp(r: tuple[np.ndarray, np.ndarray], w: tuple[np.ndarray, np.nd
         w = np.where(np.isfinite(r) & (w > 0), w, 0.0)
         shares = _shares(w)
         mean = np.nansum(shares * np.where(w > 0, r, 0.0), 0)
-        return np.where(w > 0, shares * (r - mean), np.where(np.isfinite(shares), 0.0, np.nan))
+        if relative:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                away = np.where(mean > 0, r / np.where(mean > 0, mean, 1.0) - 1.0, np.nan)
+        else:
+            away = r - mean
+        return np.where(w > 0, shares * away, np.where(np.isfinite(shares), 0.0, np.nan))
     return _slice_logp(_welch_logp(pull(r[0], w[0]), pull(r[1], w[1])))

@@ -40,7 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.drift.dimension import additive_drift, average_drift, bonferroni_logp, rate_shift_logp, share_shift_logp
+from models.drift.dimension import (additive_drift, average_drift, bonferroni_logp, rate_shift_logp, relative_common,
+                                    share_shift_logp)
 from models.drift.influence import (CHANGE_ALPHA, EFFECT_ALPHA, Influence, common_share, held_shift_p, influence,
                                     significant_effects)
 from models.drift.materiality import MATERIAL_Z, change_materiality
@@ -327,7 +328,7 @@ class DriftEngine:
         pieces = self._shock_pieces(flags, self.values(metric_id, node), weights, node, days0, days1, additive)
         pieces += self._temporal_pieces(metric_id, node, profile, flags, pair, additive)
         pieces += self._influence_pieces(metric_id, node, pair)
-        dimension, sliced_by = self._dimension_pieces(metric_id, metric, node, flags, pair)
+        dimension, sliced_by, relative = self._dimension_pieces(metric_id, metric, node, flags, pair)
         pieces += dimension
         rest = (v1 - v0) - sum(p.contribution for p in pieces)
         if abs(rest) <= ROUNDING * max(abs(v0), abs(v1), *(abs(p.contribution) for p in pieces)):
@@ -336,9 +337,11 @@ class DriftEngine:
         # month's extra day (+3.6%), all of it the calendar's, read "residual -1,293 (common movement, +3.6% each)"
         # (to 9 digits first: a sum's last bits differ between an incremental and a rebuilt history, and a share of
         # exactly -0.5365 was "-0.537" in one and "-0.536" in the other)
-        worded = sliced_by and rest and (v0 or not additive)
-        share = float(f"{(rest / v0 if additive else rest):.9g}") if worded else None
-        moved = (f"{share:+.1%}" if additive else f"{share:+.3g}") if share else None
+        # a sum's slices, or an average's whose common movement is a percentage, move by a share of their level
+        in_percent = additive or relative
+        worded = sliced_by and rest and (v0 or not in_percent)
+        share = float(f"{(rest / v0 if in_percent else rest):.9g}") if worded else None
+        moved = (f"{share:+.1%}" if in_percent else f"{share:+.3g}") if share else None
         common = f"common movement of the {sliced_by} slices, {moved} each" if moved else None
         # a residual that is most of nothing, a sliver of the change, or of a change well within the metric's
         # usual ones (an outdoor temperature's month at a building back from renovation, z -0.8) is not what the
@@ -625,8 +628,9 @@ class DriftEngine:
         return np.array([x[keep] for x, _ in weighted]), np.array([w[keep] for _, w in weighted])
 
     @staticmethod
-    def _moved_apart(days: tuple, groups: list[list[int]]) -> float:
-        """Log p-value that slices (each the sum of some nodes of ``days``) moved alike (:mod:`.dimension`)."""
+    def _moved_apart(days: tuple, groups: list[list[int]], proportional: bool) -> float:
+        """Log p-value that slices (each the sum of some nodes of ``days``) moved alike (:mod:`.dimension`);
+        averages with a natural zero (``proportional``) by the common movement their periods read best by."""
         member = np.zeros((len(groups), len(days[0][0])))
         for i, rows in enumerate(groups):
             member[i, rows] = 1.0
@@ -638,16 +642,27 @@ class DriftEngine:
             with np.errstate(invalid="ignore", divide="ignore"):
                 return np.where(total > 0, (member @ x) / np.where(total > 0, total, 1.0), np.nan), total
         (x0, w0), (x1, w1) = slices(days[0]), slices(days[1])
-        return share_shift_logp(x0, x1) if w0 is None else rate_shift_logp((x0, x1), (w0, w1))
+        if w0 is None:
+            return share_shift_logp(x0, x1)
+        relative = False
+        if proportional:
+            sums = [(np.nansum(member @ x, 1), (member @ w).sum(1)) for x, w in days]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                (r0, t0), (r1, t1) = ((np.where(t > 0, v / np.where(t > 0, t, 1.0), np.nan), t) for v, t in sums)
+                both = (t0 > 0) & (t1 > 0)
+                weights = np.where(both, (t0 / t0.sum() + t1 / t1.sum()) / 2, 0.0)
+            relative = relative_common(np.where(both, r0, np.nan), r1, weights)
+        return rate_shift_logp((x0, x1), (w0, w1), relative)
 
     @classmethod
-    def _moved_apart_within(cls, days: tuple, outer: list[str], inner: list[str]) -> float:
+    def _moved_apart_within(cls, days: tuple, outer: list[str], inner: list[str], proportional: bool) -> float:
         """Log p-value that inside every outer slice the inner slices moved alike (``outer`` and ``inner``:
         each node's slice in either slicing; Bonferroni over the outer slices with more than one inner)."""
         cells: dict[str, dict[str, list[int]]] = {}
         for row, (o, i) in enumerate(zip(outer, inner)):
             cells.setdefault(o, {}).setdefault(i, []).append(row)
-        return bonferroni_logp([cls._moved_apart(days, list(c.values())) for c in cells.values() if len(c) > 1])
+        return bonferroni_logp([cls._moved_apart(days, list(c.values()), proportional)
+                                for c in cells.values() if len(c) > 1])
 
     def _chosen_slicing(self, metric_id, metric, node, keep0, keep1) -> tuple[Slicing, str]:
         """The children, unless a deeper level's values tell the change better: their slices moved apart
@@ -655,6 +670,7 @@ class DriftEngine:
         each of them the children moved alike. Then that level, and a note saying why."""
         slicings = self._slicings(node)
         children, alpha, chosen = slicings[0], np.log(SLICING_ALPHA), None
+        proportional = _from_natural_zero(self.spec, metric)
         for deeper in slicings[1:]:
             nodes = list(deeper.child_of)
             value = {n: v for v, ns in deeper.groups.items() for n in ns}
@@ -663,11 +679,11 @@ class DriftEngine:
             by_child = [deeper.child_of[n] for n in nodes]
             row = {n: i for i, n in enumerate(nodes)}
             groups = [[row[n] for n in ns] for ns in deeper.groups.values()]
-            apart = min(0.0, self._moved_apart(days, groups) + np.log(len(slicings) - 1))
+            apart = min(0.0, self._moved_apart(days, groups, proportional) + np.log(len(slicings) - 1))
             if apart >= alpha or (chosen and apart >= chosen[1]):
                 continue
-            inside_children = self._moved_apart_within(days, by_child, by_value)
-            children_inside = self._moved_apart_within(days, by_value, by_child)
+            inside_children = self._moved_apart_within(days, by_child, by_value, proportional)
+            children_inside = self._moved_apart_within(days, by_value, by_child, proportional)
             if inside_children < alpha and children_inside >= alpha:
                 chosen = (deeper, apart, children_inside)
         if chosen is None:
@@ -677,16 +693,17 @@ class DriftEngine:
                         f"and within each of them the {children.level} slices did not "
                         f"({_p(float(np.exp(children_inside)))})")
 
-    def _dimension_pieces(self, metric_id, metric: Metric, node, flags, pair: Pair) -> tuple[list[Piece], str | None]:
-        """The slices' own changes, and the level of the slices when they share a common movement (None if
-        none)."""
+    def _dimension_pieces(self, metric_id, metric: Metric, node, flags,
+                          pair: Pair) -> tuple[list[Piece], str | None, bool]:
+        """The slices' own changes, the level of the slices when they share a common movement (None if
+        none), and whether an average's common movement is a percentage of each slice's level."""
         days0, days1 = pair.days0, pair.days1
         additive = is_additive(metric)
         if not self.children.get(node) or not (additive or self._averaged(metric_id, metric, node)):
-            return [], None
+            return [], None, False
         keep0, keep1 = self._kept(days0, flags), self._kept(days1, flags)
         if len(keep0) == 0 or len(keep1) == 0:
-            return [], None
+            return [], None, False
         scale0, scale1 = len(days0) / len(keep0), len(days1) / len(keep1)
         slicing, why = self._chosen_slicing(metric_id, metric, node, keep0, keep1)
         level, groups = slicing.level, slicing.groups
@@ -714,7 +731,8 @@ class DriftEngine:
                     parts[(g, side)] = (float(weighted / total) if total else np.nan, total)
             frame = {f"{k}{s}": pd.Series({g: parts[(g, s)][i] for g in groups})
                      for s in (0, 1) for k, i in (("r", 0), ("w", 1))}
-            drift = average_drift(frame["r0"], frame["r1"], frame["w0"], frame["w1"])
+            drift = average_drift(frame["r0"], frame["r1"], frame["w0"], frame["w1"],
+                                  proportional=_from_natural_zero(self.spec, metric))
             rows = [(g, r.mix, "mix" if r.effect == "change" else r.effect) for g, r in drift.iterrows()]
             rows += [(g, r.rate, "rate") for g, r in drift.iterrows() if r.effect == "change"]
             values = [frame["r0"], frame["r1"]]
@@ -729,7 +747,7 @@ class DriftEngine:
         if rest:
             pieces.append(Piece("dimension_drift", f"{len(rest)} other {level} slices", sum(r[1] for r in rest),
                                 "slice-specific changes, smaller each"))
-        return pieces, (level if common else None)
+        return pieces, (level if common else None), bool(drift.attrs.get("relative"))
 
     def _influence_total(self, metric_id: str, slice_node: str, scope: str, pair: Pair) -> float:
         """What the scope's declared influences take of one of its slices' change: the slice's movements, and
@@ -1015,6 +1033,16 @@ class DriftEngine:
             "share_of_delta": p.contribution / delta if delta else None,
             "evidence": p.evidence, "confidence": p.confidence, "delta_z": z, "verdict": verdict,
         } for p in pieces]
+
+
+def _from_natural_zero(spec: BudgetSpec, metric: Metric) -> bool:
+    """Whether an average's values count from a natural zero, so that slices may share a change by a common
+    percentage: a ratio's, or a mean's of a measure whose declared minimum is 0 or none; not a temperature's
+    (below 0) nor a 1-5 score's (above 0: from 2 to 3 is no +50%)."""
+    if metric.kind != "base" or metric.measure is None:
+        return True
+    low = spec.measures[metric.measure].min
+    return low is None or low == 0
 
 
 def _p(value: float) -> str:

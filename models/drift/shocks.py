@@ -11,6 +11,12 @@ from models.robust import robust_spread
 
 WINDOW = 28           # days of level on each side (medians, so a shock shorter than two weeks cannot move them)
 MIN_SIDE = 7          # days needed to judge one side; with fewer after a day, only the level before counts
+WEEK = 7
+# Days with values needed for the level of the week before a day: most of it, so that a shop closed on Sundays
+# (six) or at weekends (five) has one (with all seven needed it never had, and a level raised mid-month was
+# judged by the level before alone: a depot's late rate up from 6% to 20% on the 20th read as "unexplained
+# shock 2026-10-24..2026-10-28")
+MIN_WEEK_DAYS = 4
 THRESHOLD = 4.0       # robust z beyond which a deviation is a shock
 
 
@@ -56,7 +62,7 @@ def shock_days(z: pd.Series, profile_expected: pd.Series, y: pd.Series, candidat
     values = z.to_numpy(float)
     before = _trailing_median(values)
     after = _trailing_median(values[::-1])[::-1]
-    week = _trailing_median(values, MIN_SIDE)
+    week = _trailing_median(values, WEEK, MIN_WEEK_DAYS)
     # A positive series' noise grows with its level: deviations are judged as shares of the level, else a GPU
     # cluster left running at three times the cost made its own noise "unexplained shocks" against the spread
     # of the old level's days (measured on a cloud bill: a +591 USD shock on an ordinary day of the new level).
@@ -97,10 +103,10 @@ def shock_days(z: pd.Series, profile_expected: pd.Series, y: pd.Series, candidat
                         index=z.index[flagged])
 
 
-def _trailing_median(values: np.ndarray, window: int = WINDOW) -> np.ndarray:
-    """Median of the ``window`` values before each position, NaN skipped; NaN with fewer than ``MIN_SIDE``.
+def _trailing_median(values: np.ndarray, window: int = WINDOW, least: int = MIN_SIDE) -> np.ndarray:
+    """Median of the ``window`` values before each position, NaN skipped; NaN with fewer than ``least``.
 
-    The same numbers as pandas' ``shift(1).rolling(window, min_periods=MIN_SIDE).median()``: the mean of the
+    The same numbers as pandas' ``shift(1).rolling(window, min_periods=least).median()``: the mean of the
     two middle values of the sorted window (np.sort puts NaN last).
     """
     padded = np.concatenate([np.full(window, np.nan), values])
@@ -108,7 +114,7 @@ def _trailing_median(values: np.ndarray, window: int = WINDOW) -> np.ndarray:
     counts = window - np.isnan(windows).sum(axis=1)
     rows = np.arange(len(values))
     median = (windows[rows, np.maximum(counts - 1, 0) // 2] + windows[rows, counts // 2]) / 2
-    return np.where(counts >= MIN_SIDE, median, np.nan)
+    return np.where(counts >= least, median, np.nan)
 
 
 def group_shocks(flags: pd.DataFrame) -> list[Shock]:

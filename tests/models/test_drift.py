@@ -12,7 +12,7 @@ from models.demo.planted import Effect, frames, planted_spec, simulate
 from models.demo.seasonality import daily_factor
 from scipy import stats
 
-from models.drift.dimension import additive_drift, average_drift, rate_shift_logp, share_shift_logp
+from models.drift.dimension import additive_drift, average_drift, rate_shift_logp, relative_common, share_shift_logp
 from models.drift.influence import Influence, common_share, significant_effects
 from models.drift.engine import FACTORS, _beyond_rounding, _p, decompose_budget, default_pairs
 from models.drift.shapley import EXACT_MAX_PLAYERS, shapley
@@ -123,6 +123,32 @@ def test_a_mean_s_slices_are_told_by_their_pull_on_it():
     equal = np.full((2, 2), 2.0)
     assert rate_shift_logp((equal, equal), (ones, np.array([[1.0, 3.0], [5.0, 1.0]]))) == 0.0
     assert rate_shift_logp((r0, r0 + 7.0), (ones, ones)) == pytest.approx(0.0)
+
+
+def test_a_common_percentage_change_of_averages_at_different_levels_is_no_slice_s_own():
+    """Fuel +15% a litre: a truck's cost per km 0.42 -> 0.483, a van's 0.18 -> 0.207. As a common shift
+    (their shared +0.027) the truck kept +0.036 of its own; as a common percentage neither keeps anything."""
+    r0, r1 = pd.Series({"truck": 0.42, "van": 0.18}), pd.Series({"truck": 0.483, "van": 0.207})
+    w = pd.Series({"truck": 60.0, "van": 40.0})
+    shifted = average_drift(r0, r1, w, w)
+    assert not shifted.attrs["relative"] and shifted.attrs["common"] == pytest.approx(0.027)
+    assert shifted.loc["truck", "rate"] == pytest.approx(0.6 * 0.036)
+    scaled = average_drift(r0, r1, w, w, proportional=True)
+    assert scaled.attrs["relative"] and scaled.attrs["common"] == pytest.approx(0.15)
+    assert scaled["rate"].abs().max() == pytest.approx(0.0, abs=1e-12)
+    # a shift every slice makes stays a shift; one slice moving alone leaves both commons 0, a tie kept a shift
+    assert not relative_common(np.array([0.42, 0.18]), np.array([0.45, 0.21]), np.array([0.6, 0.4]))
+    assert not relative_common(np.array([0.42, 0.18]), np.array([0.60, 0.18]), np.array([0.6, 0.4]))
+    # no percentage of an average at or below zero
+    assert not relative_common(np.array([-1.0, 2.0]), np.array([-1.15, 2.3]), np.array([0.5, 0.5]))
+
+
+def test_slices_changing_by_one_percentage_pull_alike_when_read_as_a_percentage():
+    ones = np.ones((2, 6))
+    r0 = np.array([[0.42, 0.40, 0.43, 0.41, 0.42, 0.40], [0.18, 0.19, 0.18, 0.17, 0.18, 0.19]])
+    assert rate_shift_logp((r0, r0 * 1.15), (ones, ones), relative=True) == pytest.approx(0.0, abs=1e-12)
+    # read as shifts, the truck's pull grew with its larger move
+    assert rate_shift_logp((r0, r0 * 1.15), (ones, ones)) < np.log(0.05)
 
 
 # --- planted scenarios --------------------------------------------------------------------
@@ -447,6 +473,42 @@ def test_a_shock_running_to_the_period_s_end_may_be_a_new_level():
         assert top.driver.startswith(f"unexplained shock {first:%Y-%m-%d}")
         assert top.driver.endswith("to the period's end (or a new level)") == to_end
         assert_adds_up(rows)
+
+
+def test_a_price_rise_every_store_makes_at_its_own_level_is_their_common_percentage():
+    """Each region sells at its own price (r1 2.5 times r0's, r2 half), and every price rises 40% in September:
+    a common +40%, no region's own change. Read as a common shift, r1's larger move in euros was "region=r1
+    (rate)", most of the change."""
+    def priced(days):
+        level = days["leaf"].str[:2].map({"r0": 1.0, "r1": 2.5, "r2": 0.5})
+        price = days["measure"] == "price"
+        return days.assign(sum=np.where(price, days["sum"] * level, days["sum"]))
+    rows = run([Effect("component_change", SEP, None, 0.4)], metrics=["avg_price"], mutate=priced)
+    assert_adds_up(rows)
+    previous = rows[(rows.baseline == "previous") & (rows.segment_id == "_total")]
+    residual = previous[previous.factor == "residual"].iloc[0]
+    assert residual.driver.startswith("common movement of the region slices, +")
+    assert float(residual.driver.split(", ")[1].split("%")[0]) == pytest.approx(40, abs=4)
+    # what the regions did on their own (their orders' shares move by chance: mix, priced apart)
+    rates = previous[previous.driver.fillna("").str.endswith("(rate)")]["contribution"].abs().sum()
+    assert rates < 0.02 * abs(previous["delta"].iloc[0])
+
+
+def test_a_level_raised_late_in_the_period_of_a_shop_closed_on_sundays_is_no_shock():
+    """A rate steps from 0.06 to 0.20 eleven days before the data end, in a depot closed on Sundays. The level
+    of the week before a day stood in for the level after it, but every week held a Sunday without a value,
+    so it never had one and the new level's days were "unexplained shocks" against the old."""
+    days = pd.date_range("2025-06-01", "2026-10-31", freq="D")
+    rng = np.random.default_rng(3)
+    rate = np.where(days >= pd.Timestamp("2026-10-20"), 0.20, 0.06)
+    y = pd.Series(rng.binomial(200, rate) / 200, index=days).where(days.day_of_week != 6)
+    flat = pd.Series(1.0, index=days)
+    october = days[days >= "2026-10-01"]
+    assert shock_days(y, flat, y, october, multiplicative=True).empty
+    # a day at three times the new level is still a shock
+    spiked = y.copy()
+    spiked["2026-10-29"] = 0.6
+    assert "2026-10-29" in shock_days(spiked, flat, spiked, october, multiplicative=True).index
 
 
 def test_every_scope_adds_up_and_is_material_when_planted():
