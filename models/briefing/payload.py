@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from models.actions import rule_window
 from models.allocation import NOT_ESTIMATED
@@ -29,7 +30,7 @@ from models.drift.engine import ROUNDING
 from models.drift.materiality import change_materiality, usual_change
 from models.goals import (CURRENT_RATE_DAYS, goal_kind, grows_with_days, is_partial, observed_to_date,
                           partial_verdict, unseen_days)
-from models.projections import YEAR_STEPS, may_go_below_zero, next_period
+from models.projections import YEAR_STEPS, is_additive, may_go_below_zero, next_period
 from models.spec import BudgetSpec
 
 SIGNIFICANT_DIGITS = 10  # floating-point sums carry noise in the last digits; nobody should read it
@@ -287,7 +288,8 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     if period is None:
         return {"budget": _budget(spec), "period": None, "metrics": [], "goals": [], "segments": [],
                 "composites": [], "actions": [], "decision_outcomes": [], "allocation": None,
-                "what_will_happen": {"goals": [], "forecast": []}, "why_it_changed": [], "latest_week": None,
+                "what_will_happen": {"goals": [], "forecast": []}, "why_it_changed": [], "quiet_shocks": [],
+                "latest_week": None,
                 "archetypes": None,
                 "data_quality": inputs.quality,
                 "known_events": [],
@@ -309,6 +311,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
                        & (pd.to_datetime(events["event_date"]).dt.date < period_end)] if len(events) else events
     progress = _goal_progress(spec, inputs.values, last_day, inputs.daily_events, inputs.daily_members)
     ahead = _predictions(spec, inputs, grain)
+    why = _why_it_changed(headline, _at_grain(inputs.drift, grain), period, inputs.values, grain)
     return _rounded({
         "budget": _budget(spec, progress, ahead["goals"]),
         "period": {"grain": grain, "start": period.isoformat(), "end": period_end.isoformat(),
@@ -328,7 +331,14 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
         "actions": _current_actions(spec, inputs.actions, inputs.values, grain),
         "decision_outcomes": _latest_outcomes(inputs.outcomes),
         "allocation": _allocation(inputs.allocation, inputs.constraints),
-        "why_it_changed": _why_it_changed(headline, _at_grain(inputs.drift, grain), period, inputs.values, grain),
+        "why_it_changed": why,
+        "quiet_shocks": _quiet_shocks(_at_grain(inputs.drift, grain), period, period_end,
+                                      {m for m, metric in spec.metrics.items() if is_additive(metric)},
+                                      {m for m, metric in spec.metrics.items()
+                                       if metric.kind == "base" and metric.agg in ("count", "distinct_count")},
+                                      {e["metric_id"] for e in why
+                                       if any(c["verdict"] == "material" for c in e["comparisons"])},
+                                      spec.segments.levels[0]),
         "latest_week": _latest_week(headline, inputs.drift, inputs.values, grain, period_end),
         "archetypes": _archetypes(inputs.archetypes),
         "what_will_happen": ahead,
@@ -542,6 +552,68 @@ def _why_it_changed(headline: list[str], drift: pd.DataFrame, period: dt.date, v
         out.append({"metric_id": metric_id, "headline": metric_id in headline, "comparisons": comparisons,
                     "provenance": "observed change; attribution estimated by the drift stage"})
     return out
+
+
+SHOCK_SPAN = re.compile(r"(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?")
+SHOCK_Z = re.compile(r"robust z (-?\d+(?:\.\d+)?)")
+COMPONENT_DRIVER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*: ")  # a formula's component's shock: the component's own
+MAX_SHOCKS = 5
+SHOCK_CHANCE = 1e-4
+
+
+def _quiet_shocks(drift: pd.DataFrame, period: dt.date, period_end: dt.date, summed: set[str], counts: set[str],
+                  told: set[str], top_level: str) -> list[dict]:
+    """Shocks inside the period of counts and sums whose change was within normal variation, so not narrated: a
+    depot strike's two days (-232 deliveries in a month of 6,600) are no material monthly change, but an owner
+    wants to hear of them.
+
+    From the drift stage's event shocks against the previous period of the ``summed`` metrics not ``told``, at
+    the total and the top level's segments, that took or added at least half of an average day of the scope's
+    period on their days (a day at z 5 of a noisy count, +23% of a day, is no news in a month) and, of a count,
+    that chance would give less than once in 10,000 (Poisson at the scope's average day: a rare count's day
+    with 3 milestones where 0.3 is usual passes the first test and is still chance, p 0.004). A metric's shock
+    is told once, where it stood out most (its robust z; the same days seen at the total and in a segment are
+    one shock), and shocks of overlapping days are told together under the days of the one that stood out
+    most. Largest z first, at most ``MAX_SHOCKS`` of those groups."""
+    if drift.empty:
+        return []
+    rows = drift[(pd.to_datetime(drift["period_start"]).dt.date == period) & (drift["baseline"] == "previous")
+                 & (drift["factor"] == "event_shock") & drift["metric_id"].isin(summed - told)
+                 & ((drift["segment_id"] == "_total") | (drift["segment_level"] == top_level))]
+    period_days = (period_end - period).days
+    found = []
+    for r in rows.itertuples():
+        driver = str(r.driver or "")
+        span, z = SHOCK_SPAN.search(driver), SHOCK_Z.search(str(r.evidence or ""))
+        if span is None or z is None or not r.contribution or COMPONENT_DRIVER.match(driver):
+            continue
+        first, last = dt.date.fromisoformat(span[1]), dt.date.fromisoformat(span[2] or span[1])
+        if not period <= first < period_end:  # a shock of the baseline period
+            continue
+        usual = abs(r.value) / period_days * ((last - first).days + 1)
+        if abs(r.contribution) < 0.5 * usual:
+            continue
+        # a dip's days held at least what it took (a rare count's day of 0 where 0.86 was expected took 0.86)
+        expected = max(usual, -r.contribution)
+        seen = expected + r.contribution
+        if r.metric_id in counts and (stats.poisson.sf(seen - 1, expected) if r.contribution > 0
+                                      else stats.poisson.cdf(seen, expected)) >= SHOCK_CHANCE:
+            continue
+        found.append({"span": span[0], "first": first, "last": last,
+                      "event": None if driver.startswith("unexplained shock") else driver[:span.start() - 2],
+                      "metric_id": r.metric_id, "segment": None if r.segment_id == "_total" else r.segment_id,
+                      "contribution": _num(r.contribution), "robust_z": float(z[1])})
+    groups: list[dict] = []
+    for shock in sorted(found, key=lambda s: (-s["robust_z"], s["metric_id"], s["span"], str(s["segment"]))):
+        group = next((g for g in groups if shock["first"] <= g["last"] and shock["last"] >= g["first"]), None)
+        if group is None:
+            group = {"span": shock["span"], "first": shock["first"], "last": shock["last"], "event": shock["event"],
+                     "metrics": []}
+            groups.append(group)
+        if all(m["metric_id"] != shock["metric_id"] for m in group["metrics"]):
+            group["metrics"].append({k: shock[k] for k in ("metric_id", "segment", "contribution", "robust_z")})
+    return [{"span": g["span"], "event": g["event"], "metrics": g["metrics"],
+             "provenance": "observed days; abnormal part estimated by the drift stage"} for g in groups[:MAX_SHOCKS]]
 
 
 def _at_grain(drift: pd.DataFrame, grain: str) -> pd.DataFrame:

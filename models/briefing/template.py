@@ -275,8 +275,26 @@ def _why_it_changed(payload: dict) -> list[str]:
         lines += ["No change beyond normal variation to explain (" + ", ".join(quiet) + ")."]
     elif quiet:
         lines += ["", "_Within normal variation, so not narrated: " + ", ".join(quiet) + "._"]
+    lines += _quiet_shock_lines(payload)
     lines += ["", "_Each change is split into temporal variance, event shocks, influence drift, dimension drift, "
                   "component drift and a residual that add up to it exactly (table drift_attributions)._", ""]
+    return lines
+
+
+def _quiet_shock_lines(payload: dict) -> list[str]:
+    """Shocks inside changes within normal variation: '- 2026-10-14..2026-10-15, unexplained: deliveries -232
+    in north (robust z 10.9); …'."""
+    shocks = payload.get("quiet_shocks") or []
+    if not shocks:
+        return []
+    units = _units(payload)
+    lines = ["", "Shocks inside changes within normal variation (abnormal part estimated, against the previous "
+                 "period):", ""]
+    for shock in shocks:
+        told = "; ".join(f"{m['metric_id']} {fmt(m['contribution'], units.get(m['metric_id'], ''))} "
+                         f"{'at the total' if m['segment'] is None else 'in ' + m['segment']} "
+                         f"(robust z {m['robust_z']:.1f})" for m in shock["metrics"])
+        lines.append(f"- {shock['span']}, {shock['event'] or 'unexplained (no known event matches)'}: {told}.")
     return lines
 
 

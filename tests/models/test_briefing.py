@@ -493,7 +493,8 @@ def test_changes_from_a_non_positive_base_are_shown_in_units_not_as_a_percentage
 
 def drift_rows() -> pd.DataFrame:
     def rows(metric, baseline, delta, z, verdict, parts):
-        return [{"metric_id": metric, "grain": "month", "segment_id": "_total", "period_start": dt.date(2026, 6, 1),
+        return [{"metric_id": metric, "grain": "month", "segment_level": "_total", "segment_id": "_total",
+                 "period_start": dt.date(2026, 6, 1),
                  "baseline": baseline, "baseline_start": dt.date(2026, 5, 1), "value": 1000 + delta,
                  "baseline_value": 1000.0, "delta": delta, "delta_z": z, "verdict": verdict, "factor": factor,
                  "driver": driver, "contribution": value, "share_of_delta": value / delta, "evidence": None}
@@ -550,6 +551,39 @@ def test_a_childs_own_change_is_followed_down_to_where_it_came_from():
     text = render_markdown(payload, "template")
     assert ("within ppc, dimension drift -€250 (campaign=brand); within ppc/brand, event shock -€240 "
             "(Outage (2026-06-03)).") in text
+
+
+def test_a_shock_inside_a_change_within_normal_variation_is_told_where_it_stood_out_most():
+    """An outage took 150 of ppc's 3,000 leads on two days of June, within the month's normal variation, so no
+    change narrates it. It is told once, in ppc where it stood out most, with spend's shock of the same days;
+    a shock of May (the baseline), a rare count's day of chance, and a narrated metric's shock are not."""
+    def row(metric, segment_id, level, value, driver, contribution, z, verdict="normal variation",
+            factor="event_shock"):
+        return {"metric_id": metric, "grain": "month", "segment_level": level, "segment_id": segment_id,
+                "period_start": dt.date(2026, 6, 1), "baseline": "previous", "baseline_start": dt.date(2026, 5, 1),
+                "value": value, "baseline_value": value, "delta": 1.0, "delta_z": 0.5, "verdict": verdict,
+                "factor": factor, "driver": driver, "contribution": contribution, "share_of_delta": None,
+                "evidence": f"robust z {z:.1f}" if factor == "event_shock" else None}
+    outage = "Outage (2026-06-10..2026-06-11)"
+    drift = pd.DataFrame([
+        row("leads", "ppc", "channel", 3000.0, outage, -150.0, 9.0),
+        row("leads", "_total", "_total", 9000.0, "Outage (2026-06-10)", -160.0, 5.0),   # the same days, less clear
+        row("spend", "ppc", "channel", 30000.0, outage, -5000.0, 7.0),
+        row("spend", "_total", "_total", 90000.0, "unexplained shock 2026-05-20", 900.0, 8.0),  # May's
+        row("leads", "email", "channel", 30.0, "unexplained shock 2026-06-20", 3.0, 6.0),   # 4 where 1 is usual
+        row("new_customers", "_total", "_total", 1500.0, "residual", 500.0, 0.0, "material", "residual"),
+        row("new_customers", "ppc", "channel", 900.0, outage, -90.0, 8.0, "material"),     # narrated
+    ])
+    base = inputs(monthly_values(1500.0))
+    payload = build_payload(SPEC, BriefingInputs(**{**base.__dict__, "drift": drift}))
+    assert payload["quiet_shocks"] == [{
+        "span": "2026-06-10..2026-06-11", "event": "Outage",
+        "metrics": [{"metric_id": "leads", "segment": "ppc", "contribution": -150.0, "robust_z": 9.0},
+                    {"metric_id": "spend", "segment": "ppc", "contribution": -5000.0, "robust_z": 7.0}],
+        "provenance": "observed days; abnormal part estimated by the drift stage"}]
+    text = render_markdown(payload, "template")
+    assert ("- 2026-06-10..2026-06-11, Outage: leads -150 in ppc (robust z 9.0); spend -€5,000 in ppc "
+            "(robust z 7.0).") in text
 
 
 def test_what_to_do_lists_the_firings_of_the_period_reported_not_an_old_one():
@@ -665,7 +699,8 @@ def test_a_period_with_nothing_beyond_noise_says_so_in_why_it_changed():
 
 def test_float_noise_is_no_driver_and_an_unchanged_material_value_says_why():
     def rows(delta, parts):
-        return [{"metric_id": "spend", "grain": "month", "segment_id": "_total", "period_start": dt.date(2026, 6, 1),
+        return [{"metric_id": "spend", "grain": "month", "segment_level": "_total", "segment_id": "_total",
+                 "period_start": dt.date(2026, 6, 1),
                  "baseline": "year_ago", "baseline_start": dt.date(2025, 6, 1), "value": 3300.0 + delta,
                  "baseline_value": 3300.0, "delta": delta, "delta_z": float("nan"), "verdict": "material",
                  "factor": factor,
