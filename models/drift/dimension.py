@@ -82,15 +82,23 @@ def additive_drift(v0: pd.Series, v1: pd.Series) -> pd.DataFrame:
     return out
 
 
-def relative_common(r0: np.ndarray, r1: np.ndarray, weights: np.ndarray) -> bool:
+def _present_shares(r: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which slices have an average on one side (weight and a finite value), and their shares of its weight."""
+    present = (w > 0) & np.isfinite(r)
+    kept = np.where(present, w, 0.0)
+    return present, kept / max(kept.sum(), 1e-300)
+
+
+def relative_common(r0: np.ndarray, r1: np.ndarray, w0: np.ndarray, w1: np.ndarray) -> bool:
     """Whether slices' averages share a percentage change rather than a shift.
 
     Parameters
     ----------
     r0, r1 : ndarray
         Slice averages before and after (NaN where a slice has none).
-    weights : ndarray
-        The slices' weights (those under 1% of the total do not vote, as in :func:`common_change`).
+    w0, w1 : ndarray
+        The slices' weights before and after. Slices with an average on both sides vote, weighted by their
+        mean share of the two sides' weight (those under 1% do not vote, as in :func:`common_change`).
 
     Returns
     -------
@@ -100,8 +108,9 @@ def relative_common(r0: np.ndarray, r1: np.ndarray, weights: np.ndarray) -> bool
         the common shift does. Both are one-parameter models of the same changes, so the smaller departure
         is the better reading; a tie (one slice moving alone: both commons 0) keeps the shift.
     """
-    weights = np.where(np.isfinite(weights), weights, 0.0)
-    vote = np.isfinite(r0) & np.isfinite(r1) & (weights > 0) & (weights >= MIN_VOTING_SHARE * weights.sum())
+    (present0, s0), (present1, s1) = _present_shares(r0, w0), _present_shares(r1, w1)
+    weights = np.where(present0 & present1, (s0 + s1) / 2, 0.0)
+    vote = (weights > 0) & (weights >= MIN_VOTING_SHARE * weights.sum())
     if vote.sum() < 2 or np.any(r0[vote] <= 0):
         return False
     change, w, base = r1[vote] - r0[vote], weights[vote], r0[vote]
@@ -136,9 +145,7 @@ def average_drift(r0: pd.Series, r1: pd.Series, w0: pd.Series, w1: pd.Series,
     w1 = w1.reindex(slices).fillna(0.0).to_numpy(float)
     r0 = r0.reindex(slices).to_numpy(float)
     r1 = r1.reindex(slices).to_numpy(float)
-    present0, present1 = (w0 > 0) & np.isfinite(r0), (w1 > 0) & np.isfinite(r1)
-    s0 = np.where(present0, w0, 0.0) / max(np.where(present0, w0, 0.0).sum(), 1e-300)
-    s1 = np.where(present1, w1, 0.0) / max(np.where(present1, w1, 0.0).sum(), 1e-300)
+    (present0, s0), (present1, s1) = _present_shares(r0, w0), _present_shares(r1, w1)
     v0, v1 = float(np.nansum(s0 * np.where(present0, r0, 0))), float(np.nansum(s1 * np.where(present1, r1, 0)))
     # a slice present on one side only is valued at its one known average
     r_mid = np.where(present0 & present1, (r0 + r1) / 2, np.where(present0, r0, np.where(present1, r1, 0.0)))
@@ -146,7 +153,7 @@ def average_drift(r0: pd.Series, r1: pd.Series, w0: pd.Series, w1: pd.Series,
     mix = (s1 - s0) * (r_mid - (v0 + v1) / 2)
     w_mid = np.where(both, (s0 + s1) / 2, 0.0)
     rate_change = np.where(both, r1 - r0, np.nan)
-    relative = proportional and relative_common(np.where(both, r0, np.nan), r1, w_mid)
+    relative = proportional and relative_common(r0, r1, w0, w1)
     with np.errstate(divide="ignore", invalid="ignore"):
         common = common_change(rate_change / r0, w_mid) if relative else common_change(rate_change, w_mid)
     expected = common * r0 if relative else common

@@ -645,13 +645,11 @@ class DriftEngine:
         if w0 is None:
             return share_shift_logp(x0, x1)
         relative = False
-        if proportional:
+        if proportional:  # by the slices' averages over each period
             sums = [(np.nansum(member @ x, 1), (member @ w).sum(1)) for x, w in days]
             with np.errstate(invalid="ignore", divide="ignore"):
                 (r0, t0), (r1, t1) = ((np.where(t > 0, v / np.where(t > 0, t, 1.0), np.nan), t) for v, t in sums)
-                both = (t0 > 0) & (t1 > 0)
-                weights = np.where(both, (t0 / t0.sum() + t1 / t1.sum()) / 2, 0.0)
-            relative = relative_common(np.where(both, r0, np.nan), r1, weights)
+            relative = relative_common(r0, r1, t0, t1)
         return rate_shift_logp((x0, x1), (w0, w1), relative)
 
     @classmethod

@@ -137,10 +137,11 @@ def test_a_common_percentage_change_of_averages_at_different_levels_is_no_slice_
     assert scaled.attrs["relative"] and scaled.attrs["common"] == pytest.approx(0.15)
     assert scaled["rate"].abs().max() == pytest.approx(0.0, abs=1e-12)
     # a shift every slice makes stays a shift; one slice moving alone leaves both commons 0, a tie kept a shift
-    assert not relative_common(np.array([0.42, 0.18]), np.array([0.45, 0.21]), np.array([0.6, 0.4]))
-    assert not relative_common(np.array([0.42, 0.18]), np.array([0.60, 0.18]), np.array([0.6, 0.4]))
+    weights = np.array([60.0, 40.0])
+    assert not relative_common(np.array([0.42, 0.18]), np.array([0.45, 0.21]), weights, weights)
+    assert not relative_common(np.array([0.42, 0.18]), np.array([0.60, 0.18]), weights, weights)
     # no percentage of an average at or below zero
-    assert not relative_common(np.array([-1.0, 2.0]), np.array([-1.15, 2.3]), np.array([0.5, 0.5]))
+    assert not relative_common(np.array([-1.0, 2.0]), np.array([-1.15, 2.3]), weights, weights)
 
 
 def test_slices_changing_by_one_percentage_pull_alike_when_read_as_a_percentage():
