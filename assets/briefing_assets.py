@@ -93,6 +93,8 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
         [spec.id, grain]).df()
     archetypes = conn.execute("select * from main.segment_archetypes where budget_id = ?", [spec.id]).df() \
         if table_exists(conn, "main", "segment_archetypes") else pd.DataFrame()
+    shifts = conn.execute("select * from main.level_shifts where budget_id = ? order by all", [spec.id]).df() \
+        if table_exists(conn, "main", "level_shifts") else pd.DataFrame()
     quality = {"received": int(received), "loaded": int(loaded), "quarantined": int(quarantined),
                "top_reasons": [{"reason": r, "rows": int(n)} for r, n in reasons],
                "last_event": None if last_event is None else pd.Timestamp(last_event).isoformat(),
@@ -105,7 +107,8 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
                           goal_tracking=prescriptive["goal_tracking"], goal_constraints=prescriptive["goal_constraints"],
                           forecasts=forecasts, forecasts_to_date=to_date, drift=drift, archetypes=archetypes,
                           text_evidence=text_evidence, daily_events=daily_events(conn, spec),
-                          daily_members=daily_members(conn, spec), measure_days=_measure_days(conn, spec))
+                          daily_members=daily_members(conn, spec), measure_days=_measure_days(conn, spec),
+                          level_shifts=shifts)
 
 
 def _measure_days(conn, spec: BudgetSpec) -> pd.DataFrame:
@@ -189,6 +192,7 @@ def write_briefing(spec: BudgetSpec, payload: dict, llm: AnthropicLLM, ledger: L
     deps=[dg.AssetKey("metric_values"), dg.AssetKey("fct_segment_rankings"), dg.AssetKey("metrics"),
           dg.AssetKey("actions"), dg.AssetKey("allocation_recommendations"), dg.AssetKey("decision_outcomes"),
           dg.AssetKey("metric_forecasts"), dg.AssetKey("goal_tracking"), dg.AssetKey("drift_attributions"),
+          dg.AssetKey("level_shifts"),
           dg.AssetKey("segment_archetypes"), dg.AssetKey(["raw", "text_metric_values"]),
           dg.AssetKey(["raw", "events"]), dg.AssetKey(["raw", "known_events"]), dg.AssetKey("int_node_digests")],
     kinds={"python", "anthropic", "markdown"},

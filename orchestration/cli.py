@@ -18,7 +18,8 @@ REPORT_TABLES = [
     "raw.events", "raw.quarantine", "raw.documents", "raw.segment_members", "main.fct_digest_hourly",
     "main.fct_digest_daily", "main.fct_digest_weekly", "main.fct_digest_monthly", "main.metric_values",
     "main.fct_segment_rankings", "main.metrics", "main.metric_edges", "main.dim_segments",
-    "raw.text_metric_values", "main.segment_archetypes", "main.drift_attributions", "main.metric_forecasts",
+    "raw.text_metric_values", "main.segment_archetypes", "main.drift_attributions", "main.level_shifts",
+    "main.metric_forecasts",
     "main.goal_tracking", "raw.llm_calls", "main.briefings",
 ]
 

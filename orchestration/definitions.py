@@ -8,6 +8,7 @@ from assets.catalog_assets import budget_catalog
 from assets.drift_assets import drift_attributions, drift_contributions_add_up
 from assets.forecast_assets import predictive
 from assets.ingestion_assets import build_raw_events, ingestion_reconciles
+from assets.level_shift_assets import level_shifts
 from assets.prescriptive_assets import actions, allocation_recommendations, decision_outcomes
 from assets.retention_assets import storage_retention
 from assets.settings import Settings
@@ -22,8 +23,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """Everything budgetlens runs, wired for ``settings`` (paths, history start)."""
     partitions = daily_partitions(settings)
     return dg.Definitions(
-        assets=[budget_catalog, build_raw_events(partitions), *build_dbt_assets(partitions), allocation_recommendations, actions,
-                decision_outcomes, text_metric_values, segment_archetypes, drift_attributions, predictive, storage_retention, briefings],
+        assets=[budget_catalog, build_raw_events(partitions), *build_dbt_assets(partitions), allocation_recommendations,
+                actions, decision_outcomes, text_metric_values, segment_archetypes, drift_attributions, level_shifts,
+                predictive, storage_retention, briefings],
         asset_checks=[ingestion_reconciles, drift_contributions_add_up],
         jobs=[budgetlens_job],
         schedules=[daily_schedule],

@@ -27,6 +27,7 @@ from models.briefing.gaps import day_runs, measure_gaps
 from models.budget_periods import budget_goals, period_label
 from models.closed_days import closed_weekdays_of
 from models.drift.engine import ROUNDING
+from models.drift.level_shift import SAME_SHIFT_DAYS
 from models.drift.materiality import change_materiality, usual_change
 from models.goals import (CURRENT_RATE_DAYS, goal_kind, grows_with_days, is_partial, observed_to_date,
                           partial_verdict, unseen_days)
@@ -61,6 +62,7 @@ class BriefingInputs:
     daily_members: pd.DataFrame | None = None
     # the leaf segments' days with events of each measure (segment_id, measure, day, event_count), recent ones
     measure_days: pd.DataFrame | None = None
+    level_shifts: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.level_shifts rows of the period
 
 
 def _num(value) -> float | None:
@@ -289,6 +291,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
         return {"budget": _budget(spec), "period": None, "metrics": [], "goals": [], "segments": [],
                 "composites": [], "actions": [], "decision_outcomes": [], "allocation": None,
                 "what_will_happen": {"goals": [], "forecast": []}, "why_it_changed": [], "quiet_shocks": [],
+                "level_shifts": [],
                 "latest_week": None,
                 "archetypes": None,
                 "data_quality": inputs.quality,
@@ -339,6 +342,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
                                       {e["metric_id"] for e in why
                                        if any(c["verdict"] == "material" for c in e["comparisons"])},
                                       spec.segments.levels[0]),
+        "level_shifts": _level_shifts(spec, inputs.level_shifts, grain, period),
         "latest_week": _latest_week(headline, inputs.drift, inputs.values, grain, period_end),
         "archetypes": _archetypes(inputs.archetypes),
         "what_will_happen": ahead,
@@ -614,6 +618,39 @@ def _quiet_shocks(drift: pd.DataFrame, period: dt.date, period_end: dt.date, sum
             group["metrics"].append({k: shock[k] for k in ("metric_id", "segment", "contribution", "robust_z")})
     return [{"span": g["span"], "event": g["event"], "metrics": g["metrics"],
              "provenance": "observed days; abnormal part estimated by the drift stage"} for g in groups[:MAX_SHOCKS]]
+
+
+MAX_SHIFT_DAYS = 5
+
+
+def _level_shifts(spec: BudgetSpec, shifts: pd.DataFrame, grain: str, period: dt.date) -> list[dict]:
+    """The diagnostic stage's level shifts of the period and the one before it, those of the same days together
+    (a fuel price raised on the 1st moves the cost per km and the cost per delivery alike): at most
+    ``MAX_SHIFT_DAYS`` groups, those holding the largest |z|, earliest first."""
+    if shifts.empty:
+        return []
+    rows = shifts[(shifts["grain"] == grain) & (pd.to_datetime(shifts["period_start"]).dt.date == period)
+                  & shifts["metric_id"].isin(list(spec.metrics))]
+    groups: list[dict] = []
+    for r in rows.assign(strength=rows["z"].abs()).sort_values(["strength", "metric_id", "segment_id"],
+                                                                ascending=[False, True, True]).itertuples():
+        day = pd.Timestamp(r.shift_day).date()
+        group = next((g for g in groups if abs((g["day"] - day).days) <= SAME_SHIFT_DAYS), None)
+        if group is None:
+            group = {"day": day, "event": None, "metrics": []}
+            groups.append(group)
+        group["event"] = group["event"] or _text(r.event)
+        metric = spec.metrics[r.metric_id]
+        ratio_scale = metric.kind != "composite" and not may_go_below_zero(spec, metric)
+        group["metrics"].append({
+            "metric_id": r.metric_id, "segment": None if r.segment_id == "_total" else r.segment_id,
+            "from": day.isoformat(), "level_before": _num(r.level_before), "level_after": _num(r.level_after),
+            "change_pct": _pct(_num(r.level_after), _num(r.level_before), ratio_scale), "z": _num(r.z),
+            "days_before": _int(r.days_before), "days_after": _int(r.days_after)})
+    return [{"from": g["day"].isoformat(), "event": g["event"], "metrics": g["metrics"],
+             "provenance": "observed days; the day and the levels (an average day, weekday pattern removed) "
+                           "estimated by the diagnostic stage"}
+            for g in sorted(groups[:MAX_SHIFT_DAYS], key=lambda g: g["day"])]
 
 
 def _at_grain(drift: pd.DataFrame, grain: str) -> pd.DataFrame:

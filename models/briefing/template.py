@@ -267,8 +267,9 @@ def _driver_words(driver: dict, unit: str) -> str:
 
 def _why_it_changed(payload: dict) -> list[str]:
     entries = payload.get("why_it_changed") or []
-    if not entries:
-        return []
+    if not entries:  # no decompositions yet (a young budget), but a day's new level is told
+        shifts = _level_shift_lines(payload)
+        return ["## Why it changed (attribution estimated)", *shifts[1:], ""] if shifts else []
     told, quiet = _narrated_changes(entries, _units(payload), BASELINE_WORDS)
     lines = ["## Why it changed (attribution estimated)", "", *told]
     if quiet and not told:  # say so rather than leave the section empty
@@ -276,6 +277,7 @@ def _why_it_changed(payload: dict) -> list[str]:
     elif quiet:
         lines += ["", "_Within normal variation, so not narrated: " + ", ".join(quiet) + "._"]
     lines += _quiet_shock_lines(payload)
+    lines += _level_shift_lines(payload)
     lines += ["", "_Each change is split into temporal variance, event shocks, influence drift, dimension drift, "
                   "component drift and a residual that add up to it exactly (table drift_attributions)._", ""]
     return lines
@@ -295,6 +297,27 @@ def _quiet_shock_lines(payload: dict) -> list[str]:
                          f"{'at the total' if m['segment'] is None else 'in ' + m['segment']} "
                          f"(robust z {m['robust_z']:.1f})" for m in shock["metrics"])
         lines.append(f"- {shock['span']}, {shock['event'] or 'unexplained (no known event matches)'}: {told}.")
+    return lines
+
+
+def _level_shift_lines(payload: dict) -> list[str]:
+    """New levels: '- From 2026-10-20: late_rate 5.3% → 21.7% in north/n3 (z 13.7; 90 days before, 29 after).'"""
+    shifts = payload.get("level_shifts") or []
+    if not shifts:
+        return []
+    units = _units(payload)
+    lines = ["", "New levels (the day from which a metric's days held a new level; an average day, weekday pattern "
+                 "removed; estimated):", ""]
+    for shift in shifts:
+        told = "; ".join(
+            f"{m['metric_id']} {fmt(m['level_before'], units.get(m['metric_id'], ''))} → "
+            f"{fmt(m['level_after'], units.get(m['metric_id'], ''))}"
+            + (f" ({fmt_pct(m['change_pct'])})" if m["change_pct"] is not None else "")
+            + f" {'at the total' if m['segment'] is None else 'in ' + m['segment']}"
+            + (f" (from {m['from']})" if m["from"] != shift["from"] else "")
+            + f" (z {abs(m['z']):.1f}; {m['days_before']} days before, {m['days_after']} after)"
+            for m in shift["metrics"])
+        lines.append(f"- From {shift['from']}" + (f" ({shift['event']})" if shift["event"] else "") + f": {told}.")
     return lines
 
 

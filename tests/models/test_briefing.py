@@ -586,6 +586,37 @@ def test_a_shock_inside_a_change_within_normal_variation_is_told_where_it_stood_
             "(robust z 7.0).") in text
 
 
+def test_level_shifts_of_the_same_days_are_told_together_under_why_it_changed():
+    """A price raised on 1 May moved avg_price at the total and revenue two days later; ppc's cost per lead
+    stepped on 14 June. Those are two lines, earliest first; another period's shift and a metric the spec does
+    not have are not told."""
+    def row(metric, segment_id, level, day, before, after, z, event=None, period=dt.date(2026, 6, 1)):
+        return {"budget_id": SPEC.id, "grain": "month", "period_start": period, "metric_id": metric,
+                "segment_level": level, "segment_id": segment_id, "shift_day": day, "level_before": before,
+                "level_after": after, "relative_change": after / before - 1, "z": z, "days_before": 56,
+                "days_after": 61, "event": event}
+    shifts = pd.DataFrame([
+        row("cost_per_lead", "ppc", "channel", dt.date(2026, 6, 14), 24.0, 35.0, 14.3),
+        row("avg_price", "_total", "_total", dt.date(2026, 5, 1), 49.0, 56.35, 30.0, "Price up"),
+        row("revenue", "_total", "_total", dt.date(2026, 5, 3), 10000.0, 11500.0, 8.0),
+        row("leads", "ppc", "channel", dt.date(2026, 4, 2), 90.0, 60.0, -9.0, period=dt.date(2026, 5, 1)),
+        row("not_a_metric", "_total", "_total", dt.date(2026, 6, 14), 1.0, 2.0, 9.0),
+    ])
+    payload = build_payload(SPEC, dataclasses.replace(inputs(monthly_values(1000.0)), level_shifts=shifts))
+    shifted = payload["level_shifts"]
+    assert [(g["from"], g["event"], [(m["metric_id"], m["segment"], m["from"]) for m in g["metrics"]])
+            for g in shifted] == [
+        ("2026-05-01", "Price up", [("avg_price", None, "2026-05-01"), ("revenue", None, "2026-05-03")]),
+        ("2026-06-14", None, [("cost_per_lead", "ppc", "2026-06-14")])]
+    assert shifted[0]["metrics"][0]["change_pct"] == pytest.approx(0.15)
+    text = render_markdown(payload, "template")
+    assert ("- From 2026-05-01 (Price up): avg_price €49 → €56.4 (+15.0%) at the total (z 30.0; 56 days before, 61 "
+            "after); revenue €10,000 → €11,500 (+15.0%) at the total (from 2026-05-03) (z 8.0; 56 days before, "
+            "61 after).") in text
+    assert "- From 2026-06-14: cost_per_lead €24 → €35 (+45.8%) in ppc (z 14.3; 56 days before, 61 after)." in text
+    assert "New levels" not in render_markdown(build_payload(SPEC, inputs(monthly_values(1000.0))), "template")
+
+
 def test_what_to_do_lists_the_firings_of_the_period_reported_not_an_old_one():
     """A weekly rule under a monthly briefing: its firings in June's weeks are shown, one from March (the rule
     has held since) is not; firings in weeks running are one row from the first to the last."""

@@ -1,0 +1,148 @@
+"""Level shifts: known days and levels, nothing where there is none, and one shift told where it belongs."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.demo.planted import Effect, frames, planted_spec, simulate
+from models.drift.level_shift import (SHIFT_COLUMNS, THRESHOLD, _absolute_fits, budget_level_shifts,
+                                      level_shift)
+
+DAYS = pd.date_range("2026-07-06", "2026-11-21")
+FIRST, LAST = pd.Timestamp("2026-09-01"), pd.Timestamp("2026-10-31")
+OCT20 = DAYS.get_loc(pd.Timestamp("2026-10-20"))
+T = np.arange(len(DAYS))
+
+
+def found(values, first=FIRST, last=LAST):
+    return level_shift(pd.Series(values, index=DAYS), first, last)
+
+
+def test_absolute_fits_are_the_sides_medians_deviations():
+    x = np.array([1.0, 5.0, 2.0, 8.0, 9.0, 7.0, 30.0])
+    splits = np.array([2, 3, 4])
+    expected = [np.abs(x[:k] - np.median(x[:k])).sum() + np.abs(x[k:] - np.median(x[k:])).sum() for k in splits]
+    assert _absolute_fits(x, splits) == pytest.approx(expected)
+
+
+def test_a_step_is_found_on_its_day_with_the_sides_medians():
+    rng = np.random.default_rng(3)
+    values = 100 * np.where(T >= OCT20, 1.15, 1.0) + 5 * rng.standard_normal(len(T))
+    shift = found(values)
+    assert shift.day == pd.Timestamp("2026-10-20")
+    assert shift.before == pytest.approx(np.median(values[:OCT20]), rel=1e-12)
+    assert shift.after == pytest.approx(np.median(values[OCT20:]), rel=1e-12)
+    assert shift.relative == pytest.approx(0.15, abs=0.02)
+    assert shift.z > THRESHOLD
+    assert (shift.days_before, shift.days_after) == (OCT20, len(T) - OCT20)
+
+
+def test_a_rate_stepping_up_in_a_small_depot_is_found():
+    """30 deliveries a day, 6% late, then 20% from the 20th: binomial noise, and days with none late (0, so the
+    series is judged on its values, not its logarithm)."""
+    rng = np.random.default_rng(11)
+    told = [found(rng.binomial(30, np.where(T >= OCT20, 0.2, 0.06)) / 30) for _ in range(40)]
+    told = [s for s in told if s is not None]
+    assert len(told) >= 32  # 92% of 400 draws, measured
+    assert np.mean([abs((s.day - DAYS[OCT20]).days) <= 1 for s in told]) >= 0.9
+    assert np.median([s.before for s in told]) == pytest.approx(0.0667, abs=0.01)
+    assert np.median([s.after for s in told]) == pytest.approx(0.2, abs=0.02)
+
+
+def test_only_the_candidate_days_may_be_the_day():
+    rng = np.random.default_rng(3)
+    values = 100 * np.where(T >= OCT20, 1.15, 1.0) + 5 * rng.standard_normal(len(T))
+    assert found(values, last=pd.Timestamp("2026-10-10")) is None
+    # a new level of the last three days is not told yet
+    assert found(100 * np.where(T >= len(T) - 3, 1.3, 1.0) + 5 * rng.standard_normal(len(T))) is None
+
+
+@pytest.mark.parametrize("name, make", [
+    ("white noise", lambda r: 100 + 10 * r.standard_normal(len(T))),
+    ("a wandering level, AR(1) 0.9", lambda r: 100 + _ar1(r, 0.9, 5)),
+    ("a trend", lambda r: 100 + np.linspace(0, 30, len(T)) + 5 * r.standard_normal(len(T))),
+    ("a season turning", lambda r: 100 * (1 + 0.4 * np.sin(2 * np.pi * (T + r.integers(365)) / 365))
+     + 2 * r.standard_normal(len(T))),
+    ("a two-day strike", lambda r: 100 * np.where((T >= 100) & (T < 102), 0.3, 1) + 5 * r.standard_normal(len(T))),
+    ("a ten-day outage", lambda r: 100 * np.where((T >= 60) & (T < 70), 0.5, 1) + 5 * r.standard_normal(len(T))),
+    ("rare counts", lambda r: r.poisson(0.5, len(T)).astype(float)),
+    ("a rate of a few events a day", lambda r: _few_a_day(r)),
+])
+def test_no_shift_where_there_is_none(name, make):
+    rng = np.random.default_rng(2026)
+    told = [found(make(rng)) for _ in range(60)]
+    assert sum(s is not None for s in told) == 0, name
+
+
+def test_a_planted_step_is_told_in_most_draws():
+    rng = np.random.default_rng(5)
+    told = [found(100 * np.where(T >= OCT20, 1.15, 1.0) + 5 * rng.standard_normal(len(T))) for _ in range(60)]
+    days = [s.day for s in told if s is not None]
+    assert len(days) >= 54  # 98% of 400 draws, measured
+    assert np.mean([abs((d - DAYS[OCT20]).days) <= 1 for d in days]) >= 0.9
+
+
+def _few_a_day(rng):
+    """Orders / leads with 1-6 leads a day: the days' rates take a handful of values (0, 1/3, 1/2, 1)."""
+    leads = rng.poisson(2.5, len(T))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(leads > 0, rng.binomial(leads, 0.3) / leads, np.nan)
+
+
+def _ar1(rng, phi, sd):
+    noise, out = rng.standard_normal(len(T)) * sd, np.zeros(len(T))
+    for i in range(len(T)):
+        out[i] = (phi * out[i - 1] if i else 0.0) + noise[i]
+    return out
+
+
+# --- a budget: each shift once, where it belongs ---------------------------------------------------
+
+START, END = dt.date(2025, 1, 1), dt.date(2026, 11, 1)
+PERIOD = dt.date(2026, 10, 1)
+
+
+def shifts_of(effects, events=None, yearly=0.1, seed=7):
+    spec = planted_spec(events=events)
+    engine_frames = frames(spec, simulate(effects, START, END, yearly_amplitude=yearly, seed=seed))
+    return budget_level_shifts(spec, engine_frames.daily, engine_frames.nodes, "month", PERIOD)
+
+
+def test_a_price_raised_everywhere_is_one_shift_at_the_total_named_after_its_event():
+    rows = shifts_of([Effect("component_change", dt.date(2026, 9, 14), magnitude=0.15)],
+                     events=[{"date": "2026-09-14", "name": "List price up", "kind": "price_change"}])
+    assert list(rows.columns) == SHIFT_COLUMNS
+    price = rows[rows.metric_id == "avg_price"]
+    assert price["segment_id"].tolist() == ["_total"]
+    assert abs((price["shift_day"].iloc[0] - dt.date(2026, 9, 14)).days) <= 1
+    assert price["relative_change"].iloc[0] == pytest.approx(0.15, abs=0.03)
+    assert price["event"].iloc[0] == "List price up"
+    # nothing moved the volumes
+    assert not rows["metric_id"].isin(["spend", "leads", "orders", "units", "satisfaction"]).any()
+
+
+def test_one_store_s_step_is_told_in_the_store_not_in_its_region_or_the_total():
+    rows = shifts_of([Effect("influence_change", dt.date(2026, 10, 5), magnitude=-0.6, segments=("r1/s0",))])
+    leads = rows[rows.metric_id == "leads"]
+    assert leads["segment_id"].tolist() == ["r1/s0"]
+    assert abs((leads["shift_day"].iloc[0] - dt.date(2026, 10, 5)).days) <= 1
+    assert leads["relative_change"].iloc[0] == pytest.approx(-0.6, abs=0.1)
+    assert leads["event"].isna().all()
+
+
+def test_a_strong_yearly_season_is_no_shift():
+    rows = shifts_of([], yearly=0.3)
+    assert rows.empty
+
+
+def test_a_shop_closed_on_sundays_has_its_step_found():
+    spec = planted_spec()
+    days = simulate([Effect("component_change", dt.date(2026, 9, 14), magnitude=0.15)], START, END, seed=7)
+    days = days[pd.to_datetime(days["day"]).dt.dayofweek != 6]
+    engine_frames = frames(spec, days)
+    rows = budget_level_shifts(spec, engine_frames.daily, engine_frames.nodes, "month", PERIOD)
+    price = rows[rows.metric_id == "avg_price"]
+    assert price["segment_id"].tolist() == ["_total"]
+    assert abs((price["shift_day"].iloc[0] - dt.date(2026, 9, 14)).days) <= 1
