@@ -1,5 +1,7 @@
 """Level shifts: the day each metric moved to a new level in the period a budget's briefing covers or the one
-before it (main.level_shifts)."""
+before it (main.level_shifts). A budget's shifts are kept while what they read (its days to the period's end,
+its segments, its spec and the code) reads the same, as the drift stage keeps its decompositions: a daily run
+inside a month finds the month's shifts as they were."""
 
 import functools
 
@@ -8,15 +10,44 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.drift_assets import at_grain, latest_complete, load_frames
+from assets.kept_parts import Part, code_fingerprint, stored_readings, unchanged, write_parts
 from assets.settings import Settings
-from assets.warehouse import prepare, replace_table
+from assets.warehouse import prepare
 from models.briefing.payload import FALLBACK_GRAINS
 from models.drift.level_shift import SHIFT_COLUMNS, budget_level_shifts
+from models.fingerprint import read_frames
+from models.projections import next_period
 from models.spec import load_specs
 
+SHIFTS, INPUTS = "main.level_shifts", "main.level_shift_inputs"
 SHIFT_TYPES = {column: "date" if column in ("period_start", "shift_day") else "double" if column in (
     "level_before", "level_after", "relative_change", "z") else "integer" if column.startswith("days_") else "varchar"
     for column in SHIFT_COLUMNS}
+
+
+def shift_parts(conn, specs, stored) -> list[Part]:
+    """Each budget's shifts at its briefing's grain, computed unless ``stored`` holds a reading of the same
+    inputs."""
+    parts = []
+    for spec in specs:
+        shared = load_frames(conn, spec)
+
+        @functools.cache
+        def latest(grain: str):
+            return latest_complete(at_grain(conn, spec, shared, grain))
+
+        grain = next((g for g in FALLBACK_GRAINS[spec.reporting_grain] if latest(g) is not None), None)
+        if grain is None:
+            continue
+        period = latest(grain)
+        end = pd.Timestamp(next_period(grain, period, 1))
+        daily = shared.daily[pd.to_datetime(shared.daily["period_start"]) < end].reset_index(drop=True)
+        inputs = read_frames([daily, shared.nodes], salt=f"{code_fingerprint(__file__)}\n{grain}\n{period}\n"
+                                                          f"{spec.model_dump_json()}")
+        rows = None if unchanged(stored, (spec.id, grain), inputs) else budget_level_shifts(
+            spec, daily, shared.nodes, grain, period).to_dict("records")
+        parts.append(Part((spec.id, grain), inputs, rows))
+    return parts
 
 
 @dg.asset(
@@ -33,24 +64,14 @@ SHIFT_TYPES = {column: "date" if column in ("period_start", "shift_day") else "d
                 "once, where it is broadest without being diluted (main.level_shifts).",
 )
 def level_shifts(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    frames = []
     with duckdb.get_connection() as conn:
         prepare(conn)
-        for spec in load_specs(Settings.from_env().specs_dir):
-            shared = load_frames(conn, spec)
-
-            @functools.cache
-            def latest(grain: str):
-                return latest_complete(at_grain(conn, spec, shared, grain))
-
-            grain = next((g for g in FALLBACK_GRAINS[spec.reporting_grain] if latest(g) is not None), None)
-            if grain is not None:
-                frames.append(budget_level_shifts(spec, shared.daily, shared.nodes, grain, latest(grain)))
-        found = [f for f in frames if len(f)]
-        frame = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=SHIFT_COLUMNS)
-        replace_table(conn, "main.level_shifts", frame, SHIFT_TYPES)
+        parts = shift_parts(conn, load_specs(Settings.from_env().specs_dir), stored_readings(conn, SHIFTS, INPUTS))
+        write_parts(conn, SHIFTS, INPUTS, SHIFT_TYPES, parts)
+        frame = conn.execute(f"select * from {SHIFTS} order by all").df()
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(frame),
+        "kept_unchanged": dg.MetadataValue.json([p.name for p in parts if p.rows is None]),
         "preview": dg.MetadataValue.md(frame[["budget_id", "metric_id", "segment_id", "shift_day", "level_before",
                                               "level_after", "z"]].round(4).to_markdown(index=False))
         if len(frame) else "no level shifts",

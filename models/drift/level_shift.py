@@ -31,7 +31,6 @@ STEP_VS_SMOOTH = 0.95
 MIN_RELATIVE = 0.05  # a new level at least this far from the old one (a positive series): smaller is no news
 HOLD = 7             # days at each end of the step whose median must sit nearer their own side's level
 BEFORE_DAYS = 56     # days before the first candidate day the level before is read from
-AFTER_DAYS = 28      # days after the period the level after is confirmed on, as far as the data go
 SAME_SHIFT_DAYS = 3  # shifts of one metric this close on a scope and one above or below it are one shift
 MAX_PER_METRIC = 3
 BROAD = 0.5          # a scope above shifted by at least this share of a scope below's change: the shift is broad
@@ -168,7 +167,7 @@ def budget_level_shifts(spec: BudgetSpec, daily: pd.DataFrame, nodes: pd.DataFra
     nodes : DataFrame
         segment_level, segment_id, parent_id: the segment hierarchy ('_total' at the root).
     grain, period : str, date
-        The period reported on.
+        The period reported on (days after it are not read).
 
     Returns
     -------
@@ -184,8 +183,13 @@ def budget_level_shifts(spec: BudgetSpec, daily: pd.DataFrame, nodes: pd.DataFra
     end = pd.Timestamp(next_period(grain, period, 1))
     if daily.empty:
         return pd.DataFrame(columns=SHIFT_COLUMNS)
+    # the days as they stood at the period's end, as the drift stage reads them: the table changes only when
+    # those do, not with every later day
+    daily = daily[pd.to_datetime(daily["period_start"]) < end]
+    if daily.empty:
+        return pd.DataFrame(columns=SHIFT_COLUMNS)
     days = pd.to_datetime(daily["period_start"])
-    calendar = pd.date_range(days.min(), min(days.max(), end + pd.Timedelta(days=AFTER_DAYS - 1)), freq="D")
+    calendar = pd.date_range(days.min(), days.max(), freq="D")
     window = (calendar >= first - pd.Timedelta(days=BEFORE_DAYS))
     level_of = dict(zip(nodes["segment_id"], nodes["segment_level"]))
     parents = {n: p for n, p in zip(nodes["segment_id"], nodes["parent_id"]) if isinstance(p, str)}

@@ -20,6 +20,8 @@ from assets.drift_assets import ATTRIBUTION_TYPES, ATTRIBUTIONS, INPUTS, drift_p
 from assets.forecast_assets import (BACKTEST, BACKTEST_INPUTS, BACKTEST_TYPES, BY_BUDGET, FORECAST_INPUTS,
                                     FORECAST_TYPES, FORECASTS, forecast_budgets)
 from assets.kept_parts import stored_readings, write_parts
+from assets.level_shift_assets import INPUTS as SHIFT_INPUTS
+from assets.level_shift_assets import SHIFT_TYPES, SHIFTS, shift_parts
 from assets.settings import Settings
 from assets.warehouse import prepare
 from models.spec import load_specs
@@ -570,6 +572,37 @@ def test_drift_is_decomposed_again_only_where_its_period_s_own_figures_changed(d
         decompose(stored={})  # everything afresh
         pd.testing.assert_frame_equal(kept_and_new, conn.execute(table).df())
         assert not kept_and_new.equals(run_before)
+    finally:
+        conn.close()
+
+
+def test_level_shifts_are_found_again_only_where_the_days_to_their_period_s_end_changed(demo, tmp_path,
+                                                                                       monkeypatch):
+    """The briefings cover January (data to 15 February): a correction on 10 February keeps every budget's
+    shifts, one on 20 January finds that budget's again, and kept and new rows are what a fresh run writes."""
+    settings = _copy_of_the_demo(demo, tmp_path / "shifts", monkeypatch)
+    specs = load_specs(settings.specs_dir)
+    conn = duckdb.connect(str(settings.duckdb_path))
+
+    def find(stored):
+        parts = shift_parts(conn, specs, stored)
+        write_parts(conn, SHIFTS, SHIFT_INPUTS, SHIFT_TYPES, parts)
+        return parts
+
+    def correct(day):
+        conn.execute("update main.metric_values set value = value * 3 where budget_id = 'marketing_acquisition' "
+                     f"and period_start = date '{day}' and grain = 'day'")
+
+    try:
+        assert {p.key for p in find(stored_readings(conn, SHIFTS, SHIFT_INPUTS)) if p.rows is not None} == set()
+        correct("2026-02-10")
+        assert {p.key for p in find(stored_readings(conn, SHIFTS, SHIFT_INPUTS)) if p.rows is not None} == set()
+        correct("2026-01-20")
+        parts = find(stored_readings(conn, SHIFTS, SHIFT_INPUTS))
+        assert {p.key for p in parts if p.rows is not None} == {("marketing_acquisition", "month")}
+        kept_and_new = conn.execute(f"select * from {SHIFTS}").df()
+        find(stored={})
+        pd.testing.assert_frame_equal(kept_and_new, conn.execute(f"select * from {SHIFTS}").df())
     finally:
         conn.close()
 
