@@ -18,8 +18,8 @@ from models.drift.seasonal import weekday_profile
 from models.event_scope import event_concerns
 from models.projections import empty_periods_as_zero, next_period
 from models.robust import robust_spread
-from models.yearly_cycle import MIN_YEARLY_DAYS, YEAR_DAYS, YEARLY_FIT_DAYS, fit_yearly_cycle
 from models.spec import BudgetSpec
+from models.yearly_cycle import MIN_YEARLY_DAYS, YEAR_DAYS, YEARLY_FIT_DAYS, fit_yearly_cycle
 
 MIN_BEFORE = 14      # days with data a level before needs (two of each weekday)
 MIN_AFTER = 7        # and after: a week at the new level
@@ -73,11 +73,12 @@ def level_shift(values: pd.Series, first: pd.Timestamp, last: pd.Timestamp) -> L
         The day that best splits the series into two levels (least absolute deviations from each side's
         median, so a short shock does not attract it), when the step between the two sides' medians
         is beyond ``THRESHOLD`` times its standard error (the days' spread around their side's median,
-        widened when neighbouring days move together: a wandering level is no step), the two levels fit the
-        days better than a parabola does (``STEP_VS_SMOOTH``, else the change is smooth: a trend or a season
-        turning), each end of the step holds its side's level (else it is an episode, not a new level) and,
-        for a positive series, the levels are ``MIN_RELATIVE`` apart. A positive series is judged on its
-        logarithm, where its noise does not grow with the level.
+        widened when neighbouring days move together: a wandering level is no step) and Yuen's trimmed-mean
+        test says as much (the medians of days of few events jump between a handful of values), the two
+        levels fit the days better than a parabola does (``STEP_VS_SMOOTH``, else the change is smooth: a
+        trend or a season turning), each end of the step holds its side's level (else it is an episode, not a
+        new level) and, for a positive series, the levels are ``MIN_RELATIVE`` apart. A positive series is
+        judged on its logarithm, where its noise does not grow with the level.
     """
     known = values.dropna()
     if len(known) < MIN_BEFORE + MIN_AFTER:
@@ -173,16 +174,15 @@ def budget_level_shifts(spec: BudgetSpec, daily: pd.DataFrame, nodes: pd.DataFra
     -------
     DataFrame
         ``SHIFT_COLUMNS``, one row per shift: every scope's series with its weekday pattern removed (as the
-        drift stage removes it, from the year before the days read) is tested by :func:`level_shift`; of the
-        shifts of one metric on a scope and one above or below it within ``SAME_SHIFT_DAYS``, only the one
-        with the largest |z| is kept (a price raised everywhere is the total's, a depot's late rate its
-        own, not its region's), at most ``MAX_PER_METRIC`` of them. ``event`` names a declared event (not a
+        drift stage removes it, from the year before the days read) is tested by :func:`level_shift`, and a
+        shift found tested again without the yearly cycle; of the shifts of one metric on a scope and one
+        above or below it within ``SAME_SHIFT_DAYS``, one is kept (:func:`_distinct`: a price raised
+        everywhere is the total's, a depot's late rate its own, not its region's), at most
+        ``MAX_PER_METRIC`` of them a metric. ``event`` names a declared event (not a
         holiday) that began, or ended, within ``SAME_SHIFT_DAYS`` of the shift on a scope it concerns.
     """
     first = pd.Timestamp(next_period(grain, period, -1))
     end = pd.Timestamp(next_period(grain, period, 1))
-    if daily.empty:
-        return pd.DataFrame(columns=SHIFT_COLUMNS)
     # the days as they stood at the period's end, as the drift stage reads them: the table changes only when
     # those do, not with every later day
     daily = daily[pd.to_datetime(daily["period_start"]) < end]
@@ -190,11 +190,12 @@ def budget_level_shifts(spec: BudgetSpec, daily: pd.DataFrame, nodes: pd.DataFra
         return pd.DataFrame(columns=SHIFT_COLUMNS)
     days = pd.to_datetime(daily["period_start"])
     calendar = pd.date_range(days.min(), days.max(), freq="D")
-    window = (calendar >= first - pd.Timedelta(days=BEFORE_DAYS))
+    window = calendar >= first - pd.Timedelta(days=BEFORE_DAYS)
+    if not window.any():
+        return pd.DataFrame(columns=SHIFT_COLUMNS)
     level_of = dict(zip(nodes["segment_id"], nodes["segment_level"]))
     parents = {n: p for n, p in zip(nodes["segment_id"], nodes["parent_id"]) if isinstance(p, str)}
-    events = [e for e in spec.known_events(calendar[0].date(), calendar[-1].date()) if e.kind != "holiday"] \
-        if len(calendar) else []
+    events = [e for e in spec.known_events(calendar[0].date(), calendar[-1].date()) if e.kind != "holiday"]
     found = []
     positions = calendar.get_indexer(days)
     for (metric_id, node), rows in daily.groupby(["metric_id", "segment_id"], sort=True).indices.items():
@@ -206,8 +207,6 @@ def budget_level_shifts(spec: BudgetSpec, daily: pd.DataFrame, nodes: pd.DataFra
         values[positions[rows][inside]] = daily["value"].to_numpy(float)[rows][inside]
         without_rows = np.isnan(values)
         series = pd.Series(empty_periods_as_zero(metric, values), index=calendar)
-        if not window.any():
-            continue
         # a day without events tells nothing of the level (a closed Sunday's certain 0), as in the shock test
         adjusted = weekday_profile(series, calendar[window][0]).deseasonalise(series).where(~without_rows)
         shift = level_shift(adjusted[window], first, end - pd.Timedelta(days=1))

@@ -611,8 +611,8 @@ def test_level_shifts_of_the_same_days_are_told_together_under_why_it_changed():
     assert shifted[0]["metrics"][0]["change_pct"] == pytest.approx(0.15)
     text = render_markdown(payload, "template")
     assert ("- From 2026-05-01 (Price up): avg_price €49 → €56.4 (+15.0%) at the total (z 30.0; 56 days before, "
-            "61 after); revenue €10,000 → €11,500 (+15.0%) at the total (from 2026-05-03) (z 8.0; 56 days before, "
-            "61 after).") in text
+            "61 after); revenue €10,000 → €11,500 (+15.0%) at the total (from 2026-05-03) (z 8.0; 56 days "
+            "before, 61 after).") in text
     assert ("- From 2026-06-14: cost_per_lead €24 → €35 (+45.8%) in ppc (z 14.3; 56 days before, 61 after)."
             in text)
     assert "New levels" not in render_markdown(build_payload(SPEC, inputs(monthly_values(1000.0))), "template")
