@@ -67,10 +67,15 @@ def latest_complete(frames: BudgetFrames):
     return pd.to_datetime(total["period_start"]).max().date() if len(total) else None
 
 
+def covered_grain(spec: BudgetSpec, latest: Callable[[str], dt.date | None]) -> str:
+    """The grain the budget's briefing covers: its reporting grain, or while that has no complete period yet,
+    the next finer one that has (the reporting grain when none has)."""
+    return next((g for g in FALLBACK_GRAINS[spec.reporting_grain] if latest(g) is not None), spec.reporting_grain)
+
+
 def drift_grains(spec: BudgetSpec, extra: tuple[str, ...], latest: Callable[[str], dt.date | None]) -> list[str]:
-    """The grain the budget's briefing covers (its reporting grain, or while that has no complete period yet,
-    the next finer one that has) plus the configured ones, finest first."""
-    covered = next((g for g in FALLBACK_GRAINS[spec.reporting_grain] if latest(g) is not None), spec.reporting_grain)
+    """The grain the budget's briefing covers (:func:`covered_grain`) plus the configured ones, finest first."""
+    covered = covered_grain(spec, latest)
     return [g for g in ("day", "week", "month") if g == covered or g in extra]
 
 

@@ -6,17 +6,14 @@ inside a month finds the month's shifts as they were."""
 import functools
 
 import dagster as dg
-import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from assets.drift_assets import at_grain, latest_complete, load_frames
+from assets.drift_assets import at_grain, covered_grain, latest_complete, load_frames, through_period
 from assets.kept_parts import Part, code_fingerprint, stored_readings, unchanged, write_parts
 from assets.settings import Settings
 from assets.warehouse import prepare
-from models.briefing.payload import FALLBACK_GRAINS
 from models.drift.level_shift import SHIFT_COLUMNS, budget_level_shifts
 from models.fingerprint import read_frames
-from models.projections import next_period
 from models.spec import load_specs
 
 SHIFTS, INPUTS = "main.level_shifts", "main.level_shift_inputs"
@@ -32,16 +29,19 @@ def shift_parts(conn, specs, stored) -> list[Part]:
     for spec in specs:
         shared = load_frames(conn, spec)
 
+        @functools.cache  # each grain's values read once, and only if asked for
+        def at(grain: str):
+            return at_grain(conn, spec, shared, grain)
+
         @functools.cache
         def latest(grain: str):
-            return latest_complete(at_grain(conn, spec, shared, grain))
+            return latest_complete(at(grain))
 
-        grain = next((g for g in FALLBACK_GRAINS[spec.reporting_grain] if latest(g) is not None), None)
-        if grain is None:
-            continue
+        grain = covered_grain(spec, latest)
         period = latest(grain)
-        end = pd.Timestamp(next_period(grain, period, 1))
-        daily = shared.daily[pd.to_datetime(shared.daily["period_start"]) < end].reset_index(drop=True)
+        if period is None:
+            continue
+        daily = through_period(at(grain), grain, period).daily
         inputs = read_frames([daily, shared.nodes], salt=f"{code_fingerprint(__file__)}\n{grain}\n{period}\n"
                                                           f"{spec.model_dump_json()}")
         rows = None if unchanged(stored, (spec.id, grain), inputs) else budget_level_shifts(

@@ -32,7 +32,7 @@ from models.drift.materiality import change_materiality, usual_change
 from models.goals import (CURRENT_RATE_DAYS, goal_kind, grows_with_days, is_partial, observed_to_date,
                           partial_verdict, unseen_days)
 from models.projections import YEAR_STEPS, is_additive, may_go_below_zero, next_period
-from models.spec import BudgetSpec
+from models.spec import BudgetSpec, Metric
 
 SIGNIFICANT_DIGITS = 10  # floating-point sums carry noise in the last digits; nobody should read it
 
@@ -96,6 +96,11 @@ def _pct(new: float | None, old: float | None, ratio_scale: bool) -> float | Non
     return (new - old) / old
 
 
+def _ratio_scale(spec: BudgetSpec, metric: Metric) -> bool:
+    """Whether a metric's changes may be read as percentages (see :func:`_pct`)."""
+    return metric.kind != "composite" and not may_go_below_zero(spec, metric)
+
+
 def _assessment(change: float | None, favourable: str, verdict: str) -> str:
     """The table's word for a change, from its materiality verdict (the drift stage's rule, the same numbers)."""
     if change is None:
@@ -155,7 +160,7 @@ def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: 
         # judged against the complete periods before the one reported, as the drift stage judges it
         z, verdict = (None, "unknown") if change is None else change_materiality(
             series[series.index < period].to_numpy(float), change)
-        ratio_scale = metric.kind != "composite" and not may_go_below_zero(spec, metric)
+        ratio_scale = _ratio_scale(spec, metric)
         figures.append({
             "metric_id": metric_id,
             "name": metric.name or metric_id.replace("_", " "),
@@ -640,12 +645,11 @@ def _level_shifts(spec: BudgetSpec, shifts: pd.DataFrame, grain: str, period: dt
             group = {"day": day, "event": None, "metrics": []}
             groups.append(group)
         group["event"] = group["event"] or _text(r.event)
-        metric = spec.metrics[r.metric_id]
-        ratio_scale = metric.kind != "composite" and not may_go_below_zero(spec, metric)
         group["metrics"].append({
             "metric_id": r.metric_id, "segment": None if r.segment_id == "_total" else r.segment_id,
             "from": day.isoformat(), "level_before": _num(r.level_before), "level_after": _num(r.level_after),
-            "change_pct": _pct(_num(r.level_after), _num(r.level_before), ratio_scale), "z": _num(r.z),
+            "change_pct": _pct(_num(r.level_after), _num(r.level_before),
+                               _ratio_scale(spec, spec.metrics[r.metric_id])), "z": _num(r.z),
             "days_before": _int(r.days_before), "days_after": _int(r.days_after)})
     return [{"from": g["day"].isoformat(), "event": g["event"], "metrics": g["metrics"],
              "provenance": "observed days; the day and the levels (an average day, weekday pattern removed) "

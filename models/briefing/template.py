@@ -294,10 +294,15 @@ def _quiet_shock_lines(payload: dict) -> list[str]:
                  "period):", ""]
     for shock in shocks:
         told = "; ".join(f"{m['metric_id']} {fmt(m['contribution'], units.get(m['metric_id'], ''))} "
-                         f"{'at the total' if m['segment'] is None else 'in ' + m['segment']} "
+                         f"{_scope_words(m['segment'])} "
                          f"(robust z {m['robust_z']:.1f})" for m in shock["metrics"])
         lines.append(f"- {shock['span']}, {shock['event'] or 'unexplained (no known event matches)'}: {told}.")
     return lines
+
+
+def _scope_words(segment: str | None) -> str:
+    """'at the total' or 'in north/n3'."""
+    return "at the total" if segment is None else f"in {segment}"
 
 
 def _level_shift_lines(payload: dict) -> list[str]:
@@ -313,7 +318,7 @@ def _level_shift_lines(payload: dict) -> list[str]:
             f"{m['metric_id']} {fmt(m['level_before'], units.get(m['metric_id'], ''))} → "
             f"{fmt(m['level_after'], units.get(m['metric_id'], ''))}"
             + (f" ({fmt_pct(m['change_pct'])})" if m["change_pct"] is not None else "")
-            + f" {'at the total' if m['segment'] is None else 'in ' + m['segment']}"
+            + f" {_scope_words(m['segment'])}"
             + (f" (from {m['from']})" if m["from"] != shift["from"] else "")
             + f" (z {abs(m['z']):.1f}; {m['days_before']} days before, {m['days_after']} after)"
             for m in shift["metrics"])
