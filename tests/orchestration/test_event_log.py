@@ -73,3 +73,14 @@ def test_run_databases_left_open_are_bounded_and_wiping_closes_them(instance):
     again = dg.materialize([daily_numbers], instance=instance, partition_key="2026-01-09")
     assert instance.get_materialized_partitions(daily_numbers.key) == {"2026-01-09"}
     assert len(storage.get_logs_for_run(again.run_id)) > 0
+
+
+def test_event_databases_commit_in_wal_mode_without_waiting_for_the_disk(instance):
+    dg.materialize([daily_numbers], instance=instance, partition_key="2026-01-03")
+    engines = instance.event_log_storage._engines
+    assert "index" in engines and len(engines) >= 2  # the index and the run's own database
+    for engine in engines.values():
+        with engine.connect() as conn:
+            # NORMAL is safe against a killed process only in WAL mode (Dagster creates its databases in it)
+            assert conn.exec_driver_sql("pragma journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("pragma synchronous").scalar() == 1  # NORMAL (FULL is 2)
