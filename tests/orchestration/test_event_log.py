@@ -84,3 +84,15 @@ def test_event_databases_commit_in_wal_mode_without_waiting_for_the_disk(instanc
             # NORMAL is safe against a killed process only in WAL mode (Dagster creates its databases in it)
             assert conn.exec_driver_sql("pragma journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("pragma synchronous").scalar() == 1  # NORMAL (FULL is 2)
+
+
+def test_a_table_found_in_the_index_is_not_looked_for_again(instance, monkeypatch):
+    looked = []
+    stock = SqliteEventLogStorage.has_table
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", lambda self, name: looked.append(name) or stock(self, name))
+    result = dg.materialize([daily_numbers], instance=instance,
+                            tags=range_tags(dt.date(2026, 1, 2), dt.date(2026, 1, 8)))
+    assert result.success and len(instance.get_materialized_partitions(daily_numbers.key)) == 7
+    assert looked.count("asset_event_tags") == 1  # seven asset events, one look
+    assert instance.event_log_storage.has_table("asset_event_tags") and not instance.event_log_storage.has_table("none")
+    assert looked.count("none") == 1  # a table not there is looked for every time it is asked about
