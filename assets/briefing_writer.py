@@ -24,6 +24,7 @@ Answer only by calling the submit_briefing tool.
 Numbers:
 - Cite only numbers that appear in the payload, as they are or rounded (1523400 may be written 1.5M; 0.153 may be written 15.3%).
 - Never compute a figure that is not in the payload: no sums, differences, ratios or percentages of your own.
+- A difference of two rates (unit ratio or probability: a "change" or a "contribution") is in percentage points: 0.011 is written 1.1 pts, not 1.1%.
 - Say which figures are observed, predicted (give the interval) or estimated (attributions, LLM-extracted values with their confidence).
 
 Weighing:

@@ -1,7 +1,7 @@
 """Grounding check: every number a writer puts in a briefing must be a number of the payload.
 
 The LLM only weighs and words; it must not compute. So each figure in its text is
-parsed (thousands separators, decimals, %, k / M / bn, currency signs, signs) and
+parsed (thousands separators, decimals, %, points (pp, pts), k / M / bn, currency signs, signs) and
 looked up among the payload's values at the precision the text shows: "1.5M"
 matches 1,523,000 (shown to the nearest 0.1M), "15.3%" matches 0.1532, "1,500"
 matches 1,523 (trailing zeros read as rounding to at most two significant digits).
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 _NUMBER = re.compile(
     r"(?<![\w.])(?P<currency>[€$£])?\s?"
     r"(?P<digits>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-    r"(?:\s?(?P<suffix>%|pp\b|k\b|K\b|M\b|bn\b|B\b|million\b|billion\b|thousand\b))?"
+    r"(?:\s?(?P<suffix>%|pp\b|pts\b|k\b|K\b|M\b|bn\b|B\b|million\b|billion\b|thousand\b))?"
     r"(?![\w])")
 _ISO_DATE = re.compile(r"(?<![\w-])(\d{4})-(\d{2})(?:-(\d{2}))?(?![\w-])")
-SCALES = {None: 1.0, "%": 0.01, "pp": 0.01, "k": 1e3, "K": 1e3, "thousand": 1e3, "M": 1e6, "million": 1e6,
-          "bn": 1e9, "B": 1e9, "billion": 1e9}
+SCALES = {None: 1.0, "%": 0.01, "pp": 0.01, "pts": 0.01, "k": 1e3, "K": 1e3, "thousand": 1e3, "M": 1e6,
+          "million": 1e6, "bn": 1e9, "B": 1e9, "billion": 1e9}
 COUNTING_WORDS = 10  # whole numbers up to this, with no unit, are counts ("the 3 regions")
 RELATIVE_SLACK = 1e-9  # float noise on top of the displayed precision
 

@@ -33,6 +33,7 @@ from models.goals import (CURRENT_RATE_DAYS, goal_kind, grows_with_days, is_part
                           partial_verdict, unseen_days)
 from models.projections import YEAR_STEPS, is_additive, may_go_below_zero, next_period
 from models.spec import BudgetSpec, Metric
+from models.units import reads_as_percent
 
 SIGNIFICANT_DIGITS = 10  # floating-point sums carry noise in the last digits; nobody should read it
 
@@ -645,11 +646,14 @@ def _level_shifts(spec: BudgetSpec, shifts: pd.DataFrame, grain: str, period: dt
             group = {"day": day, "event": None, "metrics": []}
             groups.append(group)
         group["event"] = group["event"] or _text(r.event)
+        before, after, metric = _num(r.level_before), _num(r.level_after), spec.metrics[r.metric_id]
+        # a rate's new level is told in points (a late rate from 5.3% to 20.8% is +15.5 points, not +296%)
+        rate = reads_as_percent(metric.unit, before, after)
         group["metrics"].append({
             "metric_id": r.metric_id, "segment": None if r.segment_id == "_total" else r.segment_id,
-            "from": day.isoformat(), "level_before": _num(r.level_before), "level_after": _num(r.level_after),
-            "change_pct": _pct(_num(r.level_after), _num(r.level_before),
-                               _ratio_scale(spec, spec.metrics[r.metric_id])), "z": _num(r.z),
+            "from": day.isoformat(), "level_before": before, "level_after": after,
+            "change": None if before is None or after is None else after - before,
+            "change_pct": None if rate else _pct(after, before, _ratio_scale(spec, metric)), "z": _num(r.z),
             "days_before": _int(r.days_before), "days_after": _int(r.days_after)})
     return [{"from": g["day"].isoformat(), "event": g["event"], "metrics": g["metrics"],
              "provenance": "observed days; the day and the levels (an average day, weekday pattern removed) "

@@ -9,6 +9,7 @@ import re
 from models.archetypes import MIN_PERIODS
 from models.drift.materiality import MATERIAL_Z, MIN_CHANGES
 from models.months_to_date import SCALED
+from models.units import PERCENT_UNITS, points, reads_as_percent
 
 CURRENCY_UNITS = {"EUR": "€", "USD": "$", "GBP": "£"}
 
@@ -18,7 +19,7 @@ def fmt(value: float | None, unit: str = "") -> str:
     if value is None:
         return "n/a"
     magnitude = abs(value)
-    if unit in ("ratio", "probability") and magnitude <= 1.5:
+    if reads_as_percent(unit, value):
         percent = value * 100
         if percent == 0 or abs(percent) >= 1 or math.isnan(percent):
             return f"{percent:.1f}%"
@@ -50,9 +51,19 @@ def fmt_change(pct: float | None, change: float | None, unit: str = "") -> str:
     """A change as a percentage where one is meaningful (see the payload's ``change_pct``), else in units."""
     if pct is not None:
         return fmt_pct(pct)
-    if change is None:
+    return fmt_delta(change, unit, signed=True)
+
+
+def fmt_delta(delta: float | None, unit: str = "", *levels: float | None, signed: bool = False) -> str:
+    """A difference of two figures of ``unit`` (of ``levels``, when known): in percentage points where the
+    figures read as percentages ('1.1 pts': a churn risk from 22.3% to 23.4% did not change by 1.1%), else as
+    :func:`fmt` writes a figure; '+' before a rise when ``signed``."""
+    if delta is None:
         return "n/a"
-    return ("+" if change >= 0 else "") + fmt(change, "" if unit in ("ratio", "probability") else unit)
+    if reads_as_percent(unit, delta, *levels):
+        return points(delta, signed)
+    text = fmt(delta, "" if unit in PERCENT_UNITS else unit)
+    return "+" + text if signed and delta >= 0 else text
 
 
 def fmt_chance(probability: float | None, settled: bool = False) -> str:
@@ -261,7 +272,7 @@ BASELINE_WORDS = {"previous": "the previous period", "year_ago": "a year before"
 
 def _driver_words(driver: dict, unit: str) -> str:
     """"event shock -€240 (Road works)": a factor, its contribution and what drove it."""
-    return (f"{driver['factor'].replace('_', ' ')} {fmt(driver['contribution'], unit)}"
+    return (f"{driver['factor'].replace('_', ' ')} {fmt_delta(driver['contribution'], unit)}"
             + (f" ({driver['driver']})" if driver["driver"] else ""))
 
 
@@ -293,7 +304,7 @@ def _quiet_shock_lines(payload: dict) -> list[str]:
     lines = ["", "Shocks inside changes within normal variation (abnormal part estimated, against the previous "
                  "period):", ""]
     for shock in shocks:
-        told = "; ".join(f"{m['metric_id']} {fmt(m['contribution'], units.get(m['metric_id'], ''))} "
+        told = "; ".join(f"{m['metric_id']} {fmt_delta(m['contribution'], units.get(m['metric_id'], ''))} "
                          f"{_scope_words(m['segment'])} "
                          f"(robust z {m['robust_z']:.1f})" for m in shock["metrics"])
         lines.append(f"- {shock['span']}, {shock['event'] or 'unexplained (no known event matches)'}: {told}.")
@@ -306,7 +317,8 @@ def _scope_words(segment: str | None) -> str:
 
 
 def _level_shift_lines(payload: dict) -> list[str]:
-    """New levels: '- From 2026-10-20: late_rate 5.3% → 21.7% in north/n3 (z 13.7; 90 days before, 29 after).'"""
+    """New levels: '- From 2026-10-20: late_rate 5.3% → 21.7% (+16.4 pts) in north/n3 (z 13.7; 90 days before, 29
+    after).'"""
     shifts = payload.get("level_shifts") or []
     if not shifts:
         return []
@@ -317,7 +329,8 @@ def _level_shift_lines(payload: dict) -> list[str]:
         told = "; ".join(
             f"{m['metric_id']} {fmt(m['level_before'], units.get(m['metric_id'], ''))} → "
             f"{fmt(m['level_after'], units.get(m['metric_id'], ''))}"
-            + (f" ({fmt_pct(m['change_pct'])})" if m["change_pct"] is not None else "")
+            + (f" ({fmt_change(m['change_pct'], m['change'], units.get(m['metric_id'], ''))})"
+               if m["change_pct"] is not None or m["change"] is not None else "")
             + f" {_scope_words(m['segment'])}"
             + (f" (from {m['from']})" if m["from"] != shift["from"] else "")
             + f" (z {abs(m['z']):.1f}; {m['days_before']} days before, {m['days_after']} after)"
@@ -361,15 +374,17 @@ def _narrated_changes(entries: list[dict], units: dict[str, str], baselines: dic
         for c in (c for c in entry["comparisons"] if c["verdict"] == "material"):
             z = "" if c["delta_z"] is None else f", z {c['delta_z']:+.1f}"
             if c["delta_z"] is not None and c["delta_z"] * c["delta"] < 0:  # a change against a usual one
-                usual = "" if c.get("usual_delta") is None else f" of {fmt(c['usual_delta'], unit)}"
+                usual = ("" if c.get("usual_delta") is None else
+                         f" of {fmt_delta(c['usual_delta'], unit, c['baseline_value'], c['value'])}")
                 z = f", a {'rise' if c['delta'] > 0 else 'fall'} smaller than the usual one{usual}{z}"
             drivers = "; ".join(_driver_words(d, unit) for d in c["top_drivers"]
                                 ) or "unchanged, where every past change was the same non-zero amount"
             within = "".join(f"; within {w['segment']}" + ("" if w["metric_id"] == entry["metric_id"] else
                                                                 f" ({w['metric_id']})")
                              + ", " + _driver_words(w, units.get(w["metric_id"], "")) for w in c.get("within") or [])
+            change = fmt_delta(c["delta"], unit, c["baseline_value"], c["value"])
             told.append(f"- **{entry['metric_id']}** {fmt(c['baseline_value'], unit)} → {fmt(c['value'], unit)} vs "
-                        f"{baselines.get(c['baseline'], c['baseline'])} (change {fmt(c['delta'], unit)}{z}, "
+                        f"{baselines.get(c['baseline'], c['baseline'])} (change {change}{z}, "
                         f"beyond normal variation): {drivers}{within}.")
         if entry.get("chart"):
             told += ["", f"![{entry['metric_id']} waterfall]({entry['chart']})", ""]

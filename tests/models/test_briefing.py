@@ -7,7 +7,7 @@ import pytest
 
 from assets.settings import DEMO_SPECS
 from models.briefing.payload import BriefingInputs, build_payload, days_without_events, latest_complete_period
-from models.briefing.template import fmt, fmt_share, render_markdown
+from models.briefing.template import fmt, fmt_change, fmt_delta, fmt_share, render_markdown
 from models.drift.materiality import change_materiality
 from models.spec import load_spec
 
@@ -354,6 +354,23 @@ def test_number_formatting(value, unit, text):
     assert fmt(value, unit) == text
 
 
+@pytest.mark.parametrize("delta, unit, levels, text", [
+    # a churn risk from 22.3% to 23.4% moved 1.1 points, not 1.1%
+    (0.011, "probability", (0.223, 0.234), "1.1 pts"), (-0.0023, "ratio", (), "-0.23 pts"),
+    (0.0, "ratio", (0.2, 0.2), "0.0 pts"),
+    # a rate whose figures are no shares (a return on spend of 3.2 reads 3.20) differs in its own figures
+    (0.3, "ratio", (3.2, 3.5), "0.30"), (1.7, "ratio", (), "1.70"),
+    (-240.0, "EUR", (1000.0, 760.0), "-€240"), (None, "ratio", (), "n/a"),
+])
+def test_a_difference_of_rates_reads_in_points(delta, unit, levels, text):
+    assert fmt_delta(delta, unit, *levels) == text
+
+
+def test_a_change_without_a_percentage_is_signed_in_its_units_or_points():
+    assert [fmt_change(None, 0.021, "ratio"), fmt_change(None, -12.0, "EUR"), fmt_change(0.05, 0.02, "ratio"),
+            fmt_change(None, None)] == ["+2.1 pts", "-€12", "+5.0%", "n/a"]
+
+
 def test_a_share_keeps_one_format_above_one():
     # a segment's risk (sd of relative changes) of 2.27 next to one of 0.25: both read as percentages
     assert [fmt_share(0.247), fmt_share(2.273), fmt_share(None)] == ["24.7%", "227.3%", "n/a"]
@@ -601,19 +618,24 @@ def test_level_shifts_of_the_same_days_are_told_together_under_why_it_changed():
         row("revenue", "_total", "_total", dt.date(2026, 5, 3), 10000.0, 11500.0, 8.0),
         row("leads", "ppc", "channel", dt.date(2026, 4, 2), 90.0, 60.0, -9.0, period=dt.date(2026, 5, 1)),
         row("not_a_metric", "_total", "_total", dt.date(2026, 6, 14), 1.0, 2.0, 9.0),
+        row("conversion_rate", "ppc", "channel", dt.date(2026, 6, 15), 0.053, 0.208, 10.4),
     ])
     payload = build_payload(SPEC, dataclasses.replace(inputs(monthly_values(1000.0)), level_shifts=shifts))
     shifted = payload["level_shifts"]
     assert [(g["from"], g["event"], [(m["metric_id"], m["segment"], m["from"]) for m in g["metrics"]])
             for g in shifted] == [
         ("2026-05-01", "Price up", [("avg_price", None, "2026-05-01"), ("revenue", None, "2026-05-03")]),
-        ("2026-06-14", None, [("cost_per_lead", "ppc", "2026-06-14")])]
+        ("2026-06-14", None, [("cost_per_lead", "ppc", "2026-06-14"), ("conversion_rate", "ppc", "2026-06-15")])]
     assert shifted[0]["metrics"][0]["change_pct"] == pytest.approx(0.15)
     text = render_markdown(payload, "template")
     assert ("- From 2026-05-01 (Price up): avg_price €49 → €56.4 (+15.0%) at the total (z 30.0; 56 days before, "
             "61 after); revenue €10,000 → €11,500 (+15.0%) at the total (from 2026-05-03) (z 8.0; 56 days "
             "before, 61 after).") in text
-    assert ("- From 2026-06-14: cost_per_lead €24 → €35 (+45.8%) in ppc (z 14.3; 56 days before, 61 after)."
+    # a rate's new level in points: +15.5 points, not +292%
+    rate = shifted[1]["metrics"][1]
+    assert rate["change_pct"] is None and rate["change"] == pytest.approx(0.155)
+    assert ("- From 2026-06-14: cost_per_lead €24 → €35 (+45.8%) in ppc (z 14.3; 56 days before, 61 after); "
+            "conversion_rate 5.3% → 20.8% (+15.5 pts) in ppc (from 2026-06-15) (z 10.4; 56 days before, 61 after)."
             in text)
     assert "New levels" not in render_markdown(build_payload(SPEC, inputs(monthly_values(1000.0))), "template")
 
