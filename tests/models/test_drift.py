@@ -295,6 +295,24 @@ def test_a_ratio_falling_because_volume_moved_to_a_low_converting_slice_is_mix()
     assert mix == pytest.approx(previous["delta"].iloc[0], rel=0.25) and mix < 0
 
 
+def test_a_rate_s_slices_moving_by_the_same_points_read_in_points():
+    """A churn-like rate (the mean of a 0/1 score) of 10%, 30% and 50% by region, every region +5 points from
+    September: the slices' common movement is additive, told '+5.0 pts each', not '+0.05 each'."""
+    base = {"r0": 0.1, "r1": 0.3, "r2": 0.5}
+
+    def rates(days):
+        scores = days["measure"] == "score"
+        rate = days["leaf"].str[:2].map(base) + np.where(days["day"] >= SEP, 0.05, 0.0)
+        return days.assign(sum=np.where(scores, days["count"] * rate, days["sum"]))
+
+    spec = planted_spec(extra_metrics={"risk": {"step": "sell", "measure": "score", "agg": "mean",
+                                                "unit": "probability"}})
+    rows = run([], mutate=rates, metrics=["risk"], spec=spec)
+    assert_adds_up(rows)
+    previous = rows[(rows.baseline == "previous") & (rows.factor == "residual")]
+    assert previous["driver"].str.contains(r"common movement of the region slices, \+5\.0 pts each").any()
+
+
 def test_a_ratio_s_common_movement_goes_to_the_component_that_moved():
     def dearer(days):   # spend per event up 50% everywhere from September; leads were already drawn
         late = (days["day"] >= SEP) & (days["measure"] == "spend")
