@@ -270,9 +270,10 @@ def _archetype_lines(payload: dict) -> list[str]:
 BASELINE_WORDS = {"previous": "the previous period", "year_ago": "a year before"}
 
 
-def _driver_words(driver: dict, unit: str) -> str:
-    """"event shock -€240 (Road works)": a factor, its contribution and what drove it."""
-    return (f"{driver['factor'].replace('_', ' ')} {fmt_delta(driver['contribution'], unit)}"
+def _driver_words(driver: dict, unit: str, *levels: float | None) -> str:
+    """"event shock -€240 (Road works)": a factor, its contribution (a difference of the metric's ``levels``)
+    and what drove it."""
+    return (f"{driver['factor'].replace('_', ' ')} {fmt_delta(driver['contribution'], unit, *levels)}"
             + (f" ({driver['driver']})" if driver["driver"] else ""))
 
 
@@ -372,17 +373,17 @@ def _narrated_changes(entries: list[dict], units: dict[str, str], baselines: dic
         quiet += [f"{entry['metric_id']} vs {baselines.get(c['baseline'], c['baseline'])}"
                   for c in entry["comparisons"] if c["verdict"] != "material"]
         for c in (c for c in entry["comparisons"] if c["verdict"] == "material"):
+            levels = (c["baseline_value"], c["value"])
             z = "" if c["delta_z"] is None else f", z {c['delta_z']:+.1f}"
             if c["delta_z"] is not None and c["delta_z"] * c["delta"] < 0:  # a change against a usual one
-                usual = ("" if c.get("usual_delta") is None else
-                         f" of {fmt_delta(c['usual_delta'], unit, c['baseline_value'], c['value'])}")
+                usual = "" if c.get("usual_delta") is None else f" of {fmt_delta(c['usual_delta'], unit, *levels)}"
                 z = f", a {'rise' if c['delta'] > 0 else 'fall'} smaller than the usual one{usual}{z}"
-            drivers = "; ".join(_driver_words(d, unit) for d in c["top_drivers"]
+            drivers = "; ".join(_driver_words(d, unit, *levels) for d in c["top_drivers"]
                                 ) or "unchanged, where every past change was the same non-zero amount"
             within = "".join(f"; within {w['segment']}" + ("" if w["metric_id"] == entry["metric_id"] else
                                                                 f" ({w['metric_id']})")
                              + ", " + _driver_words(w, units.get(w["metric_id"], "")) for w in c.get("within") or [])
-            change = fmt_delta(c["delta"], unit, c["baseline_value"], c["value"])
+            change = fmt_delta(c["delta"], unit, *levels)
             told.append(f"- **{entry['metric_id']}** {fmt(c['baseline_value'], unit)} → {fmt(c['value'], unit)} vs "
                         f"{baselines.get(c['baseline'], c['baseline'])} (change {change}{z}, "
                         f"beyond normal variation): {drivers}{within}.")

@@ -7,7 +7,8 @@ import pytest
 
 from assets.settings import DEMO_SPECS
 from models.briefing.payload import BriefingInputs, build_payload, days_without_events, latest_complete_period
-from models.briefing.template import fmt, fmt_change, fmt_delta, fmt_share, render_markdown
+from models.briefing.template import (BASELINE_WORDS, _narrated_changes, fmt, fmt_change, fmt_delta, fmt_share,
+                                      render_markdown)
 from models.drift.materiality import change_materiality
 from models.spec import load_spec
 
@@ -364,6 +365,21 @@ def test_number_formatting(value, unit, text):
 ])
 def test_a_difference_of_rates_reads_in_points(delta, unit, levels, text):
     assert fmt_delta(delta, unit, *levels) == text
+
+
+def test_a_rate_s_change_and_its_drivers_read_in_points_or_in_its_own_figures():
+    def entry(metric, before, after, contribution):
+        return {"metric_id": metric, "comparisons": [{
+            "baseline": "previous", "verdict": "material", "delta_z": 4.0, "delta": after - before,
+            "baseline_value": before, "value": after, "top_drivers": [
+                {"factor": "residual", "contribution": contribution, "driver": None}]}]}
+    told, _ = _narrated_changes([entry("churn_risk", 0.223, 0.234, 0.011), entry("return_on_spend", 3.2, 3.5, 0.3)],
+                                {"churn_risk": "probability", "return_on_spend": "ratio"}, BASELINE_WORDS)
+    assert told[0] == ("- **churn_risk** 22.3% → 23.4% vs the previous period (change 1.1 pts, z +4.0, beyond normal "
+                       "variation): residual 1.1 pts.")
+    # a return on spend of 3.2 is no share: its change and drivers are in its own figures, not '30.0 pts'
+    assert told[1] == ("- **return_on_spend** 3.20 → 3.50 vs the previous period (change 0.30, z +4.0, beyond normal "
+                       "variation): residual 0.30.")
 
 
 def test_a_change_without_a_percentage_is_signed_in_its_units_or_points():
