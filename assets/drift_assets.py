@@ -98,6 +98,22 @@ def read_inputs(spec: BudgetSpec, grain: str, frames: BudgetFrames) -> Reading:
                        salt=f"{code_fingerprint(__file__)}\n{grain}\n{spec.model_dump_json()}")
 
 
+def grain_readers(conn, spec: BudgetSpec, shared: BudgetFrames) -> tuple[Callable[[str], BudgetFrames],
+                                                                          Callable[[str], dt.date | None]]:
+    """A budget's frames at a grain (:func:`at_grain`) and its latest complete period there, each grain's read
+    once and only if asked for."""
+
+    @functools.cache
+    def at(grain: str) -> BudgetFrames:
+        return at_grain(conn, spec, shared, grain)
+
+    @functools.cache
+    def latest(grain: str) -> dt.date | None:
+        return latest_complete(at(grain))
+
+    return at, latest
+
+
 def drift_parts(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...],
                 stored: Stored) -> tuple[list[Part], dict[str, float]]:
     """Every budget's decompositions at each grain it is analysed at, computed unless ``stored`` holds a reading
@@ -105,16 +121,7 @@ def drift_parts(conn, specs: list[BudgetSpec], extra_grains: tuple[str, ...],
     parts, seconds = [], {}
     for spec in specs:
         started = time.perf_counter()
-        shared = load_frames(conn, spec)
-
-        @functools.cache  # each grain's values read once, and only if asked for
-        def at(grain: str) -> BudgetFrames:
-            return at_grain(conn, spec, shared, grain)
-
-        @functools.cache
-        def latest(grain: str) -> dt.date | None:
-            return latest_complete(at(grain))
-
+        at, latest = grain_readers(conn, spec, load_frames(conn, spec))
         for grain in drift_grains(spec, extra_grains, latest):
             if latest(grain) is None:
                 continue

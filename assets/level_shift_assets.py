@@ -3,12 +3,10 @@ before it (main.level_shifts). A budget's shifts are kept while what they read (
 its segments, its spec and the code) reads the same, as the drift stage keeps its decompositions: a daily run
 inside a month finds the month's shifts as they were."""
 
-import functools
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.drift_assets import at_grain, covered_grain, latest_complete, load_frames, through_period
+from assets.drift_assets import covered_grain, grain_readers, load_frames, through_period
 from assets.kept_parts import Part, code_fingerprint, stored_readings, unchanged, write_parts
 from assets.settings import Settings
 from assets.warehouse import prepare
@@ -28,15 +26,7 @@ def shift_parts(conn, specs, stored) -> list[Part]:
     parts = []
     for spec in specs:
         shared = load_frames(conn, spec)
-
-        @functools.cache  # each grain's values read once, and only if asked for
-        def at(grain: str):
-            return at_grain(conn, spec, shared, grain)
-
-        @functools.cache
-        def latest(grain: str):
-            return latest_complete(at(grain))
-
+        at, latest = grain_readers(conn, spec, shared)
         grain = covered_grain(spec, latest)
         period = latest(grain)
         if period is None:
