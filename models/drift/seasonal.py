@@ -53,7 +53,11 @@ def weekday_profile(y: pd.Series, before: pd.Timestamp) -> Profile:
     if ok.sum() < MIN_PROFILE_DAYS:
         return FLAT
     window, local, weekdays = window[ok], local[ok], y.index.day_of_week.to_numpy()[in_window][ok]
-    positive = bool((window > 0).all() and (local > 0).all())
+    # a weekday at 0 all year is a closed one (a shop's Sunday): its factor is 0 and the open days' still a ratio,
+    # else the pattern was additive, and three weeks of a depot at 60% read -57% (its weekdays less their usual
+    # +18 deliveries, its Saturdays plus their usual -21), measured
+    closed = np.isin(weekdays, [d for d in range(7) if np.all(window[weekdays == d] == 0)])
+    positive = bool((window[~closed] > 0).all() and (local > 0).all()) and not closed.all()
     ratio = window / local if positive else window - local
     groups = [ratio[weekdays == d] for d in range(7)]
     if min(len(g) for g in groups) < 2 or np.ptp(ratio) == 0:

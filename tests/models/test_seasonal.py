@@ -1,4 +1,5 @@
-"""Yearly cycle: known numbers, the test's size on noise with and without autocorrelation, shocks, edges."""
+"""Weekday profile of a shop closed on Sundays. Yearly cycle: known numbers, the test's size on noise with and
+without autocorrelation, shocks, edges."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +7,7 @@ import pytest
 
 from statsmodels.regression.linear_model import GLSAR
 
-from models.drift.seasonal import yearly_change
+from models.drift.seasonal import weekday_profile, yearly_change
 from models.yearly_cycle import GLS_ITERATIONS, YEARLY_ALPHA, ar1_gls_wald, yearly_design
 
 HISTORY = pd.date_range("2024-09-01", "2026-08-31")
@@ -104,3 +105,24 @@ def test_a_series_without_noise_has_its_cycle_or_none_for_certain():
     assert found.p_value == 0.0 and found.value < 1
     constant = yearly_change(pd.Series(100.0, index=HISTORY), AUGUST, SEPTEMBER, multiplicative=True)
     assert constant.p_value == 1.0 and constant.value == pytest.approx(1.0)
+
+
+def test_a_shop_closed_on_sundays_has_a_multiplicative_week_whose_sunday_is_zero():
+    """Weekdays 1.1, Saturday 0.6, Sunday closed (0): the open days' factors are ratios, so three weeks at 60%
+    read 60% on every open day (an additive profile took the weekdays' usual +18 off and added the Saturday's
+    -21: -57% on the adjusted days, for a drop of 40%)."""
+    rng = np.random.default_rng(1)
+    days = pd.date_range("2025-09-01", "2026-10-31")
+    week = np.array([1.1, 1.1, 1.1, 1.1, 1.1, 0.6, 0.0])[days.day_of_week]
+    level = np.where(days >= "2026-10-01", 0.6, 1.0) * 80
+    counts = pd.Series(rng.poisson(level * week).astype(float), index=days)
+    profile = weekday_profile(counts, pd.Timestamp("2026-09-01"))
+    assert profile.mode == "multiplicative"
+    assert profile.factors[6] == 0
+    assert profile.factors[5] / profile.factors[0] == pytest.approx(0.6 / 1.1, rel=0.1)
+    adjusted = profile.deseasonalise(counts)
+    open_days = days.day_of_week != 6
+    ratio = adjusted[open_days & (days >= "2026-10-01")].median() / adjusted[open_days & (days < "2026-10-01")].median()
+    assert ratio == pytest.approx(0.6, abs=0.05)
+    # a series at 0 every day is no closed week: it has no pattern
+    assert weekday_profile(counts * 0, pd.Timestamp("2026-09-01")).mode == "none"
