@@ -1,7 +1,7 @@
-"""Level shifts: the day each metric moved to a new level in the period a budget's briefing covers or the one
-before it (main.level_shifts). A budget's shifts are kept while what they read (its days to the period's end,
-its segments, its spec and the code) reads the same, as the drift stage keeps its decompositions: a daily run
-inside a month finds the month's shifts as they were."""
+"""Level shifts and episodes: the day each metric moved to a new level (or, for some weeks, to another) in the
+period a budget's briefing covers or the one before it (main.level_shifts). A budget's shifts are kept while
+what they read (its days to the period's end, its segments, its spec and the code) reads the same, as the drift
+stage keeps its decompositions: a daily run inside a month finds the month's shifts as they were."""
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -15,9 +15,10 @@ from models.fingerprint import read_frames
 from models.spec import load_specs
 
 SHIFTS, INPUTS = "main.level_shifts", "main.level_shift_inputs"
-SHIFT_TYPES = {column: "date" if column in ("period_start", "shift_day") else "double" if column in (
-    "level_before", "level_after", "relative_change", "z") else "integer" if column.startswith("days_") else "varchar"
-    for column in SHIFT_COLUMNS}
+DATES, DOUBLES = ("period_start", "shift_day", "last_day"), ("level_before", "level_after", "relative_change", "z",
+                                                              "level_back")
+SHIFT_TYPES = {column: "date" if column in DATES else "double" if column in DOUBLES
+               else "integer" if column.startswith("days_") else "varchar" for column in SHIFT_COLUMNS}
 
 
 def shift_parts(conn, specs, stored) -> list[Part]:
@@ -51,7 +52,9 @@ def shift_parts(conn, specs, stored) -> list[Part]:
                 "day in the briefing's period or the one before it from which the days held a new level (weekday "
                 "pattern and, when real, the yearly cycle removed; tested against the days' noise, a smooth "
                 "change and a passing episode); a shift seen on a scope and the scopes above or below it is told "
-                "once, where it is broadest without being diluted (main.level_shifts).",
+                "once, where it is broadest without being diluted (main.level_shifts). A series without a new level "
+                "may hold an episode instead: two to nine weeks at another level, then back to the one before "
+                "(last_day, level_back and days_back set; level_after the level during it).",
 )
 def level_shifts(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
@@ -62,7 +65,7 @@ def level_shifts(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(frame),
         "kept_unchanged": dg.MetadataValue.json([p.name for p in parts if p.rows is None]),
-        "preview": dg.MetadataValue.md(frame[["budget_id", "metric_id", "segment_id", "shift_day", "level_before",
-                                              "level_after", "z"]].round(4).to_markdown(index=False))
+        "preview": dg.MetadataValue.md(frame[["budget_id", "metric_id", "segment_id", "shift_day", "last_day",
+                                              "level_before", "level_after", "z"]].round(4).to_markdown(index=False))
         if len(frame) else "no level shifts",
     })

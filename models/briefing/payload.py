@@ -297,7 +297,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
         return {"budget": _budget(spec), "period": None, "metrics": [], "goals": [], "segments": [],
                 "composites": [], "actions": [], "decision_outcomes": [], "allocation": None,
                 "what_will_happen": {"goals": [], "forecast": []}, "why_it_changed": [], "quiet_shocks": [],
-                "level_shifts": [],
+                "level_shifts": [], "episodes": [],
                 "latest_week": None,
                 "archetypes": None,
                 "data_quality": inputs.quality,
@@ -349,6 +349,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
                                        if any(c["verdict"] == "material" for c in e["comparisons"])},
                                       spec.segments.levels[0]),
         "level_shifts": _level_shifts(spec, inputs.level_shifts, grain, period),
+        "episodes": _episodes(spec, inputs.level_shifts, grain, period),
         "latest_week": _latest_week(headline, inputs.drift, inputs.values, grain, period_end),
         "archetypes": _archetypes(inputs.archetypes),
         "what_will_happen": ahead,
@@ -633,31 +634,56 @@ def _level_shifts(spec: BudgetSpec, shifts: pd.DataFrame, grain: str, period: dt
     """The diagnostic stage's level shifts of the period and the one before it, those of the same days together
     (a fuel price raised on the 1st moves the cost per km and the cost per delivery alike): at most
     ``MAX_SHIFT_DAYS`` groups, those holding the largest |z|, earliest first."""
+    return _shift_groups(spec, _period_shifts(spec, shifts, grain, period, episodes=False),
+                         "observed days; the day and the levels (an average day, weekday pattern removed) "
+                         "estimated by the diagnostic stage")
+
+
+def _episodes(spec: BudgetSpec, shifts: pd.DataFrame, grain: str, period: dt.date) -> list[dict]:
+    """The diagnostic stage's episodes (weeks at another level, then back) that began in the period or the one
+    before it, grouped as :func:`_level_shifts` groups shifts; each metric's ``to`` is its episode's last day."""
+    return _shift_groups(spec, _period_shifts(spec, shifts, grain, period, episodes=True),
+                         "observed days; the days and the levels (an average day, weekday pattern removed) "
+                         "estimated by the diagnostic stage")
+
+
+def _period_shifts(spec: BudgetSpec, shifts: pd.DataFrame, grain: str, period: dt.date,
+                   episodes: bool) -> pd.DataFrame:
+    """The rows of ``shifts`` about the spec's metrics at ``period``: its episodes (a last day) or its shifts."""
     if shifts.empty:
+        return shifts
+    last = shifts["last_day"] if "last_day" in shifts else pd.Series(None, index=shifts.index, dtype=object)
+    return shifts[(shifts["grain"] == grain) & (pd.to_datetime(shifts["period_start"]).dt.date == period)
+                  & shifts["metric_id"].isin(list(spec.metrics)) & (last.notna() == episodes)]
+
+
+def _shift_groups(spec: BudgetSpec, rows: pd.DataFrame, provenance: str) -> list[dict]:
+    """``rows`` (shifts or episodes) grouped by the day they began, within ``SAME_SHIFT_DAYS``: at most
+    ``MAX_SHIFT_DAYS`` groups, those holding the largest |z|, earliest first."""
+    if rows.empty:
         return []
-    rows = shifts[(shifts["grain"] == grain) & (pd.to_datetime(shifts["period_start"]).dt.date == period)
-                  & shifts["metric_id"].isin(list(spec.metrics))]
     groups: list[dict] = []
     for r in rows.assign(strength=rows["z"].abs()).sort_values(["strength", "metric_id", "segment_id"],
-                                                                ascending=[False, True, True]).itertuples():
-        day = pd.Timestamp(r.shift_day).date()
+                                                                ascending=[False, True, True]).to_dict("records"):
+        day = pd.Timestamp(r["shift_day"]).date()
         group = next((g for g in groups if abs((g["day"] - day).days) <= SAME_SHIFT_DAYS), None)
         if group is None:
             group = {"day": day, "event": None, "metrics": []}
             groups.append(group)
-        group["event"] = group["event"] or _text(r.event)
-        before, after, metric = _num(r.level_before), _num(r.level_after), spec.metrics[r.metric_id]
+        group["event"] = group["event"] or _text(r["event"])
+        before, after, metric = _num(r["level_before"]), _num(r["level_after"]), spec.metrics[r["metric_id"]]
         # a rate's new level is told in points (a late rate from 5.3% to 20.8% is +15.5 points, not +296%)
         rate = reads_as_percent(metric.unit, before, after)
-        group["metrics"].append({
-            "metric_id": r.metric_id, "segment": None if r.segment_id == "_total" else r.segment_id,
-            "from": day.isoformat(), "level_before": before, "level_after": after,
-            "change": None if before is None or after is None else after - before,
-            "change_pct": None if rate else _pct(after, before, _ratio_scale(spec, metric)), "z": _num(r.z),
-            "days_before": _int(r.days_before), "days_after": _int(r.days_after)})
-    return [{"from": g["day"].isoformat(), "event": g["event"], "metrics": g["metrics"],
-             "provenance": "observed days; the day and the levels (an average day, weekday pattern removed) "
-                           "estimated by the diagnostic stage"}
+        told = {"metric_id": r["metric_id"], "segment": None if r["segment_id"] == "_total" else r["segment_id"],
+                "from": day.isoformat(), "level_before": before, "level_after": after,
+                "change": None if before is None or after is None else after - before,
+                "change_pct": None if rate else _pct(after, before, _ratio_scale(spec, metric)), "z": _num(r["z"]),
+                "days_before": _int(r["days_before"]), "days_after": _int(r["days_after"])}
+        if _text(r.get("last_day")) is not None:
+            told.update({"to": pd.Timestamp(r["last_day"]).date().isoformat(), "level_back": _num(r["level_back"]),
+                         "days_back": _int(r["days_back"])})
+        group["metrics"].append(told)
+    return [{"from": g["day"].isoformat(), "event": g["event"], "metrics": g["metrics"], "provenance": provenance}
             for g in sorted(groups[:MAX_SHIFT_DAYS], key=lambda g: g["day"])]
 
 

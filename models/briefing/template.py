@@ -280,7 +280,7 @@ def _driver_words(driver: dict, unit: str, *levels: float | None) -> str:
 def _why_it_changed(payload: dict) -> list[str]:
     entries = payload.get("why_it_changed") or []
     if not entries:  # no decompositions yet (a young budget), but a day's new level is told
-        shifts = _level_shift_lines(payload)
+        shifts = _level_shift_lines(payload) + _episode_lines(payload)
         return ["## Why it changed (attribution estimated)", *shifts[1:], ""] if shifts else []
     told, quiet = _narrated_changes(entries, _units(payload), BASELINE_WORDS)
     lines = ["## Why it changed (attribution estimated)", "", *told]
@@ -290,6 +290,7 @@ def _why_it_changed(payload: dict) -> list[str]:
         lines += ["", "_Within normal variation, so not narrated: " + ", ".join(quiet) + "._"]
     lines += _quiet_shock_lines(payload)
     lines += _level_shift_lines(payload)
+    lines += _episode_lines(payload)
     lines += ["", "_Each change is split into temporal variance, event shocks, influence drift, dimension drift, "
                   "component drift and a residual that add up to it exactly (table drift_attributions)._", ""]
     return lines
@@ -323,21 +324,44 @@ def _level_shift_lines(payload: dict) -> list[str]:
     shifts = payload.get("level_shifts") or []
     if not shifts:
         return []
-    units = _units(payload)
     lines = ["", "New levels (the day from which a metric's days held a new level; an average day, weekday pattern "
                  "removed; estimated):", ""]
     for shift in shifts:
         told = "; ".join(
-            f"{m['metric_id']} {fmt(m['level_before'], units.get(m['metric_id'], ''))} → "
-            f"{fmt(m['level_after'], units.get(m['metric_id'], ''))}"
-            + (f" ({fmt_change(m['change_pct'], m['change'], units.get(m['metric_id'], ''))})"
-               if m["change_pct"] is not None or m["change"] is not None else "")
-            + f" {_scope_words(m['segment'])}"
+            _levels_words(m, _units(payload).get(m["metric_id"], ""))
             + (f" (from {m['from']})" if m["from"] != shift["from"] else "")
             + f" (z {abs(m['z']):.1f}; {m['days_before']} days before, {m['days_after']} after)"
             for m in shift["metrics"])
         lines.append(f"- From {shift['from']}" + (f" ({shift['event']})" if shift["event"] else "") + f": {told}.")
     return lines
+
+
+def _episode_lines(payload: dict) -> list[str]:
+    """Episodes: '- From 2026-09-21: leads 227 → 132 (-42.1%) at the total until 2026-10-11, back to 235 after
+    (z 19.1; 21 days, 20 after).'"""
+    episodes = payload.get("episodes") or []
+    if not episodes:
+        return []
+    lines = ["", "Passing episodes (days a metric spent at another level before going back to the one before; an "
+                 "average day, weekday pattern removed; estimated):", ""]
+    for episode in episodes:
+        told = []
+        for m in episode["metrics"]:
+            unit = _units(payload).get(m["metric_id"], "")
+            told.append(_levels_words(m, unit) + (f" (from {m['from']})" if m["from"] != episode["from"] else "")
+                        + f" until {m['to']}, back to {fmt(m['level_back'], unit)} after"
+                        + f" (z {abs(m['z']):.1f}; {m['days_after']} days, {m['days_back']} after)")
+        lines.append(f"- From {episode['from']}" + (f" ({episode['event']})" if episode["event"] else "")
+                     + f": {'; '.join(told)}.")
+    return lines
+
+
+def _levels_words(m: dict, unit: str) -> str:
+    """'late_rate 5.3% → 21.7% (+16.4 pts) in north/n3': a shift's or an episode's two levels and its scope."""
+    return (f"{m['metric_id']} {fmt(m['level_before'], unit)} → {fmt(m['level_after'], unit)}"
+            + (f" ({fmt_change(m['change_pct'], m['change'], unit)})"
+               if m["change_pct"] is not None or m["change"] is not None else "")
+            + f" {_scope_words(m['segment'])}")
 
 
 WEEK_BASELINE_WORDS = {"previous": "the week before", "year_ago": "a year before"}

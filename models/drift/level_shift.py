@@ -1,4 +1,5 @@
-"""Level shifts: the day a daily series moved to a new level and stayed there.
+"""Level shifts: the day a daily series moved to a new level and stayed there (and, from :mod:`.episode`, the
+weeks a series spent at another level before going back).
 
 A shock breaks from the days around it and is over (:mod:`.shocks`); a level shift is the other way a period
 changes: a price raised on the 1st, a depot running late from the 20th. The waterfall says how much of a
@@ -14,10 +15,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from models.drift.episode import Episode, episode
 from models.drift.seasonal import weekday_profile
 from models.event_scope import event_concerns
-from models.projections import empty_periods_as_zero, next_period
-from models.robust import robust_spread
+from models.projections import empty_periods_as_zero, is_additive, next_period
+from models.robust import rank_correlation, robust_spread
 from models.spec import BudgetSpec
 from models.yearly_cycle import MIN_YEARLY_DAYS, YEAR_DAYS, YEARLY_FIT_DAYS, fit_yearly_cycle
 
@@ -33,9 +35,11 @@ HOLD = 7             # days at each end of the step whose median must sit nearer
 BEFORE_DAYS = 56     # days before the first candidate day the level before is read from
 SAME_SHIFT_DAYS = 3  # shifts of one metric this close on a scope and one above or below it are one shift
 MAX_PER_METRIC = 3
+OWN = 0.75           # a scope below whose move of a sum or count is this share of the one above's or more: its own
 BROAD = 0.5          # a scope above shifted by at least this share of a scope below's change: the shift is broad
 SHIFT_COLUMNS = ["budget_id", "grain", "period_start", "metric_id", "segment_level", "segment_id", "shift_day",
-                 "level_before", "level_after", "relative_change", "z", "days_before", "days_after", "event"]
+                 "level_before", "level_after", "relative_change", "z", "days_before", "days_after", "event",
+                 "last_day", "level_back", "days_back"]
 # A median's standard error is sqrt(pi / 2) times a mean's for normal noise
 MEDIAN_EFFICIENCY = np.sqrt(np.pi / 2)
 
@@ -54,6 +58,10 @@ class LevelShift:
     @property
     def relative(self) -> float | None:
         return self.after / self.before - 1 if self.before > 0 else None
+
+    @property
+    def step(self) -> float:
+        return self.after - self.before
 
 
 def level_shift(values: pd.Series, first: pd.Timestamp, last: pd.Timestamp) -> LevelShift | None:
@@ -106,7 +114,7 @@ def level_shift(values: pd.Series, first: pd.Timestamp, last: pd.Timestamp) -> L
     # days that follow each other closely (a level wandering, not noise around it) hold less evidence than as
     # many independent days: the standard error grows by the AR(1) long-run factor of the residuals' lag-1
     # rank correlation (ranks, so that a shock's two days do not make it)
-    follow = max(0.0, _rank_correlation(residuals[:-1], residuals[1:]))
+    follow = max(0.0, rank_correlation(residuals[:-1], residuals[1:]))
     persistence = np.sqrt((1 + follow) / (1 - follow)) if follow < 1 else np.inf
     z = (high - low) / (noise * persistence * MEDIAN_EFFICIENCY * np.sqrt(1 / len(left) + 1 / len(right)))
     if abs(z) < THRESHOLD:
@@ -132,14 +140,6 @@ def level_shift(values: pd.Series, first: pd.Timestamp, last: pd.Timestamp) -> L
                       len(right))
 
 
-def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's correlation of ``a`` and ``b``, 0 when either is constant (scipy's spearmanr: 0.5 ms a call)."""
-    ranks = [stats.rankdata(v) for v in (a, b)]
-    if min(np.ptp(r) for r in ranks) == 0:
-        return 0.0
-    return float(np.corrcoef(*ranks)[0, 1])
-
-
 def _absolute_fits(x: np.ndarray, splits: np.ndarray) -> np.ndarray:
     """Absolute deviations of ``x`` from its two sides' medians, for each second side beginning at ``splits``."""
     return _prefix_fits(x, splits) + _prefix_fits(x[::-1], len(x) - splits)
@@ -157,7 +157,8 @@ def _prefix_fits(x: np.ndarray, sizes: np.ndarray) -> np.ndarray:
 
 def budget_level_shifts(spec: BudgetSpec, daily: pd.DataFrame, nodes: pd.DataFrame, grain: str,
                         period: dt.date) -> pd.DataFrame:
-    """The level shifts of a budget's metrics that began in the period starting ``period`` or the one before it.
+    """The level shifts and episodes of a budget's metrics that began in the period starting ``period`` or the one
+    before it.
 
     Parameters
     ----------
@@ -174,8 +175,10 @@ def budget_level_shifts(spec: BudgetSpec, daily: pd.DataFrame, nodes: pd.DataFra
     -------
     DataFrame
         ``SHIFT_COLUMNS``, one row per shift: every scope's series with its weekday pattern removed (as the
-        drift stage removes it, from the year before the days read) is tested by :func:`level_shift`, and a
-        shift found tested again without the yearly cycle; of the shifts of one metric on a scope and one
+        drift stage removes it, from the year before the days read) is tested by :func:`level_shift` and,
+        without a shift, by :func:`models.drift.episode.episode` (``last_day``, ``level_back`` and ``days_back``
+        are an episode's, NULL for a shift; its ``level_after`` and ``days_after`` are those during it); either
+        found is tested again without the yearly cycle. Of the shifts of one metric on a scope and one
         above or below it within ``SAME_SHIFT_DAYS``, one is kept (:func:`_distinct`: a price raised
         everywhere is the total's, a depot's late rate its own, not its region's), at most
         ``MAX_PER_METRIC`` of them a metric. ``event`` names a declared event (not a
@@ -209,23 +212,39 @@ def budget_level_shifts(spec: BudgetSpec, daily: pd.DataFrame, nodes: pd.DataFra
         series = pd.Series(empty_periods_as_zero(metric, values), index=calendar)
         # a day without events tells nothing of the level (a closed Sunday's certain 0), as in the shock test
         adjusted = weekday_profile(series, calendar[window][0]).deseasonalise(series).where(~without_rows)
-        shift = level_shift(adjusted[window], first, end - pd.Timedelta(days=1))
-        if shift is not None:  # and it is no season's turn (fitted only here: most series have no shift)
-            shift = level_shift(_without_yearly_cycle(adjusted, calendar[window][0])[window], first,
-                                end - pd.Timedelta(days=1))
+        shift = _found(adjusted, window, first, end - pd.Timedelta(days=1))
         if shift is not None:
             found.append({"metric_id": metric_id, "segment_id": node, "shift": shift})
-    kept = _distinct(found, parents)
+    kept = _distinct(found, parents, {m for m, metric in spec.metrics.items() if is_additive(metric)})
     rows = []
     for item in sorted(kept, key=lambda f: (f["metric_id"], -abs(f["shift"].z))):
         shift, node = item["shift"], item["segment_id"]
         near = [e for e in events if event_concerns(node, e.level, e.segment, list(spec.segments.levels), level_of)]
         rows.append({"budget_id": spec.id, "grain": grain, "period_start": period, "metric_id": item["metric_id"],
                      "segment_level": level_of.get(node, "_total"), "segment_id": node,
-                     "shift_day": shift.day.date(), "level_before": shift.before, "level_after": shift.after,
-                     "relative_change": shift.relative, "z": shift.z, "days_before": shift.days_before,
-                     "days_after": shift.days_after, "event": _matching_event(shift.day.date(), near)})
+                     "shift_day": shift.day.date(), "level_before": shift.before, "relative_change": shift.relative,
+                     "z": shift.z, "days_before": shift.days_before,
+                     "event": _matching_event(shift.day.date(), near), **_levels_after(shift)})
     return pd.DataFrame(rows, columns=SHIFT_COLUMNS)
+
+
+def _levels_after(shift: LevelShift | Episode) -> dict:
+    """A shift's level from its day on; an episode's level during it, its last day and the level back after."""
+    if isinstance(shift, LevelShift):
+        return {"level_after": shift.after, "days_after": shift.days_after}
+    return {"level_after": shift.during, "days_after": shift.days_during, "last_day": shift.last.date(),
+            "level_back": shift.after, "days_back": shift.days_after}
+
+
+def _found(adjusted: pd.Series, window: np.ndarray, first: pd.Timestamp,
+           last: pd.Timestamp) -> LevelShift | Episode | None:
+    """The series' level shift or episode beginning ``first``..``last`` (an episode when both pass: its level went
+    back, where a shift's days at the end only happened to sit nearer the new level, as a noisy store's did),
+    tested again without the yearly cycle when one is real (fitted only then: most series have neither)."""
+    for find in (lambda v: episode(v[window], first, last, v), lambda v: level_shift(v[window], first, last)):
+        if find(adjusted) is not None:
+            return find(_without_yearly_cycle(adjusted, adjusted.index[window][0]))
+    return None
 
 
 def _without_yearly_cycle(values: pd.Series, before: pd.Timestamp) -> pd.Series:
@@ -249,7 +268,7 @@ def _without_yearly_cycle(values: pd.Series, before: pd.Timestamp) -> pd.Series:
     return values / np.exp(season) if positive else values - season
 
 
-def _distinct(found: list[dict], parents: dict[str, str]) -> list[dict]:
+def _distinct(found: list[dict], parents: dict[str, str], additive: set[str]) -> list[dict]:
     """Of the shifts of one metric on a scope and one above or below it within ``SAME_SHIFT_DAYS``, the one with
     the largest |z|, or the scope above when its relative change is at least ``BROAD`` of those below it (the
     shift is broad, not one scope's diluted: a fuel price raised everywhere is the total's though each vehicle's
@@ -262,17 +281,23 @@ def _distinct(found: list[dict], parents: dict[str, str]) -> list[dict]:
         if not same:
             if sum(k["metric_id"] == item["metric_id"] for k in kept) < MAX_PER_METRIC:
                 kept.append(item)
-        elif all(_broader(item, k, parents) for k in same):
+        elif all(_broader(item, k, parents, item["metric_id"] in additive) for k in same):
             kept = [k for k in kept if k not in same] + [item]
     return kept
 
 
-def _broader(above: dict, below: dict, parents: dict[str, str]) -> bool:
-    """Whether ``above`` lies above ``below`` and moved by at least ``BROAD`` of its relative change."""
+def _broader(above: dict, below: dict, parents: dict[str, str], additive: bool) -> bool:
+    """Whether ``above`` lies above ``below`` and moved by at least ``BROAD`` of its relative change, and, of a
+    sum or count, by more than ``below``'s own move can make it: a depot with two thirds of its region's
+    deliveries down 40% for three weeks moved the region by 24% (over half as much), all of it the depot's."""
     if above["segment_id"] not in _lineage(below["segment_id"], parents):
         return False
     mine, theirs = above["shift"].relative, below["shift"].relative
-    return mine is not None and theirs is not None and mine * theirs > 0 and abs(mine) >= BROAD * abs(theirs)
+    if mine is None or theirs is None or mine * theirs <= 0 or abs(mine) < BROAD * abs(theirs):
+        return False
+    if not additive:
+        return True
+    return abs(below["shift"].step) < OWN * abs(above["shift"].step)
 
 
 def _related(a: str, b: str, parents: dict[str, str]) -> bool:

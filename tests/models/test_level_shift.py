@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from models.demo.planted import Effect, frames, planted_spec, simulate
-from models.drift.level_shift import (SHIFT_COLUMNS, THRESHOLD, _absolute_fits, budget_level_shifts,
-                                      level_shift)
+from models.drift.level_shift import (SHIFT_COLUMNS, THRESHOLD, LevelShift, _absolute_fits, _distinct,
+                                      budget_level_shifts, level_shift)
 
 DAYS = pd.date_range("2026-07-06", "2026-11-21")
 FIRST, LAST = pd.Timestamp("2026-09-01"), pd.Timestamp("2026-10-31")
@@ -146,3 +146,18 @@ def test_a_shop_closed_on_sundays_has_its_step_found():
     price = rows[rows.metric_id == "avg_price"]
     assert price["segment_id"].tolist() == ["_total"]
     assert abs((price["shift_day"].iloc[0] - dt.date(2026, 9, 14)).days) <= 1
+
+
+def test_a_sum_s_shift_is_the_scope_below_s_when_its_own_move_makes_the_one_above_s():
+    """A depot with two thirds of its region's deliveries down 40%: the region moved by 27%, over half as much,
+    yet all of it is the depot's, so the depot's shift is told. A rate (no sum) keeps the broader scope; so does
+    a sum whose scope above moved by more than the one below can make it (a price raised everywhere)."""
+    def item(metric, node, before, after, z):
+        return {"metric_id": metric, "segment_id": node,
+                "shift": LevelShift(pd.Timestamp("2026-09-28"), before, after, z, 60, 30)}
+    parents = {"south": "_total", "south/s1": "south", "south/s2": "south"}
+    depot, region = item("deliveries", "south/s1", 60.0, 36.0, -12.0), item("deliveries", "south", 90.0, 66.0, -8.0)
+    assert [k["segment_id"] for k in _distinct([depot, region], parents, {"deliveries"})] == ["south/s1"]
+    assert [k["segment_id"] for k in _distinct([depot, region], parents, set())] == ["south"]
+    everywhere = item("deliveries", "south", 90.0, 54.0, -9.0)
+    assert [k["segment_id"] for k in _distinct([depot, everywhere], parents, {"deliveries"})] == ["south"]
