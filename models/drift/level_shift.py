@@ -175,10 +175,10 @@ def budget_level_shifts(spec: BudgetSpec, daily: pd.DataFrame, nodes: pd.DataFra
     -------
     DataFrame
         ``SHIFT_COLUMNS``, one row per shift: every scope's series with its weekday pattern removed (as the
-        drift stage removes it, from the year before the days read) is tested by :func:`level_shift` and,
-        without a shift, by :func:`models.drift.episode.episode` (``last_day``, ``level_back`` and ``days_back``
-        are an episode's, NULL for a shift; its ``level_after`` and ``days_after`` are those during it); either
-        found is tested again without the yearly cycle. Of the shifts of one metric on a scope and one
+        drift stage removes it, from the year before the days read) is tested by
+        :func:`models.drift.episode.episode` and, without an episode, by :func:`level_shift` (``last_day``,
+        ``level_back`` and ``days_back`` are an episode's, NULL for a shift; its ``level_after`` and ``days_after``
+        are those during it); either found is tested again without the yearly cycle. Of the shifts of one metric on a scope and one
         above or below it within ``SAME_SHIFT_DAYS``, one is kept (:func:`_distinct`: a price raised
         everywhere is the total's, a depot's late rate its own, not its region's), at most
         ``MAX_PER_METRIC`` of them a metric. ``event`` names a declared event (not a
