@@ -321,38 +321,36 @@ def _scope_words(segment: str | None) -> str:
 def _level_shift_lines(payload: dict) -> list[str]:
     """New levels: '- From 2026-10-20: late_rate 5.3% → 21.7% (+16.4 pts) in north/n3 (z 13.7; 90 days before, 29
     after).'"""
-    shifts = payload.get("level_shifts") or []
-    if not shifts:
-        return []
-    lines = ["", "New levels (the day from which a metric's days held a new level; an average day, weekday pattern "
-                 "removed; estimated):", ""]
-    for shift in shifts:
-        told = "; ".join(
-            _levels_words(m, _units(payload).get(m["metric_id"], ""))
-            + (f" (from {m['from']})" if m["from"] != shift["from"] else "")
-            + f" (z {abs(m['z']):.1f}; {m['days_before']} days before, {m['days_after']} after)"
-            for m in shift["metrics"])
-        lines.append(f"- From {shift['from']}" + (f" ({shift['event']})" if shift["event"] else "") + f": {told}.")
-    return lines
+    return _grouped_lines(
+        payload.get("level_shifts") or [], _units(payload),
+        "New levels (the day from which a metric's days held a new level; an average day, weekday pattern removed; "
+        "estimated):",
+        lambda m, unit: f" (z {abs(m['z']):.1f}; {m['days_before']} days before, {m['days_after']} after)")
 
 
 def _episode_lines(payload: dict) -> list[str]:
     """Episodes: '- From 2026-09-21: leads 227 → 132 (-42.1%) at the total until 2026-10-11, back to 235 after
     (z 19.1; 21 days, 20 after).'"""
-    episodes = payload.get("episodes") or []
-    if not episodes:
+    return _grouped_lines(
+        payload.get("episodes") or [], _units(payload),
+        "Passing episodes (days a metric spent at another level before going back to the one before; an average "
+        "day, weekday pattern removed; estimated):",
+        lambda m, unit: f" until {m['to']}, back to {fmt(m['level_back'], unit)} after"
+                        f" (z {abs(m['z']):.1f}; {m['days_after']} days, {m['days_back']} after)")
+
+
+def _grouped_lines(groups: list[dict], units: dict, header: str, rest) -> list[str]:
+    """One line a group of shifts or episodes of the same days: '- From <day> (<event>): <metric's levels and
+    scope> (from <its own day>)<rest(metric, unit)>; …'."""
+    if not groups:
         return []
-    lines = ["", "Passing episodes (days a metric spent at another level before going back to the one before; an "
-                 "average day, weekday pattern removed; estimated):", ""]
-    for episode in episodes:
-        told = []
-        for m in episode["metrics"]:
-            unit = _units(payload).get(m["metric_id"], "")
-            told.append(_levels_words(m, unit) + (f" (from {m['from']})" if m["from"] != episode["from"] else "")
-                        + f" until {m['to']}, back to {fmt(m['level_back'], unit)} after"
-                        + f" (z {abs(m['z']):.1f}; {m['days_after']} days, {m['days_back']} after)")
-        lines.append(f"- From {episode['from']}" + (f" ({episode['event']})" if episode["event"] else "")
-                     + f": {'; '.join(told)}.")
+    lines = ["", header, ""]
+    for group in groups:
+        told = "; ".join(
+            _levels_words(m, units.get(m["metric_id"], ""))
+            + (f" (from {m['from']})" if m["from"] != group["from"] else "")
+            + rest(m, units.get(m["metric_id"], "")) for m in group["metrics"])
+        lines.append(f"- From {group['from']}" + (f" ({group['event']})" if group["event"] else "") + f": {told}.")
     return lines
 
 
