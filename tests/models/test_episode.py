@@ -15,11 +15,8 @@ from models.demo.planted import Effect, frames, planted_spec, simulate
 from models.drift.episode import MIN_AFTER, THRESHOLD, episode
 from models.drift.level_shift import SHIFT_COLUMNS, budget_level_shifts, level_shift
 from tests.models.test_briefing import SPEC, inputs, monthly_values
-from tests.models.test_level_shift import _ar1, _few_a_day
+from tests.models.test_level_shift import DAYS, FIRST, LAST, T, UNCHANGED
 
-DAYS = pd.date_range("2026-07-06", "2026-11-21")
-FIRST, LAST = pd.Timestamp("2026-09-01"), pd.Timestamp("2026-10-31")
-T = np.arange(len(DAYS))
 SEP24 = 80  # DAYS[80]
 
 
@@ -56,18 +53,11 @@ def test_planted_episodes_are_told_in_most_draws_on_their_days(magnitude, days, 
 
 
 @pytest.mark.parametrize("name, make", [
-    ("white noise", lambda r: 100 + 10 * r.standard_normal(len(T))),
-    ("a wandering level, AR(1) 0.9", lambda r: 100 + _ar1(r, 0.9, 5)),
-    ("a trend", lambda r: 100 + np.linspace(0, 30, len(T)) + 5 * r.standard_normal(len(T))),
-    ("a season turning", lambda r: 100 * (1 + 0.4 * np.sin(2 * np.pi * (T + r.integers(365)) / 365))
-     + 2 * r.standard_normal(len(T))),
-    ("a two-day strike", lambda r: 100 * np.where((T >= 100) & (T < 102), 0.3, 1) + 5 * r.standard_normal(len(T))),
+    *UNCHANGED,
     ("a ten-day outage (a shock's)", lambda r: planted(r, -0.5, 10, start=90)),
     ("a new level that holds (a shift's)", lambda r: 100 * np.where(T >= 100, 1.15, 1.0)
      + 5 * r.standard_normal(len(T))),
     ("heavy tails", lambda r: 100 + 5 * r.standard_t(3, len(T))),
-    ("rare counts", lambda r: r.poisson(0.5, len(T)).astype(float)),
-    ("a rate of a few events a day", lambda r: _few_a_day(r)),
 ])
 def test_no_episode_where_there_is_none(name, make):
     rng = np.random.default_rng(2026)
