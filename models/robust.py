@@ -47,11 +47,16 @@ def rank_correlation(a, b) -> float:
     return float(np.corrcoef(*ranks)[0, 1])
 
 
-def absolute_deviations_from_medians(rows: np.ndarray) -> np.ndarray:
-    """Each row's absolute deviations from its own median, NaN left out (the rows of a 2-D array hold different
-    subsets of one series, the rest NaN). One sort of every row instead of a median a row: 2.4 -> 0.2 ms for the
-    ~100 splits of a series of 150 days, and 0.4 ms (numpy's nanmedian) -> 0.1 ms for 49 spans, measured."""
+def nan_row_medians(rows: np.ndarray) -> np.ndarray:
+    """Each row's median with NaN left out (NaN for a row of NaN): the rows of a 2-D array hold different
+    subsets or windows of one series, the rest NaN. One sort of every row instead of a median a row (numpy's
+    nanmedian of 49 rows took 0.4 ms, as much as the rest of an episode's test; a median a split of a series of
+    150 days, 2.4 ms against 0.2, measured)."""
     ordered = np.sort(rows, axis=1)  # NaN last
     count, row = (~np.isnan(rows)).sum(axis=1), np.arange(len(rows))
-    median = (ordered[row, (count - 1) // 2] + ordered[row, count // 2]) / 2
-    return np.nansum(np.abs(rows - median[:, None]), axis=1)
+    return (ordered[row, np.maximum(count - 1, 0) // 2] + ordered[row, count // 2]) / 2
+
+
+def absolute_deviations_from_medians(rows: np.ndarray) -> np.ndarray:
+    """Each row's absolute deviations from its own median (:func:`nan_row_medians`), NaN left out."""
+    return np.nansum(np.abs(rows - nan_row_medians(rows)[:, None]), axis=1)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.robust import robust_spread
+from models.robust import nan_row_medians, robust_spread
 
 WINDOW = 28           # days of level on each side (medians, so a shock shorter than two weeks cannot move them)
 MIN_SIDE = 7          # days needed to judge one side; with fewer after a day, only the level before counts
@@ -107,14 +107,12 @@ def _trailing_median(values: np.ndarray, window: int = WINDOW, least: int = MIN_
     """Median of the ``window`` values before each position, NaN skipped; NaN with fewer than ``least``.
 
     The same numbers as pandas' ``shift(1).rolling(window, min_periods=least).median()``: the mean of the
-    two middle values of the sorted window (np.sort puts NaN last).
+    two middle values of the sorted window (:func:`models.robust.nan_row_medians`).
     """
     padded = np.concatenate([np.full(window, np.nan), values])
-    windows = np.sort(np.lib.stride_tricks.sliding_window_view(padded, window)[:len(values)], axis=1)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window)[:len(values)]
     counts = window - np.isnan(windows).sum(axis=1)
-    rows = np.arange(len(values))
-    median = (windows[rows, np.maximum(counts - 1, 0) // 2] + windows[rows, counts // 2]) / 2
-    return np.where(counts >= least, median, np.nan)
+    return np.where(counts >= least, nan_row_medians(windows), np.nan)
 
 
 def group_shocks(flags: pd.DataFrame) -> list[Shock]:
