@@ -28,7 +28,7 @@ from models.event_scope import event_concerns
 from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
 from models.forecasting.forecaster import nested_bands
-from models.forecasting.holidays import holiday_adjustment, weekly_from_daily
+from models.forecasting.holidays import holiday_adjustment, periods_from_daily
 from models.forecasting.trading_days import trading_day_adjustment
 from models.forecasting.yearly import period_cycle
 from models.joint_paths import MIN_PAIRS, change_correlation, pair_paths, pair_steps
@@ -132,7 +132,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         For weekly and monthly forecasts: the scope's complete days (same columns), whose yearly cycle weeks
         and months shorter than three years take (see :func:`models.forecasting.yearly.period_cycle`), and
         whose holiday effects a count's or sum's weeks take (see
-        :func:`models.forecasting.holidays.weekly_from_daily`), and whose calendar a count's or sum's months
+        :func:`models.forecasting.holidays.periods_from_daily`), and whose calendar a count's or sum's months
         take (see :mod:`models.forecasting.trading_days`).
     trading_days : bool
         False: months forecast as if their days were alike (what ``budgetlens bench months`` compares with).
@@ -150,13 +150,17 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     calendar = periods_between(grain, wide.index.min(), last)
     wide = wide.reindex(calendar)
     starts = [next_period(grain, last, step) for step in range(1, horizon + 1)]
-    has_holidays = spec.holidays or any(e.kind == "holiday" or e.end_date is not None for e in spec.events)
+    has_holidays = spec.holidays or any(e.last_day is not None for e in spec.events)
     names = (holiday_names(spec, grain, calendar, starts, scope[1], nodes)
              if grain in HOLIDAY_GRAINS and has_holidays else None)
     days = _daily_series(spec, daily) if grain != "day" and daily is not None and not daily.empty else None
     # the days' holidays: a count's or sum's weeks take their effects, its months the ones it shuts on
     day_names = (_day_holiday_names(spec, grain, days[1], starts, scope[1], nodes)
                  if days is not None and grain != "day" and has_holidays else None)
+    # the declared events' days alone: what a count's or sum's months take effects from, and what the days'
+    # yearly cycle is read without
+    event_days = (_day_holiday_names(spec, grain, days[1], starts, scope[1], nodes, holidays=False)
+                  if day_names is not None else {})
     result: dict[str, SeriesForecast] = {}
     seen: dict[str, np.ndarray] = {}
     for metric_id, metric in spec.metrics.items():
@@ -166,23 +170,27 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         # warehouse vs a rebuild); optimisers amplify that, so the forecast sees 10 significant digits.
         values = _significant(wide[metric_id].to_numpy(float))
         values = seen[metric_id] = empty_periods_as_zero(metric, values)
-        if grain == "week" and day_names is not None and is_additive(metric) and metric_id in days[0]:
-            holidays = weekly_from_daily(days[0][metric_id], days[1], _dates(calendar), _dates(starts), day_names)
+        from_days = {"week": day_names, "month": event_days}.get(grain)
+        if from_days and is_additive(metric) and metric_id in days[0]:
+            holidays = periods_from_daily(days[0][metric_id], days[1], _bounds(grain, calendar), _bounds(grain, starts),
+                                          from_days)
         else:
             holidays = holiday_adjustment(values, *names, grain=grain) if names is not None else None
         signed = may_go_below_zero(spec, metric)
         floor = 0.0 if not signed and np.nanmin(values) >= 0 else -np.inf
-        yearly = (_yearly_from_days(metric_id, metric, grain, days, calendar, starts, signed)
+        metric_days = _without_events(metric_id, days, event_days) if days is not None else None
+        yearly = (_yearly_from_days(metric_id, metric, grain, metric_days, calendar, starts, signed)
                   if days is not None else None)
         adjusted = values if holidays is None else holidays.remove(values)
         trading = None
         if (trading_days and grain == "month" and days is not None and is_additive(metric) and not signed
                 and metric_id in days[0]):
             shut_days = _shut_days(days[0][metric_id], days[1], day_names or {})
-            yearly_flat = _yearly_from_days(metric_id, metric, grain, days, calendar, starts, signed, by_length=False)
+            yearly_flat = _yearly_from_days(metric_id, metric, grain, metric_days, calendar, starts, signed,
+                                            by_length=False)
             trading = trading_day_adjustment(adjusted if yearly_flat is None else yearly_flat.remove(adjusted),
-                                             _bounds(grain, calendar), _bounds(grain, starts), days[0][metric_id],
-                                             days[1], shut_days)
+                                             _bounds(grain, calendar), _bounds(grain, starts),
+                                             metric_days[0][metric_id], days[1], shut_days)
             if trading is not None:
                 plain, yearly, adjusted = adjusted, yearly_flat, trading.remove(adjusted)
         seed = series_seed(spec.id, metric_id, grain, *scope)
@@ -305,6 +313,17 @@ def _daily_series(spec: BudgetSpec, daily: pd.DataFrame) -> tuple[dict[str, np.n
     return series, days
 
 
+def _without_events(metric_id: str, days: tuple[dict[str, np.ndarray], list[dt.date]],
+                    event_days: dict) -> tuple[dict[str, np.ndarray], list[dt.date]]:
+    """A scope's days of one metric with the declared events' measured effects taken out (``event_days``: see
+    :func:`_day_holiday_names`), as :func:`_yearly_from_days` reads them; as they are when none has one."""
+    series, day_list = days
+    if metric_id not in series or not event_days:
+        return days
+    found = holiday_adjustment(series[metric_id], [event_days.get(d) for d in day_list], [], "day")
+    return ({metric_id: series[metric_id] if found is None else found.remove(series[metric_id])}, day_list)
+
+
 def _bounds(grain: str, starts: list) -> list[tuple[dt.date, dt.date]]:
     """The first and last day of each period starting at ``starts``."""
     return [(d, next_period(grain, d) - dt.timedelta(days=1)) for d in _dates(starts)]
@@ -350,21 +369,26 @@ def _as_uncertain_as(f, blind, floor: float):
 
 
 def _day_holiday_names(spec: BudgetSpec, grain: str, days: list[dt.date], starts: list, node: str,
-                       nodes: Iterable[str]) -> dict:
+                       nodes: Iterable[str], holidays: bool = True) -> dict:
     """Day -> holiday name(s) about ``node``, for the daily history's days and the days of the weeks or months
-    ahead (starting at ``starts``): what weekly forecasts take holiday effects from, monthly ones shut days."""
+    ahead (starting at ``starts``): what weekly forecasts take holiday effects from, monthly ones shut days
+    (``holidays`` False: the declared events alone, what monthly forecasts and the days' yearly cycle take)."""
     periods = _bounds(grain, starts)
     first, last = periods[0][0], periods[-1][1]
     ahead = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
-    past_names, future_names = holiday_names(spec, "day", days, ahead, node, nodes)
+    past_names, future_names = holiday_names(spec, "day", days, ahead, node, nodes, holidays)
     return {d: n for d, n in zip(days + ahead, past_names + future_names) if n is not None}
 
 
 def holiday_names(spec: BudgetSpec, grain: str, periods: list, ahead: list, node: str = "_total",
-                  nodes: Iterable[str] = ()) -> tuple[list, list]:
+                  nodes: Iterable[str] = (), holidays: bool = True) -> tuple[list, list]:
     """The holiday(s) about ``node`` (names joined) in each of ``periods`` and of ``ahead`` (starts at
     ``grain``, day or week); None for a period without one. A segment's calendar concerns that segment, the
-    ones under it and the ones above it (see :func:`models.event_scope.event_concerns`)."""
+    ones under it and the ones above it (see :func:`models.event_scope.event_concerns`).
+
+    Declared events that pass (an end date, or a kind that is not a lasting change) are named too: on their
+    days so far and ahead while in force at the history's end, on their past days once over. ``holidays``
+    False leaves the public holidays out."""
     periods, ahead = [pd.Timestamp(d).date() for d in periods], [pd.Timestamp(d).date() for d in ahead]
     nodes = list(nodes)
     last_day = next_period(grain, periods[-1]) - dt.timedelta(days=1)
@@ -373,11 +397,18 @@ def holiday_names(spec: BudgetSpec, grain: str, periods: list, ahead: list, node
         if not event_concerns(node, event.level, event.segment, spec.segments.levels, nodes):
             continue
         if event.kind == "holiday":
+            if not holidays:
+                continue
             days = [event.date]
         elif event.end_date is not None and event.date <= last_day < event.end_date:
             # a declared event in force at the forecast's origin (road works to the month's end): measured on its
             # days so far like a holiday on its past dates, carried to its end and not past it
             days = [d.date() for d in pd.date_range(event.date, event.end_date, freq="D")]
+        elif event.last_day is not None and event.last_day <= last_day:
+            # one over by the origin (a warehouse fire's three weeks a year ago): left out of what the models
+            # see, as a holiday's dates are; seen, it dropped the yearly cycle and last November's
+            # forecasts came out a fifth high
+            days = [d.date() for d in pd.date_range(event.date, event.last_day, freq="D")]
         else:
             continue
         # a holiday's substitute day off (Boxing Day (observed) on the Monday) is the holiday itself to the business

@@ -265,6 +265,10 @@ class Rule(_Strict):
         return Classification(kind="decision", type="non_programmed")
 
 
+# kinds of declared event that change things from their date on, unless an end date says otherwise
+LASTING_KINDS = ("price_change", "launch")
+
+
 class KnownEvent(_Strict):
     date: dt.date
     end_date: dt.date | None = None
@@ -272,6 +276,14 @@ class KnownEvent(_Strict):
     kind: Literal["launch", "price_change", "outage", "campaign", "holiday", "other"] = "other"
     level: Name | None = None
     segment: str | None = None
+
+    @property
+    def last_day(self) -> dt.date | None:
+        """The event's last day: its end date, else its own date; None for a change that lasts from its date on
+        (a price change or launch without an end date)."""
+        if self.end_date is not None:
+            return self.end_date
+        return None if self.kind in LASTING_KINDS else self.date
 
 
 class HolidayCalendar(_Strict):

@@ -51,7 +51,7 @@ from models.drift.shocks import group_shocks, match_event, shock_days
 from models.event_scope import event_concerns
 from models.formula import evaluate_array, ratio_parts, references, substitute
 from models.projections import YEAR_STEPS, empty_periods_as_zero, is_additive, next_period
-from models.spec import BudgetSpec, Metric
+from models.spec import LASTING_KINDS, BudgetSpec, Metric
 from models.units import points, reads_as_percent
 from models.yearly_cycle import YEARLY_FIT_DAYS
 
@@ -67,8 +67,6 @@ SLICING_ALPHA = 0.01
 # |z| a change needs for its residual to be named after a declared lasting event it coincides with (two-sided
 # 5%): the owner told of the event, so less than MATERIAL_Z's bar, yet more than any month's wobble
 EVENT_Z = 2.0
-# kinds of declared event that change things from their date on, unless an end date says otherwise
-LASTING_KINDS = ("price_change", "launch")
 STEP_DAYS = 14  # days either side of such an event's date the step is tested on: two of each weekday
 ATTRIBUTION_COLUMNS = [
     "budget_id", "metric_id", "grain", "segment_level", "segment_id", "period_start", "baseline", "baseline_start",

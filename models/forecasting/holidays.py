@@ -134,14 +134,18 @@ def _level_around(values: np.ndarray, week: int) -> np.ndarray:
     return np.where(counts >= MIN_NEIGHBOURS, np.where(both, sides, median), np.nan)
 
 
-def weekly_from_daily(daily: np.ndarray, days: list, weeks: list, ahead: list, names: dict) -> HolidayAdjustment | None:
-    """A weekly series' holiday effects, measured on its daily series and weighed by the holiday's weekday.
+def periods_from_daily(daily: np.ndarray, days: list, periods: list, ahead: list,
+                       names: dict) -> HolidayAdjustment | None:
+    """A weekly or monthly series' holiday effects, measured on its daily series and weighed by the holiday's
+    weekday.
 
     A holiday is seen once a year, so a weekly history of a year or two holds it once or twice, one week among
     weeks that vary by a tenth: a third of a Tuesday's deliveries lost (a tenth of the week) stays below the
-    weekly test, while every daily comparison shows it. So a week's effect is taken from the days: the
-    holiday's daily effect (:func:`holiday_adjustment`, with its test) times its weekday's share of a week
-    (multiplicative: ``1 - share * (1 - ratio)``), or the daily difference itself (additive).
+    weekly test, while every daily comparison shows it. So a period's effect is taken from the days: the
+    holiday's daily effect (:func:`holiday_adjustment`, with its test) times its weekday's share of the
+    period (multiplicative: ``1 - share * (1 - ratio)``, a share of a week the weekday's share of the usual
+    week), or the daily difference itself (additive). A declared event's days are taken the same way, each
+    weighed by its weekday (a three-week fire in a month).
 
     Parameters
     ----------
@@ -149,18 +153,18 @@ def weekly_from_daily(daily: np.ndarray, days: list, weeks: list, ahead: list, n
         The daily series, oldest first (NaN where a day has no value).
     days : list of datetime.date
         The day of each daily value.
-    weeks, ahead : list of datetime.date
-        Monday of each week of the weekly history and of the horizon.
+    periods, ahead : list of (first day, last day)
+        The periods of the history and of the horizon.
     names : dict
         Day -> holiday name(s), for every holiday of the history's days and the horizon's.
 
     Returns
     -------
     HolidayAdjustment or None
-        None when no holiday ahead has a measurable daily effect.
+        None when no holiday has a measurable daily effect.
     """
     daily = np.asarray(daily, float)
-    future_days = [w + dt.timedelta(days=k) for w in ahead for k in range(7)]
+    future_days = [d for bounds in ahead for d in _days_of(bounds)]
     found = holiday_adjustment(daily, [names.get(d) for d in days], [names.get(d) for d in future_days], "day")
     if found is None:
         return None
@@ -172,15 +176,22 @@ def weekly_from_daily(daily: np.ndarray, days: list, weeks: list, ahead: list, n
         return None
     share = means / means.sum()
 
-    def shift(week: dt.date) -> float:
-        hit = [(week + dt.timedelta(days=k), names.get(week + dt.timedelta(days=k))) for k in range(7)]
-        hit = [(d, n) for d, n in hit if n in found.measured]
+    def shift(bounds: tuple) -> float:
+        period = _days_of(bounds)
+        hit = [(d, names.get(d)) for d in period if names.get(d) in found.measured]
         if not found.multiplicative:
             return float(sum(found.measured[n] for _, n in hit))
-        factor = 1.0 - sum(share[d.weekday()] * (1.0 - found.measured[n]) for d, n in hit)
+        # a week holds every weekday once (its shares add up to 1); a month its own mix of them
+        usual = 1.0 if len(period) == 7 else sum(share[d.weekday()] for d in period)
+        factor = 1.0 - sum(share[d.weekday()] * (1.0 - found.measured[n]) for d, n in hit) / usual
         return float(np.log(max(factor, 1e-3)))
 
-    past, future = np.array([shift(w) for w in weeks]), np.array([shift(w) for w in ahead])
+    past, future = np.array([shift(p) for p in periods]), np.array([shift(p) for p in ahead])
     if not future.any() and not past.any():
         return None
     return HolidayAdjustment(past, future, found.multiplicative, found.effects, found.measured)
+
+
+def _days_of(bounds: tuple) -> list[dt.date]:
+    first, last = bounds
+    return [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
