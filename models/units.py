@@ -4,8 +4,10 @@ small, so that differences of them read as percentage points."""
 from __future__ import annotations
 
 import math
+import re
 
 PERCENT_UNITS = ("ratio", "probability")
+CURRENCY_SIGNS = {"EUR": "€", "USD": "$", "GBP": "£"}
 # a rate beyond this is no share any more (a return on spend of 3.2 reads 3.20, not 320.0%)
 PERCENT_UP_TO = 1.5
 
@@ -22,3 +24,14 @@ def points(difference: float, signed: bool = False) -> str:
     value = difference * 100
     digits = 1 if value == 0 or abs(value) >= 1 or math.isnan(value) else 1 - math.floor(math.log10(abs(value)))
     return f"{value:{'+' if signed else ''}.{digits}f} pts"
+
+
+def with_currency(text: str, unit: str | None) -> str:
+    """A figure written as ``text`` (its sign first, if any) in ``unit``'s money: '-€10.2', '+AUD 4,100'; as it
+    is in any other unit."""
+    sign, digits = (text[0], text[1:]) if text[:1] in ("+", "-") else ("", text)
+    if unit in CURRENCY_SIGNS:
+        return f"{sign}{CURRENCY_SIGNS[unit]}{digits}"
+    if re.fullmatch(r"[A-Z]{3}", unit or ""):  # another ISO 4217 code (the allocation's, as specs require)
+        return f"{sign}{unit} {digits}"
+    return text

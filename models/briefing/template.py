@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import calendar
 import math
-import re
 
 from models.archetypes import MIN_PERIODS
 from models.drift.materiality import MATERIAL_Z, MIN_CHANGES
 from models.months_to_date import SCALED
-from models.units import PERCENT_UNITS, points, reads_as_percent
-
-CURRENCY_UNITS = {"EUR": "€", "USD": "$", "GBP": "£"}
+from models.units import PERCENT_UNITS, points, reads_as_percent, with_currency
 
 
 def fmt(value: float | None, unit: str = "") -> str:
@@ -36,11 +33,7 @@ def fmt(value: float | None, unit: str = "") -> str:
         decimals = max(2, 2 - math.floor(math.log10(magnitude)))
         text = f"{value:.{decimals}f}".rstrip("0")
         text = text if len(text.split(".")[1]) >= 2 else f"{value:.2f}"
-    if unit in CURRENCY_UNITS:
-        return f"{CURRENCY_UNITS[unit]}{text}" if value >= 0 else f"-{CURRENCY_UNITS[unit]}{text[1:]}"
-    if re.fullmatch(r"[A-Z]{3}", unit or ""):  # another ISO 4217 code (the allocation's, as specs require): AUD 420,000
-        return f"{unit} {text}" if value >= 0 else f"-{unit} {text[1:]}"
-    return text
+    return with_currency(text, unit)
 
 
 def fmt_pct(value: float | None) -> str:

@@ -52,7 +52,7 @@ from models.event_scope import event_concerns
 from models.formula import evaluate_array, ratio_parts, references, substitute
 from models.projections import YEAR_STEPS, empty_periods_as_zero, is_additive, next_period
 from models.spec import LASTING_KINDS, BudgetSpec, Metric
-from models.units import points, reads_as_percent
+from models.units import points, reads_as_percent, with_currency
 from models.yearly_cycle import YEARLY_FIT_DAYS
 
 FACTORS = ("temporal_variance", "event_shock", "influence_drift", "dimension_drift", "component_drift", "residual")
@@ -343,7 +343,7 @@ class DriftEngine:
         moved = None
         if share:  # a rate's slices that did not move in proportion moved by points (churn risk: +2.8 pts each)
             moved = (f"{share:+.1%}" if in_percent else points(share, signed=True)
-                     if reads_as_percent(metric.unit, v0, v1, share) else f"{share:+.3g}")
+                     if reads_as_percent(metric.unit, v0, v1, share) else with_currency(f"{share:+.3g}", metric.unit))
         common = f"common movement of the {sliced_by} slices, {moved} each" if moved else None
         # a residual that is most of nothing, a sliver of the change, or of a change well within the metric's
         # usual ones (an outdoor temperature's month at a building back from renovation, z -0.8) is not what the

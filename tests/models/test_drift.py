@@ -313,6 +313,23 @@ def test_a_rate_s_slices_moving_by_the_same_points_read_in_points():
     assert previous["driver"].str.contains(r"common movement of the region slices, \+5\.0 pts each").any()
 
 
+def test_an_amount_s_slices_moving_by_the_same_amount_read_in_its_money():
+    """A mean price of €10, €20 and €30 by region, every region €2 dearer from September: the slices' common
+    movement is told '+€2 each', in the metric's money as every other figure of the line, not '+2 each'."""
+    base = {"r0": 10.0, "r1": 20.0, "r2": 30.0}
+
+    def prices(days):
+        priced = days["measure"] == "price"
+        price = days["leaf"].str[:2].map(base) + np.where(days["day"] >= SEP, 2.0, 0.0)
+        return days.assign(sum=np.where(priced, days["count"] * price, days["sum"]))
+
+    spec = planted_spec(extra_metrics={"ticket": {"step": "sell", "measure": "price", "agg": "mean", "unit": "EUR"}})
+    rows = run([], mutate=prices, metrics=["ticket"], spec=spec)
+    assert_adds_up(rows)
+    previous = rows[(rows.baseline == "previous") & (rows.factor == "residual")]
+    assert previous["driver"].str.contains(r"common movement of the region slices, \+€2 each").any()
+
+
 def test_a_ratio_s_common_movement_goes_to_the_component_that_moved():
     def dearer(days):   # spend per event up 50% everywhere from September; leads were already drawn
         late = (days["day"] >= SEP) & (days["measure"] == "spend")
