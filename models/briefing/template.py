@@ -11,12 +11,13 @@ from models.months_to_date import SCALED
 from models.units import PERCENT_UNITS, points, reads_as_percent, with_currency
 
 
-def fmt(value: float | None, unit: str = "") -> str:
-    """Human figure: thousands separators, sensible decimals, currency sign or unit."""
+def fmt(value: float | None, unit: str = "", *levels: float | None) -> str:
+    """Human figure: thousands separators, sensible decimals, currency sign or unit. A rate reads as a percentage
+    when it and the ``levels`` shown beside it all do (a return on spend of 1.40 → 1.60, not 140.0% → 1.60)."""
     if value is None:
         return "n/a"
     magnitude = abs(value)
-    if reads_as_percent(unit, value):
+    if reads_as_percent(unit, value, *levels):
         percent = value * 100
         if percent == 0 or abs(percent) >= 1 or math.isnan(percent):
             return f"{percent:.1f}%"
@@ -40,11 +41,12 @@ def fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:+.1f}%"
 
 
-def fmt_change(pct: float | None, change: float | None, unit: str = "") -> str:
-    """A change as a percentage where one is meaningful (see the payload's ``change_pct``), else in units."""
+def fmt_change(pct: float | None, change: float | None, unit: str = "", *levels: float | None) -> str:
+    """A change as a percentage where one is meaningful (see the payload's ``change_pct``), else in units (of
+    ``levels``, when known: see :func:`fmt_delta`)."""
     if pct is not None:
         return fmt_pct(pct)
-    return fmt_delta(change, unit, signed=True)
+    return fmt_delta(change, unit, *levels, signed=True)
 
 
 def fmt_delta(delta: float | None, unit: str = "", *levels: float | None, signed: bool = False) -> str:
@@ -84,11 +86,12 @@ TEXT_PROVENANCE = {"llm_extracted": "read from text by the LLM", "text_scored": 
 
 def _metric_row(f: dict) -> str:
     star = " ★" if f["is_north_star"] else ""
-    value = fmt(f["value"], f["unit"]) if f["value"] is not None else f"n/a ({f['null_reason'] or 'no value'})"
+    levels = (f["value"], f["previous_value"])
+    value = fmt(f["value"], f["unit"], *levels) if f["value"] is not None else f"n/a ({f['null_reason'] or 'no value'})"
     if f["provenance"] in TEXT_PROVENANCE and isinstance(f["confidence"], float):
         value += f" ({TEXT_PROVENANCE[f['provenance']]}, confidence {f['confidence']:.2f})"
-    return (f"| {f['name']}{star} | {value} | {fmt(f['previous_value'], f['unit'])} "
-            f"| {fmt_change(f['change_pct'], f['change'], f['unit'])} "
+    return (f"| {f['name']}{star} | {value} | {fmt(f['previous_value'], f['unit'], *levels)} "
+            f"| {fmt_change(f['change_pct'], f['change'], f['unit'], *levels)} "
             f"| {fmt_change(f['year_ago_change_pct'], f.get('year_ago_change'), f['unit'])} | {f['assessment']} |")
 
 
@@ -328,7 +331,8 @@ def _episode_lines(payload: dict) -> list[str]:
         payload.get("episodes") or [], _units(payload),
         "Passing episodes (days a metric spent at another level before going back to the one before; an average "
         "day, weekday pattern removed; estimated):",
-        lambda m, unit: f" until {m['to']}, back to {fmt(m['level_back'], unit)} after"
+        lambda m, unit: f" until {m['to']}, back to "
+                        f"{fmt(m['level_back'], unit, m['level_before'], m['level_after'])} after"
                         f" (z {abs(m['z']):.1f}; {m['days_after']} days, {m['days_back']} after)")
 
 
@@ -349,8 +353,9 @@ def _grouped_lines(groups: list[dict], units: dict, header: str, rest) -> list[s
 
 def _levels_words(m: dict, unit: str) -> str:
     """'late_rate 5.3% → 21.7% (+16.4 pts) in north/n3': a shift's or an episode's two levels and its scope."""
-    return (f"{m['metric_id']} {fmt(m['level_before'], unit)} → {fmt(m['level_after'], unit)}"
-            + (f" ({fmt_change(m['change_pct'], m['change'], unit)})"
+    levels = (m["level_before"], m["level_after"], m.get("level_back"))
+    return (f"{m['metric_id']} {fmt(m['level_before'], unit, *levels)} → {fmt(m['level_after'], unit, *levels)}"
+            + (f" ({fmt_change(m['change_pct'], m['change'], unit, *levels)})"
                if m["change_pct"] is not None or m["change"] is not None else "")
             + f" {_scope_words(m['segment'])}")
 
@@ -399,7 +404,8 @@ def _narrated_changes(entries: list[dict], units: dict[str, str], baselines: dic
                                                                 f" ({w['metric_id']})")
                              + ", " + _driver_words(w, units.get(w["metric_id"], "")) for w in c.get("within") or [])
             change = fmt_delta(c["delta"], unit, *levels)
-            told.append(f"- **{entry['metric_id']}** {fmt(c['baseline_value'], unit)} → {fmt(c['value'], unit)} vs "
+            told.append(f"- **{entry['metric_id']}** {fmt(c['baseline_value'], unit, *levels)} → "
+                        f"{fmt(c['value'], unit, *levels)} vs "
                         f"{baselines.get(c['baseline'], c['baseline'])} (change {change}{z}, "
                         f"beyond normal variation): {drivers}{within}.")
         if entry.get("chart"):
@@ -551,8 +557,10 @@ def summary_text(payload: dict) -> str:
             f"({star['assessment']}).")
     notable = [f for f in metrics if f["assessment"] in ("improved", "worsened", "changed") and not f["is_north_star"]]
     for f in notable[:5]:
-        sentences.append(f"{f['name'].capitalize()} {f['assessment']}: {fmt(f['previous_value'], f['unit'])} → "
-                         f"{fmt(f['value'], f['unit'])} ({fmt_change(f['change_pct'], f['change'], f['unit'])}).")
+        levels = (f["previous_value"], f["value"])
+        sentences.append(f"{f['name'].capitalize()} {f['assessment']}: "
+                         f"{fmt(f['previous_value'], f['unit'], *levels)} → {fmt(f['value'], f['unit'], *levels)} "
+                         f"({fmt_change(f['change_pct'], f['change'], f['unit'], *levels)}).")
     if not notable:
         sentences.append("No other metric moved beyond its normal period-to-period variation.")
     sentences += _latest_week_summary(payload)
@@ -579,7 +587,8 @@ def _latest_week_summary(payload: dict) -> list[str]:
     if not moved:
         return []
     return [f"In the latest week ({week['start']} – {week['end']}) " + ", ".join(
-        f"{name} moved {fmt(c['baseline_value'], unit)} → {fmt(c['value'], unit)} against the week before"
+        f"{name} moved {fmt(c['baseline_value'], unit, c['value'])} → {fmt(c['value'], unit, c['baseline_value'])} "
+        "against the week before"
         for (name, unit), c in moved) + ", beyond normal variation (see \"Since then\")."]
 
 

@@ -382,6 +382,19 @@ def test_a_rate_s_change_and_its_drivers_read_in_points_or_in_its_own_figures():
                        "variation): residual 0.30.")
 
 
+def test_a_rate_s_two_figures_read_alike_when_one_is_no_share():
+    """A return on spend from 1.40 to 1.60: 1.40 alone reads 140.0%, 1.60 alone 1.60; side by side both read
+    as figures, and so does their change (was '140.0% → 1.60 (change 20.0 pts)')."""
+    told, _ = _narrated_changes([{"metric_id": "return_on_spend", "comparisons": [{
+        "baseline": "previous", "verdict": "material", "delta_z": 4.0, "delta": 0.2, "baseline_value": 1.4,
+        "value": 1.6, "top_drivers": [{"factor": "residual", "contribution": 0.2, "driver": None}]}]}],
+        {"return_on_spend": "ratio"}, BASELINE_WORDS)
+    assert told[0] == ("- **return_on_spend** 1.40 → 1.60 vs the previous period (change 0.20, z +4.0, beyond normal "
+                       "variation): residual 0.20.")
+    assert [fmt(1.4, "ratio"), fmt(1.4, "ratio", 1.6), fmt(0.9, "ratio", 1.4), fmt_change(None, 0.2, "ratio", 1.4, 1.6)
+            ] == ["140.0%", "1.40", "90.0%", "+0.20"]
+
+
 def test_a_change_without_a_percentage_is_signed_in_its_units_or_points():
     assert [fmt_change(None, 0.021, "ratio"), fmt_change(None, -12.0, "EUR"), fmt_change(0.05, 0.02, "ratio"),
             fmt_change(None, None)] == ["+2.1 pts", "-€12", "+5.0%", "n/a"]
