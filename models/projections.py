@@ -406,8 +406,8 @@ def holiday_names(spec: BudgetSpec, grain: str, periods: list, ahead: list, node
             days = [d.date() for d in pd.date_range(event.date, event.end_date, freq="D")]
         elif event.last_day is not None and event.last_day <= last_day:
             # one over by the origin (a warehouse fire's three weeks a year ago): left out of what the models
-            # see, as a holiday's dates are; seen, it dropped the yearly cycle and last November's
-            # forecasts came out a fifth high
+            # see, as a holiday's dates are; seen, it blurred the days' yearly cycle and this November's month
+            # came out 11-12% high (tests/models/test_goals.py)
             days = [d.date() for d in pd.date_range(event.date, event.last_day, freq="D")]
         else:
             continue
