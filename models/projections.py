@@ -28,11 +28,12 @@ from models.event_scope import event_concerns
 from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
 from models.forecasting.forecaster import nested_bands
+from models.forecasting.episodes import past_episodes
 from models.forecasting.holidays import holiday_adjustment, periods_from_daily
 from models.forecasting.trading_days import trading_day_adjustment
 from models.forecasting.yearly import period_cycle
 from models.joint_paths import MIN_PAIRS, change_correlation, pair_paths, pair_steps
-from models.spec import BudgetSpec, Metric
+from models.spec import BudgetSpec, KnownEvent, Metric
 
 # Seasonal periods worth testing at each grain, and the horizon when no goal asks for more.
 GRAIN_PERIODS = {"day": (7, 365), "week": (52,), "month": (12,)}
@@ -150,10 +151,13 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     calendar = periods_between(grain, wide.index.min(), last)
     wide = wide.reindex(calendar)
     starts = [next_period(grain, last, step) for step in range(1, horizon + 1)]
+    days = _daily_series(spec, daily) if grain != "day" and daily is not None and not daily.empty else None
+    # the history's undeclared episodes (a three-week outage) are left out as a declared event that is over is
+    episodes = _episode_events(spec, days if grain != "day" else _daily_series(spec, history))
+    spec = spec.model_copy(update={"events": [*spec.events, *episodes]}) if episodes else spec
     has_holidays = spec.holidays or any(e.last_day is not None for e in spec.events)
     names = (holiday_names(spec, grain, calendar, starts, scope[1], nodes)
              if grain in HOLIDAY_GRAINS and has_holidays else None)
-    days = _daily_series(spec, daily) if grain != "day" and daily is not None and not daily.empty else None
     # the days' holidays: a count's or sum's weeks take their effects, its months the ones it shuts on
     day_names = (_day_holiday_names(spec, grain, days[1], starts, scope[1], nodes)
                  if days is not None and grain != "day" and has_holidays else None)
@@ -206,7 +210,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
             f = _as_uncertain_as(trading.restored(f, floor, f"trading days (slope {trading.slope:.2f})"),
                                  forecast(plain, horizon, GRAIN_PERIODS[grain], seed=seed, signed=signed), floor)
         if holidays is not None:
-            f = holidays.restored(f, floor, _holidays_label(spec, holidays))
+            f = holidays.restored(f, floor, _holidays_label(spec, holidays, {e.name for e in episodes}))
         if grain == "day" and zero_when_empty(metric):
             closed = closed_weekdays(values, calendar)
             shut_on = closed_holidays(values, calendar, names[0], closed) if names is not None else set()
@@ -286,14 +290,37 @@ def empty_periods_as_zero(metric: Metric, values: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _holidays_label(spec: BudgetSpec, holidays) -> str:
+def _holidays_label(spec: BudgetSpec, holidays, episodes: set[str]) -> str:
     """What a forecast's method says of its holidays: those ahead with their names ("holidays (Christmas Day)",
     or "known events (...)" when a declared event in force is among them), else that the history's were left
-    out of what the models saw."""
-    declared = {e.name for e in spec.events if e.kind != "holiday"}
+    out of what the models saw (the past holidays, known events or ``episodes`` among them)."""
+    declared = {e.name for e in spec.events if e.kind != "holiday"} - episodes
     if not holidays.effects:
-        return f"past {'known events' if declared & set(holidays.measured) else 'holidays'} left out"
+        left_out = [label for label, names in (("holidays", set(holidays.measured) - declared - episodes),
+                                               ("known events", declared), ("episodes", episodes))
+                    if names & set(holidays.measured)]
+        return f"past {' and '.join(left_out)} left out"
     return f"{'known events' if declared & set(holidays.effects) else 'holidays'} ({', '.join(holidays.effects)})"
+
+
+def _episode_events(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt.date]] | None) -> list[KnownEvent]:
+    """The episodes of a scope's daily history (:func:`models.forecasting.episodes.past_episodes`) in any metric
+    forecast on its own, overlapping ones joined, as events over by the origin; none that overlaps a declared
+    event's days, which names them already."""
+    if days is None:
+        return []
+    series, day_list = days
+    spans = sorted((e.first, e.last) for m, values in series.items()
+                   if spec.metrics[m].kind not in ("derived", "qualitative") for e in past_episodes(values, day_list))
+    declared = [(e.date, e.last_day) for e in spec.events if e.last_day is not None]
+    joined: list[list[dt.date]] = []
+    for first, last in spans:
+        if joined and first <= joined[-1][1]:
+            joined[-1][1] = max(joined[-1][1], last)
+        else:
+            joined.append([first, last])
+    return [KnownEvent(date=first, end_date=last, name=f"unusual days {first.isoformat()} to {last.isoformat()}")
+            for first, last in joined if not any(a <= last and first <= b for a, b in declared)]
 
 
 def _dates(periods: list) -> list[dt.date]:

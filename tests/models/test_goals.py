@@ -518,10 +518,11 @@ def _seasonal_spend(day: dt.date) -> float:
 
 
 def test_a_declared_event_over_before_the_data_s_end_is_left_out_of_every_grain_s_history():
-    """Spend halved for three weeks of last November by a warehouse fire, declared with its end date. Seen by
-    the models, it blurred the yearly cycle, and this November's days, weeks and month came out up to 12% high
-    (the month by 11% in seven seeds of eight). Left out of the history, as a holiday's dates are, and not put
-    back ahead (it is over), every grain forecasts November within 5% of what it holds."""
+    """Spend halved for three weeks of last November by a warehouse fire, declared with its end date or not.
+    Seen by the models, it blurred the yearly cycle, and this November's days, weeks and month came out up to 12%
+    high (the month by 11% in seven seeds of eight, declared or not). Left out of the history, as a holiday's
+    dates are, and not put back ahead (it is over), every grain forecasts November within 5% of what it holds;
+    undeclared, it is found as an episode (:mod:`models.forecasting.episodes`) and left out the same way."""
     fire = KnownEvent(date=dt.date(2025, 11, 3), end_date=dt.date(2025, 11, 23), name="Warehouse fire",
                       kind="outage")
     days = [dt.date(2024, 11, 1) + dt.timedelta(d) for d in range(730)]  # to Saturday 2026-10-31
@@ -550,11 +551,11 @@ def test_a_declared_event_over_before_the_data_s_end_is_left_out_of_every_grain_
             errors[declared].append([by_day.mean.sum() / truth - 1,
                                      by_week.mean[1:5].sum() / sum(map(_seasonal_spend, whole_weeks)) - 1,
                                      by_month.mean[0] / truth - 1])
-            if declared:
-                for found in (by_day, by_week, by_month):
-                    assert found.method.endswith("+ past known events left out"), found.method
+            for found in (by_day, by_week, by_month):
+                told = "known events" if declared else "episodes"
+                assert found.method.endswith(f"+ past {told} left out"), found.method
     assert np.abs(errors[True]).max() < 0.05
-    assert np.median(np.array(errors[False])[:, 2]) > 0.08  # what the fire did to the months when seen
+    assert np.abs(errors[False]).max() < 0.05  # seen by the models, months were +10.6 to +11.9% in 7 seeds of 8
 
 
 def test_months_too_few_for_a_season_take_the_yearly_cycle_of_their_days():
