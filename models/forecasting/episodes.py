@@ -69,8 +69,8 @@ def past_episodes(y, days: list[dt.date]) -> list[PastEpisode]:
     list of PastEpisode
         Oldest first. A span is told when its mean (values clipped to four spreads of the 15 days around them,
         so a shock's day cannot make one) is ``THRESHOLD`` robust standard deviations from the mean of its sides'
-        medians, as the spans of its length go, ends moved by ``REFINE`` days to fit best (one series' whole
-        span may take several rounds); its step passes ``MIN_RELATIVE``, it fits its days better than a parabola through them and its sides,
+        medians, as the spans of its length go, its ends moved by ``REFINE`` days at a time to fit best; its
+        step passes ``MIN_RELATIVE``, a line and its step fit it and its sides better than a parabola does,
         each end holds its side's level, and the same weekdays a year before or after did not stand apart the
         same way (with a history long enough to hold a season and neither year to compare, it is not told).
         A positive series is read on its logarithm, its weekday pattern taken out; closed weekdays are left out.
@@ -241,7 +241,8 @@ def _seasonal(x: np.ndarray, start: int, stop: int, step: float) -> bool:
     for offset in (-YEAR, YEAR):
         a, b = max(0, start + offset), min(len(x), stop + offset)
         span = x[a:b]
-        sides = [side for side in (x[max(0, a - SIDE_DAYS):a], x[b:b + SIDE_DAYS]) if np.isfinite(side).sum() >= MIN_AFTER]
+        sides = [side for side in (x[max(0, a - SIDE_DAYS):a], x[b:b + SIDE_DAYS])
+                 if np.isfinite(side).sum() >= MIN_AFTER]
         if b - a <= 0 or np.isfinite(span).sum() < MIN_DAYS // 2 or not sides:
             continue
         compared = True  # on the days the history holds of that year's span and its sides, one side if need be
