@@ -172,4 +172,12 @@ def _forecasts_better(cycle: YearlyCycle, t: np.ndarray, z: np.ndarray, split: i
     before, after = slice(split - LEVEL_DAYS, split), slice(split, len(z))
     plain = np.mean(z[before] - cycle.trend * t[before]) + cycle.trend * t[after]
     cycled = plain - np.mean(cycle.at(t[before])) + cycle.at(t[after])
-    return bool(np.mean(np.abs(z[after] - cycled)) < np.mean(np.abs(z[after] - plain)))
+    # each day's weekday effect taken out first, from the year before ``split``: a day's error is mostly its
+    # weekday's (weekends at 70%), and the absolute errors of a level between weekdays and weekends grew as the
+    # level fell towards the truth (a summer-peaking shop's ±20% season, p 1e-45, was left out in 4 seeds of 12)
+    fitted = slice(max(0, split - int(YEAR_DAYS)), split)
+    residual = z[fitted] - cycle.at(t[fitted]) - cycle.trend * t[fitted]
+    weekday = t.astype(int) % 7
+    effect = np.array([residual[weekday[fitted] == k].mean() for k in range(7)])
+    daily = z[after] - (effect - effect.mean())[weekday[after]]
+    return bool(np.mean(np.abs(daily - cycled)) < np.mean(np.abs(daily - plain)))

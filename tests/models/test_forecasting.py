@@ -407,3 +407,17 @@ def test_a_signed_series_is_not_held_at_zero():
     clipped, signed = forecast(y, 6, (12,)), forecast(y, 6, (12,), signed=True)
     assert (y > 0).all() and clipped.lo95.min() == 0 and signed.lo95.min() < 0
     assert np.allclose(clipped.mean, signed.mean)
+
+
+def test_a_season_under_a_strong_weekday_pattern_is_kept():
+    """A shop peaking in July (±20% over the year), weekends at 70%, two years of ~400 orders a day: the cycle
+    is plain (Wald p ~1e-45), yet the check out of sample left it out in 4 seeds of 12. It compared daily
+    absolute errors, most of them the weekday's: a level between weekdays and weekends erred more as it fell
+    with the season towards the truth. The weekday effect is now taken out of the days judged first."""
+    days = np.arange(730)
+    season = 1 + 0.2 * np.cos(2 * np.pi * (days + 305 - 200) / 365.25)  # day 0 is 1 November
+    weekend = np.where(days % 7 >= 5, 0.7, 1.0)
+    for seed in range(12):
+        y = np.random.default_rng(seed).poisson(400 * season * weekend).astype(float)
+        f = forecast(y, 30, (7, 365))
+        assert "yearly cycle" in f.method, (seed, f.method)
