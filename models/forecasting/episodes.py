@@ -128,10 +128,9 @@ def past_episodes(y, days: list[dt.date]) -> list[PastEpisode]:
 
 def _weekday_pattern(x: np.ndarray, weekday: np.ndarray) -> np.ndarray:
     """Each day's weekday effect: the weekday's median departure from the 29 days around it, centred on 0."""
-    around = pd.Series(x).rolling(29, center=True, min_periods=7).median().to_numpy()
-    effect = np.array([np.nanmedian((x - around)[weekday == k]) if np.isfinite((x - around)[weekday == k]).any()
+    departure = x - pd.Series(x).rolling(29, center=True, min_periods=7).median().to_numpy()
+    effect = np.array([np.nanmedian(departure[weekday == k]) if np.isfinite(departure[weekday == k]).any()
                        else 0.0 for k in range(7)])
-    effect = np.where(np.isfinite(effect), effect, 0.0)
     return (effect - effect.mean())[weekday]
 
 
@@ -145,7 +144,8 @@ def _passing_spans(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     known = np.isfinite(x)
     if known.sum() < 2 * SIDE_DAYS + MIN_DAYS:
         return np.array([], int), np.array([], int), np.array([]), np.array([])
-    noise = robust_spread(np.diff(x)[np.isfinite(np.diff(x))], 0.0) / np.sqrt(2)
+    changes = np.diff(x)
+    noise = robust_spread(changes[np.isfinite(changes)], 0.0) / np.sqrt(2)
     clipped = np.clip(x, local - 4 * noise, local + 4 * noise) if noise > 0 else x
     have = np.isfinite(clipped)
     total = np.concatenate([[0.0], np.cumsum(np.where(have, clipped, 0.0))])
@@ -211,7 +211,6 @@ def _confirmed(x: np.ndarray, start: int, stop: int, logged: bool) -> float | No
     if abs(sides[0] - sides[1]) > BACK * abs(step) or abs(step) < MIN_RELATIVE * (1.0 if logged else abs(rest)):
         return None  # not back at the level before; or too small to matter (of the level, or of the values' size)
     window, position = x[lo:hi], np.arange(lo, hi)
-    known = np.isfinite(window)
     inside = (position >= start) & (position < stop)
     if _fit(window, position, inside) > STEP_VS_SMOOTH * _fit(window, position, (position - start) ** 2):
         return None
