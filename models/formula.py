@@ -240,6 +240,42 @@ def substitute(expr: Expr, definitions: Mapping[str, Expr]) -> Expr:
     return expr
 
 
+def linear_terms(expr: Expr) -> dict[str, float] | None:
+    """Each reference's coefficient when ``expr`` is a sum of references times constants, with no constant of
+    its own (``40 * hours + parts``, ``revenue - cost``, ``(a + b) / 2``); None otherwise (a product or ratio of
+    metrics, a function, a constant term). Such a formula of day totals is the total of its days' values."""
+    def terms(node: Expr) -> tuple[dict[str, float], float] | None:
+        if isinstance(node, Num):
+            return {}, float(node.value)
+        if isinstance(node, Ref):
+            return {node.name: 1.0}, 0.0
+        if isinstance(node, Neg):
+            inner = terms(node.operand)
+            return None if inner is None else ({k: -v for k, v in inner[0].items()}, -inner[1])
+        if not isinstance(node, BinOp):
+            return None
+        left, right = terms(node.left), terms(node.right)
+        if left is None or right is None:
+            return None
+        if node.op in "+-":
+            sign = 1.0 if node.op == "+" else -1.0
+            merged = dict(left[0])
+            for name, value in right[0].items():
+                merged[name] = merged.get(name, 0.0) + sign * value
+            return merged, left[1] + sign * right[1]
+        if node.op == "*" and not (left[0] and right[0]):
+            (refs, constant), scale = (left, right[1]) if left[0] else (right, left[1])
+            return {k: v * scale for k, v in refs.items()}, constant * scale
+        if node.op == "/" and not right[0] and right[1] != 0:
+            return {k: v / right[1] for k, v in left[0].items()}, left[1] / right[1]
+        return None
+
+    found = terms(expr)
+    if found is None or found[1] != 0 or not found[0]:
+        return None
+    return found[0]
+
+
 def ratio_parts(expr: Expr) -> tuple[str, str, float] | None:
     """``(numerator, denominator, constant)`` when ``expr`` is a ratio of two references times a constant.
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
-from models.formula import Ref, evaluate_array, references
+from models.formula import Ref, evaluate_array, linear_terms, references
 from models.member_pool import POOL_DAYS, expected_union, fit_pool
 from models.projections import SeriesForecast, base_expressions, is_additive, zero_when_empty
 from models.budget_periods import budget_goals
@@ -50,6 +50,24 @@ OUT_OF_REACH_PROBABILITY = 0.025
 
 def _additive(spec: BudgetSpec, metric_id: str) -> bool:
     return is_additive(spec.metrics[metric_id])
+
+
+def day_sum_terms(spec: BudgetSpec, metric_id: str) -> dict[str, float] | None:
+    """The counts and sums a metric adds up, with their weights, when its total over days is the sum of its days'
+    values: ``{metric_id: 1}`` for a count or sum, ``{hours: 40, parts: 1}`` for ``cost = 40 * hours + parts``;
+    None for any other metric (a mean, a ratio, a formula with a constant)."""
+    if _additive(spec, metric_id):
+        return {metric_id: 1.0}
+    expr = base_expressions(spec).get(metric_id)
+    terms = linear_terms(expr) if expr is not None else None
+    if terms is None or not all(name in spec.metrics and _additive(spec, name) for name in terms):
+        return None
+    return terms
+
+
+def sums_its_days(spec: BudgetSpec, metric_id: str) -> bool:
+    """Whether a metric's total over a window is the sum of its days' values (see :func:`day_sum_terms`)."""
+    return day_sum_terms(spec, metric_id) is not None
 
 
 @dataclass(frozen=True)
@@ -303,7 +321,7 @@ def grows_with_days(spec: BudgetSpec, goal: Goal) -> bool:
     """True when the goal's figure adds up its days (a count or sum's total), so its value so far is a part of
     the window's and a linear pace applies; any other figure (a mean, an extreme, a ratio) is already a value of
     the whole window's kind."""
-    return goal.aggregation == "total" and _additive(spec, goal.metric)
+    return goal.aggregation == "total" and sums_its_days(spec, goal.metric)
 
 
 def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dict[str, SeriesForecast],
@@ -370,9 +388,9 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
     else:
         status = "at_risk"
     required_rate = None
-    if goal.metric in inputs and _additive(spec, goal.metric) and aggregation == "total" and days_left and not partial:
-        required_rate = (goal.target - np.nan_to_num(observed_so_far[goal.metric])) / days_left
-    rate, rate_days = _recent_rate(daily, goal.metric)
+    if sums_its_days(spec, goal.metric) and aggregation == "total" and days_left and not partial:
+        required_rate = (goal.target - np.nan_to_num(observed_value)) / days_left
+    rate, rate_days = _recent_rate(spec, daily, goal.metric)
     with np.errstate(all="ignore"):
         lo95, hi95 = (np.nanquantile(draws, [0.025, 0.975]) if np.isfinite(draws).any() else (np.nan, np.nan))
     row = {
@@ -395,8 +413,12 @@ def track_goal(spec: BudgetSpec, goal: Goal, daily: pd.DataFrame, forecasts: dic
 
 def never_falls(spec: BudgetSpec, metric_id: str) -> bool:
     """True for a total that can only grow as days are added: a count, a sum of a measure never below 0, a
-    maximum, a distinct count (its members over the window)."""
+    maximum, a distinct count (its members over the window), and a formula adding such counts and sums with
+    weights not below 0 (``40 * hours + parts``)."""
     metric = spec.metrics[metric_id]
+    if metric.kind != "base":
+        terms = day_sum_terms(spec, metric_id)
+        return terms is not None and all(w >= 0 and never_falls(spec, name) for name, w in terms.items())
     floor = spec.measures[metric.measure].min if metric.measure else None
     return metric.agg in ("count", "max", "distinct_count") or (
         metric.agg == "sum" and floor is not None and floor >= 0)
@@ -419,10 +441,16 @@ def partial_verdict(spec: BudgetSpec, goal: Goal, observed: float, finished: boo
     return "partial_data", None
 
 
-def _recent_rate(daily: pd.DataFrame, metric_id: str, days: int = CURRENT_RATE_DAYS) -> tuple[float, int]:
+def _recent_rate(spec: BudgetSpec, daily: pd.DataFrame, metric_id: str,
+                 days: int = CURRENT_RATE_DAYS) -> tuple[float, int]:
     """A total's rate per calendar day over the last ``days`` days, and how many days that was (fewer in a young
     budget). Days without a row had no events and count as 0: a business closed at weekends runs at 5/7 of its
-    weekday rate per day, which is what the days left will bring."""
+    weekday rate per day, which is what the days left will bring. A formula summing its days (see
+    :func:`day_sum_terms`) runs at its terms' weighted rates."""
+    terms = day_sum_terms(spec, metric_id)
+    if terms is not None and terms != {metric_id: 1.0}:
+        rates = [(weight, *_recent_rate(spec, daily, name, days)) for name, weight in terms.items()]
+        return sum(w * rate for w, rate, _ in rates), max(span for _, _, span in rates)
     rows = daily[(daily.metric_id == metric_id) & daily["value"].notna()]
     if rows.empty:
         return np.nan, 0
@@ -442,7 +470,7 @@ def unseen_days(goal: Goal, first_day: dt.date | None) -> int:
 def is_partial(spec: BudgetSpec, goal: Goal, unseen: int) -> bool:
     """Whether a goal's figure misses part of its target's sum: a total of a count or sum whose window began
     ``unseen`` days before the data (an average over the days with data still estimates the window's)."""
-    return bool(unseen) and goal.aggregation == "total" and _additive(spec, goal.metric)
+    return bool(unseen) and goal.aggregation == "total" and sums_its_days(spec, goal.metric)
 
 
 def _constraints(spec, goal, expr, inputs: dict[str, WindowInput], kinds: dict[str, str], point, daily,

@@ -8,7 +8,8 @@ import pytest
 import pandas as pd
 
 from models.event_scope import event_concerns
-from models.formula import evaluate_array, parse_formula
+from models import goals
+from models.formula import evaluate_array, linear_terms, parse_formula
 from models.forecasting.holidays import holiday_adjustment
 from models.goals import track_goal
 from models.projections import SeriesForecast, forecast_scope, holiday_names, horizon_for, next_period
@@ -830,3 +831,51 @@ def test_a_past_holiday_not_ahead_is_still_taken_out_of_the_history():
     assert found.effects == {} and found.measured["Ascension Day"] == pytest.approx(-100, abs=5)
     assert found.remove(y)[379] == pytest.approx(100, abs=5) and not found.future.any()
     assert holiday_adjustment(y, [None] * 400, [None] * 30) is None  # no holiday at all: nothing to do
+
+
+def _field_service() -> BudgetSpec:
+    """A cost that is a formula of two sums: labour hours at 40 an hour plus parts."""
+    return BudgetSpec.model_validate({
+        "id": "field", "name": "Field", "owner": "o", "allocation": {"amount": 1, "currency": "EUR", "period": "year"},
+        "value_chain": ["work"], "segments": {"levels": ["depot"]},
+        "measures": {"hours": {"min": 0}, "parts": {"min": 0}, "revenue": {"min": 0}},
+        "metrics": {"hours": {"measure": "hours", "agg": "sum", "step": "work"},
+                    "parts": {"measure": "parts", "agg": "sum", "step": "work", "unit": "EUR", "favourable": "down"},
+                    "revenue": {"measure": "revenue", "agg": "sum", "step": "work", "roles": ["north_star"]},
+                    "labour": {"formula": "40 * hours", "step": "work", "favourable": "down"},
+                    "cost": {"formula": "labour + parts", "step": "work", "favourable": "down"},
+                    "profit": {"formula": "revenue - cost", "step": "work"}},
+        "source": {"kind": "demo", "scenario": "none"}})
+
+
+def test_a_formula_summing_its_days_is_a_total_with_a_run_rate_and_a_ceiling_it_cannot_come_back_from():
+    """cost = 40 * hours + parts adds up its days as a sum does: a ceiling it has passed is passed for good, and
+    the run-rate the days left may spend is the gap over them (not "hours must change by -650%")."""
+    spec = _field_service()
+    today = dt.date(2026, 10, 31)
+    starts = [today + dt.timedelta(d) for d in range(1, 62)]
+    history = pd.concat([flat("hours", 10, 123), flat("parts", 100, 123)])  # 500 a day: 61,500 Jul - Oct
+    forecasts = {"hours": certain("hours", 10, starts), "parts": certain("parts", 100, starts)}
+    goal = Goal(id="h2_cost", metric="cost", target=100_000, start=dt.date(2026, 7, 1), deadline=dt.date(2026, 12, 31))
+    row, constraints = track_goal(spec, goal, history, forecasts, today)
+    assert row["observed_to_date"] == 61_500 and row["projected"] == 61_500 + 61 * 500
+    assert row["required_daily_rate"] == (100_000 - 61_500) / 61 and row["current_daily_rate"] == 500
+    assert row["current_rate_days"] == 28 and row["status"] == "on_track"
+    past = goal.model_copy(update={"target": 50_000})
+    row, constraints = track_goal(spec, past, history, forecasts, today)
+    assert (row["status"], row["probability"]) == ("infeasible", 0.0) and row["required_daily_rate"] < 0
+    # a formula that can fall as days are added (a profit) or that is no sum of its days (a ratio) is not told so
+    assert not goals.never_falls(spec, "profit") and goals.sums_its_days(spec, "profit")
+    ratio = spec.model_copy(update={"metrics": {**spec.metrics, "cost": spec.metrics["cost"].model_copy(
+        update={"formula": "labour / parts"})}})
+    assert goals.day_sum_terms(ratio, "cost") is None and not goals.never_falls(ratio, "cost")
+    assert goals.day_sum_terms(spec, "cost") == {"hours": 40.0, "parts": 1.0}
+    assert goals.day_sum_terms(spec, "profit") == {"revenue": 1.0, "hours": -40.0, "parts": -1.0}
+
+
+def test_linear_terms_reads_weighted_sums_and_nothing_else():
+    assert linear_terms(parse_formula("40 * hours + parts")) == {"hours": 40.0, "parts": 1.0}
+    assert linear_terms(parse_formula("(a + b) / 2 - -c")) == {"a": 0.5, "b": 0.5, "c": 1.0}
+    assert linear_terms(parse_formula("a - a")) == {"a": 0.0}
+    for text in ("a / b", "a * b", "a + 1", "abs(a)", "2 / a", "3"):
+        assert linear_terms(parse_formula(text)) is None, text
