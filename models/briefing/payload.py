@@ -713,11 +713,51 @@ def _latest_week(headline: list[str], drift: pd.DataFrame, values: pd.DataFrame,
 
 def _largest_drivers(rows: pd.DataFrame, n: int) -> pd.DataFrame:
     """The ``n`` largest contributions of one decomposition (what float sums leave of an exact zero, -4.5e-13 of
-    a variance of 3,300, is no driver)."""
+    a variance of 3,300, is no driver), a cause that reached it through several components counted once (see
+    :func:`_net_of_components`)."""
     first = rows.iloc[0]
     noise = ROUNDING * max(1.0, abs(first["value"]), abs(first["baseline_value"]))
+    rows = _net_of_components(rows)
     return rows[rows["contribution"].abs() > noise].assign(size=lambda d: d["contribution"].abs()).sort_values(
         ["size", "factor"], ascending=[False, True]).head(n)
+
+
+# causes a formula's components share: the same season, slice or shock moves each of them
+SHARED_CAUSES = ("temporal_variance", "dimension_drift", "event_shock")
+
+
+def _net_of_components(rows: pd.DataFrame) -> pd.DataFrame:
+    """One decomposition's rows with a cause that reached a formula through several of its components as one
+    row, their contributions summed: the driver named without the component ("region=north", "yearly
+    pattern"), the evidence of its largest part.
+
+    Why: the drift stage attributes each component's change (``path`` ``cost_per_job <- jobs``), so the yearly
+    season that lifts both the cost and the jobs of a cost per job reads "jobs: yearly pattern -20.5" and
+    "hours: yearly pattern +11.8", "parts: +7.5", where the season moved the ratio by -1.1 (a cost per job
+    with no season at all); more jobs in a cheap region read -26.4 through the jobs, where the region's mix
+    moved the ratio by -12.0. A cause with one component keeps its name ("parts: region=west")."""
+    if "path" not in rows.columns or not rows["factor"].isin(SHARED_CAUSES).any():
+        return rows
+    causes = []  # (cause, component) of each row, (None, None) where it names no component
+    for factor, driver, path in zip(rows["factor"], rows["driver"], rows["path"]):
+        component = path.rsplit(" <- ", 1)[-1] if isinstance(path, str) and " <- " in path else None
+        prefixed = factor in SHARED_CAUSES and component and isinstance(driver, str) and \
+            driver.startswith(f"{component}: ")
+        causes.append((driver[len(component) + 2:], component) if prefixed else (None, None))
+    keyed = rows.assign(_cause=[c for c, _ in causes], _component=[c for _, c in causes])
+    shared = keyed.dropna(subset=["_cause"]).groupby(["factor", "_cause"])["_component"].transform("nunique") > 1
+    netted = keyed.loc[shared[shared].index]
+    if netted.empty:
+        return rows
+    merged = []
+    for (_, name), parts in netted.groupby(["factor", "_cause"], sort=False):
+        largest = parts.loc[parts["contribution"].abs().idxmax()].copy()
+        largest["driver"], largest["path"] = name, None
+        largest["contribution"] = parts["contribution"].sum()
+        largest["share_of_delta"] = parts["share_of_delta"].sum()
+        merged.append(largest)
+    kept = keyed.drop(index=netted.index)
+    return pd.concat([kept, pd.DataFrame(merged)]).drop(columns=["_cause", "_component"])
 
 
 # a slice of a scope's children: "region=north", "late_rate: depot=n2 (rate)" (a component's slice)

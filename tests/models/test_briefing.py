@@ -599,6 +599,45 @@ def test_a_childs_own_change_is_followed_down_to_where_it_came_from():
             "(Outage (2026-06-03)).") in text
 
 
+def test_a_cause_reaching_a_ratio_through_several_components_is_one_driver_netted():
+    """The drift stage splits a cost per customer's change by component; the season that lifts spend and
+    customers alike moved the ratio by -1.1, not the -20.5 its customers' part reads, and more customers in a
+    cheap channel moved it by -12.0 (its mix), not -26.4. The briefing's drivers count such a cause once."""
+    def row(factor, driver, path, value):
+        return {"metric_id": "customer_acquisition_cost", "grain": "month", "segment_level": "_total",
+                "segment_id": "_total", "period_start": dt.date(2026, 6, 1), "baseline": "previous",
+                "baseline_start": dt.date(2026, 5, 1),
+                "value": 94.5, "baseline_value": 100.0, "delta": -5.5, "delta_z": -5.0, "verdict": "material",
+                "factor": factor, "driver": driver, "path": path, "contribution": value, "share_of_delta": value / -5.5,
+                "evidence": f"{driver} evidence"}
+    drift = pd.DataFrame([
+        row("temporal_variance", "new_customers: yearly pattern", "customer_acquisition_cost <- new_customers", -20.5),
+        row("temporal_variance", "spend: yearly pattern", "customer_acquisition_cost <- spend", 19.4),
+        row("dimension_drift", "new_customers: channel=ppc", "customer_acquisition_cost <- new_customers", -26.4),
+        row("dimension_drift", "spend: channel=ppc", "customer_acquisition_cost <- spend", 14.4),
+        row("dimension_drift", "spend: channel=social", "customer_acquisition_cost <- spend", -7.1),
+        row("component_drift", "spend", "customer_acquisition_cost <- spend", 26.0),
+        row("component_drift", "new_customers", "customer_acquisition_cost <- new_customers", -11.3),
+        row("residual", None, None, 0.0)])
+    base = inputs(monthly_values(1500.0))
+    payload = build_payload(SPEC, BriefingInputs(**{**base.__dict__, "drift": drift}))
+    (cac,) = [w["comparisons"][0] for w in payload["why_it_changed"] if w["metric_id"] == "customer_acquisition_cost"]
+    assert [(d["factor"], d["driver"], round(d["contribution"], 6)) for d in cac["top_drivers"]] == [
+        ("component_drift", "spend", 26.0), ("dimension_drift", "channel=ppc", -12.0),
+        ("component_drift", "new_customers", -11.3)]
+    assert cac["top_drivers"][1]["evidence"] == "new_customers: channel=ppc evidence"  # its largest part's
+    assert cac["factors"]["temporal_variance"] == pytest.approx(-1.1)  # the factors' totals are as they were
+    text = render_markdown(payload, "template")
+    assert "component drift €26 (spend); dimension drift -€12 (channel=ppc); component drift -€11.3" in text
+    assert "yearly pattern" not in text
+    # a cause through one component keeps the component's name
+    one = drift[drift["driver"] != "new_customers: channel=ppc"].assign(delta=8.9 - 5.5)
+    payload = build_payload(SPEC, BriefingInputs(**{**base.__dict__, "drift": one}))
+    (cac,) = [w["comparisons"][0] for w in payload["why_it_changed"] if w["metric_id"] == "customer_acquisition_cost"]
+    assert ("dimension_drift", "spend: channel=ppc", 14.4) in [
+        (d["factor"], d["driver"], d["contribution"]) for d in cac["top_drivers"]]
+
+
 def test_a_shock_inside_a_change_within_normal_variation_is_told_where_it_stood_out_most():
     """An outage took 150 of ppc's 3,000 leads on two days of June, within the month's normal variation, so no
     change narrates it. It is told once, in ppc where it stood out most, with spend's shock of the same days;
