@@ -75,25 +75,10 @@ def past_episodes(y, days: list[dt.date]) -> list[PastEpisode]:
         same way (with a history long enough to hold a season and neither year to compare, it is not told).
         A positive series is read on its logarithm, its weekday pattern taken out; closed weekdays are left out.
     """
-    y = np.asarray(y, float)
-    if len(y) != len(days):
-        raise ValueError(f"{len(y)} values for {len(days)} days")
-    if len(y) < 2 * SIDE_DAYS + MIN_DAYS:
+    read = level_days(y, days, 2 * SIDE_DAYS + MIN_DAYS)
+    if read is None:
         return []
-    x = y.copy()
-    weekday = np.array([d.weekday() for d in days])
-    closed = closed_weekdays(y, days)
-    if closed:
-        x[np.isin(weekday, sorted(closed))] = np.nan
-    known = np.isfinite(x)
-    if known.sum() < 2 * SIDE_DAYS + MIN_DAYS:
-        return []
-    logged = bool(np.all(x[known] > 0))
-    if logged:
-        x = np.log(x)
-    elif np.ptp(x[known]) == 0:
-        return []
-    x = x - _weekday_pattern(x, weekday)
+    x, logged = read
     found, judged = [], []
     spans = _passing_spans(x)
     for _ in range(MAX_JUDGED):
@@ -124,6 +109,31 @@ def past_episodes(y, days: list[dt.date]) -> list[PastEpisode]:
             x[start:stop] = np.nan
             spans = _passing_spans(x)
     return sorted(found, key=lambda e: e.first)
+
+
+def level_days(y, days: list[dt.date], least: int) -> tuple[np.ndarray, bool] | None:
+    """A daily history as its level reads: on logs for a positive series (a step is then a share), its weekday
+    pattern taken out, closed weekdays NaN; with whether it was logged. None with fewer than ``least`` known
+    days or none apart."""
+    y = np.asarray(y, float)
+    if len(y) != len(days):
+        raise ValueError(f"{len(y)} values for {len(days)} days")
+    if len(y) < least:
+        return None
+    x = y.copy()
+    weekday = np.array([d.weekday() for d in days])
+    closed = closed_weekdays(y, days)
+    if closed:
+        x[np.isin(weekday, sorted(closed))] = np.nan
+    known = np.isfinite(x)
+    if known.sum() < least:
+        return None
+    logged = bool(np.all(x[known] > 0))
+    if logged:
+        x = np.log(x)
+    elif np.ptp(x[known]) == 0:
+        return None
+    return x - _weekday_pattern(x, weekday), logged
 
 
 def _weekday_pattern(x: np.ndarray, weekday: np.ndarray) -> np.ndarray:
