@@ -359,8 +359,10 @@ def _at_new_levels(spec: BudgetSpec, grain: str, wide: pd.DataFrame,
     wide = wide.copy()
     days = (dict(days[0]), days[1]) if days is not None else None
     starts = _dates(wide.index)
-    # each day's period among the history's, by its start (-1 before the first)
+    # each day's period among the history's, by its start (-1 before the first and after the last one's end: the
+    # days run on to the origin's end, a period not yet complete)
     period = np.searchsorted(np.array(starts), np.array(day_list), side="right") - 1
+    period[np.array(day_list) >= next_period(grain, starts[-1])] = -1
     for metric_id, level in levels.items():
         if metric_id not in wide:
             continue
