@@ -363,6 +363,7 @@ def _at_new_levels(spec: BudgetSpec, grain: str, wide: pd.DataFrame,
     # days run on to the origin's end, a period not yet complete)
     period = np.searchsorted(np.array(starts), np.array(day_list), side="right") - 1
     period[np.array(day_list) >= next_period(grain, starts[-1])] = -1
+    counted = np.bincount(period[period >= 0], minlength=len(starts))  # each period's days read
     for metric_id, level in levels.items():
         if metric_id not in wide:
             continue
@@ -372,7 +373,6 @@ def _at_new_levels(spec: BudgetSpec, grain: str, wide: pd.DataFrame,
             continue
         before = np.array(day_list) < level.first
         share = np.ones(len(starts))  # a period wholly before the days read is wholly before the new level
-        counted = np.bincount(period[period >= 0], minlength=len(starts))
         early = np.bincount(period[period >= 0], weights=before[period >= 0], minlength=len(starts))
         share[counted > 0] = early[counted > 0] / counted[counted > 0]
         moved = values + share * (level.before(values, [level.first - dt.timedelta(days=1)] * len(values)) - values)

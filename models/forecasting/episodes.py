@@ -136,6 +136,15 @@ def level_days(y, days: list[dt.date], least: int) -> tuple[np.ndarray, bool] | 
     return x - _weekday_pattern(x, weekday), logged
 
 
+def clipped_to_local(x: np.ndarray) -> np.ndarray:
+    """``x`` clipped to four spreads of day-to-day noise around the median of the 15 days around each day, so a
+    shock's day cannot make a span or a step of its own."""
+    local = pd.Series(x).rolling(15, center=True, min_periods=5).median().to_numpy()
+    changes = np.diff(x)
+    noise = robust_spread(changes[np.isfinite(changes)], 0.0) / np.sqrt(2)
+    return np.clip(x, local - 4 * noise, local + 4 * noise) if noise > 0 else x
+
+
 def _weekday_pattern(x: np.ndarray, weekday: np.ndarray) -> np.ndarray:
     """Each day's weekday effect: the weekday's median departure from the 29 days around it, centred on 0."""
     departure = x - pd.Series(x).rolling(29, center=True, min_periods=7).median().to_numpy()
@@ -150,13 +159,10 @@ def _passing_spans(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     sides (2 ms for two years, measured)."""
     n = len(x)
     series = pd.Series(x)
-    local = series.rolling(15, center=True, min_periods=5).median().to_numpy()
     known = np.isfinite(x)
     if known.sum() < 2 * SIDE_DAYS + MIN_DAYS:
         return np.array([], int), np.array([], int), np.array([]), np.array([])
-    changes = np.diff(x)
-    noise = robust_spread(changes[np.isfinite(changes)], 0.0) / np.sqrt(2)
-    clipped = np.clip(x, local - 4 * noise, local + 4 * noise) if noise > 0 else x
+    clipped = clipped_to_local(x)
     have = np.isfinite(clipped)
     total = np.concatenate([[0.0], np.cumsum(np.where(have, clipped, 0.0))])
     count = np.concatenate([[0], np.cumsum(have)])
