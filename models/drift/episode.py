@@ -79,8 +79,9 @@ def episode(values: pd.Series, first: pd.Timestamp, last: pd.Timestamp,
         ends moved by ``REFINE`` days to those fitting the two levels' medians best; told when, as a level
         shift is (:func:`models.drift.level_shift.level_shift`), the medians differ by ``THRESHOLD`` standard
         errors (widened when neighbouring days move together), Yuen's trimmed means agree, the two levels fit
-        the days better than a parabola, each end holds its side's level (so the level went back), and a
-        positive series' levels are ``MIN_RELATIVE`` apart. A positive series is judged on its logarithm.
+        the days better than a parabola, each end holds its side's level, the days after sit nearer the level
+        before than the level during (so the level went back), and a positive series' levels are
+        ``MIN_RELATIVE`` apart. A positive series is judged on its logarithm.
     """
     known = values.dropna()
     if len(known) < MIN_BEFORE + MIN_AFTER + MIN_DAYS // 2:
@@ -127,6 +128,11 @@ def episode(values: pd.Series, first: pd.Timestamp, last: pd.Timestamp,
     inner = [np.median(x[start:start + HOLD]), np.median(x[stop - HOLD:stop])]
     if not (all(abs(h - rest) < abs(h - during) for h in outer)
             and all(abs(h - during) < abs(h - rest) for h in inner)):
+        return None
+    # back means all the days after, not only the first week's median: three closed days in that week made a
+    # region's held new level (a clinic opened) read as an episode 'back' to a level 4% below it
+    before, after = float(np.median(x[:start])), float(np.median(x[stop:]))
+    if not abs(after - before) < abs(after - during):
         return None
     if history is not None and _seasonal(history, days[start], days[stop - 1], during - rest, positive):
         return None

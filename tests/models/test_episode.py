@@ -64,6 +64,21 @@ def test_no_episode_where_there_is_none(name, make):
     assert sum(found(make(rng)) is not None for _ in range(60)) == 0, name
 
 
+def test_a_new_level_with_closed_days_in_its_last_weeks_is_no_episode():
+    """A region up 30% from the day a clinic opened, with another clinic closed three days a week and a half
+    before the data ends: the week after a span that ends before the closure has its median pulled down by it,
+    but the days after sit at the new level, not back at the one before (5 of 40 draws were told as episodes)."""
+    days = pd.date_range("2026-07-15", "2026-10-31")
+    first = pd.Timestamp("2026-09-01")
+    told = []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        values = 80 * np.where(days >= first, 1.3, 1.0) * (1 + 0.06 * rng.standard_normal(len(days)))
+        values[(days >= "2026-10-20") & (days <= "2026-10-22")] *= 0.6
+        values[days.day_of_week == 6] = np.nan  # closed on Sundays
+        told.append(episode(pd.Series(values, index=days), first, days[-1]))
+    assert told == [None] * 40
+
 def test_an_episode_not_over_for_a_week_is_not_told_nor_a_shorter_one():
     """Eight weeks up, of which the last three days are the data's last: neither the episode (not over) nor a
     span ending a week before the data do (whose 'after' would be the episode's own days)."""
