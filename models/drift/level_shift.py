@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -195,7 +197,8 @@ def budget_level_shifts(spec: BudgetSpec, daily: pd.DataFrame, nodes: pd.DataFra
     level_of = dict(zip(nodes["segment_id"], nodes["segment_level"]))
     parents = {n: p for n, p in zip(nodes["segment_id"], nodes["parent_id"]) if isinstance(p, str)}
     events = [e for e in spec.known_events(calendar[0].date(), calendar[-1].date()) if e.kind != "holiday"]
-    found = []
+    found, rates = [], {}
+    additive = {m for m, metric in spec.metrics.items() if is_additive(metric)}
     positions = calendar.get_indexer(days)
     for (metric_id, node), rows in daily.groupby(["metric_id", "segment_id"], sort=True).indices.items():
         metric = spec.metrics.get(metric_id)
@@ -208,10 +211,12 @@ def budget_level_shifts(spec: BudgetSpec, daily: pd.DataFrame, nodes: pd.DataFra
         series = pd.Series(empty_periods_as_zero(metric, values), index=calendar)
         # a day without events tells nothing of the level (a closed Sunday's certain 0), as in the shock test
         adjusted = weekday_profile(series, calendar[window][0]).deseasonalise(series).where(~without_rows)
+        if metric_id not in additive:
+            rates[metric_id, node] = adjusted[window]
         shift = _found(adjusted, window, first, end - pd.Timedelta(days=1))
         if shift is not None:
             found.append({"metric_id": metric_id, "segment_id": node, "shift": shift})
-    kept = _distinct(found, parents, {m for m, metric in spec.metrics.items() if is_additive(metric)})
+    kept = _distinct(found, parents, additive, partial(_relative_move, rates))
     rows = []
     for item in sorted(kept, key=lambda f: (f["metric_id"], -abs(f["shift"].z))):
         shift, node = item["shift"], item["segment_id"]
@@ -264,11 +269,15 @@ def _without_yearly_cycle(values: pd.Series, before: pd.Timestamp) -> pd.Series:
     return values / np.exp(season) if positive else values - season
 
 
-def _distinct(found: list[dict], parents: dict[str, str], additive: set[str]) -> list[dict]:
+def _distinct(found: list[dict], parents: dict[str, str], additive: set[str],
+              moved: Callable[[str, str, LevelShift | Episode], float | None] = lambda *_: None) -> list[dict]:
     """Of the shifts of one metric on a scope and one above or below it within ``SAME_SHIFT_DAYS``, the one with
     the largest |z|, or the scope above when its relative change is at least ``BROAD`` of those below it (the
     shift is broad, not one scope's diluted: a fuel price raised everywhere is the total's though each vehicle's
-    cost per km, free of the mix of vehicles, shows it plainer); at most ``MAX_PER_METRIC`` a metric."""
+    cost per km, free of the mix of vehicles, shows it plainer); at most ``MAX_PER_METRIC`` a metric. Of a rate
+    or mean, the scope above is broad only when the scopes beside the one below moved too: ``moved(metric,
+    scope, shift)`` gives a scope's relative move over a shift's days (one clinic's no-show rate up from 10% to
+    25% lifted its region's from 9% to 19%, its neighbour's stayed: the clinic's shift)."""
     kept: list[dict] = []
     for item in sorted(found, key=lambda f: (-abs(f["shift"].z), f["metric_id"], f["segment_id"])):
         same = [k for k in kept if k["metric_id"] == item["metric_id"]
@@ -277,23 +286,48 @@ def _distinct(found: list[dict], parents: dict[str, str], additive: set[str]) ->
         if not same:
             if sum(k["metric_id"] == item["metric_id"] for k in kept) < MAX_PER_METRIC:
                 kept.append(item)
-        elif all(_broader(item, k, parents, item["metric_id"] in additive) for k in same):
+        elif all(_broader(item, k, parents, item["metric_id"] in additive, moved) for k in same):
             kept = [k for k in kept if k not in same] + [item]
     return kept
 
 
-def _broader(above: dict, below: dict, parents: dict[str, str], additive: bool) -> bool:
+def _broader(above: dict, below: dict, parents: dict[str, str], additive: bool,
+             moved: Callable[[str, str, LevelShift | Episode], float | None]) -> bool:
     """Whether ``above`` lies above ``below`` and moved by at least ``BROAD`` of its relative change, and, of a
     sum or count, by more than ``below``'s own move can make it: a depot with two thirds of its region's
-    deliveries down 40% for three weeks moved the region by 24% (over half as much), all of it the depot's."""
+    deliveries down 40% for three weeks moved the region by 24% (over half as much), all of it the depot's. Of
+    a rate or mean, the scopes beside ``below`` under ``above`` must have moved the same way by ``BROAD`` of its
+    change (their median move), when their moves are known."""
     if above["segment_id"] not in _lineage(below["segment_id"], parents):
         return False
     mine, theirs = above["shift"].relative, below["shift"].relative
     if mine is None or theirs is None or mine * theirs <= 0 or abs(mine) < BROAD * abs(theirs):
         return False
-    if not additive:
+    if additive:
+        return abs(below["shift"].step) < OWN * abs(above["shift"].step)
+    branch = ({below["segment_id"]} | _lineage(below["segment_id"], parents))
+    beside = [node for node, parent in parents.items() if parent == above["segment_id"] and node not in branch]
+    moves = [m for m in (moved(below["metric_id"], node, below["shift"]) for node in beside) if m is not None]
+    if not moves:
         return True
-    return abs(below["shift"].step) < OWN * abs(above["shift"].step)
+    alike = float(np.median(moves))
+    return alike * theirs > 0 and abs(alike) >= BROAD * abs(theirs)
+
+
+def _relative_move(series: dict[tuple[str, str], pd.Series], metric_id: str, node: str,
+                   shift: LevelShift | Episode) -> float | None:
+    """``node``'s relative move over ``shift``'s days: the median of its days from the shift's day (to an
+    episode's last) against the median of those before; None without ``MIN_BEFORE`` and ``MIN_AFTER`` days or
+    a positive level before."""
+    values = series.get((metric_id, node))
+    if values is None:
+        return None
+    last = shift.last if isinstance(shift, Episode) else values.index[-1]
+    before = values[values.index < shift.day].dropna()
+    after = values[(values.index >= shift.day) & (values.index <= last)].dropna()
+    if len(before) < MIN_BEFORE or len(after) < MIN_AFTER or not np.median(before) > 0:
+        return None
+    return float(np.median(after) / np.median(before) - 1)
 
 
 def _related(a: str, b: str, parents: dict[str, str]) -> bool:

@@ -8,7 +8,7 @@ import pytest
 
 from models.demo.planted import Effect, frames, planted_spec, simulate
 from models.drift.level_shift import (SHIFT_COLUMNS, THRESHOLD, LevelShift, _absolute_fits, _distinct,
-                                      budget_level_shifts, level_shift)
+                                      _relative_move, budget_level_shifts, level_shift)
 
 DAYS = pd.date_range("2026-07-06", "2026-11-21")
 FIRST, LAST = pd.Timestamp("2026-09-01"), pd.Timestamp("2026-10-31")
@@ -167,3 +167,43 @@ def test_a_sum_s_shift_is_the_scope_below_s_when_its_own_move_makes_the_one_abov
     assert [k["segment_id"] for k in _distinct([depot, region], parents, set())] == ["south"]
     everywhere = item("deliveries", "south", 90.0, 54.0, -9.0)
     assert [k["segment_id"] for k in _distinct([depot, everywhere], parents, {"deliveries"})] == ["south"]
+
+
+def test_a_rate_s_shift_is_the_scope_below_s_unless_the_scopes_beside_it_moved_too():
+    """One clinic's no-show rate up from 10% to 25% lifted its region's from 9% to 19% (over half as much): the
+    clinic's shift when its neighbour's rate stayed, the region's when the neighbour's rose alike."""
+    def item(node, before, after, z):
+        return {"metric_id": "no_show_rate", "segment_id": node,
+                "shift": LevelShift(pd.Timestamp("2026-10-12"), before, after, z, 80, 18)}
+    parents = {"north": "_total", "north/leeds": "north", "north/york": "north", "south": "_total"}
+    clinic, region = item("north/leeds", 0.10, 0.25, 10.0), item("north", 0.09, 0.19, 7.6)
+
+    def neighbour_moved(by):
+        return lambda metric, node, shift: by if node == "north/york" and shift is clinic["shift"] else None
+    assert [k["segment_id"] for k in _distinct([clinic, region], parents, set(), neighbour_moved(0.02))] \
+        == ["north/leeds"]
+    assert [k["segment_id"] for k in _distinct([clinic, region], parents, set(), neighbour_moved(1.2))] == ["north"]
+    assert [k["segment_id"] for k in _distinct([clinic, region], parents, set(), neighbour_moved(-0.8))] \
+        == ["north/leeds"]
+    # unknown neighbours (too few days): the broader scope, as before
+    assert [k["segment_id"] for k in _distinct([clinic, region], parents, set())] == ["north"]
+
+
+def test_relative_move_reads_a_scope_over_a_shift_s_days():
+    days = pd.date_range("2026-08-01", periods=60)
+    values = pd.Series(np.where(days >= "2026-09-10", 0.3, 0.2), index=days)
+    shift = LevelShift(pd.Timestamp("2026-09-10"), 0.2, 0.3, 9.0, 40, 20)
+    assert _relative_move({("rate", "a"): values}, "rate", "a", shift) == pytest.approx(0.5)
+    assert _relative_move({("rate", "a"): values}, "rate", "b", shift) is None
+    short = LevelShift(pd.Timestamp("2026-08-05"), 0.2, 0.3, 9.0, 4, 56)
+    assert _relative_move({("rate", "a"): values}, "rate", "a", short) is None
+
+
+@pytest.mark.parametrize("where, told", [(("r1/s0",), "r1/s0"), (("r1",), "r1")])
+def test_a_price_raised_in_one_store_is_the_store_s_and_in_a_whole_region_the_region_s(where, told):
+    """An average price is a mean: a store's +40% lifted its region's by 21%, over half as much, but the other
+    stores' prices stayed, so the store's shift is told (the region's was, before)."""
+    rows = shifts_of([Effect("component_change", dt.date(2026, 9, 28), magnitude=0.4, segments=where)])
+    price = rows[rows.metric_id == "avg_price"]
+    assert price["segment_id"].tolist() == [told]
+    assert price["relative_change"].iloc[0] == pytest.approx(0.4, abs=0.04)
