@@ -108,6 +108,9 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
                           forecasts=forecasts, forecasts_to_date=to_date, drift=drift, archetypes=archetypes,
                           text_evidence=text_evidence, daily_events=daily_events(conn, spec),
                           daily_members=daily_members(conn, spec), measure_days=_measure_days(conn, spec),
+                          segment_first_days=conn.execute(
+                              "select segment_id, min(day) as first_day from main.fct_digest_daily "
+                              "where budget_id = ? group by segment_id order by segment_id", [spec.id]).df(),
                           level_shifts=shifts)
 
 

@@ -1,19 +1,30 @@
-"""Measures a segment stopped sending while it went on sending others: a door counter down for three days while
-the tills rang. Counts and sums take those days as 0, and a ratio across the two measures (conversion = sales /
-visitors) reads a day of sales over no visitors, so the briefing names them beside the days with no events."""
+"""Gaps in what segments send, named in the briefing beside the days with no events at all.
+
+- A measure a segment stopped sending while it went on sending others: a door counter down for three days while
+  the tills rang. Counts and sums take those days as 0, and a ratio across the two measures (conversion = sales /
+  visitors) reads a day of sales over no visitors.
+- A segment silent on days it usually has events while the rest of the budget had them: a clinic closed three
+  days by a system outage, a store whose feed stopped. Its counts and sums take those days as 0 too.
+- Segments whose first events came in the briefing's period or the one before: a clinic opened; their arrival
+  moves the totals, and nothing else in the briefing says so.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
 
+import numpy as np
 import pandas as pd
+
+from models.closed_days import closed_weekdays_of
 
 RECENT_DAYS = 28  # the days searched for gaps, up to the last day covered
 USUAL_DAYS = 56  # the days before them that tell how often a segment goes a day without a measure
 # a run of days without the measure is a gap when it would happen by chance less often than this: a measure
 # with a few events a day (refunds) has days without any, a door counter's twelve readings a day never does
 GAP_CHANCE = 1e-3
+NEW_AFTER_DAYS = 28  # a segment whose first events came this long after the budget's first is new, not the data's start
 
 
 def day_runs(days: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, pd.Timestamp, int]]:
@@ -74,3 +85,121 @@ def measure_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int = 5) -> d
                  for first, last, length in day_runs(missing) if day_chance ** length < GAP_CHANCE]
     runs.sort(key=lambda run: (run["end"], run["segment_id"], run["measure"]), reverse=True)
     return {**searched, "days": sum(run["days"] for run in runs), "runs": runs[:max_runs]}
+
+
+def segment_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int = 5) -> dict:
+    """Runs of recent days on which a segment had no events at all while the budget had some.
+
+    Every scope is read (a leaf's events summed to its ancestors): a clinic closed three days is told once, as
+    the clinic, not as each of its departments. A scope's usual days are the budget's days with events off the
+    weekdays the scope is closed (:func:`models.closed_days.closed_weekdays_of`); a day without events has the
+    chance of the larger of how often it went without on its usual days before (one absence added) and a
+    Poisson day of none at its mean events a day; a run of ``k`` usual days is a gap when that chance to the
+    power ``k`` is below ``GAP_CHANCE``, as for :func:`measure_gaps`. A scope with fewer than ``USUAL_DAYS / 2``
+    usual days before the days searched (a new one) is not judged.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        segment_id, measure, day, event_count: the leaf segments' days with events of each measure (segment ids
+        are paths, ``region/store``).
+    through : datetime.date
+        The last day covered; days from ``RECENT_DAYS - 1`` before it through it are searched.
+    max_runs : int
+        How many runs to list, latest first.
+
+    Returns
+    -------
+    dict
+        ``from`` and ``through`` (the days searched), ``days`` (usual days missed, every run counted) and ``runs``
+        (up to ``max_runs``, as ``{"segment_id", "start", "end", "days", "usual_events"}``: its usual days in the
+        run, from its first to its last calendar day, and its mean events a usual day before; latest end first).
+        A run whose days a scope above it also missed is left to that scope.
+    """
+    recent_start = pd.Timestamp(through) - pd.Timedelta(days=RECENT_DAYS - 1)
+    searched = {"from": recent_start.date().isoformat(), "through": pd.Timestamp(through).date().isoformat()}
+    if counts.empty:
+        return {**searched, "days": 0, "runs": []}
+    usual_start = recent_start - pd.Timedelta(days=USUAL_DAYS)
+    leaves = counts.assign(day=pd.to_datetime(counts["day"])).groupby(["segment_id", "day"])["event_count"].sum()
+    leaves = leaves[leaves.index.get_level_values("day") <= pd.Timestamp(through)]
+    budget_days = pd.DatetimeIndex(leaves.index.get_level_values("day").unique()).sort_values()
+    runs: list[dict] = []
+    for node, rows in _with_scopes_above(leaves).groupby(level="segment_id", sort=True):
+        held = pd.DatetimeIndex(rows.index.get_level_values("day"))
+        usual_days = budget_days[~budget_days.day_of_week.isin(list(closed_weekdays_of(held, through)))]
+        before = usual_days[(usual_days >= usual_start) & (usual_days < recent_start)]
+        if len(before) < USUAL_DAYS // 2 or not before.isin(held).any():
+            continue
+        per_day = float(rows[(held >= usual_start) & (held < recent_start)].sum()) / len(before)
+        absent = (len(before) - before.isin(held).sum() + 1) / (len(before) + 2)
+        day_chance = max(absent, math.exp(-per_day))
+        recent = usual_days[usual_days >= recent_start]
+        runs += [{"segment_id": node, "start": first.date().isoformat(), "end": last.date().isoformat(),
+                  "days": length, "usual_events": round(per_day, 1)}
+                 for first, last, length in _silent_runs(recent, ~recent.isin(held))
+                 if day_chance ** length < GAP_CHANCE]
+    runs = [run for run in runs if not any(_covers(other, run) for other in runs)]
+    runs.sort(key=lambda run: (run["end"], run["segment_id"]), reverse=True)
+    return {**searched, "days": sum(run["days"] for run in runs), "runs": runs[:max_runs]}
+
+
+def new_segments(first_days: pd.DataFrame, since: dt.date, max_listed: int = 5) -> dict:
+    """The scopes whose first events came on or after ``since``, ``NEW_AFTER_DAYS`` or more after the budget's.
+
+    Parameters
+    ----------
+    first_days : DataFrame
+        segment_id, first_day: each leaf segment's first day with events (ids are paths).
+    since : datetime.date
+        The first day a new scope's first events may fall on (the start of the period before the briefing's).
+    max_listed : int
+        How many to list, latest first.
+
+    Returns
+    -------
+    dict
+        ``since``, ``count`` and ``segments`` (up to ``max_listed``, as ``{"segment_id", "first_day"}``): each
+        the highest new scope (a clinic opened, not each of its departments).
+    """
+    found = {"since": since.isoformat(), "count": 0, "segments": []}
+    if first_days.empty:
+        return found
+    leaves = pd.Series(pd.to_datetime(first_days["first_day"]).to_numpy(),
+                       index=pd.Index(first_days["segment_id"].to_numpy(), name="segment_id"))
+    first = _with_scopes_above(leaves, how="min")
+    latest_start = leaves.min() + pd.Timedelta(days=NEW_AFTER_DAYS)
+    new = first[(first >= pd.Timestamp(since)) & (first > latest_start)]
+    highest = [(node, day) for node, day in new.items() if "/" not in node or node.rsplit("/", 1)[0] not in new.index]
+    highest.sort(key=lambda item: (-item[1].value, item[0]))
+    return {**found, "count": len(highest),
+            "segments": [{"segment_id": node, "first_day": day.date().isoformat()} for node, day in highest[:max_listed]]}
+
+
+def _with_scopes_above(leaves: pd.Series, how: str = "sum") -> pd.Series:
+    """``leaves`` (indexed by ``segment_id``, a path, and any other keys) with every scope above a leaf (each of
+    its path's prefixes) added, its value the leaves' summed or least (``how``)."""
+    frame = leaves.rename("value").reset_index()
+    parts = frame["segment_id"].astype(str).str.split("/")
+    scopes = [frame.assign(segment_id=parts.str[:level].str.join("/"))[parts.str.len() >= level]
+              for level in range(1, int(parts.str.len().max()) + 1)]
+    return pd.concat(scopes, ignore_index=True).groupby(list(leaves.index.names))["value"].agg(how)
+
+
+def _silent_runs(days: pd.DatetimeIndex, silent: np.ndarray) -> list[tuple[pd.Timestamp, pd.Timestamp, int]]:
+    """Runs of consecutive ``days`` (usual days, so a run goes on over a closed Sunday) that are ``silent``."""
+    runs: list[tuple[pd.Timestamp, pd.Timestamp, int]] = []
+    for i, quiet in enumerate(silent):
+        if not quiet:
+            continue
+        if runs and i > 0 and silent[i - 1]:
+            runs[-1] = (runs[-1][0], days[i], runs[-1][2] + 1)
+        else:
+            runs.append((days[i], days[i], 1))
+    return runs
+
+
+def _covers(above: dict, below: dict) -> bool:
+    """Whether ``above`` is a scope above ``below`` whose run holds ``below``'s days."""
+    return (below["segment_id"].startswith(above["segment_id"] + "/") and above["start"] <= below["start"]
+            and above["end"] >= below["end"])

@@ -23,7 +23,7 @@ from scipy import stats
 
 from models.actions import rule_window
 from models.allocation import NOT_ESTIMATED
-from models.briefing.gaps import day_runs, measure_gaps
+from models.briefing.gaps import day_runs, measure_gaps, new_segments, segment_gaps
 from models.budget_periods import budget_goals, period_label
 from models.closed_days import closed_weekdays_of
 from models.drift.engine import ROUNDING
@@ -63,6 +63,8 @@ class BriefingInputs:
     daily_members: pd.DataFrame | None = None
     # the leaf segments' days with events of each measure (segment_id, measure, day, event_count), recent ones
     measure_days: pd.DataFrame | None = None
+    # each leaf segment's first day with events (segment_id, first_day)
+    segment_first_days: pd.DataFrame = field(default_factory=pd.DataFrame)
     level_shifts: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.level_shifts rows of the period
 
 
@@ -321,6 +323,7 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     progress = _goal_progress(spec, inputs.values, last_day, inputs.daily_events, inputs.daily_members)
     ahead = _predictions(spec, inputs, grain)
     why = _why_it_changed(headline, _at_grain(inputs.drift, grain), period, inputs.values, grain)
+    leaf_days = pd.DataFrame() if inputs.measure_days is None else inputs.measure_days
     return _rounded({
         "budget": _budget(spec, progress, ahead["goals"]),
         "period": {"grain": grain, "start": period.isoformat(), "end": period_end.isoformat(),
@@ -357,8 +360,9 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
             daily[daily["metric_id"].isin([m for m, x in spec.metrics.items() if x.kind == "base"])
                   & daily["value"].notna()]["period_start"], period, period_end,
             covered_through=period_end - dt.timedelta(days=1), holidays=_budget_holidays(events)),
-            "measure_gaps": measure_gaps(pd.DataFrame() if inputs.measure_days is None else inputs.measure_days,
-                                         period_end - dt.timedelta(days=1))},
+            "measure_gaps": measure_gaps(leaf_days, period_end - dt.timedelta(days=1)),
+            "segment_gaps": segment_gaps(leaf_days, period_end - dt.timedelta(days=1)),
+            "new_segments": new_segments(inputs.segment_first_days, next_period(grain, period, -1))},
         "known_events": [
             {"date": pd.Timestamp(r.event_date).date().isoformat(), "name": r.name, "kind": r.kind,
              "segment": None if r.segment_value is None or (isinstance(r.segment_value, float) and math.isnan(r.segment_value))

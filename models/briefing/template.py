@@ -210,6 +210,21 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
                      f"{'s' * (gaps['days'] > 1)} from {gaps['from']} to {gaps['through']}): {listed}. Its counts "
                      "and sums take those days as 0 and a ratio over it reads them wrong: a source that stopped, or "
                      "was late (re-run those days when its files land).")
+    silent = q.get("segment_gaps") or {}
+    if silent.get("runs"):
+        listed = "; ".join(f"{g['segment_id']} on "
+                           + (g["start"] if g["days"] == 1 else f"{g['start']} – {g['end']} ({g['days']} days)")
+                           + f", usually {g['usual_events']:,} events a day" for g in silent["runs"])
+        lines.append(f"- A segment without events on days it usually has them, while the others had theirs "
+                     f"({silent['days']:,} segment-day{'s' * (silent['days'] > 1)} from {silent['from']} to "
+                     f"{silent['through']}): {listed}. Its counts and sums take those days as 0: closed, or a source "
+                     "that stopped or was late (re-run those days when its files land).")
+    new = q.get("new_segments") or {}
+    if new.get("segments"):
+        listed = ", ".join(f"{n['segment_id']} (from {n['first_day']})" for n in new["segments"])
+        more = new["count"] - len(new["segments"])
+        lines.append(f"- New segments, whose first events came on or after {new['since']}: {listed}"
+                     + (f", and {more:,} more" if more > 0 else "") + ". The totals hold them from then on.")
     if q["top_reasons"]:
         lines.append("- Top quarantine reasons: " + "; ".join(f"{r['reason']} ({r['rows']:,})" for r in q["top_reasons"]) + ".")
         if q.get("duplicates_by_content") and any(r["reason"] == "duplicate of event" for r in q["top_reasons"]):

@@ -267,6 +267,24 @@ def test_a_measure_a_segment_stopped_sending_is_named_in_data_quality():
     assert "A measure missing" not in render_markdown(build_payload(SPEC, inputs(monthly_values(1500.0))), "template")
 
 
+def test_a_silent_store_and_a_new_one_are_named_in_data_quality():
+    """north/n2 without events 22-24 June while the other stores sold as usual; south/s9 opened on 1 June."""
+    days = pd.date_range("2026-03-01", "2026-06-30", freq="D").date
+    rows = [{"segment_id": store, "measure": "sale", "day": d, "event_count": n}
+            for d in days for store, n in (("north/n1", 300), ("north/n2", 120), ("south/s1", 200), ("south/s9", 80))
+            if not (store == "north/n2" and dt.date(2026, 6, 22) <= d <= dt.date(2026, 6, 24))
+            and not (store == "south/s9" and d < dt.date(2026, 6, 1))]
+    first = pd.DataFrame(rows).groupby("segment_id", as_index=False)["day"].min().rename(columns={"day": "first_day"})
+    payload = build_payload(SPEC, dataclasses.replace(inputs(monthly_values(1500.0)), measure_days=pd.DataFrame(rows),
+                                                      segment_first_days=first))
+    text = render_markdown(payload, "template")
+    assert ("- A segment without events on days it usually has them, while the others had theirs (3 segment-days "
+            "from 2026-06-03 to 2026-06-30): north/n2 on 2026-06-22 – 2026-06-24 (3 days), usually 120.0 events a "
+            "day.") in text
+    assert "- New segments, whose first events came on or after 2026-05-01: south/s9 (from 2026-06-01)." in text
+    plain = render_markdown(build_payload(SPEC, inputs(monthly_values(1500.0))), "template")
+    assert "A segment without events" not in plain and "New segments" not in plain
+
 def test_a_budget_without_a_forecast_of_its_months_shows_its_weeks():
     """Too few months to forecast from: the briefing shows the north star's weeks ahead, named as weeks."""
     weeks = pd.DataFrame([{"metric_id": m, "grain": "week", "period_start": dt.date(2026, 7, 6) + dt.timedelta(weeks=i),

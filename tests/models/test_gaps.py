@@ -3,7 +3,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from models.briefing.gaps import measure_gaps
+from models.briefing.gaps import measure_gaps, new_segments, segment_gaps
 
 THROUGH = dt.date(2026, 11, 20)
 
@@ -38,3 +38,52 @@ def test_sparse_measures_new_segments_and_old_gaps_are_not_reported():
     found = measure_gaps(pd.DataFrame(counts("a", "sale", 80) + sparse + new + old), THROUGH)
     assert found == {"from": "2026-10-24", "through": "2026-11-20", "days": 0, "runs": []}
     assert measure_gaps(pd.DataFrame(columns=["segment_id", "measure", "day", "event_count"]), THROUGH)["runs"] == []
+
+
+def test_a_segment_silent_on_its_usual_days_is_told_once_at_the_scope_that_went_silent():
+    """A clinic closed 9-11 November (every department), a store whose feed stopped 14 November (a run that goes
+    on over the budget's closed Sundays), beside a store closed on Saturdays, a sparse one and a new one: the
+    clinic and the store are told, once each."""
+    outage = {dt.date(2026, 11, 9), dt.date(2026, 11, 10), dt.date(2026, 11, 11)}
+    stopped = {THROUGH - dt.timedelta(days=d) for d in range(7)}
+    shop = range(6)  # the budget is closed on Sundays
+    rng = np.random.default_rng(4)
+    rows = (counts("south/bristol/gp", "visit", 40, skip=outage, weekdays=shop)
+            + counts("south/bristol/dental", "visit", 9, skip=outage, weekdays=shop)
+            + counts("south/bath/gp", "visit", 30, weekdays=shop)
+            + counts("north/leeds/gp", "visit", 25, skip=stopped, weekdays=shop)
+            + counts("north/york/gp", "visit", 20, weekdays=range(5))  # closed on Saturdays too
+            + [r for r in counts("north/york/dental", "visit", 1, weekdays=shop) if rng.random() < 0.4]
+            + counts("north/hull/gp", "visit", 30, days=20, skip={THROUGH}, weekdays=shop))
+    found = segment_gaps(pd.DataFrame(rows), THROUGH)
+    assert found["runs"] == [
+        {"segment_id": "north/leeds", "start": "2026-11-14", "end": "2026-11-20", "days": 6, "usual_events": 25.0},
+        {"segment_id": "south/bristol", "start": "2026-11-09", "end": "2026-11-11", "days": 3, "usual_events": 49.0}]
+    assert found["days"] == 9
+    assert segment_gaps(pd.DataFrame(columns=["segment_id", "measure", "day", "event_count"]), THROUGH)["runs"] == []
+
+
+def test_one_quiet_day_of_a_small_segment_is_chance_not_a_gap():
+    """Three events a day: a day without any comes once in 20 (exp(-3)); three in a row would not."""
+    rows = counts("a/x", "visit", 3, skip={THROUGH}) + counts("a/y", "visit", 50)
+    assert segment_gaps(pd.DataFrame(rows), THROUGH)["runs"] == []
+    three = {THROUGH - dt.timedelta(days=d) for d in range(3)}
+    rows = counts("a/x", "visit", 3, skip=three) + counts("a/y", "visit", 50)
+    assert [r["segment_id"] for r in segment_gaps(pd.DataFrame(rows), THROUGH)["runs"]] == ["a/x"]
+
+
+def test_new_segments_are_the_highest_scopes_whose_first_events_came_since_a_day():
+    first = pd.DataFrame({"segment_id": ["south/bristol/gp", "south/exeter/gp", "south/exeter/dental",
+                                         "north/hull/gp", "north/leeds/physio", "north/leeds/gp"],
+                          "first_day": [dt.date(2026, 1, 5), dt.date(2026, 9, 1), dt.date(2026, 9, 3),
+                                        dt.date(2026, 1, 20), dt.date(2026, 10, 12), dt.date(2026, 1, 5)]})
+    found = new_segments(first, dt.date(2026, 9, 1))
+    # Exeter opened (both departments new); Leeds added physio; Hull came with the data's first weeks, and before
+    assert found == {"since": "2026-09-01", "count": 2,
+                     "segments": [{"segment_id": "north/leeds/physio", "first_day": "2026-10-12"},
+                                  {"segment_id": "south/exeter", "first_day": "2026-09-01"}]}
+    assert new_segments(first, dt.date(2026, 10, 1), max_listed=5)["segments"] == [
+        {"segment_id": "north/leeds/physio", "first_day": "2026-10-12"}]
+    # every segment starts with the data: none is new
+    assert new_segments(first.assign(first_day=dt.date(2026, 9, 1)), dt.date(2026, 9, 1))["count"] == 0
+    assert new_segments(pd.DataFrame(columns=["segment_id", "first_day"]), dt.date(2026, 9, 1))["count"] == 0
