@@ -214,7 +214,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
             # the calendar sharpens the months' point forecasts, not their certainty: their errors are mostly
             # the level's moves, which the calendar's share of the history's swings had stood in for in the bands
             # (rolling origins, demo and clinic: 95% coverage 0.81 -> 0.71 with the adjusted series' own bands)
-            f = _as_uncertain_as(trading.restored(f, floor, f"trading days (slope {trading.slope:.2f})"),
+            f = _as_uncertain_as(trading.restored(f, floor, trading.label),
                                  forecast(plain, horizon, GRAIN_PERIODS[grain], seed=seed, signed=signed), floor)
         if holidays is not None:
             f = holidays.restored(f, floor, _holidays_label(spec, holidays, {e.name for e in episodes}))

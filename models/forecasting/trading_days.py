@@ -8,7 +8,9 @@ its days weighted by the business's weekday profile (the mean of each weekday ov
 weekday near 0, the holidays it shuts on at 0); its effect is estimated, not assumed: the slope of the
 months' log changes on their calendars' log changes (with a constant for a trend; Huber's robust regression),
 kept when it is significant, and taken as 1 unless it differs from 1. A bill posted once a month whatever its
-days has no slope and is left alone.
+days has no slope and is left alone. A history of too few months to estimate the slope takes it as 1 when its
+days show a flow (events on nearly every day it opens), as X-13's length-of-month prior adjustment does: a
+clinic five months old forecast every month ahead alike, a December of 25 working days as a November of 23.
 """
 
 from __future__ import annotations
@@ -28,14 +30,25 @@ PROFILE_DAYS = 364
 MIN_CHANGES = 11
 # significance the slope must reach, as the other calendar tests
 ALPHA = 0.01
+# a flow: values on at least this share of its open days (a weekday whose profile is at least OPEN_PROFILE)
+FLOW_SHARE = 0.9
+OPEN_PROFILE = 0.25
+MIN_FLOW_DAYS = 56  # open days a flow is judged on (eight weeks: the weekday profile's days)
 
 
 @dataclass(frozen=True)
 class TradingDayAdjustment(Adjustment):
     """Each month's calendar effect (logs) over a history and the horizon after it, and the slope it was
-    estimated with (1: a month's value in proportion to its weighted days)."""
+    estimated with (1: a month's value in proportion to its weighted days); ``assumed`` when too few months
+    estimate it and a flow's days stand in."""
 
     slope: float
+    assumed: bool = False
+
+    @property
+    def label(self) -> str:
+        return "trading days (slope 1, assumed: too few months)" if self.assumed else \
+            f"trading days (slope {self.slope:.2f})"
 
 
 def weekday_profile(daily: np.ndarray, days: list[dt.date], shut: set[dt.date]) -> np.ndarray | None:
@@ -107,7 +120,10 @@ def trading_day_adjustment(y: np.ndarray, periods: list[tuple[dt.date, dt.date]]
     finite = np.flatnonzero(np.isfinite(np.asarray(daily, float)))
     covered = np.array([len(finite) > 0 and first >= days[finite[0]] for first, _ in periods])
     usable = np.isfinite(change) & covered[1:] & covered[:-1]
-    if usable.sum() < MIN_CHANGES or np.ptp(np.diff(past)[usable]) == 0:
+    if usable.sum() < MIN_CHANGES:
+        return TradingDayAdjustment(past, future, True, 1.0, assumed=True) if _flows(
+            daily, days, profile, shut) else None
+    if np.ptp(np.diff(past)[usable]) == 0:
         return None
     # Huber's robust fit: a month of an odd closure (a holiday it opened on once) must not flatten the slope
     fit = sm.RLM(change[usable], sm.add_constant(np.diff(past)[usable], has_constant="add"),
@@ -120,3 +136,16 @@ def trading_day_adjustment(y: np.ndarray, periods: list[tuple[dt.date, dt.date]]
     if 2 * stats.norm.sf(abs(slope - 1.0) / float(fit.bse[1])) >= ALPHA:
         slope = 1.0
     return TradingDayAdjustment(slope * past, slope * future, True, slope)
+
+
+def _flows(daily: np.ndarray, days: list[dt.date], profile: np.ndarray, shut: set[dt.date]) -> bool:
+    """Whether a daily series has values on ``FLOW_SHARE`` of its open days (``MIN_FLOW_DAYS`` of them at
+    least) from its first value on: a clinic's visits, not a bill posted on the 1st or a sale a week."""
+    daily = np.asarray(daily, float)
+    finite = np.flatnonzero(np.isfinite(daily))
+    if not len(finite):
+        return False
+    values, dates = daily[finite[0]:], days[finite[0]:]
+    open_days = np.array([profile[d.weekday()] >= OPEN_PROFILE and d not in shut for d in dates], dtype=bool)
+    held = np.isfinite(values) & (values > 0)
+    return int(open_days.sum()) >= MIN_FLOW_DAYS and float(held[open_days].mean()) >= FLOW_SHARE

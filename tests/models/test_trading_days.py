@@ -126,3 +126,39 @@ def test_monthly_forecasts_of_a_count_follow_the_months_ahead_open_days():
     np.testing.assert_allclose(found.mean, truth, rtol=0.02)
     assert np.abs(found.mean - truth).max() < 0.25 * np.abs(plain.mean - truth).max()
     assert np.all(found.hi95 - found.lo95 >= (plain.hi95 - plain.lo95) * (1 - 1e-9))
+
+
+def test_a_young_clinic_s_months_ahead_follow_their_open_days_with_the_slope_taken_as_one():
+    """Five months of history hold four month-to-month changes, too few to estimate a slope: the clinic's days
+    show a flow (visits on every day it opens), so its months are taken in proportion to their open days, as
+    X-13's length-of-month prior does. Without it November, December and January were all forecast as October."""
+    spec = _clinic_spec()
+    errors = {"with": [], "without": []}
+    for seed in range(5):
+        # open on holidays: five months show none it shuts on (a Thanksgiving it shuts on is not known yet)
+        days, daily = _clinic_days(np.random.default_rng(seed), start=dt.date(2026, 6, 1), shut=set())
+        months = _months(days, daily)
+        history = pd.DataFrame({"metric_id": "visits", "period_start": list(months.index), "value": months.to_numpy()})
+        observed = pd.DataFrame({"metric_id": "visits", "period_start": days, "value": daily})
+        found = forecast_scope(spec, "month", history, 3, ("_total", "_total"), daily=observed)["visits"]
+        plain = forecast_scope(spec, "month", history, 3, ("_total", "_total"), daily=observed,
+                               trading_days=False)["visits"]
+        assert found.method.endswith("+ trading days (slope 1, assumed: too few months)")
+        truth = 500 * np.array([25, 27, 26])  # the open days of November, December and January (Sundays closed)
+        errors["with"].append(np.abs(found.mean / truth - 1).max())
+        errors["without"].append(np.abs(plain.mean / truth - 1).max())
+        assert np.all(found.hi95 - found.lo95 >= (plain.hi95 - plain.lo95) * (1 - 1e-9))
+    assert max(errors["with"]) < 0.03 < min(errors["without"])
+
+
+def test_a_young_bill_and_a_sparse_sale_take_no_calendar():
+    """A bill on the 1st and a sale on one day in five are no flow: too few months, and nothing to take a slope
+    of 1 from."""
+    days = [dt.date(2026, 6, 1) + dt.timedelta(d) for d in range(153)]
+    periods = _month_bounds(dt.date(2026, 6, 1), 5)
+    rng = np.random.default_rng(6)
+    for daily in (np.array([5000.0 if d.day == 1 else 0.0 for d in days]),
+                  np.where(rng.random(len(days)) < 0.2, 300.0, 0.0)):
+        months = _months(days, daily).to_numpy()
+        assert trading_day_adjustment(months, periods, _month_bounds(dt.date(2026, 11, 1), 2), daily, days,
+                                      set()) is None
