@@ -577,7 +577,14 @@ def summary_text(payload: dict) -> str:
                          f"{fmt(f['previous_value'], f['unit'], *levels)} → {fmt(f['value'], f['unit'], *levels)} "
                          f"({fmt_change(f['change_pct'], f['change'], f['unit'], *levels)}).")
     if not notable:
-        sentences.append("No other metric moved beyond its normal period-to-period variation.")
+        others = [f for f in metrics if not f["is_north_star"] and f["assessment"] != "not comparable"]
+        unjudged = sum(f["assessment"] == "too little history to judge" for f in others)
+        if others and unjudged == len(others):
+            # 'no other metric moved' would claim a judgement none of them could have
+            sentences.append("The other metrics' changes have too little history to judge yet.")
+        else:
+            sentences.append("No other metric moved beyond its normal period-to-period variation"
+                             + (f" ({unjudged} with too little history to judge)." if unjudged else "."))
     sentences += _latest_week_summary(payload)
     # a goal the forecasting stage projected is judged by its projection (the season ahead, the chance), not by
     # the linear pace of its observed figure: a heating budget spends its winter months later

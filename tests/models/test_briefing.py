@@ -82,7 +82,14 @@ def test_a_change_with_too_little_history_is_not_judged():
     star = payload["metrics"][0]
     assert star["change"] == pytest.approx(490.0) and star["change_z"] is None
     assert star["assessment"] == "too little history to judge"
-    assert "(too little history to judge)" in render_markdown(payload, "template")
+    text = render_markdown(payload, "template")
+    assert "(too little history to judge)" in text
+    # none of the others could be judged either: the summary does not say they stayed within their variation
+    assert {f["assessment"] for f in payload["metrics"][1:]} <= {"too little history to judge", "not comparable"}
+    assert "The other metrics' changes have too little history to judge yet." in text
+    assert "No other metric moved" not in text
+    assert "No other metric moved beyond its normal period-to-period variation." in render_markdown(
+        build_payload(SPEC, inputs(monthly_values(1500.0))), "template")
 
 
 def test_the_table_judges_a_change_by_the_drift_stage_rule():
