@@ -172,8 +172,8 @@ def new_segments(first_days: pd.DataFrame, since: dt.date, max_listed: int = 5) 
     new = first[(first >= pd.Timestamp(since)) & (first > latest_start)]
     highest = [(node, day) for node, day in new.items() if "/" not in node or node.rsplit("/", 1)[0] not in new.index]
     highest.sort(key=lambda item: (-item[1].value, item[0]))
-    return {**found, "count": len(highest),
-            "segments": [{"segment_id": node, "first_day": day.date().isoformat()} for node, day in highest[:max_listed]]}
+    listed = [{"segment_id": node, "first_day": day.date().isoformat()} for node, day in highest[:max_listed]]
+    return {**found, "count": len(highest), "segments": listed}
 
 
 def _with_scopes_above(leaves: pd.Series, how: str = "sum") -> pd.Series:

@@ -305,7 +305,7 @@ def _broader(above: dict, below: dict, parents: dict[str, str], additive: bool,
         return False
     if additive:
         return abs(below["shift"].step) < OWN * abs(above["shift"].step)
-    branch = ({below["segment_id"]} | _lineage(below["segment_id"], parents))
+    branch = {below["segment_id"]} | _lineage(below["segment_id"], parents)
     beside = [node for node, parent in parents.items() if parent == above["segment_id"] and node not in branch]
     moves = [m for m in (moved(below["metric_id"], node, below["shift"]) for node in beside) if m is not None]
     if not moves:
