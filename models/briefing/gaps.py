@@ -63,12 +63,10 @@ def measure_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int = 5) -> d
         gap counted) and ``runs`` (up to ``max_runs``, as ``{"measure", "segment_id", "start", "end", "days"}``,
         latest end first).
     """
-    recent_start = pd.Timestamp(through) - pd.Timedelta(days=RECENT_DAYS - 1)
-    searched = {"from": recent_start.date().isoformat(), "through": pd.Timestamp(through).date().isoformat()}
+    recent_start, usual_start, searched = _searched(through)
     if counts.empty:
         return {**searched, "days": 0, "runs": []}
     counts = counts.assign(day=pd.to_datetime(counts["day"]))
-    usual_start = recent_start - pd.Timedelta(days=USUAL_DAYS)
     open_days = {segment: pd.DatetimeIndex(days.unique()) for segment, days in counts.groupby("segment_id")["day"]}
     runs: list[dict] = []
     for (segment, measure), rows in counts.groupby(["segment_id", "measure"], sort=True):
@@ -77,8 +75,7 @@ def measure_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int = 5) -> d
         usual = rows[(rows["day"] >= usual_start) & (rows["day"] < recent_start)]
         if len(before) < USUAL_DAYS // 2 or usual.empty:
             continue  # too few days to know what is usual, or a measure it has not been sending
-        absent = (len(before) - before.isin(held).sum() + 1) / (len(before) + 2)
-        day_chance = max(absent, math.exp(-float(usual["event_count"].astype(float).mean())))
+        day_chance = _day_chance(before, held, float(usual["event_count"].astype(float).mean()))
         missing = days[(days >= recent_start) & (days <= pd.Timestamp(through)) & ~days.isin(held)].sort_values()
         runs += [{"measure": measure, "segment_id": segment, "start": first.date().isoformat(),
                   "end": last.date().isoformat(), "days": length}
@@ -116,11 +113,9 @@ def segment_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int = 5) -> d
         run, from its first to its last calendar day, and its mean events a usual day before; latest end first).
         A run whose days a scope above it also missed is left to that scope.
     """
-    recent_start = pd.Timestamp(through) - pd.Timedelta(days=RECENT_DAYS - 1)
-    searched = {"from": recent_start.date().isoformat(), "through": pd.Timestamp(through).date().isoformat()}
+    recent_start, usual_start, searched = _searched(through)
     if counts.empty:
         return {**searched, "days": 0, "runs": []}
-    usual_start = recent_start - pd.Timedelta(days=USUAL_DAYS)
     leaves = counts.assign(day=pd.to_datetime(counts["day"])).groupby(["segment_id", "day"])["event_count"].sum()
     leaves = leaves[leaves.index.get_level_values("day") <= pd.Timestamp(through)]
     budget_days = pd.DatetimeIndex(leaves.index.get_level_values("day").unique()).sort_values()
@@ -132,8 +127,7 @@ def segment_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int = 5) -> d
         if len(before) < USUAL_DAYS // 2 or not before.isin(held).any():
             continue
         per_day = float(rows[(held >= usual_start) & (held < recent_start)].sum()) / len(before)
-        absent = (len(before) - before.isin(held).sum() + 1) / (len(before) + 2)
-        day_chance = max(absent, math.exp(-per_day))
+        day_chance = _day_chance(before, held, per_day)
         recent = usual_days[usual_days >= recent_start]
         runs += [{"segment_id": node, "start": first.date().isoformat(), "end": last.date().isoformat(),
                   "days": length, "usual_events": round(per_day, 1)}
@@ -174,6 +168,22 @@ def new_segments(first_days: pd.DataFrame, since: dt.date, max_listed: int = 5) 
     highest.sort(key=lambda item: (-item[1].value, item[0]))
     listed = [{"segment_id": node, "first_day": day.date().isoformat()} for node, day in highest[:max_listed]]
     return {**found, "count": len(highest), "segments": listed}
+
+
+def _searched(through: dt.date) -> tuple[pd.Timestamp, pd.Timestamp, dict]:
+    """The first of the ``RECENT_DAYS`` searched up to ``through``, the first of the ``USUAL_DAYS`` before them,
+    and the days searched as ISO dates (``from``, ``through``)."""
+    recent_start = pd.Timestamp(through) - pd.Timedelta(days=RECENT_DAYS - 1)
+    return (recent_start, recent_start - pd.Timedelta(days=USUAL_DAYS),
+            {"from": recent_start.date().isoformat(), "through": pd.Timestamp(through).date().isoformat()})
+
+
+def _day_chance(before: pd.DatetimeIndex, held: pd.DatetimeIndex, per_day: float) -> float:
+    """The chance of a usual day without events: the larger of how often the usual days ``before`` went without
+    (those not ``held``; one absence added, so never is not impossible) and a Poisson day of none at ``per_day``
+    events."""
+    absent = (len(before) - before.isin(held).sum() + 1) / (len(before) + 2)
+    return max(absent, math.exp(-per_day))
 
 
 def _with_scopes_above(leaves: pd.Series, how: str = "sum") -> pd.Series:
