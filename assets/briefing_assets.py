@@ -12,11 +12,10 @@ from dagster_duckdb import DuckDBResource
 
 from assets.briefing_writer import WriterOutcome, write_offline, write_with_llm
 from assets.charts import fan_chart, waterfall_chart
-from assets.forecast_assets import daily_events, daily_members
+from assets.forecast_assets import daily_events, daily_members, recent_leaf_days
 from assets.llm import AnthropicLLM, LlmLedger
 from assets.settings import Settings
 from assets.warehouse import prepare, table_exists, transaction
-from models.briefing.gaps import RECENT_DAYS, USUAL_DAYS
 from models.briefing.payload import BriefingInputs, briefing_grain, build_payload, latest_complete_period
 from models.briefing.template import render_markdown
 from models.spec import BudgetSpec, load_specs
@@ -107,20 +106,11 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
                           goal_tracking=prescriptive["goal_tracking"], goal_constraints=prescriptive["goal_constraints"],
                           forecasts=forecasts, forecasts_to_date=to_date, drift=drift, archetypes=archetypes,
                           text_evidence=text_evidence, daily_events=daily_events(conn, spec),
-                          daily_members=daily_members(conn, spec), measure_days=_measure_days(conn, spec),
+                          daily_members=daily_members(conn, spec), measure_days=recent_leaf_days(conn, spec),
                           segment_first_days=conn.execute(
                               "select segment_id, min(day) as first_day from main.fct_digest_daily "
                               "where budget_id = ? group by segment_id order by segment_id", [spec.id]).df(),
                           level_shifts=shifts)
-
-
-def _measure_days(conn, spec: BudgetSpec) -> pd.DataFrame:
-    """The leaf segments' days with events of each measure, over the days :func:`measure_gaps` reads (and 40
-    more: a month's briefing searches the days to its end, up to a month before the last day with data)."""
-    return conn.execute(
-        "select segment_id, measure, day, event_count from main.fct_digest_daily where budget_id = ? "
-        "and day > (select max(day) from main.fct_digest_daily where budget_id = ?) - ?",
-        [spec.id, spec.id, RECENT_DAYS + USUAL_DAYS + 40]).df()
 
 
 def _grain(spec: BudgetSpec, payload: dict) -> str:

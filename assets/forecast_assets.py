@@ -17,11 +17,13 @@ from dagster_duckdb import DuckDBResource
 from assets.kept_parts import Part, Stored, code_fingerprint, stored_readings, unchanged, write_parts
 from assets.settings import Settings
 from assets.warehouse import prepare, replace_table
+from models.briefing.gaps import RECENT_DAYS, USUAL_DAYS, ended_segment_gaps
 from models.fingerprint import read_frames
 from models.forecasting.backtest import rolling_origin
 from models.goals import track_goals
 from models.months_to_date import SCALED, months_to_date
-from models.projections import GRAIN_PERIODS, forecast_rows, forecast_scope, horizon_for, is_additive, next_period
+from models.projections import (GRAIN_PERIODS, forecast_rows, forecast_scope, horizon_for, is_additive, next_period,
+                                silence_events)
 from models.spec import BudgetSpec, load_specs
 
 GRAINS = ("day", "week", "month")
@@ -186,9 +188,10 @@ def forecast_budgets(conn, specs: list[BudgetSpec], forecast_levels: int, stored
             "order by segment_id", [spec.id]).fetchall()]
         history = complete_history(conn, spec, levels)
         run.backtest.append(_backtest(spec, history, scored))
+        leaf_days = recent_leaf_days(conn, spec)
         totals = {}  # grain -> the budget total's (history, forecasts, origin), for its goals
         for grain in GRAINS:
-            part, total = _forecast_grain(spec, grain, history, nodes, stored)
+            part, total = _forecast_grain(spec, grain, history, nodes, stored, leaf_days)
             if part is not None:
                 run.parts.append(part)
             if total is not None:
@@ -222,10 +225,23 @@ def _months_to_date(spec: BudgetSpec, days: pd.DataFrame, daily: dict, monthly: 
     return rows
 
 
-def _forecast_grain(spec: BudgetSpec, grain: str, history: pd.DataFrame, nodes: list[str], stored: Stored):
+def recent_leaf_days(conn, spec: BudgetSpec) -> pd.DataFrame:
+    """The leaf segments' days with events of each measure, over the days :func:`measure_gaps` and
+    :func:`segment_gaps` read (and 40 more: a month's briefing searches the days to its end, up to a month before
+    the last day with data)."""
+    return conn.execute(
+        "select segment_id, measure, day, event_count from main.fct_digest_daily where budget_id = ? "
+        "and day > (select max(day) from main.fct_digest_daily where budget_id = ?) - ?",
+        [spec.id, spec.id, RECENT_DAYS + USUAL_DAYS + 40]).df()
+
+
+def _forecast_grain(spec: BudgetSpec, grain: str, history: pd.DataFrame, nodes: list[str], stored: Stored,
+                    leaf_days: pd.DataFrame):
     """One budget's forecasts at one grain, from its last complete period: the part to write (None without
     history), and the budget total's (history, forecasts, origin) when goal tracking reads them. A part whose
-    inputs read as ``stored`` says is kept, and then only the total is forecast, if the goals need it."""
+    inputs read as ``stored`` says is kept, and then only the total is forecast, if the goals need it.
+    ``leaf_days`` (:func:`recent_leaf_days`) tell the segments' silences over by the origin's end
+    (:func:`models.briefing.gaps.ended_segment_gaps`), left out of the scopes they concern."""
     at_grain = history[history.grain == grain]
     if at_grain.empty:
         return None, None
@@ -234,7 +250,10 @@ def _forecast_grain(spec: BudgetSpec, grain: str, history: pd.DataFrame, nodes: 
     # a week's or month's forecast reads the days through its origin's end, nothing later; a day's reads none
     days = (history[(history.grain == "day") & (history.period_start < next_period(grain, last))]
             if grain != "day" else history.iloc[:0])
-    inputs = read_frames([at_grain, days, pd.DataFrame({"node": nodes})],
+    silences = silence_events(ended_segment_gaps(leaf_days, next_period(grain, last) - dt.timedelta(days=1)),
+                              spec.segments.levels)
+    quiet = pd.DataFrame({"silence": [e.model_dump_json() for e in silences]})
+    inputs = read_frames([at_grain, days, pd.DataFrame({"node": nodes}), quiet],
                          salt=f"{code_fingerprint(__file__)}\n{grain}\n{spec.model_dump_json()}")
     rows = None if unchanged(stored, (spec.id, grain), inputs) else []
     daily = {key: frame for key, frame in days.groupby(["segment_level", "segment_id"])}
@@ -243,7 +262,7 @@ def _forecast_grain(spec: BudgetSpec, grain: str, history: pd.DataFrame, nodes: 
         if rows is None and not (level == "_total" and grain in GOAL_GRAINS):
             continue
         result = forecast_scope(spec, grain, scope, horizon, (level, segment), nodes,
-                                daily=daily.get((level, segment)))
+                                daily=daily.get((level, segment)), silences=silences)
         if rows is not None:
             # every scope forecasts from the same origin, so levels stay comparable
             rows += forecast_rows(spec, grain, (level, segment), last, _from_origin(result, scope, last))

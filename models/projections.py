@@ -115,7 +115,8 @@ class SeriesForecast:
 
 def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon: int,
                    scope: tuple[str, str], nodes: Iterable[str] = (),
-                   daily: pd.DataFrame | None = None, trading_days: bool = True) -> dict[str, SeriesForecast]:
+                   daily: pd.DataFrame | None = None, trading_days: bool = True,
+                   silences: Iterable[KnownEvent] = ()) -> dict[str, SeriesForecast]:
     """Forecast every metric of one segment scope at one grain.
 
     Parameters
@@ -138,6 +139,10 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         take (see :mod:`models.forecasting.trading_days`).
     trading_days : bool
         False: months forecast as if their days were alike (what ``budgetlens bench months`` compares with).
+    silences : iterable of KnownEvent
+        Segments' days without events that are over (:func:`silence_events`): left out of the history of every
+        scope they concern, as a declared outage over by the origin is. Left in, a clinic's three days closed by
+        an outage put its months ahead up to 6.4% off.
 
     Returns
     -------
@@ -154,6 +159,9 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     starts = [next_period(grain, last, step) for step in range(1, horizon + 1)]
     days = _daily_series(spec, daily) if grain != "day" and daily is not None and not daily.empty else None
     day_series = days if grain != "day" else _daily_series(spec, history)
+    nodes = list(nodes)
+    silences = [e for e in silences if event_concerns(scope[1], e.level, e.segment, spec.segments.levels, nodes)]
+    spec = spec.model_copy(update={"events": [*spec.events, *silences]}) if silences else spec
     # the history's undeclared episodes (a three-week outage) are left out as a declared event that is over is
     episodes = _episode_events(spec, day_series)
     spec = spec.model_copy(update={"events": [*spec.events, *episodes]}) if episodes else spec
@@ -196,7 +204,9 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
         trading = None
         if (trading_days and grain == "month" and days is not None and is_additive(metric) and not signed
                 and metric_id in days[0]):
-            shut_days = _shut_days(days[0][metric_id], days[1], day_names or {})
+            # a declared event's empty days (an outage's) are not days the business shuts: they came out of the months
+            # with the event's measured effect above (taken out twice, a site's months ahead came out 6-7% high)
+            shut_days = _shut_days(days[0][metric_id], days[1], day_names or {}) - set(event_days)
             yearly_flat = _yearly_from_days(metric_id, metric, grain, metric_days, calendar, starts, signed,
                                             by_length=False)
             trading = trading_day_adjustment(adjusted if yearly_flat is None else yearly_flat.remove(adjusted),
@@ -217,7 +227,8 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
             f = _as_uncertain_as(trading.restored(f, floor, trading.label),
                                  forecast(plain, horizon, GRAIN_PERIODS[grain], seed=seed, signed=signed), floor)
         if holidays is not None:
-            f = holidays.restored(f, floor, _holidays_label(spec, holidays, {e.name for e in episodes}))
+            f = holidays.restored(f, floor, _holidays_label(spec, holidays, {e.name for e in episodes},
+                                                            {e.name for e in silences}))
         if metric_id in levels:
             # a level read off the last weeks sharpens where the series is headed, not how sure that is: the
             # demo's csat, 11.6% down since August, had 95% bands of +-0.03 a month ahead and December fell outside
@@ -304,17 +315,27 @@ def empty_periods_as_zero(metric: Metric, values: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _holidays_label(spec: BudgetSpec, holidays, episodes: set[str]) -> str:
+def _holidays_label(spec: BudgetSpec, holidays, episodes: set[str], silences: set[str] = frozenset()) -> str:
     """What a forecast's method says of its holidays: those ahead with their names ("holidays (Christmas Day)",
     or "known events (...)" when a declared event in force is among them), else that the history's were left
-    out of what the models saw (the past holidays, known events or ``episodes`` among them)."""
-    declared = {e.name for e in spec.events if e.kind != "holiday"} - episodes
+    out of what the models saw (the past holidays, known events, ``episodes`` or segments' ``silences`` among
+    them)."""
+    declared = {e.name for e in spec.events if e.kind != "holiday"} - episodes - silences
     if not holidays.effects:
-        left_out = [label for label, names in (("holidays", set(holidays.measured) - declared - episodes),
-                                               ("known events", declared), ("episodes", episodes))
+        left_out = [label for label, names in (("holidays", set(holidays.measured) - declared - episodes - silences),
+                                               ("known events", declared), ("episodes", episodes),
+                                               ("silent segments", silences))
                     if names & set(holidays.measured)]
         return f"past {' and '.join(left_out)} left out"
     return f"{'known events' if declared & set(holidays.effects) else 'holidays'} ({', '.join(holidays.effects)})"
+
+
+def silence_events(runs: Iterable[dict], levels: list[str]) -> list[KnownEvent]:
+    """Segments' runs of days without events that are over (:func:`models.briefing.gaps.ended_segment_gaps`) as
+    events of kind outage about the segment (its path), for :func:`forecast_scope`."""
+    return [KnownEvent(date=dt.date.fromisoformat(run["start"]), end_date=dt.date.fromisoformat(run["end"]),
+                       name=f"{run['segment_id']} without events {run['start']} to {run['end']}", kind="outage",
+                       level=levels[run["segment_id"].count("/")], segment=run["segment_id"]) for run in runs]
 
 
 def _episode_events(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt.date]] | None) -> list[KnownEvent]:

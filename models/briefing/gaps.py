@@ -84,7 +84,7 @@ def measure_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int = 5) -> d
     return {**searched, "days": sum(run["days"] for run in runs), "runs": runs[:max_runs]}
 
 
-def segment_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int = 5) -> dict:
+def segment_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int | None = 5) -> dict:
     """Runs of recent days on which a segment had no events at all while the budget had some.
 
     Every scope is read (a leaf's events summed to its ancestors): a clinic closed three days is told once, as
@@ -102,8 +102,8 @@ def segment_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int = 5) -> d
         are paths, ``region/store``).
     through : datetime.date
         The last day covered; days from ``RECENT_DAYS - 1`` before it through it are searched.
-    max_runs : int
-        How many runs to list, latest first.
+    max_runs : int or None
+        How many runs to list, latest first (None: all).
 
     Returns
     -------
@@ -136,6 +136,19 @@ def segment_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int = 5) -> d
     runs = [run for run in runs if not any(_covers(other, run) for other in runs)]
     runs.sort(key=lambda run: (run["end"], run["segment_id"]), reverse=True)
     return {**searched, "days": sum(run["days"] for run in runs), "runs": runs[:max_runs]}
+
+
+def ended_segment_gaps(counts: pd.DataFrame, through: dt.date) -> list[dict]:
+    """The runs of :func:`segment_gaps` after which their scope had events again, by ``through``: an outage
+    over, not a segment that closed or whose data are late (a run to the last day, or to the last usual day
+    before a closed one, may be either), as ``{"segment_id", "start", "end", "days", "usual_events"}``."""
+    runs = segment_gaps(counts, through, max_runs=None)["runs"]
+    if not runs:
+        return []
+    held = counts[pd.to_datetime(counts["day"]) <= pd.Timestamp(through)]
+    last = _with_scopes_above(pd.to_datetime(held["day"]).groupby(held["segment_id"].to_numpy()).max()
+                              .rename_axis("segment_id"), how="max")
+    return [run for run in runs if last[run["segment_id"]] > pd.Timestamp(run["end"])]
 
 
 def new_segments(first_days: pd.DataFrame, since: dt.date, max_listed: int = 5) -> dict:

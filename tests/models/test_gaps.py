@@ -3,7 +3,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from models.briefing.gaps import measure_gaps, new_segments, segment_gaps
+from models.briefing.gaps import ended_segment_gaps, measure_gaps, new_segments, segment_gaps
 
 THROUGH = dt.date(2026, 11, 20)
 
@@ -61,6 +61,25 @@ def test_a_segment_silent_on_its_usual_days_is_told_once_at_the_scope_that_went_
         {"segment_id": "south/bristol", "start": "2026-11-09", "end": "2026-11-11", "days": 3, "usual_events": 49.0}]
     assert found["days"] == 9
     assert segment_gaps(pd.DataFrame(columns=["segment_id", "measure", "day", "event_count"]), THROUGH)["runs"] == []
+
+
+def test_a_silence_is_over_once_its_scope_sends_again():
+    """What forecasts leave out: a clinic's three days closed by an outage, after which it sent again; not a
+    store silent to the last day, nor one silent to the Saturday before a closed Sunday (closed, or late: either
+    may go on)."""
+    outage = {dt.date(2026, 11, 9), dt.date(2026, 11, 10), dt.date(2026, 11, 11)}
+    shop = range(6)  # closed on Sundays; THROUGH is a Friday
+    saturday, sunday = THROUGH + dt.timedelta(days=1), THROUGH + dt.timedelta(days=2)
+    open_saturday = [{"segment_id": s, "measure": "visit", "day": saturday, "event_count": 30}
+                     for s in ("south/bristol/gp", "south/bath/gp", "north/york/gp")]
+    rows = (counts("south/bristol/gp", "visit", 40, skip=outage, weekdays=shop)
+            + counts("south/bath/gp", "visit", 30, weekdays=shop) + counts("north/york/gp", "visit", 30, weekdays=shop)
+            + counts("north/leeds/gp", "visit", 25, skip={THROUGH - dt.timedelta(days=1), THROUGH}, weekdays=shop))
+    frame = pd.DataFrame(rows + open_saturday)
+    assert [r["segment_id"] for r in segment_gaps(frame, sunday)["runs"]] == ["north/leeds", "south/bristol"]
+    assert ended_segment_gaps(frame, sunday) == [
+        {"segment_id": "south/bristol", "start": "2026-11-09", "end": "2026-11-11", "days": 3, "usual_events": 40.0}]
+    assert ended_segment_gaps(frame.iloc[:0], sunday) == []
 
 
 def test_one_quiet_day_of_a_small_segment_is_chance_not_a_gap():
