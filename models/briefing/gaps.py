@@ -7,6 +7,8 @@
   days by a system outage, a store whose feed stopped. Its counts and sums take those days as 0 too.
 - Segments whose first events came in the briefing's period or the one before: a clinic opened; their arrival
   moves the totals, and nothing else in the briefing says so.
+
+Forecasts leave out the silences that are over (:func:`ended_segment_gaps`), as they do a declared outage.
 """
 
 from __future__ import annotations

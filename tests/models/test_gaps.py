@@ -65,8 +65,8 @@ def test_a_segment_silent_on_its_usual_days_is_told_once_at_the_scope_that_went_
 
 def test_a_silence_is_over_once_its_scope_sends_again():
     """What forecasts leave out: a clinic's three days closed by an outage, after which it sent again; not a
-    store silent to the last day, nor one silent to the Saturday before a closed Sunday (closed, or late: either
-    may go on)."""
+    clinic silent from Thursday to the data's last day, a Sunday the budget is closed (closed, or late: it may go
+    on)."""
     outage = {dt.date(2026, 11, 9), dt.date(2026, 11, 10), dt.date(2026, 11, 11)}
     shop = range(6)  # closed on Sundays; THROUGH is a Friday
     saturday, sunday = THROUGH + dt.timedelta(days=1), THROUGH + dt.timedelta(days=2)
