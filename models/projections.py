@@ -162,11 +162,13 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     nodes = list(nodes)
     silences = [e for e in silences if event_concerns(scope[1], e.level, e.segment, spec.segments.levels, nodes)]
     spec = spec.model_copy(update={"events": [*spec.events, *silences]}) if silences else spec
+    # the events about this scope: another segment's outage neither names this scope's episodes nor hides its days
+    about = [e for e in spec.events if event_concerns(scope[1], e.level, e.segment, spec.segments.levels, nodes)]
     # the history's undeclared episodes (a three-week outage) are left out as a declared event that is over is
-    episodes = _episode_events(spec, day_series)
+    episodes = _episode_events(spec, day_series, about)
     spec = spec.model_copy(update={"events": [*spec.events, *episodes]}) if episodes else spec
     # and a new level its last weeks hold (60% more jobs since the 1st) is where its whole history is read
-    levels = _new_levels(spec, day_series)
+    levels = _new_levels(spec, day_series, [*about, *episodes])
     as_seen = wide
     if levels:
         wide, days = _at_new_levels(spec, grain, wide, days, day_series[1], levels)
@@ -338,16 +340,17 @@ def silence_events(runs: Iterable[dict], levels: list[str]) -> list[KnownEvent]:
                        level=levels[run["segment_id"].count("/")], segment=run["segment_id"]) for run in runs]
 
 
-def _episode_events(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt.date]] | None) -> list[KnownEvent]:
+def _episode_events(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt.date]] | None,
+                    events: Iterable[KnownEvent]) -> list[KnownEvent]:
     """The episodes of a scope's daily history (:func:`models.forecasting.episodes.past_episodes`) in any metric
-    forecast on its own, overlapping ones joined, as events over by the origin; none that overlaps a declared
-    event's days, which names them already."""
+    forecast on its own, overlapping ones joined, as events over by the origin; none that overlaps the days of
+    one of ``events`` (the declared ones about the scope), which names them already."""
     if days is None:
         return []
     series, day_list = days
     spans = sorted((e.first, e.last) for m, values in series.items()
                    if spec.metrics[m].kind not in ("derived", "qualitative") for e in past_episodes(values, day_list))
-    declared = [(e.date, e.last_day) for e in spec.events if e.last_day is not None]
+    declared = [(e.date, e.last_day) for e in events if e.last_day is not None]
     joined: list[list[dt.date]] = []
     for first, last in spans:
         if joined and first <= joined[-1][1]:
@@ -358,13 +361,15 @@ def _episode_events(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt
             for first, last in joined if not any(a <= last and first <= b for a, b in declared)]
 
 
-def _new_levels(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt.date]] | None) -> dict[str, NewLevel]:
+def _new_levels(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt.date]] | None,
+                events: Iterable[KnownEvent]) -> dict[str, NewLevel]:
     """Each metric forecast on its own whose daily history ends at a new level
-    (:func:`models.forecasting.new_level.new_level`), read without the days of declared events and episodes."""
+    (:func:`models.forecasting.new_level.new_level`), read without the days of ``events`` (the declared ones
+    about the scope and its episodes)."""
     if days is None:
         return {}
     series, day_list = days
-    spans = [(e.date, e.last_day) for e in spec.events if e.last_day is not None]
+    spans = [(e.date, e.last_day) for e in events if e.last_day is not None]
     excluded = np.array([any(a <= d <= b for a, b in spans) for d in day_list]) if spans else None
     found = {m: new_level(values, day_list, excluded) for m, values in series.items()
              if spec.metrics[m].kind not in ("derived", "qualitative")}
