@@ -19,7 +19,8 @@ RECOMMENDATION_TYPES = {
     "objective_metric": "varchar", "segment_id": "varchar", "current": "double", "recommended": "double",
     "change": "double", "curve_form": "varchar", "curve_intercept": "double", "curve_slope": "double",
     "curve_scale": "double", "curve_slope_low95": "double", "curve_slope_high95": "double",
-    "curve_observations": "bigint", "expected_objective_current": "double", "expected_objective_recommended": "double",
+    "curve_observations": "bigint", "curve_demand": "double", "expected_objective_current": "double",
+    "expected_objective_recommended": "double",
     "expected_gain": "double", "expected_gain_low90": "double", "expected_gain_high90": "double", "solver": "varchar",
     "provenance": "varchar", "objective_sense": "varchar", "held_reason": "varchar", "observed_low": "double",
     "observed_high": "double", "extrapolated": "boolean"}
@@ -96,7 +97,8 @@ def allocation_recommendations(context: dg.AssetExecutionContext, duckdb: DuckDB
                 "and table_name = 'allocation_log' and data_type = '\"NULL\"'").fetchone()[0]:
             conn.execute("drop table main.allocation_log")  # typed NULL by an earlier release: it holds no value
         conn.execute(f"create table if not exists main.allocation_log ({column_definitions(RECOMMENDATION_TYPES)})")
-        for column in ("objective_sense", "held_reason", "observed_low", "observed_high", "extrapolated"):
+        for column in ("objective_sense", "held_reason", "observed_low", "observed_high", "extrapolated",
+                       "curve_demand"):
             # logs written before these columns existed gain them, typed as the recommendations are
             conn.execute(f"alter table main.allocation_log add column if not exists {column} "
                          f"{RECOMMENDATION_TYPES[column]}")

@@ -9,7 +9,7 @@ import math
 import pandas as pd
 
 from models.optimize import Allocation, Lever, MetricLimit, Problem, Ratio
-from models.response import ResponseCurve, fit_response
+from models.response import ResponseCurve, fit_responses
 from models.spec import BudgetSpec, LeverBounds
 
 NOT_ESTIMATED = "not estimated"  # the constraint row of a budget whose allocation could not be worked out
@@ -39,12 +39,19 @@ def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.
     if len(periods) < 6:
         raise ValueError(f"{spec.id}: need at least 6 complete {opt.grain}s of history, have {len(periods)}")
     basis = periods[-1]
+    # every lever's curves of the objective and each limited metric, with the demand the levers share; the
+    # lever's own total responds to itself exactly
+    fitted = {metric_id: fit_responses(recent["period_start"], recent["segment_id"], recent["lever"], recent[column])
+              for metric_id, column in {opt.objective: "objective", **{b.metric: b.metric for b in opt.limits}}.items()
+              if metric_id != opt.lever}
 
-    def curve(rows: pd.DataFrame, metric_id: str, column: str) -> ResponseCurve:
-        # the lever's own total responds to itself exactly
+    def curve(segment_id: str, metric_id: str) -> ResponseCurve:
         if metric_id == opt.lever:
             return ResponseCurve.linear(1.0)
-        return fit_response(rows["lever"].to_numpy(), rows[column].to_numpy())
+        curves, errors = fitted[metric_id]
+        if segment_id in errors:
+            raise ValueError(errors[segment_id])
+        return curves[segment_id]
 
     segment_ids = sorted(recent["segment_id"].unique())
     named = {key: segment_path(spec, key, segment_ids, "optimization.bounds") for key in opt.bounds}
@@ -61,8 +68,8 @@ def build_problem(spec: BudgetSpec, history: pd.DataFrame) -> tuple[Problem, dt.
         current = float(current.iloc[0]) if len(current) else 0.0
         in_basis = bool((rows["period_start"] == basis).any())
         try:
-            response = curve(rows, opt.objective, "objective")
-            limits = {metric_id: curve(rows, metric_id, metric_id) for metric_id in limit_curves}
+            response = curve(segment_id, opt.objective)
+            limits = {metric_id: curve(segment_id, metric_id) for metric_id in limit_curves}
             unfit = None
         except ValueError as err:  # a market opened last quarter, a spend never varied: held, not blocking the rest
             response = _as_observed(rows, basis, "objective")
@@ -201,6 +208,7 @@ def recommendation_rows(spec: BudgetSpec, problem: Problem, allocation: Allocati
             "curve_form": lever.curve.form, "curve_intercept": lever.curve.intercept, "curve_slope": lever.curve.slope,
             "curve_scale": lever.curve.scale,
             "curve_slope_low95": low, "curve_slope_high95": high, "curve_observations": lever.curve.n,
+            "curve_demand": lever.curve.demand,
             "expected_objective_current": allocation.current_outcome,
             "expected_objective_recommended": allocation.expected_outcome,
             "expected_gain": allocation.gain, "expected_gain_low90": gain[0], "expected_gain_high90": gain[1],

@@ -519,6 +519,8 @@ def _allocation(allocation: pd.DataFrame, constraints: pd.DataFrame) -> dict | N
         "expected_gain": first["expected_gain"],
         "expected_gain_interval90": [first["expected_gain_low90"], first["expected_gain_high90"]],
         "interval_level": 0.9,
+        # the demand the levers share, next period against the fitted periods' mean (1: fitted alone)
+        "demand_ahead": _num(first.get("curve_demand")),
         "bottleneck": None if neck.empty else neck["explanation"].iloc[0],
         "provenance": "predicted (response curves fitted on history)",
     }

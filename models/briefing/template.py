@@ -647,8 +647,11 @@ def _what_to_do(payload: dict, draft: dict | None = None) -> list[str]:
     elif allocation and "infeasible" in allocation:
         lines += [f"Reallocation is impossible as specified: {allocation['explanation']}", ""]
     elif allocation:
+        demand = allocation.get("demand_ahead")
+        shared = (f" at the next {allocation['grain']}'s demand, {demand:.2f} times the fitted {allocation['grain']}s' "
+                  "average" if demand is not None and abs(demand - 1) > 1e-9 else "")
         lines += [f"Recommended {allocation['lever_metric']} per {allocation['grain']} (predicted, from response "
-                  f"curves fitted on history; basis {allocation['basis_period']}):", "",
+                  f"curves fitted on history{shared}; basis {allocation['basis_period']}):", "",
                   "| segment | current | recommended | change | curve |", "|---|---|---|---|---|"]
         for lever in allocation["levers"]:
             lines.append(f"| {lever['segment_id']} | {fmt(lever['current'])} | {fmt(lever['recommended'])} "

@@ -61,3 +61,23 @@ def test_a_first_run_without_a_recommendation_does_not_stop_later_ones_being_log
     assert [segment for segment, _ in logged] == ["app", "mail", "tv", "web"]
     assert "got 3" in dict(logged)["app"] and dict(logged)["mail"] is None
     assert types["basis_period"] == "DATE" and types["current"] == "DOUBLE" and types["held_reason"] == "VARCHAR"
+
+
+def test_a_log_kept_before_the_shared_demand_was_recorded_gains_its_column(tmp_path, monkeypatch):
+    """A warehouse whose allocation_log predates ``curve_demand`` still takes the next recommendations."""
+    from assets.prescriptive_assets import RECOMMENDATION_TYPES
+    from assets.warehouse import column_definitions
+
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    spec = {**VALID, "optimization": {"objective": "orders", "lever": "revenue", "level": "channel", "grain": "week"}}
+    (specs / "shop.yaml").write_text(yaml.safe_dump(spec))
+    monkeypatch.setenv("BUDGETLENS_SPECS", str(specs))
+    db = tmp_path / "warehouse.duckdb"
+    older = {column: kind for column, kind in RECOMMENDATION_TYPES.items() if column != "curve_demand"}
+    with duckdb.connect(str(db)) as conn:
+        conn.execute(f"create table main.allocation_log ({column_definitions(older)})")
+    materialise(db, metric_values(weeks=10))
+    with duckdb.connect(str(db)) as conn:
+        demands = conn.execute("select curve_demand from main.allocation_log").fetchall()
+    assert len(demands) == 3 and all(d > 0 for (d,) in demands)
