@@ -106,10 +106,11 @@ def fit_responses(periods, segments, spend, outcome) -> tuple[dict[str, Response
     :func:`fit_response` (its form by AIC) scaled by a demand ``d_t`` common to every lever in period ``t`` (a
     season, a trend, a launch felt everywhere), estimated by alternating least squares with mean 1 over the
     periods, and read only where an F test tells it from chance (``SHARED_DEMAND_P``): where every lever's
-    spend follows the season and the outcomes follow the spend, the spend explains the periods. Fitted alone, a curve reads the demand as its lever's doing when spend follows the season, and
-    speaks for the fitted periods' average demand: weekly customers bought by three channels in a rising
-    season were expected 14-20% below what the next week brought (five seeds); with the demand shared and
-    forecast one period on (:func:`models.forecasting.forecaster.forecast`), within 3%.
+    spend follows the season and the outcomes follow the spend, the spend explains the periods. Fitted alone, a
+    curve reads the demand as its lever's doing when spend follows the season, and speaks for the fitted
+    periods' average demand: weekly customers bought by three channels in a rising season were expected 14-20%
+    below what the next week brought (five seeds); with the demand shared and forecast one period on
+    (:func:`models.forecasting.forecaster.forecast`), within 3%.
 
     Parameters
     ----------
