@@ -21,7 +21,6 @@ import pandas as pd
 from scipy.linalg import null_space
 from scipy.stats import f as f_distribution
 from statsmodels.regression.linear_model import OLS
-from statsmodels.tools.tools import add_constant
 
 from models.forecasting.forecaster import forecast
 
@@ -66,10 +65,6 @@ class ResponseCurve:
         return self.slope - half, self.slope + half
 
 
-def _ols(feature: np.ndarray, outcome: np.ndarray):
-    return OLS(outcome, add_constant(feature, has_constant="add")).fit()
-
-
 def fit_response(spend, outcome) -> ResponseCurve:
     """Estimate a lever's response curve from paired history (e.g. weekly spend and customers).
 
@@ -89,14 +84,7 @@ def fit_response(spend, outcome) -> ResponseCurve:
         Too few observations, non-finite or negative spend, or spend that never varies.
     """
     spend, outcome, _ = _usable(spend, outcome)
-    scale = _scale(spend)
-    candidates = []
-    for form in ("linear", "log"):
-        curve = ResponseCurve(form, 0.0, 0.0, scale)
-        fit = _ols(curve.feature(spend), outcome)
-        candidates.append(ResponseCurve(form, float(fit.params[0]), float(fit.params[1]), scale, _cov(fit),
-                                        len(spend), float(fit.aic)))
-    return min(candidates, key=lambda c: c.aic)
+    return _fit_at(np.ones(len(spend)), spend, outcome)  # a demand of 1 every period: intercept and slope
 
 
 def fit_responses(periods, segments, spend, outcome) -> tuple[dict[str, ResponseCurve], dict[str, str]]:
@@ -139,10 +127,11 @@ def fit_responses(periods, segments, spend, outcome) -> tuple[dict[str, Response
             errors[segment] = str(err)
             continue
         data[segment] = (rows["period"].to_numpy()[keep], x, y)
+    alone = {segment: _fit_at(np.ones(len(y)), x, y) for segment, (_, x, y) in data.items()}
     labels = np.unique(np.concatenate([p for p, _, _ in data.values()])) if data else np.array([])
     n, spare = sum(len(y) for _, _, y in data.values()), len(labels) - 1
     if len(data) < 2 or n - 2 * len(data) - spare < len(data):
-        return {segment: fit_response(x, y) for segment, (_, x, y) in data.items()}, errors
+        return alone, errors
     index = {segment: np.searchsorted(labels, p) for segment, (p, _, _) in data.items()}
     demand = np.ones(len(labels))
     for _ in range(MAX_ROUNDS):
@@ -161,7 +150,6 @@ def fit_responses(periods, segments, spend, outcome) -> tuple[dict[str, Response
         if done:
             break
     fits = {segment: _fit_at(demand[index[segment]], x, y) for segment, (_, x, y) in data.items()}
-    alone = {segment: fit_response(x, y) for segment, (_, x, y) in data.items()}
     if _demand_p_value(data, index, demand, fits, alone) >= SHARED_DEMAND_P:
         return alone, errors
     predicted = forecast(demand, 1)
@@ -189,7 +177,7 @@ def _demand_p_value(data: dict, index: dict, demand: np.ndarray, fits: dict, alo
     without, within = 0.0, 0.0
     for segment, (_, x, y) in data.items():
         residuals = y - alone[segment].predict(x)
-        variance = max(residuals @ residuals / max(len(y) - 2, 1), 1e-12)
+        variance = _variance(residuals)
         without += residuals @ residuals / variance
         shared = y - demand[index[segment]] * fits[segment].predict(x)
         within += shared @ shared / variance
@@ -212,8 +200,7 @@ def _joint_cov(data: dict, index: dict, demand: np.ndarray, fits: dict, periods:
         jac[np.arange(len(y)), index[segment]] = fit.predict(x)  # d outcome / d demand of its period
         jac[:, periods + 2 * k] = at
         jac[:, periods + 2 * k + 1] = at * fit.feature(x)
-        residuals = y - at * fit.predict(x)
-        blocks.append(jac / np.sqrt(max(residuals @ residuals / max(len(y) - 2, 1), 1e-12)))
+        blocks.append(jac / np.sqrt(_variance(y - at * fit.predict(x))))
     jac = np.vstack(blocks)
     # the demands' mean is fixed at 1: the parameters move in the space orthogonal to that constraint
     free = null_space(np.concatenate([np.ones(periods), np.zeros(2 * len(segments))])[None, :])
@@ -222,6 +209,11 @@ def _joint_cov(data: dict, index: dict, demand: np.ndarray, fits: dict, periods:
     cov *= (len(jac) - 2 * len(segments)) / max(dof, 1)
     return {segment: cov[periods + 2 * k: periods + 2 * k + 2, periods + 2 * k: periods + 2 * k + 2]
             for k, segment in enumerate(segments)}
+
+
+def _variance(residuals: np.ndarray) -> float:
+    """A curve's residual variance (its two parameters taken), kept above 0 for a curve that fits exactly."""
+    return max(residuals @ residuals / max(len(residuals) - 2, 1), 1e-12)
 
 
 def _usable(spend, outcome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

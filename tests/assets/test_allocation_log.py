@@ -39,13 +39,18 @@ def materialise(db, frame: pd.DataFrame) -> None:
     assert result.success
 
 
-def test_a_first_run_without_a_recommendation_does_not_stop_later_ones_being_logged(tmp_path, monkeypatch):
+def shop_warehouse(tmp_path, monkeypatch):
+    """The shop budget optimising orders by channel, as the specs, and its warehouse file (not yet made)."""
     specs = tmp_path / "specs"
     specs.mkdir()
     spec = {**VALID, "optimization": {"objective": "orders", "lever": "revenue", "level": "channel", "grain": "week"}}
     (specs / "shop.yaml").write_text(yaml.safe_dump(spec))
     monkeypatch.setenv("BUDGETLENS_SPECS", str(specs))
-    db = tmp_path / "warehouse.duckdb"
+    return tmp_path / "warehouse.duckdb"
+
+
+def test_a_first_run_without_a_recommendation_does_not_stop_later_ones_being_logged(tmp_path, monkeypatch):
+    db = shop_warehouse(tmp_path, monkeypatch)
 
     materialise(db, metric_values(weeks=4))  # too short: the reason is kept, no recommendation
     with duckdb.connect(str(db)) as conn:
@@ -68,12 +73,7 @@ def test_a_log_kept_before_the_shared_demand_was_recorded_gains_its_column(tmp_p
     from assets.prescriptive_assets import RECOMMENDATION_TYPES
     from assets.warehouse import column_definitions
 
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    spec = {**VALID, "optimization": {"objective": "orders", "lever": "revenue", "level": "channel", "grain": "week"}}
-    (specs / "shop.yaml").write_text(yaml.safe_dump(spec))
-    monkeypatch.setenv("BUDGETLENS_SPECS", str(specs))
-    db = tmp_path / "warehouse.duckdb"
+    db = shop_warehouse(tmp_path, monkeypatch)
     older = {column: kind for column, kind in RECOMMENDATION_TYPES.items() if column != "curve_demand"}
     with duckdb.connect(str(db)) as conn:
         conn.execute(f"create table main.allocation_log ({column_definitions(older)})")
