@@ -29,6 +29,7 @@ from models.formula import evaluate_array, references, substitute
 from models.forecasting import forecast
 from models.forecasting.forecaster import nested_bands
 from models.forecasting.episodes import past_episodes
+from models.forecasting.shocks import past_shocks
 from models.forecasting.holidays import holiday_adjustment, periods_from_daily
 from models.forecasting.new_level import NewLevel, new_level
 from models.forecasting.trading_days import trading_day_adjustment
@@ -166,9 +167,11 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
     about = [e for e in spec.events if event_concerns(scope[1], e.level, e.segment, spec.segments.levels, nodes)]
     # the history's undeclared episodes (a three-week outage) are left out as a declared event that is over is
     episodes = _episode_events(spec, day_series, about)
-    spec = spec.model_copy(update={"events": [*spec.events, *episodes]}) if episodes else spec
+    # so are its undeclared shocks (five days at a third less), none on a day its holidays or events name
+    shocks = _shock_events(spec, day_series, [*_known_about(spec, day_series, scope[1], nodes), *episodes])
+    spec = spec.model_copy(update={"events": [*spec.events, *episodes, *shocks]}) if episodes or shocks else spec
     # and a new level its last weeks hold (60% more jobs since the 1st) is where its whole history is read
-    levels = _new_levels(spec, day_series, [*about, *episodes])
+    levels = _new_levels(spec, day_series, [*about, *episodes, *shocks])
     as_seen = wide
     if levels:
         wide, days = _at_new_levels(spec, grain, wide, days, day_series[1], levels)
@@ -230,7 +233,7 @@ def forecast_scope(spec: BudgetSpec, grain: str, history: pd.DataFrame, horizon:
                                  forecast(plain, horizon, GRAIN_PERIODS[grain], seed=seed, signed=signed), floor)
         if holidays is not None:
             f = holidays.restored(f, floor, _holidays_label(spec, holidays, {e.name for e in episodes},
-                                                            {e.name for e in silences}))
+                                                            {e.name for e in silences}, {e.name for e in shocks}))
         if metric_id in levels:
             # a level read off the last weeks sharpens where the series is headed, not how sure that is: the
             # demo's csat, 11.6% down since August, had 95% bands of +-0.03 a month ahead and December fell outside
@@ -317,16 +320,18 @@ def empty_periods_as_zero(metric: Metric, values: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _holidays_label(spec: BudgetSpec, holidays, episodes: set[str], silences: set[str] = frozenset()) -> str:
+def _holidays_label(spec: BudgetSpec, holidays, episodes: set[str], silences: set[str] = frozenset(),
+                    shocks: set[str] = frozenset()) -> str:
     """What a forecast's method says of its holidays: those ahead with their names ("holidays (Christmas Day)",
     or "known events (...)" when a declared event in force is among them), else that the history's were left
-    out of what the models saw (the past holidays, known events, ``episodes`` or segments' ``silences`` among
-    them)."""
-    declared = {e.name for e in spec.events if e.kind != "holiday"} - episodes - silences
+    out of what the models saw (the past holidays, known events, ``episodes``, segments' ``silences`` or
+    ``shocks`` among them)."""
+    found = episodes | silences | shocks
+    declared = {e.name for e in spec.events if e.kind != "holiday"} - found
     if not holidays.effects:
-        left_out = [label for label, names in (("holidays", set(holidays.measured) - declared - episodes - silences),
+        left_out = [label for label, names in (("holidays", set(holidays.measured) - declared - found),
                                                ("known events", declared), ("episodes", episodes),
-                                               ("silent segments", silences))
+                                               ("silent segments", silences), ("shocks", shocks))
                     if names & set(holidays.measured)]
         return f"past {' and '.join(left_out)} left out"
     return f"{'known events' if declared & set(holidays.effects) else 'holidays'} ({', '.join(holidays.effects)})"
@@ -359,6 +364,30 @@ def _episode_events(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt
             joined.append([first, last])
     return [KnownEvent(date=first, end_date=last, name=f"unusual days {first.isoformat()} to {last.isoformat()}")
             for first, last in joined if not any(a <= last and first <= b for a, b in declared)]
+
+
+def _known_about(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt.date]] | None, node: str,
+                 nodes: list[str]) -> list[KnownEvent]:
+    """The declared events and public holidays of a scope's days that concern it."""
+    if days is None or not days[1]:
+        return []
+    return [e for e in spec.known_events(days[1][0], days[1][-1])
+            if event_concerns(node, e.level, e.segment, spec.segments.levels, nodes)]
+
+
+def _shock_events(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt.date]] | None,
+                  events: Iterable[KnownEvent]) -> list[KnownEvent]:
+    """The shock days of a scope's daily history (:func:`models.forecasting.shocks.past_shocks`) in any metric
+    forecast on its own, one event a day (each day's effect its own), as events over by the origin; none on the
+    days of one of ``events`` (the scope's holidays, declared events and episodes), which name them already."""
+    if days is None:
+        return []
+    series, day_list = days
+    found = sorted({d for m, values in series.items() if spec.metrics[m].kind not in ("derived", "qualitative")
+                    for d in past_shocks(values, day_list)})
+    declared = [(e.date, e.last_day) for e in events if e.last_day is not None]
+    return [KnownEvent(date=d, name=f"shock {d.isoformat()}") for d in found
+            if not any(a <= d <= b for a, b in declared)]
 
 
 def _new_levels(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt.date]] | None,

@@ -193,16 +193,19 @@ def _outage_forecasts(seed: int, scope: tuple[str, str], silences: bool = False,
 def test_days_a_site_sent_nothing_are_left_out_of_its_months_and_its_total_s():
     """Site a silent three days in October (an outage, found by models.briefing.gaps.ended_segment_gaps): left
     in, they read as a short October, and as ordinary days that could be 0, so that Thanksgiving no longer read
-    as a day the site shuts; left out, the months ahead follow the site's pace, at the site and at the total of
-    both sites."""
+    as a day the site shuts (the months ahead up to 6.4% off at the site, 2.9% at the total); left out, the months
+    ahead follow the site's pace, at the site and at the total of both sites. Not told, the three days are found
+    as shocks (models/forecasting/shocks.py) and left out all the same."""
     told, untold = [], []
     for scope in (("site", "a"), ("_total", "_total")):
         for seed in range(3):
             found, truth = _outage_forecasts(seed, scope, silences=True)
             assert found.method.endswith("+ past silent segments left out")
             told.append(np.abs(found.mean / truth - 1).max())
-            untold.append(np.abs(_outage_forecasts(seed, scope)[0].mean / truth - 1).max())
-    assert max(told) < 0.01 < 0.03 < max(untold)
+            alone = _outage_forecasts(seed, scope)[0]
+            assert alone.method.endswith("+ past shocks left out"), alone.method
+            untold.append(np.abs(alone.mean / truth - 1).max())
+    assert max(told) < 0.01 and max(untold) < 0.01
 
 
 def test_a_declared_outage_s_days_are_not_also_taken_as_days_shut():
