@@ -10,6 +10,7 @@ from models.actions import ACTION_COLUMNS, evaluate_rules, rule_metrics
 from models.allocation import NOT_ESTIMATED, build_problem, constraint_rows, recommendation_rows
 from models.learning import action_outcomes, action_scopes, outcomes_frame, recommendation_outcomes
 from models.optimize import InfeasibleAllocation, gain_interval, optimise
+from models.projections import changes_as_shares, is_additive
 from models.spec import load_specs
 
 # typed, not inferred from the rows: a run with no recommendation would make columns of type NULL, and the
@@ -234,7 +235,10 @@ def decision_outcomes(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
                     "select budget_id, metric_id, grain, period_start, segment_level, segment_id, value, is_complete "
                     "from main.metric_values semi join _judged using (budget_id, metric_id, grain)").df()
                 conn.unregister("_judged")
-                rows += action_outcomes(fired, values)
+                # a temperature's or a score's moves are compared in its units, not as shares
+                in_units = {(s.id, m) for s in specs for m, metric in s.metrics.items()
+                            if not changes_as_shares(s, metric) and not is_additive(metric)}
+                rows += action_outcomes(fired, values, in_units)
         frame = outcomes_frame(rows)
         replace_table(conn, "main.decision_outcomes", frame)
     for row in rows:

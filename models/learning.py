@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
@@ -91,12 +92,15 @@ def action_scopes(actions: pd.DataFrame) -> pd.DataFrame:
                         ).dropna().drop_duplicates().reset_index(drop=True)
 
 
-def action_outcomes(actions: pd.DataFrame, values: pd.DataFrame) -> list[dict]:
+def action_outcomes(actions: pd.DataFrame, values: pd.DataFrame,
+                    in_units: Collection[tuple[str, str]] = ()) -> list[dict]:
     """Judge each rule action on the period after it fired: against the forecast made at decision time when
     the action recorded one (``expected_next``), else by difference in differences against the budget total.
 
     ``values`` are metric_values rows: budget_id, metric_id, grain, period_start, segment_level,
-    segment_id, value, is_complete.
+    segment_id, value, is_complete. ``in_units`` are the (budget_id, metric_id) whose differences are taken in
+    their units, not as shares (a temperature's, a score's: -14.5 to -15.1 C is no +4.1%); of any other metric
+    they are shares, and an action is not judged where the segment's or the total's base is 0 or below.
     """
     out = []
     complete = values[values["is_complete"]].assign(period_start=lambda f: pd.to_datetime(f["period_start"]))
@@ -113,9 +117,8 @@ def action_outcomes(actions: pd.DataFrame, values: pd.DataFrame) -> list[dict]:
 
         seg0, seg1 = value(a.segment_id, before), value(a.segment_id, after)
         tot0, tot1 = value("_total", before), value("_total", after)
-        if None in (seg0, seg1, tot0, tot1) or seg0 == 0 or tot0 == 0:
-            continue  # not complete yet, or no base to compare against
-        seg_change, total_change = seg1 / seg0 - 1, tot1 / tot0 - 1
+        if None in (seg0, seg1, tot0, tot1):
+            continue  # not complete yet
         expected = getattr(a, "expected_next", None)
         row = {"budget_id": a.budget_id, "decision": f"rule {a.rule_id}", "decided_period": before.date(),
                "evaluated_period": after.date(), "segment_id": a.segment_id, "metric_id": metric,
@@ -126,11 +129,20 @@ def action_outcomes(actions: pd.DataFrame, values: pd.DataFrame) -> list[dict]:
             row.update(observed_effect=seg1 - seg0, expected_effect=float(expected) - seg0,
                        summary=f"{head} against {float(expected):.4g} expected ({a.expected_basis}); "
                                f"difference {seg1 - float(expected):+.4g}")
-        else:
-            # no forecast for that scope: difference in differences against the budget total
+        elif (a.budget_id, metric) in in_units:
+            # no forecast for that scope: difference in differences against the budget total, in the metric's units
+            seg_move, total_move = seg1 - seg0, tot1 - tot0
+            row.update(observed_effect=seg_move - total_move, expected_effect=0.0,
+                       summary=f"{head} ({seg_move:+.4g}) while the budget moved {total_move:+.4g}; "
+                               f"relative effect {seg_move - total_move:+.4g}")
+        elif seg0 > 0 and tot0 > 0:
+            # the same as shares of where each stood
+            seg_change, total_change = seg1 / seg0 - 1, tot1 / tot0 - 1
             row.update(observed_effect=seg_change - total_change, expected_effect=0.0,
                        summary=f"{head} ({seg_change:+.1%}) while the budget moved {total_change:+.1%}; "
                                f"relative effect {seg_change - total_change:+.1%}")
+        else:
+            continue  # no base to take a share of
         out.append(row)
     return out
 

@@ -307,6 +307,13 @@ def may_go_below_zero(spec: BudgetSpec, metric: Metric) -> bool:
     return low is not None and low < 0
 
 
+def changes_as_shares(spec: BudgetSpec, metric: Metric) -> bool:
+    """Whether a metric's changes may be read as percentages: not a composite score's (a z-scored score going from
+    -0.09 to -0.61 is not a change of -604%) nor a metric's that may go below zero (an outdoor temperature going
+    from 12.8 to 10.4 C is not -18%)."""
+    return metric.kind != "composite" and not may_go_below_zero(spec, metric)
+
+
 def empty_periods_as_zero(metric: Metric, values: np.ndarray) -> np.ndarray:
     """A count's, sum's or distinct count's series with its periods without a row (no events: a B2B budget's
     closed weekends) at 0 from its first value on, not gaps to interpolate; other metrics' as they are."""

@@ -31,7 +31,7 @@ from models.drift.level_shift import SAME_SHIFT_DAYS
 from models.drift.materiality import change_materiality, usual_change
 from models.goals import (CURRENT_RATE_DAYS, goal_kind, grows_with_days, is_partial, observed_to_date,
                           partial_verdict, unseen_days)
-from models.projections import YEAR_STEPS, is_additive, may_go_below_zero, next_period
+from models.projections import YEAR_STEPS, changes_as_shares, is_additive, next_period
 from models.spec import BudgetSpec, Metric
 from models.units import reads_as_percent
 
@@ -99,11 +99,6 @@ def _pct(new: float | None, old: float | None, ratio_scale: bool) -> float | Non
     return (new - old) / old
 
 
-def _ratio_scale(spec: BudgetSpec, metric: Metric) -> bool:
-    """Whether a metric's changes may be read as percentages (see :func:`_pct`)."""
-    return metric.kind != "composite" and not may_go_below_zero(spec, metric)
-
-
 def _assessment(change: float | None, favourable: str, verdict: str) -> str:
     """The table's word for a change, from its materiality verdict (the drift stage's rule, the same numbers)."""
     if change is None:
@@ -163,7 +158,7 @@ def _metric_figures(spec: BudgetSpec, values: pd.DataFrame, grain: str, period: 
         # judged against the complete periods before the one reported, as the drift stage judges it
         z, verdict = (None, "unknown") if change is None else change_materiality(
             series[series.index < period].to_numpy(float), change)
-        ratio_scale = _ratio_scale(spec, metric)
+        ratio_scale = changes_as_shares(spec, metric)
         figures.append({
             "metric_id": metric_id,
             "name": metric.name or metric_id.replace("_", " "),
@@ -444,6 +439,8 @@ def _current_actions(spec: BudgetSpec, actions: pd.DataFrame, values: pd.DataFra
     firings = [{"rule_id": r.rule_id, "period_grain": r.period_grain,
                 "period_start": pd.Timestamp(r.period_start).date().isoformat(), "segment_id": r.segment_id,
                 "condition": r.condition, "trigger_values": json.loads(r.trigger_values), "action_type": r.action_type,
+                "target": _text(r.action_target),
+                "amount": None if pd.isna(r.action_amount) else float(r.action_amount),
                 "message": _text(r.message), "classification": {"kind": r.class_kind, "type": r.class_type,
                                                                 "detail": _text(r.class_detail)},
                 "needs_judgement": r.class_kind == "decision" and r.class_type == "non_programmed",
@@ -683,7 +680,7 @@ def _shift_groups(spec: BudgetSpec, rows: pd.DataFrame, provenance: str) -> list
         told = {"metric_id": r["metric_id"], "segment": None if r["segment_id"] == "_total" else r["segment_id"],
                 "from": day.isoformat(), "level_before": before, "level_after": after,
                 "change": None if before is None or after is None else after - before,
-                "change_pct": None if rate else _pct(after, before, _ratio_scale(spec, metric)), "z": _num(r["z"]),
+                "change_pct": None if rate else _pct(after, before, changes_as_shares(spec, metric)), "z": _num(r["z"]),
                 "days_before": _int(r["days_before"]), "days_after": _int(r["days_after"])}
         if _text(r.get("last_day")) is not None:
             told.update({"to": pd.Timestamp(r["last_day"]).date().isoformat(), "level_back": _num(r["level_back"]),

@@ -614,6 +614,15 @@ def _latest_week_summary(payload: dict) -> list[str]:
         for (name, unit), c in moved) + ", beyond normal variation (see \"Since then\")."]
 
 
+def _action_text(action: dict, currency: str) -> str:
+    """What a fired rule does: its type, an allocation's amount (in the allocation's currency) and target, and its
+    message ("allocate €5,000 to support_staffing: Add an agent to the slow queue")."""
+    what = action["action_type"]
+    if action.get("amount") is not None:
+        what += f" {fmt(action['amount'], currency)} to {action.get('target')}"
+    return f"{what}: {action['message']}" if action.get("message") else what
+
+
 def _what_to_do(payload: dict, draft: dict | None = None) -> list[str]:
     """Fired rules (deterministic), the recommended allocation (predicted), the writer's weighed recommendations."""
     actions, allocation = payload.get("actions") or [], payload.get("allocation")
@@ -639,7 +648,7 @@ def _what_to_do(payload: dict, draft: dict | None = None) -> list[str]:
             if a.get("periods", 1) > 1:
                 period += f" – {a['period_last']} ({a['periods']} {a['period_grain']}s running)"
             lines.append(f"| {a['rule_id']} | {period} | {a['segment_id']} | {saw} "
-                         f"| {label} | {a['action_type']}: {a['message'] or ''} |")
+                         f"| {label} | {_action_text(a, payload['budget']['allocation']['currency'])} |")
         lines += ["", "_Rules decide programmed decisions and actions deterministically; non-programmed decisions "
                       "need the owner's judgement._", ""]
     if allocation and "not_estimated" in allocation:

@@ -448,8 +448,9 @@ def test_what_to_do_section_shows_classified_actions_and_the_predicted_allocatio
     actions = pd.DataFrame([{
         "rule_id": "expensive_acquisition", "period_grain": "week", "period_start": dt.date(2026, 6, 22),
         "segment_id": "ppc", "condition": "customer_acquisition_cost > 300",
-        "trigger_values": '{"customer_acquisition_cost": 312.5}', "action_type": "flag", "message": "CAC high",
-        "class_kind": "decision", "class_type": "programmed", "class_detail": "remove"}])
+        "trigger_values": '{"customer_acquisition_cost": 312.5}', "action_type": "flag", "action_target": None,
+        "action_amount": float("nan"), "message": "CAC high", "class_kind": "decision", "class_type": "programmed",
+        "class_detail": "remove"}])
     allocation = pd.DataFrame([{
         "basis_period": dt.date(2026, 6, 22), "grain": "week", "lever_metric": "spend", "objective_metric": "new_customers",
         "segment_id": s, "current": c, "recommended": r, "change": r - c, "curve_form": "linear",
@@ -465,6 +466,13 @@ def test_what_to_do_section_shows_classified_actions_and_the_predicted_allocatio
                                                  actions=actions, allocation=allocation, constraints=constraints,
                                                  outcomes=outcomes))
     assert payload["actions"][0]["needs_judgement"] is False
+    assert "| decision/programmed/remove | flag: CAC high |" in render_markdown(payload, "template")
+    # an allocation a rule makes says how much goes where (it had read "allocate: " with no message)
+    move = actions.assign(action_type="allocate", action_target="sales_team", action_amount=5000.0, message=None,
+                          class_kind="action", class_type="quantity", class_detail="more")
+    moved = build_payload(SPEC, dataclasses.replace(base, actions=move))
+    assert (moved["actions"][0]["target"], moved["actions"][0]["amount"]) == ("sales_team", 5000.0)
+    assert "| action/quantity/more | allocate €5,000 to sales_team |" in render_markdown(moved, "template")
     actions.loc[0, ["class_kind", "class_type", "class_detail"]] = ["decision", "non_programmed", float("nan")]
     again = build_payload(SPEC, BriefingInputs(base.values, base.rankings, base.quality, base.known_events, actions=actions))
     assert again["actions"][0]["classification"]["detail"] is None and again["actions"][0]["needs_judgement"]
@@ -741,8 +749,8 @@ def test_what_to_do_lists_the_firings_of_the_period_reported_not_an_old_one():
     actions = pd.DataFrame([{
         "rule_id": "expensive_acquisition", "period_grain": "week", "period_start": week, "segment_id": "ppc",
         "condition": "customer_acquisition_cost > 300", "trigger_values": '{"customer_acquisition_cost": 312.5}',
-        "action_type": "flag", "message": "CAC high", "class_kind": "decision", "class_type": "non_programmed",
-        "class_detail": None} for week in weeks[:4]])
+        "action_type": "flag", "action_target": None, "action_amount": None, "message": "CAC high",
+        "class_kind": "decision", "class_type": "non_programmed", "class_detail": None} for week in weeks[:4]])
     actions.loc[2, "trigger_values"] = '{"customer_acquisition_cost": 340.0}'
     payload = build_payload(SPEC, dataclasses.replace(inputs(values), actions=actions))
     assert [(a["period_start"], a["period_last"], a["periods"]) for a in payload["actions"]] == [

@@ -70,6 +70,19 @@ def test_rule_action_effect_is_a_difference_in_differences():
     assert "relative effect -20.0%" in row["summary"]
 
 
+def test_a_temperature_s_action_is_judged_in_degrees_and_a_share_needs_a_positive_base():
+    """A cold store's site b warmest at -14.54 C, then -15.14 while the whole store went from -14.0 to -14.2: it
+    had read "+4.1% while the budget moved +1.4%". In degrees: -0.6 against -0.2, a relative effect of -0.4. A
+    metric read in shares is not judged from a base at 0 or below (a net revenue's -40 to +20 is no -150%)."""
+    values = cac_values().assign(metric_id="warmest", value=[-14.54, -15.14, -14.0, -14.2])
+    action = cac_action(trigger_values=json.dumps({"warmest": -14.54}))
+    (row,) = action_outcomes(action, values, in_units={("m", "warmest")})
+    assert row["observed_effect"] == pytest.approx(-0.4)
+    assert row["summary"].endswith("(-0.6) while the budget moved -0.2; relative effect -0.4")
+    signed = cac_values().assign(metric_id="net", value=[-40.0, 20.0, 100.0, 110.0])
+    assert action_outcomes(cac_action(trigger_values=json.dumps({"net": -40.0})), signed) == []
+
+
 def test_an_action_is_judged_on_its_first_trigger_metric_at_its_grain_only():
     monthly = cac_action(period_grain="month", trigger_values=json.dumps({"cpl": 9.0, "cac": 1.0}))
     actions = pd.concat([cac_action(), monthly, cac_action(trigger_values="{}")], ignore_index=True)
