@@ -8,21 +8,14 @@ import pandas as pd
 from models.forecasting.shocks import MAX_DAYS, past_shocks
 from models.projections import forecast_scope
 from models.spec import parse_spec
-
-DAYS = [dt.date(2024, 11, 1) + dt.timedelta(d) for d in range(730)]  # two years, to Saturday 2026-10-31
-
-
-def _expected(level: float, amplitude: float = 0.2, trend: float = 0.0, phase: float = 200.0) -> np.ndarray:
-    """A business's expected daily count: a yearly cycle peaking on day ``phase`` of the year, weekends at 70%."""
-    return np.array([level * (1 + amplitude * np.cos(2 * np.pi * (d.timetuple().tm_yday - phase) / 365.25))
-                     * (1 + trend * k / 365) * (0.7 if d.weekday() >= 5 else 1.0) for k, d in enumerate(DAYS)])
+from tests.models.daily_histories import DAYS, expected_daily, ordinary_means
 
 
 def test_a_few_days_at_half_the_level_are_found_to_the_day():
     """Two to seven days at 40-60% of a seasonal count of 200 or 2,000 a day, anywhere but the last weeks."""
     rng = np.random.default_rng(7)
     for _ in range(20):
-        y = _expected(float(rng.choice([200, 2000])))
+        y = expected_daily(float(rng.choice([200, 2000])))
         first, length = int(rng.integers(60, 650)), int(rng.integers(2, 8))
         y[first:first + length] *= rng.uniform(0.4, 0.6)
         found = past_shocks(rng.poisson(y).astype(float), DAYS)
@@ -44,14 +37,7 @@ def test_histories_without_a_shock_seldom_have_one():
     day of 12 where 30 were due: a Poisson count's tail); here at most 3 of 150, none with more than one day."""
     rng = np.random.default_rng(2026)
     found = []
-    for k in range(150):
-        level = float(rng.choice([5, 30, 200, 2000, 20000]))
-        phi, sigma = [(0.0, 0.0), (0.5, 0.05), (0.9, 0.03)][k % 3]
-        wander = np.zeros(len(DAYS))
-        for t, shock in enumerate(rng.normal(0, sigma, len(DAYS))[1:], start=1):
-            wander[t] = phi * wander[t - 1] + shock
-        mean = _expected(level, float(rng.choice([0, 0.2, 0.4])), float(rng.uniform(-0.3, 0.5)),
-                         float(rng.uniform(0, 365))) * np.exp(wander)
+    for k, level, phi, mean in ordinary_means(rng, 150):
         days = past_shocks(rng.poisson(mean).astype(float), DAYS)
         assert len(days) <= 1, (k, level, phi, days)
         found += days
@@ -63,9 +49,9 @@ def test_a_closed_christmas_every_year_is_the_calendar_not_a_shock():
     in one year only, it is a shock."""
     christmas = np.array([(d.month, d.day) == (12, 25) for d in DAYS])
     rng = np.random.default_rng(5)
-    assert past_shocks(rng.poisson(_expected(400) * np.where(christmas, 0.2, 1.0)).astype(float), DAYS) == []
+    assert past_shocks(rng.poisson(expected_daily(400) * np.where(christmas, 0.2, 1.0)).astype(float), DAYS) == []
     once = christmas & (np.array([d.year for d in DAYS]) == 2025)
-    assert past_shocks(rng.poisson(_expected(400) * np.where(once, 0.2, 1.0)).astype(float), DAYS) == [
+    assert past_shocks(rng.poisson(expected_daily(400) * np.where(once, 0.2, 1.0)).astype(float), DAYS) == [
         dt.date(2025, 12, 25)]
 
 
@@ -78,13 +64,13 @@ def test_a_new_level_a_dip_not_over_and_an_episode_are_no_shocks():
                    np.where(day >= dt.date(2026, 10, 27), 0.5, 1.0),
                    np.where((day >= dt.date(2025, 11, 3)) & (day <= dt.date(2025, 11, 3) + dt.timedelta(MAX_DAYS + 7)),
                             0.5, 1.0)):
-        assert past_shocks(rng.poisson(_expected(400) * factor).astype(float), DAYS) == []
+        assert past_shocks(rng.poisson(expected_daily(400) * factor).astype(float), DAYS) == []
 
 
 def test_a_shop_closed_on_sundays_has_its_shock_found_on_open_days():
     """Sundays at 0 every week are the shop's hours, left out; three weekdays at 40% are the shock."""
     sunday = np.array([d.weekday() == 6 for d in DAYS])
-    y = _expected(300) * np.where(sunday, 0.0, 1.0)
+    y = expected_daily(300) * np.where(sunday, 0.0, 1.0)
     y[400:403] *= 0.4
     found = past_shocks(np.random.default_rng(4).poisson(y).astype(float), DAYS)
     assert found == [d for d in DAYS[400:403] if d.weekday() != 6]
