@@ -22,9 +22,9 @@ GLS_ITERATIONS = 6     # of the AR(1) error fit
 OUTLIER_Z = 5.0        # residuals beyond this robust z are shocks, left out of the second fit
 
 
-def yearly_design(t: np.ndarray) -> np.ndarray:
-    """Level, linear trend (per year) and the yearly harmonics at day numbers ``t``."""
-    angle = 2 * np.pi * t[:, None] * np.arange(1, YEARLY_HARMONICS + 1)[None, :] / YEAR_DAYS
+def yearly_design(t: np.ndarray, harmonics: int = YEARLY_HARMONICS) -> np.ndarray:
+    """Level, linear trend (per year) and the first ``harmonics`` yearly harmonics at day numbers ``t``."""
+    angle = 2 * np.pi * t[:, None] * np.arange(1, harmonics + 1)[None, :] / YEAR_DAYS
     return np.column_stack([np.ones_like(t), t / YEAR_DAYS, np.sin(angle), np.cos(angle)])
 
 
@@ -93,11 +93,16 @@ class YearlyCycle:
 
     def at(self, t: np.ndarray) -> np.ndarray:
         """The cycle's value at day numbers ``t`` (the fit's own origin)."""
-        return yearly_design(np.asarray(t, dtype=float))[:, 2:] @ self.beta
+        return yearly_design(np.asarray(t, dtype=float), self.harmonics)[:, 2:] @ self.beta
+
+    @property
+    def harmonics(self) -> int:
+        return len(self.beta) // 2
 
 
-def fit_yearly_cycle(t: np.ndarray, y: np.ndarray, min_days: int = MIN_YEARLY_DAYS) -> YearlyCycle | None:
-    """A level, a linear trend and ``YEARLY_HARMONICS`` yearly harmonics fitted with AR(1) errors.
+def fit_yearly_cycle(t: np.ndarray, y: np.ndarray, min_days: int = MIN_YEARLY_DAYS,
+                     max_harmonics: int = YEARLY_HARMONICS) -> YearlyCycle | None:
+    """A level, a linear trend and yearly harmonics fitted with AR(1) errors.
 
     Days far off a first least-squares fit (a robust z beyond ``OUTLIER_Z``: shocks) are
     dropped, then the harmonics are fitted again with AR(1) errors by feasible GLS and
@@ -114,6 +119,11 @@ def fit_yearly_cycle(t: np.ndarray, y: np.ndarray, min_days: int = MIN_YEARLY_DA
         The values (logs for a series seasonal by ratio), all finite.
     min_days : int
         Fewest days left after dropping shocks.
+    max_harmonics : int
+        The most harmonics the cycle may have. From ``YEARLY_HARMONICS`` up to it, the number is chosen by the
+        Bayesian information criterion of the AR(1) fits on the same days (the shocks are those off the fit
+        with the most). A shop's December, three weeks at a third more, is no smooth wave: two harmonics
+        spread it over October to February, and its days, far off such a wave, were dropped as shocks.
 
     Returns
     -------
@@ -122,7 +132,7 @@ def fit_yearly_cycle(t: np.ndarray, y: np.ndarray, min_days: int = MIN_YEARLY_DA
     """
     if len(y) < min_days:
         return None
-    X = yearly_design(t)
+    X = yearly_design(t, max_harmonics)
     resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
     centre = float(np.median(resid))
     deviation = np.abs(resid - centre)
@@ -131,8 +141,39 @@ def fit_yearly_cycle(t: np.ndarray, y: np.ndarray, min_days: int = MIN_YEARLY_DA
     keep = np.ones(len(y), bool) if exact else deviation <= OUTLIER_Z * spread
     if keep.sum() < min_days:
         return None
-    found = ar1_gls_wald(y[keep], X[keep], np.arange(2, X.shape[1]))
+    harmonics = _harmonics_by_bic(t[keep], y[keep], max_harmonics) if max_harmonics > YEARLY_HARMONICS else \
+        YEARLY_HARMONICS
+    X = yearly_design(t[keep], harmonics)
+    found = ar1_gls_wald(y[keep], X, np.arange(2, X.shape[1]))
     if found is None:
         return None
     params, p_value, rho = found
     return YearlyCycle(params[2:], p_value, int(keep.sum()), float(params[1]) / YEAR_DAYS, rho)
+
+
+def _harmonics_by_bic(t: np.ndarray, y: np.ndarray, max_harmonics: int) -> int:
+    """The number of harmonics, from ``YEARLY_HARMONICS`` to ``max_harmonics``, whose fit has the least BIC.
+
+    The errors' AR(1) coefficient is estimated once, around the fit with the most harmonics, and every
+    candidate is fitted to the same whitened days: nested, one QR decomposition gives them all (a GLS fit
+    for each took four times as long as the forecast of a two-year series).
+    """
+    X = yearly_design(t, max_harmonics)
+    # harmonic by harmonic: level, trend, sin 1, cos 1, sin 2, cos 2, ...
+    X = X[:, [0, 1, *np.ravel([(2 + i, 2 + max_harmonics + i) for i in range(max_harmonics)])]]
+    e = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    e = e - e.mean()
+    rho = float((e[1:] @ e[:-1]) / (len(e) - 1) / ((e @ e) / len(e))) if e @ e > 0 else 0.0
+    wy, wX = y[1:] - rho * y[:-1], X[1:] - rho * X[:-1]
+    q = np.linalg.qr(wX)[0]
+    explained = np.cumsum((q.T @ wy) ** 2)
+    n = len(wy)
+    floor = n * _rounding(y) ** 2   # an exact fit's residuals are rounding
+    best, best_bic = YEARLY_HARMONICS, np.inf
+    for harmonics in range(YEARLY_HARMONICS, max_harmonics + 1):
+        columns = 2 + 2 * harmonics
+        rss = max(float(wy @ wy - explained[columns - 1]), floor)
+        bic = n * np.log(rss / n) + columns * np.log(n)
+        if bic < best_bic:   # ties keep the fewer
+            best, best_bic = harmonics, bic
+    return best

@@ -1,10 +1,10 @@
 """``budgetlens bench intervals``: the forecaster on simulated daily series whose futures are known.
 
 M4 scores step by step; goal tracking reads totals over many days from the forecast's joint paths,
-and a budget's daily series can be short with a long horizon ahead. Ten kinds of daily series (noise
+and a budget's daily series can be short with a long horizon ahead. Eleven kinds of daily series (noise
 around a level, counts, AR(1), a random walk, a weekly season, a trend, a slowly moving level under
-noise, a yearly season of volumes and of counts, a temperature's season under lasting spells), each
-forecast from ``history`` days for ``horizon`` days ahead (default half the history), asked for the
+noise, a yearly season of volumes and of counts, a temperature's season under lasting spells, a shop's
+sharp December), each forecast from ``history`` days for ``horizon`` days ahead (default half the history), asked for the
 pipeline's weekly and yearly cycles:
 MASE and MSIS step by step, and the coverage and interval score of the 95% interval of the horizon's
 total.
@@ -23,7 +23,7 @@ from models.forecasting.accuracy import interval_score, mase, msis
 from orchestration.bench_m4 import PATH_DRAWS, one_blas_thread
 
 KINDS = ("noise", "counts", "ar1", "random_walk", "weekly", "trend", "level_and_noise", "yearly", "yearly_counts",
-         "yearly_weather")
+         "yearly_weather", "holiday_peak")
 PERIOD = 7
 PERIODS = (PERIOD, 365)  # what the pipeline asks of daily series: a weekly and a yearly cycle, each tested
 
@@ -60,9 +60,13 @@ def simulate(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
         shocks = rng.normal(0, 1.5, n)
         spells = _ar1(shocks, 0.85, shocks[0] / np.sqrt(1 - 0.85 ** 2))  # started at its stationary spread
         return 10 - 9 * np.cos(2 * np.pi * (t - rng.integers(0, 365)) / 365.25) + spells
+    weekly = np.where(t % PERIOD >= 5, 1.2, 1.0)
+    if kind == "holiday_peak":
+        # a shop's December: 24 days at +35%, then a month at -15%, on a random day of the year
+        day = (t + rng.integers(0, 365)) % 365
+        return 100 * np.where(day < 24, 1.35, np.where(day < 55, 0.85, 1.0)) * weekly * np.exp(rng.normal(0, 0.05, n))
     # a season of volumes (+-25% over the year, its peak on a random day) with a weekend lift
     season = 1 + 0.25 * np.sin(2 * np.pi * (t - rng.integers(0, 365)) / 365.25)
-    weekly = np.where(t % PERIOD >= 5, 1.2, 1.0)
     if kind == "yearly":
         return 100 * season * weekly * np.exp(rng.normal(0, 0.1, n))
     if kind == "yearly_counts":

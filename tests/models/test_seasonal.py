@@ -8,7 +8,7 @@ import pytest
 from statsmodels.regression.linear_model import GLSAR
 
 from models.drift.seasonal import weekday_profile, yearly_change
-from models.yearly_cycle import GLS_ITERATIONS, YEARLY_ALPHA, ar1_gls_wald, yearly_design
+from models.yearly_cycle import GLS_ITERATIONS, YEARLY_ALPHA, ar1_gls_wald, fit_yearly_cycle, yearly_design
 
 HISTORY = pd.date_range("2024-09-01", "2026-08-31")
 AUGUST = pd.date_range("2026-08-01", "2026-08-31")
@@ -126,3 +126,18 @@ def test_a_shop_closed_on_sundays_has_a_multiplicative_week_whose_sunday_is_zero
     assert ratio == pytest.approx(0.6, abs=0.05)
     # a series at 0 every day is no closed week: it has no pattern
     assert weekday_profile(counts * 0, pd.Timestamp("2026-09-01")).mode == "none"
+
+
+def test_a_sharp_season_is_given_the_harmonics_bic_asks_for():
+    """A December of 24 days at +30% (logs) needs more than a wave and its overtone; a smooth wave does not, and
+    without ``max_harmonics`` the cycle keeps its two."""
+    rng = np.random.default_rng(3)
+    t = np.arange(800.0)
+    sharp = np.where((t % 365) < 24, 0.3, 0.0) + rng.normal(0, 0.05, len(t))
+    smooth = 0.2 * np.sin(2 * np.pi * t / 365.25) + rng.normal(0, 0.05, len(t))
+    assert fit_yearly_cycle(t, sharp, max_harmonics=10).harmonics >= 6
+    assert fit_yearly_cycle(t, sharp).harmonics == 2
+    assert fit_yearly_cycle(t, smooth, max_harmonics=10).harmonics == 2
+    within = fit_yearly_cycle(t, sharp, max_harmonics=10).at(t[(t % 365) < 24]).mean()
+    outside = fit_yearly_cycle(t, sharp, max_harmonics=10).at(t[(t % 365) >= 60]).mean()
+    assert within - outside == pytest.approx(0.3, abs=0.05)
