@@ -1,13 +1,12 @@
 """``budgetlens bench intervals``: the forecaster on simulated daily series whose futures are known.
 
-M4 scores step by step; goal tracking reads totals over many days from the forecast's joint paths,
-and a budget's daily series can be short with a long horizon ahead. Eleven kinds of daily series (noise
-around a level, counts, AR(1), a random walk, a weekly season, a trend, a slowly moving level under
-noise, a yearly season of volumes and of counts, a temperature's season under lasting spells, a shop's
-sharp December), each forecast from ``history`` days for ``horizon`` days ahead (default half the history), asked for the
-pipeline's weekly and yearly cycles:
-MASE and MSIS step by step, and the coverage and interval score of the 95% interval of the horizon's
-total.
+M4 scores step by step; goal tracking reads totals over many days from the forecast's joint paths, and a
+budget's daily series can be short with a long horizon ahead. Eleven kinds of daily series (noise around a
+level, counts, AR(1), a random walk, a weekly season, a trend, a slowly moving level under noise, a yearly
+season of volumes and of counts, a temperature's season under lasting spells, a shop's sharp December), each
+forecast from ``history`` days for ``horizon`` days ahead (default half the history), asked for the pipeline's
+weekly and yearly cycles: MASE and MSIS step by step, and the coverage and interval score of the 95% interval
+of the horizon's total.
 """
 
 from __future__ import annotations
