@@ -121,9 +121,10 @@ def fit_yearly_cycle(t: np.ndarray, y: np.ndarray, min_days: int = MIN_YEARLY_DA
         Fewest days left after dropping shocks.
     max_harmonics : int
         The most harmonics the cycle may have. From ``YEARLY_HARMONICS`` up to it, the number is chosen by the
-        Bayesian information criterion of the AR(1) fits on the same days (the shocks are those off the fit
-        with the most). A shop's December, three weeks at a third more, is no smooth wave: two harmonics
-        spread it over October to February, and its days, far off such a wave, were dropped as shocks.
+        Bayesian information criterion of the fits on the same days, whitened for AR(1) errors (the shocks are
+        those off the fit with the most). A shop's December, three weeks at a third more, is no smooth wave:
+        two harmonics spread it over October to February, and its days, far off such a wave, were dropped as
+        shocks.
 
     Returns
     -------
@@ -141,9 +142,7 @@ def fit_yearly_cycle(t: np.ndarray, y: np.ndarray, min_days: int = MIN_YEARLY_DA
     keep = np.ones(len(y), bool) if exact else deviation <= OUTLIER_Z * spread
     if keep.sum() < min_days:
         return None
-    harmonics = _harmonics_by_bic(t[keep], y[keep], max_harmonics) if max_harmonics > YEARLY_HARMONICS else \
-        YEARLY_HARMONICS
-    X = yearly_design(t[keep], harmonics)
+    X = yearly_design(t[keep], _harmonics_by_bic(t[keep], y[keep], max_harmonics))
     found = ar1_gls_wald(y[keep], X, np.arange(2, X.shape[1]))
     if found is None:
         return None
@@ -158,6 +157,8 @@ def _harmonics_by_bic(t: np.ndarray, y: np.ndarray, max_harmonics: int) -> int:
     candidate is fitted to the same whitened days: nested, one QR decomposition gives them all (a GLS fit
     for each took four times as long as the forecast of a two-year series).
     """
+    if max_harmonics <= YEARLY_HARMONICS:
+        return YEARLY_HARMONICS
     X = yearly_design(t, max_harmonics)
     # harmonic by harmonic: level, trend, sin 1, cos 1, sin 2, cos 2, ...
     X = X[:, [0, 1, *np.ravel([(2 + i, 2 + max_harmonics + i) for i in range(max_harmonics)])]]

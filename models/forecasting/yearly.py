@@ -4,10 +4,10 @@ A budget's daily series often hold one or two years: too few for a seasonal mode
 with a period of 365 (three cycles for the seasonality test, more for a direct
 autoregression on a year of lags), yet a season of volumes is then plain to see and
 a forecast to a goal's deadline months ahead crosses it. The cycle is the drift
-engine's (:func:`models.yearly_cycle.fit_yearly_cycle`): two yearly harmonics
-beside a level and a linear trend, AR(1) errors, kept only when a Wald test finds
-it at 1% and it forecasts held-out days better than no cycle. The trend stays in the
-series for the forecaster to judge.
+engine's (:func:`models.yearly_cycle.fit_yearly_cycle`): two yearly harmonics (up to
+ten for a sharp season, by BIC) beside a level and a linear trend, AR(1) errors, kept
+only when a Wald test finds it at 1% and it forecasts held-out days better than no
+cycle. The trend stays in the series for the forecaster to judge.
 """
 
 from __future__ import annotations
