@@ -360,9 +360,9 @@ def _episode_events(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt
     if days is None:
         return []
     series, day_list = days
-    spans = sorted((e.first, e.last) for m, values in series.items()
-                   if spec.metrics[m].kind not in ("derived", "qualitative") for e in past_episodes(values, day_list))
-    declared = [(e.date, e.last_day) for e in events if e.last_day is not None]
+    spans = sorted((e.first, e.last) for values in _on_their_own(spec, series).values()
+                   for e in past_episodes(values, day_list))
+    declared = _spans(events)
     joined: list[list[dt.date]] = []
     for first, last in spans:
         if joined and first <= joined[-1][1]:
@@ -390,9 +390,8 @@ def _shock_events(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt.d
     if days is None:
         return []
     series, day_list = days
-    found = sorted({d for m, values in series.items() if spec.metrics[m].kind not in ("derived", "qualitative")
-                    for d in past_shocks(values, day_list)})
-    declared = [(e.date, e.last_day) for e in events if e.last_day is not None]
+    found = sorted({d for values in _on_their_own(spec, series).values() for d in past_shocks(values, day_list)})
+    declared = _spans(events)
     return [KnownEvent(date=d, name=f"shock {d.isoformat()}") for d in found
             if not any(a <= d <= b for a, b in declared)]
 
@@ -405,11 +404,21 @@ def _new_levels(spec: BudgetSpec, days: tuple[dict[str, np.ndarray], list[dt.dat
     if days is None:
         return {}
     series, day_list = days
-    spans = [(e.date, e.last_day) for e in events if e.last_day is not None]
+    spans = _spans(events)
     excluded = np.array([any(a <= d <= b for a, b in spans) for d in day_list]) if spans else None
-    found = {m: new_level(values, day_list, excluded) for m, values in series.items()
-             if spec.metrics[m].kind not in ("derived", "qualitative")}
+    found = {m: new_level(values, day_list, excluded) for m, values in _on_their_own(spec, series).items()}
     return {m: level for m, level in found.items() if level is not None}
+
+
+def _on_their_own(spec: BudgetSpec, series: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The daily series of the metrics forecast on their own: not a formula of others', nor read from text."""
+    return {m: values for m, values in series.items() if spec.metrics[m].kind not in ("derived", "qualitative")}
+
+
+def _spans(events: Iterable[KnownEvent]) -> list[tuple[dt.date, dt.date]]:
+    """The first and last days of the events that are over on a last day (not a price change or launch that
+    lasts from its date on)."""
+    return [(e.date, e.last_day) for e in events if e.last_day is not None]
 
 
 def _at_new_levels(spec: BudgetSpec, grain: str, wide: pd.DataFrame,
