@@ -330,7 +330,8 @@ def _pooled_with_year_of_lags(y: np.ndarray, horizon: int, periods: tuple[int, .
     except MODEL_FAILURES:
         return rest
     floor = 0.0 if not signed and bool(np.all(y >= 0)) else -np.inf
-    bands = nested_bands(np.maximum(mean, floor), *np.maximum(quantiles, floor))
+    mean = np.maximum(mean, floor)
+    bands = nested_bands(mean, *np.maximum(quantiles, floor))
     pooled = None
     if paths > 0:
         rng = np.random.default_rng(seed)
@@ -339,7 +340,7 @@ def _pooled_with_year_of_lags(y: np.ndarray, horizon: int, periods: tuple[int, .
         pooled = pooled[rng.permutation(paths)]  # other models' paths come in no order: neither do these
     lo95, lo80, hi80, hi95 = ((band + other) / 2
                               for band, other in zip(bands, (rest.lo95, rest.lo80, rest.hi80, rest.hi95)))
-    return Forecast((np.maximum(mean, floor) + rest.mean) / 2, lo80, hi80, lo95, hi95,
+    return Forecast((mean + rest.mean) / 2, lo80, hi80, lo95, hi95,
                     f"pool(direct_ar on a year of lags, {rest.method})", season, rest.holdout_rmsse, pooled)
 
 
