@@ -301,7 +301,12 @@ def _with_yearly(yearly: YearlyAdjustment, y: np.ndarray, horizon: int, periods:
     """Forecast the series without its yearly cycle, then put the cycle back on every figure."""
     inner = forecast(yearly.remove(y), horizon, tuple(p for p in periods if p != YEAR), paths=paths, seed=seed,
                      signed=signed)
-    return yearly.restored(inner, 0.0 if not signed and np.all(y >= 0) else -np.inf, "yearly cycle")
+    return yearly.restored(inner, _floor(y, signed), "yearly cycle")
+
+
+def _floor(y: np.ndarray, signed: bool) -> float:
+    """The least a forecast of ``y`` may be: 0 for a series that has never gone below it and may not."""
+    return 0.0 if not signed and bool(np.all(y >= 0)) else -np.inf
 
 
 def _pooled_with_year_of_lags(y: np.ndarray, horizon: int, periods: tuple[int, ...], season: int, paths: int,
@@ -329,7 +334,7 @@ def _pooled_with_year_of_lags(y: np.ndarray, horizon: int, periods: tuple[int, .
         mean, quantiles = year(y, horizon, season, PROBABILITIES)
     except MODEL_FAILURES:
         return rest
-    floor = 0.0 if not signed and bool(np.all(y >= 0)) else -np.inf
+    floor = _floor(y, signed)
     mean = np.maximum(mean, floor)
     bands = nested_bands(mean, *np.maximum(quantiles, floor))
     pooled = None
