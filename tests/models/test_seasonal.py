@@ -135,9 +135,10 @@ def test_a_sharp_season_is_given_the_harmonics_bic_asks_for():
     t = np.arange(800.0)
     sharp = np.where((t % 365) < 24, 0.3, 0.0) + rng.normal(0, 0.05, len(t))
     smooth = 0.2 * np.sin(2 * np.pi * t / 365.25) + rng.normal(0, 0.05, len(t))
-    assert fit_yearly_cycle(t, sharp, max_harmonics=10).harmonics >= 6
+    cycle = fit_yearly_cycle(t, sharp, max_harmonics=10)
+    assert cycle.harmonics >= 6
     assert fit_yearly_cycle(t, sharp).harmonics == 2
     assert fit_yearly_cycle(t, smooth, max_harmonics=10).harmonics == 2
-    within = fit_yearly_cycle(t, sharp, max_harmonics=10).at(t[(t % 365) < 24]).mean()
-    outside = fit_yearly_cycle(t, sharp, max_harmonics=10).at(t[(t % 365) >= 60]).mean()
+    within = cycle.at(t[(t % 365) < 24]).mean()
+    outside = cycle.at(t[(t % 365) >= 60]).mean()
     assert within - outside == pytest.approx(0.3, abs=0.05)
