@@ -105,7 +105,9 @@ def test_a_rate_of_two_metrics_that_move_together_gets_the_spread_of_the_rate_no
         pooled_error.append(np.median(pooled) - series["activations"][history_days:].sum() / series["signups"][history_days:].sum())
         cost, cost_truth = result["spend_per_signup"], series["spend"][history_days:] / series["signups"][history_days:]
         unrelated.append(np.mean((cost_truth >= cost.lo95) & (cost_truth <= cost.hi95)))
-    assert 0.88 <= np.mean(covered) <= 0.985 and np.mean(widths) < 0.25
+    # width measured 0.245 with each metric's in-sample errors, 0.270 since signups' wandering level takes its errors
+    # from past origins (200 days hold six 28-day spans); drawn independently: 0.38
+    assert 0.88 <= np.mean(covered) <= 0.985 and np.mean(widths) < 0.3
     # the paths' spread of the pooled rate is the size of its actual error (independent paths: 4x too wide)
     assert 0.5 < np.mean(pooled_sd) / np.std(pooled_error) < 2
     assert np.mean(unrelated) >= 0.9
