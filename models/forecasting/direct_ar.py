@@ -161,10 +161,9 @@ def _out_of_sample_ratio(X: np.ndarray, Y: np.ndarray, residuals: np.ndarray) ->
     over 200 random walks of 400 days, the 90th step's rolling-origin errors were 2.2 times the in-sample ones in
     variance (3.2 at 250 days), where the degrees of freedom alone allow 1.03 (1.06). Each past origin is
     refitted on the windows whose whole horizon it has seen (at least two per coefficient), and forecast from as
-    the fit is.
-    Refits on fewer windows than the final fit err more, so this errs on the wide side; fitting the errors
-    against the refits' sizes and reading them at the final size was tried and scored worse on the drifting
-    kinds below (a random walk at 250 days: coverage 0.74).
+    the fit is. Refits on fewer windows than the final fit err more, so this errs on the wide side; fitting the
+    errors against the refits' sizes and reading them at the final size was tried and scored worse on the
+    drifting kinds below (a random walk at 250 days: coverage 0.74).
 
     Measured with ``budgetlens bench intervals --horizon 90 --series 300``, the 95% interval of the 90-day total,
     coverage / interval score, in-sample -> with this: at 250 days a random walk 0.66 / 6,652 -> 0.80 / 5,463, a
