@@ -18,7 +18,7 @@ simulation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -118,28 +118,41 @@ def fit_direct_ar(y: np.ndarray, lags: int, horizon: int) -> DirectAR:
     if len(y) < min_length(lags, horizon):
         raise ValueError(f"direct AR with {lags} lags and horizon {horizon} needs {min_length(lags, horizon)} points, got {len(y)}")
     scale = float(np.mean(np.abs(y))) or 1.0
-    additive = _fit(y, lags, horizon, False, scale)
-    if not np.all(y > 0):
-        return additive
-    ratios = _fit(y, lags, horizon, True, 1.0)
-    # Ratios suit growth that compounds; a trend that adds the same amount each step, read as ratios, keeps the
-    # growth rate of its early, lower levels and overshoots. Additive only when it fits clearly better.
-    return additive if _in_sample_error(additive, y) < ADDITIVE_MARGIN * _in_sample_error(ratios, y) else ratios
+    chosen = _fit(y, lags, horizon, False, scale)
+    if np.all(y > 0):
+        ratios = _fit(y, lags, horizon, True, 1.0)
+        # Ratios suit growth that compounds; a trend that adds the same amount each step, read as ratios, keeps the
+        # growth rate of its early, lower levels and overshoots. Additive only when it fits clearly better.
+        if not _in_sample_error(chosen, y) < ADDITIVE_MARGIN * _in_sample_error(ratios, y):
+            chosen = ratios
+    return _widened(chosen, y)
+
+
+def _design(z: np.ndarray, lags: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """The features of every window of the transformed series ``z`` and its next ``horizon`` values less its last."""
+    windows = sliding_window_view(z, lags + horizon)
+    inputs = windows[:, :lags]
+    return DirectAR._features(inputs), windows[:, lags:] - inputs[:, -1:]
 
 
 def _fit(y: np.ndarray, lags: int, horizon: int, log: bool, scale: float) -> DirectAR:
-    z = np.log(y) if log else y / scale
-    windows = sliding_window_view(z, lags + horizon)
-    inputs, future = windows[:, :lags], windows[:, lags:]
-    X = DirectAR._features(inputs)
-    Y = future - inputs[:, -1:]
+    """The ridge fit on ratios (``log``) or on differences, its residuals the in-sample errors as they are."""
+    X, Y = _design(np.log(y) if log else y / scale, lags, horizon)
     coef = _ridge(X.T @ X, X.T @ Y)
-    residuals = Y - X @ coef
-    # In-sample errors understate out-of-sample ones by the degrees of freedom used, and by more when the history
-    # holds few spans of the horizon: then the errors of refits at past origins set the scale.
-    inflation = np.sqrt(len(X) / max(len(X) - lags, 1))
-    residuals = residuals * np.maximum(inflation, _out_of_sample_ratio(X, Y, residuals))
-    return DirectAR(lags, log, scale, coef, residuals)
+    return DirectAR(lags, log, scale, coef, Y - X @ coef)
+
+
+def _widened(model: DirectAR, y: np.ndarray) -> DirectAR:
+    """The model with its in-sample errors widened to out-of-sample ones (done for the chosen fit only: the
+    choice between ratios and differences reads the coefficients).
+
+    In-sample errors understate out-of-sample ones by the degrees of freedom used, and by more when the history
+    holds few spans of the horizon: then the errors of refits at past origins set the scale.
+    """
+    X, Y = _design(model._transform(y), model.lags, model.coef.shape[1])
+    inflation = np.sqrt(len(X) / max(len(X) - model.lags, 1))
+    residuals = model.residuals * np.maximum(inflation, _out_of_sample_ratio(X, Y, model.residuals))
+    return replace(model, residuals=residuals)
 
 
 def _ridge(gram: np.ndarray, cross: np.ndarray) -> np.ndarray:
