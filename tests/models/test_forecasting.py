@@ -323,14 +323,10 @@ def test_direct_ar_reads_a_steady_trend_as_differences_and_compound_growth_as_ra
 
 def _in_sample_errors(model, y: np.ndarray) -> np.ndarray:
     """The fitted model's own h-step errors on every window of ``y``, before any widening."""
-    from numpy.lib.stride_tricks import sliding_window_view
+    from models.forecasting.direct_ar import _design
 
-    from models.forecasting.direct_ar import DirectAR
-
-    horizon = model.coef.shape[1]
-    windows = sliding_window_view(model._transform(y), model.lags + horizon)
-    inputs = windows[:, :model.lags]
-    return windows[:, model.lags:] - inputs[:, -1:] - DirectAR._features(inputs) @ model.coef
+    X, Y = _design(model._transform(y), model.lags, model.coef.shape[1])
+    return Y - X @ model.coef
 
 
 def test_a_long_horizon_on_a_short_history_takes_its_errors_from_past_origins():
