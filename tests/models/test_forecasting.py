@@ -345,6 +345,22 @@ def test_a_long_horizon_on_a_short_history_takes_its_errors_from_past_origins():
     assert np.median(widened) > 1.4  # measured 1.7 (the degrees of freedom alone: 1.03)
 
 
+def test_long_lags_are_refitted_at_fewer_past_origins_and_still_widened():
+    from models.forecasting.direct_ar import _past_origins
+
+    short = _past_origins(250 - 8 - 90 + 1, 8, 90)  # 48 origins from window 105 (two windows per coefficient)
+    assert len(short) == 40 and short[0] == 105 and short[-1] == 152
+    year = _past_origins(1300 - 366 - 90 + 1, 366, 90)  # a year of lags: 24 origins, windows 821 .. 844
+    assert len(year) == 8 and year[0] == 821 and year[-1] == 844
+    assert len(_past_origins(1400 - 366 - 90 + 1, 366, 90)) == 0  # ten spans of the horizon: none
+    y = 200 + np.cumsum(np.random.default_rng(5).standard_normal(1300))
+    model = fit_direct_ar(y, 366, 90)
+    raw = _in_sample_errors(model, y)
+    # the refits' errors, not the degrees of freedom alone (sqrt(845 / 479) = 1.33), set the last step's spread:
+    # 3.45 times the in-sample one (measured)
+    assert np.std(model.residuals[:, -1]) > 1.5 * np.sqrt(len(raw) / (len(raw) - 366)) * np.std(raw[:, -1])
+
+
 def test_a_history_of_many_spans_of_the_horizon_keeps_its_in_sample_errors():
     y = 200 + np.cumsum(np.random.default_rng(3).standard_normal(600))  # 580 windows: over 10 spans of 13 steps
     model = fit_direct_ar(y, 8, 13)
