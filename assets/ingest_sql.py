@@ -203,7 +203,7 @@ def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict
         select * replace (eid || ':' || row_number() over (partition by source, eid order by source_row) as eid)
         from ({rows})"""
 
-    checks = _row_checks(missing, len(columns) - len(overflow), earliest, src.timestamp_format) + [
+    checks = _row_checks(missing, len(columns) - len(overflow), earliest, spec.clock, src.timestamp_format) + [
         "when measure_blank then 'measure missing'",
         f"when measure not in ({', '.join(quote_literal(m) for m in spec.measures)}) "
         "then 'unknown measure: ' || left(measure, 60)",
@@ -222,18 +222,27 @@ def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict
     return _judged(rows, checks, "measure, val, eid", len(levels), start, end, earliest)
 
 
-def _row_checks(missing: str | None, width: int, earliest: dt.datetime, fmt: str | None = None) -> list[str]:
+def _row_checks(missing: str | None, width: int, earliest: dt.datetime, clock: str,
+                fmt: str | None = None) -> list[str]:
     """The first checks of any landed row: the columns are there (else ``missing`` says why not), the row fits
-    the header, the time is usable (text read by ``fmt``, a strptime format, when given)."""
+    the header, the time is usable (text read by ``fmt``, a strptime format, when given) and inside the kept
+    history on the budget's ``clock``."""
     lo, hi = f"timestamp '{earliest:%Y-%m-%d %H:%M:%S}'", f"timestamp '{TS_MAX}'"
     checks = [f"when true then {quote_literal(missing)}"] if missing else []
     unparseable = "timestamp not parseable" + ("" if fmt is None else f" as {fmt}") + ": "
+    cell = "left(cast(ts_cell as varchar), 60)"
+    # the time as the clock reads it, where it reads otherwise than the cell: 2025-01-01T03:06Z is before a
+    # New York budget's first day, 2025-01-01
+    told = "strftime(ts, '%Y-%m-%d %H:%M:%S')"
+    on_clock = (f"case when replace(trim(cast(ts_cell as varchar)), 'T', ' ') = {told} then '' "
+                f"else ' (' || {told} || {quote_literal(f' on the budget clock, {clock})')} end")
     return checks + [
         f"when extra_fields > 0 then 'row has ' || cast(extra_fields as varchar) || ' field(s) more than "
         f"the header ({width} columns): its values do not line up with the column names'",
         "when ts_blank then 'timestamp missing'",
-        f"when ts is null then {quote_literal(unparseable)} || left(cast(ts_cell as varchar), 60)",
-        f"when ts < {lo} or ts >= {hi} then 'timestamp outside {earliest:%Y-%m-%d}..{TS_MAX[:4]}: ' || left(cast(ts_cell as varchar), 60)",
+        f"when ts is null then {quote_literal(unparseable)} || {cell}",
+        f"when ts < {lo} or ts >= {hi} then 'timestamp outside {earliest:%Y-%m-%d}..{TS_MAX[:4]}: ' || {cell} "
+        f"|| {on_clock}",
     ]
 
 
@@ -311,7 +320,7 @@ def checked_documents_select(spec: BudgetSpec, documents: DocumentSource, reader
             {''.join(f'{c} as seg_{i}, ' for i, c in enumerate(segs))}{extra} as extra_fields,
             {original} as original
         from {reader} t"""
-    checks = _row_checks(missing, len(columns) - len(overflow), earliest) + [
+    checks = _row_checks(missing, len(columns) - len(overflow), earliest, spec.clock) + [
         "when kind is null or kind = '' then 'document kind missing'",
         f"when not regexp_full_match(kind, '{NAME_RE[1:-1]}') "
         "then 'document kind not a lower_snake_case name: ' || left(kind, 60)",

@@ -57,7 +57,7 @@ def test_every_bad_row_is_quarantined_with_its_reason(conn, spec, landing):
     assert reasons[8] == "segment channel missing"
     assert reasons[9] == 'segment campaign contains "/": spring/summer'
     assert reasons[10] == "duplicate of event e1"
-    assert reasons[12].startswith("timestamp outside 2026-01-01..2100")
+    assert reasons[12] == "timestamp outside 2026-01-01..2100: 1800-01-01 00:00:00"  # on the clock as written
     assert reasons[13] == "segment campaign longer than 200 characters"
     assert reasons[14] == "value not finite: inf"
     record = conn.execute("select record from raw.quarantine where source_row = 4").fetchone()[0]
@@ -404,3 +404,15 @@ def test_timestamp_formats_and_separators_are_validated():
         make_spec(timestamp_format="%d.%m.%Y %Q")
     with pytest.raises(SpecError, match="both ','"):
         make_spec(decimal_separator=",", thousands_separator=",")
+
+
+def test_a_time_before_the_history_on_the_budget_s_clock_says_how_the_clock_reads_it(conn, landing):
+    # 02:00 UTC on the history's first day is the evening before in New York: outside the kept history
+    (landing / "shop" / "day1.csv").write_text("id,timestamp,measure,value,channel,campaign\n"
+                                               "e1,2026-01-01T02:00:00Z,visit,1,web,spring\n"
+                                               "e2,2026-01-01T06:00:00Z,visit,1,web,spring\n")
+    ingest(conn, on_clock({}, clock="America/New_York"), landing, start=dt.date(2026, 1, 1), end=MARCH_3)
+    reasons = dict(conn.execute("select source_row, reason from raw.quarantine").fetchall())
+    assert reasons[1] == ("timestamp outside 2026-01-01..2100: 2026-01-01T02:00:00Z "
+                          "(2025-12-31 21:00:00 on the budget clock, America/New_York)")
+    assert conn.execute("select event_id, cast(day as varchar) from raw.events").fetchall() == [("e2", "2026-01-01")]
