@@ -60,7 +60,7 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
                 first = last = None  # unreadable: the next run records it in quarantine
             if first is None:
                 first = last = dt.date.today() - dt.timedelta(days=1)
-            changed_days += [max(first, settings.history_start), last]
+            changed_days += [max(first, settings.history_start), max(last, settings.history_start)]
     conn.close()
     if not changed_days:
         return dg.SkipReason("no new or changed landing files")

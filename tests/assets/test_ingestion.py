@@ -416,3 +416,18 @@ def test_a_time_before_the_history_on_the_budget_s_clock_says_how_the_clock_read
     assert reasons[1] == ("timestamp outside 2026-01-01..2100: 2026-01-01T02:00:00Z "
                           "(2025-12-31 21:00:00 on the budget clock, America/New_York)")
     assert conn.execute("select event_id, cast(day as varchar) from raw.events").fetchall() == [("e2", "2026-01-01")]
+
+
+def test_a_file_of_none_but_rows_older_than_the_history_is_quarantined_with_the_first_day(conn, spec, landing):
+    (landing / "shop" / "old.csv").write_text("id,timestamp,measure,value,channel,campaign\n"
+                                              "e1,2025-12-30 10:00:00,visit,1,web,spring\n"
+                                              "e2,2025-12-31 10:00:00,visit,1,web,spring\n")
+    assert ingest(conn, spec, landing).received == 0  # March's window: not this file's
+    first = ingest(conn, spec, landing, start=HISTORY_START, end=HISTORY_START + dt.timedelta(days=1))
+    assert (first.received, first.loaded, first.quarantined) == (2, 0, 2)
+    reasons = conn.execute("select reason from raw.quarantine order by source_row").fetchall()
+    assert reasons == [("timestamp outside 2026-01-01..2100: 2025-12-30 10:00:00",),
+                       ("timestamp outside 2026-01-01..2100: 2025-12-31 10:00:00",)]
+    again = ingest(conn, spec, landing, start=HISTORY_START, end=HISTORY_START + dt.timedelta(days=1))
+    assert (again.received, again.quarantined) == (2, 2)  # replaced, not added
+    assert conn.execute("select count(*) from raw.quarantine").fetchone()[0] == 2

@@ -66,6 +66,25 @@ def test_sensor_requests_the_days_of_new_landing_files(tmp_path, monkeypatch):
         assert isinstance(again, dg.SkipReason) and again.skip_message == "no new or changed landing files"
 
 
+def test_sensor_runs_the_first_day_for_a_file_of_none_but_older_rows(tmp_path, monkeypatch):
+    from tests.assets.conftest import SPEC
+    import yaml
+
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "shop.yaml").write_text(yaml.safe_dump(SPEC))
+    (tmp_path / "landing" / "shop").mkdir(parents=True)
+    (tmp_path / "landing" / "shop" / "old.csv").write_text(
+        "id,timestamp,measure,value,channel,campaign\na,2025-12-30 10:00:00,visit,1,web,x\n")
+    monkeypatch.setenv("BUDGETLENS_SPECS", str(tmp_path / "specs"))
+    monkeypatch.setenv("BUDGETLENS_LANDING", str(tmp_path / "landing"))
+    monkeypatch.setenv("BUDGETLENS_START_DATE", "2026-01-01")
+    with dg.instance_for_test() as instance:
+        request = landing_files_sensor(dg.build_sensor_context(instance=instance))
+        # the first day's window quarantines its rows (a run of 2025-12-30 .. 2025-12-30 has no partition)
+        assert isinstance(request, dg.RunRequest)
+        assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-01-01", "2026-01-01")
+
+
 def test_sensor_reads_a_documents_file_by_its_own_timestamp_column(tmp_path, monkeypatch):
     from tests.assets.conftest import SPEC
     import yaml
