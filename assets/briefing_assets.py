@@ -2,6 +2,7 @@
 
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -16,8 +17,10 @@ from assets.forecast_assets import daily_events, daily_members, recent_leaf_days
 from assets.llm import AnthropicLLM, LlmLedger
 from assets.settings import Settings
 from assets.warehouse import prepare, table_exists, transaction
+from models.briefing.gaps import RECENT_DAYS, STOPPED_WITHIN_DAYS, USUAL_DAYS
 from models.briefing.payload import BriefingInputs, briefing_grain, build_payload, latest_complete_period
 from models.briefing.template import render_markdown
+from models.projections import next_period
 from models.spec import BudgetSpec, load_specs
 
 BRIEFINGS_DDL = """
@@ -107,10 +110,32 @@ def _inputs(conn, spec: BudgetSpec) -> BriefingInputs:
                           forecasts=forecasts, forecasts_to_date=to_date, drift=drift, archetypes=archetypes,
                           text_evidence=text_evidence, daily_events=daily_events(conn, spec),
                           daily_members=daily_members(conn, spec), measure_days=recent_leaf_days(conn, spec),
-                          segment_first_days=conn.execute(
-                              "select segment_id, min(day) as first_day from main.fct_digest_daily "
-                              "where budget_id = ? group by segment_id order by segment_id", [spec.id]).df(),
+                          **segment_spans(conn, spec, None if period is None else next_period(grain, period)),
                           level_shifts=shifts)
+
+
+def segment_spans(conn, spec: BudgetSpec, period_end: dt.date | None) -> dict[str, pd.DataFrame]:
+    """Each leaf segment's first day with events and its last before ``period_end`` (``segment_spans``), and the
+    days with events in the ``USUAL_DAYS`` up to their last of the leaves whose last came before the days the
+    briefing searches for gaps, within a year of its end (``before_stop``: what
+    :func:`models.briefing.gaps.stopped_segments` reads)."""
+    end = period_end or dt.date.max
+    spans = conn.execute(
+        "select segment_id, min(day) as first_day, max(day) filter (where day < ?) as last_day "
+        "from main.fct_digest_daily where budget_id = ? group by segment_id order by segment_id", [end, spec.id]).df()
+    if period_end is None:
+        return {"segment_spans": spans, "before_stop": pd.DataFrame()}
+    # a scope's last day is its latest leaf's, so leaves up to USUAL_DAYS older than the year hold its usual days
+    earliest = period_end - dt.timedelta(days=STOPPED_WITHIN_DAYS + USUAL_DAYS + 1)
+    before_stop = conn.execute(
+        "with last as (select segment_id, max(day) as last_day from main.fct_digest_daily "
+        "              where budget_id = ? and day < ? group by segment_id) "
+        "select d.segment_id, d.day, sum(d.event_count) as event_count "
+        "from main.fct_digest_daily d join last using (segment_id) "
+        "where d.budget_id = ? and last.last_day < ? and last.last_day >= ? "
+        "and d.day > last.last_day - ? and d.day <= last.last_day group by all order by all",
+        [spec.id, period_end, spec.id, period_end - dt.timedelta(days=RECENT_DAYS), earliest, USUAL_DAYS]).df()
+    return {"segment_spans": spans, "before_stop": before_stop}
 
 
 def _grain(spec: BudgetSpec, payload: dict) -> str:

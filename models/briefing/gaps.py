@@ -5,6 +5,8 @@
   visitors) reads a day of sales over no visitors.
 - A segment silent on days it usually has events while the rest of the budget had them: a clinic closed three
   days by a system outage, a store whose feed stopped. Its counts and sums take those days as 0 too.
+- A segment silent since before the days searched, after regular events: a store closed, a district whose feed
+  stopped in July. Its absence moves the totals, and from a month after it the two above no longer see it.
 - Segments whose first events came in the briefing's period or the one before: a clinic opened; their arrival
   moves the totals, and nothing else in the briefing says so.
 
@@ -27,6 +29,8 @@ USUAL_DAYS = 56  # the days before them that tell how often a segment goes a day
 # with a few events a day (refunds) has days without any, a door counter's twelve readings a day never does
 GAP_CHANCE = 1e-3
 NEW_AFTER_DAYS = 28  # a segment whose first events came this long after the budget's first is new, not the data's start
+# a segment silent longer than this is no longer news: not even the comparison with a year before holds its events
+STOPPED_WITHIN_DAYS = 365
 
 
 def day_runs(days: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, pd.Timestamp, int]]:
@@ -126,8 +130,8 @@ def segment_gaps(counts: pd.DataFrame, through: dt.date, max_runs: int | None = 
         held = pd.DatetimeIndex(rows.index.get_level_values("day"))
         usual_days = budget_days[~budget_days.day_of_week.isin(list(closed_weekdays_of(held, through)))]
         before = usual_days[(usual_days >= usual_start) & (usual_days < recent_start)]
-        if len(before) < USUAL_DAYS // 2 or not before.isin(held).any():
-            continue
+        if len(before) < USUAL_DAYS // 2 or not before.isin(held).any() or held.max() < recent_start:
+            continue  # too few usual days, or silent through all the days searched: stopped_segments tells it
         per_day = float(rows[(held >= usual_start) & (held < recent_start)].sum()) / len(before)
         day_chance = _day_chance(before, held, per_day)
         recent = usual_days[usual_days >= recent_start]
@@ -151,6 +155,75 @@ def ended_segment_gaps(counts: pd.DataFrame, through: dt.date) -> list[dict]:
     last = _with_scopes_above(pd.to_datetime(held["day"]).groupby(held["segment_id"].to_numpy()).max()
                               .rename_axis("segment_id"), how="max")
     return [run for run in runs if last[run["segment_id"]] > pd.Timestamp(run["end"])]
+
+
+def stopped_segments(last_days: pd.DataFrame, before_stop: pd.DataFrame, budget_days, through: dt.date,
+                     max_listed: int = 5) -> dict:
+    """The scopes that had events on their usual days, then none from before the days searched through ``through``,
+    while the budget had its: a store closed, a feed that stopped. :func:`segment_gaps` judges the last
+    ``RECENT_DAYS`` against the ``USUAL_DAYS`` before them, so a scope silent for longer fell out of it unnamed (a
+    grants district silent since 1 August was in no briefing from October on).
+
+    A scope's last day is its leaves' latest. Its usual days are the budget's days with events in the
+    ``USUAL_DAYS`` up to it, off the weekdays it was closed (:func:`models.closed_days.closed_weekdays_of`), at
+    least ``USUAL_DAYS / 2`` of them; its chance of a day without events is read from them as in
+    :func:`segment_gaps`, and it is stopped when that chance to the power of the budget's usual days since is below
+    ``GAP_CHANCE``, within ``STOPPED_WITHIN_DAYS`` of ``through``.
+
+    Parameters
+    ----------
+    last_days : DataFrame
+        segment_id, last_day: each leaf segment's last day with events on or before ``through`` (ids are paths;
+        NULL for a leaf without any; other columns are ignored).
+    before_stop : DataFrame
+        segment_id, day, event_count: the leaves' days with events in the ``USUAL_DAYS`` up to their last day, for
+        every leaf whose last day came before the days searched (others are ignored).
+    budget_days : sequence of dates
+        The days the budget had events (repeats allowed).
+    through : datetime.date
+        The last day covered.
+    max_listed : int
+        How many to list, latest last day first.
+
+    Returns
+    -------
+    dict
+        ``before`` (the first day searched: each scope's last day came before it), ``count`` and ``segments`` (up to
+        ``max_listed``, as ``{"segment_id", "last_day", "days", "usual_events"}``: the budget's usual days of it
+        since, and its mean events a usual day before): each the highest stopped scope (a clinic, not each of its
+        departments).
+    """
+    recent_start, _, searched = _searched(through)
+    found = {"before": searched["from"], "count": 0, "segments": []}
+    last_days = last_days.dropna(subset=["last_day"]) if "last_day" in last_days else last_days.iloc[:0]
+    if last_days.empty or before_stop.empty:
+        return found
+    leaves = pd.Series(pd.to_datetime(last_days["last_day"]).to_numpy(),
+                       index=pd.Index(last_days["segment_id"].to_numpy(), name="segment_id"))
+    last = _with_scopes_above(leaves, how="max")
+    last = last[(last < recent_start) & (last >= pd.Timestamp(through) - pd.Timedelta(days=STOPPED_WITHIN_DAYS))]
+    held_days = _with_scopes_above(before_stop.assign(day=pd.to_datetime(before_stop["day"]))
+                                   .groupby(["segment_id", "day"])["event_count"].sum())
+    budget = pd.DatetimeIndex(pd.to_datetime(pd.Series(budget_days)).unique()).sort_values()
+    budget = budget[budget <= pd.Timestamp(through)]
+    stopped: dict[str, dict] = {}
+    for node, stop in last.items():
+        if node not in held_days.index.get_level_values("segment_id"):
+            continue
+        rows = held_days.xs(node, level="segment_id")
+        held = pd.DatetimeIndex(rows.index)
+        usual_days = budget[~budget.day_of_week.isin(list(closed_weekdays_of(held, stop)))]
+        before = usual_days[(usual_days > stop - pd.Timedelta(days=USUAL_DAYS)) & (usual_days <= stop)]
+        if len(before) < USUAL_DAYS // 2 or not before.isin(held).any():
+            continue
+        per_day = float(rows[held.isin(before)].sum()) / len(before)
+        silent = int((usual_days > stop).sum())
+        if _day_chance(before, held, per_day) ** silent < GAP_CHANCE:
+            stopped[node] = {"segment_id": node, "last_day": stop.date().isoformat(), "days": silent,
+                             "usual_events": round(per_day, 1)}
+    highest = [s for node, s in stopped.items() if "/" not in node or node.rsplit("/", 1)[0] not in stopped]
+    highest.sort(key=lambda s: (s["last_day"], s["segment_id"]), reverse=True)
+    return {**found, "count": len(highest), "segments": highest[:max_listed]}
 
 
 def new_segments(first_days: pd.DataFrame, since: dt.date, max_listed: int = 5) -> dict:

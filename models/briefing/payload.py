@@ -23,7 +23,7 @@ from scipy import stats
 
 from models.actions import rule_window
 from models.allocation import NOT_ESTIMATED
-from models.briefing.gaps import day_runs, measure_gaps, new_segments, segment_gaps
+from models.briefing.gaps import day_runs, measure_gaps, new_segments, segment_gaps, stopped_segments
 from models.budget_periods import budget_goals, period_label
 from models.closed_days import closed_weekdays_of
 from models.drift.engine import ROUNDING
@@ -63,8 +63,12 @@ class BriefingInputs:
     daily_members: pd.DataFrame | None = None
     # the leaf segments' days with events of each measure (segment_id, measure, day, event_count), recent ones
     measure_days: pd.DataFrame | None = None
-    # each leaf segment's first day with events (segment_id, first_day)
-    segment_first_days: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # each leaf segment's first day with events and its last through the briefing's period (segment_id, first_day,
+    # last_day)
+    segment_spans: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # the leaves' days with events (segment_id, day, event_count) up to the last of those silent since before the
+    # days the briefing searches for gaps (models.briefing.gaps.stopped_segments)
+    before_stop: pd.DataFrame = field(default_factory=pd.DataFrame)
     level_shifts: pd.DataFrame = field(default_factory=pd.DataFrame)  # main.level_shifts rows of the period
 
 
@@ -319,6 +323,8 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
     ahead = _predictions(spec, inputs, grain)
     why = _why_it_changed(headline, _at_grain(inputs.drift, grain), period, inputs.values, grain)
     leaf_days = pd.DataFrame() if inputs.measure_days is None else inputs.measure_days
+    days_with_events = daily[daily["metric_id"].isin([m for m, x in spec.metrics.items() if x.kind == "base"])
+                             & daily["value"].notna()]["period_start"]
     return _rounded({
         "budget": _budget(spec, progress, ahead["goals"]),
         "period": {"grain": grain, "start": period.isoformat(), "end": period_end.isoformat(),
@@ -352,12 +358,13 @@ def build_payload(spec: BudgetSpec, inputs: BriefingInputs) -> dict:
         "archetypes": _archetypes(inputs.archetypes),
         "what_will_happen": ahead,
         "data_quality": {**inputs.quality, **days_without_events(
-            daily[daily["metric_id"].isin([m for m, x in spec.metrics.items() if x.kind == "base"])
-                  & daily["value"].notna()]["period_start"], period, period_end,
-            covered_through=period_end - dt.timedelta(days=1), holidays=_budget_holidays(events)),
+            days_with_events, period, period_end, covered_through=period_end - dt.timedelta(days=1),
+            holidays=_budget_holidays(events)),
             "measure_gaps": measure_gaps(leaf_days, period_end - dt.timedelta(days=1)),
             "segment_gaps": segment_gaps(leaf_days, period_end - dt.timedelta(days=1)),
-            "new_segments": new_segments(inputs.segment_first_days, next_period(grain, period, -1))},
+            "stopped_segments": stopped_segments(inputs.segment_spans, inputs.before_stop, days_with_events,
+                                                 period_end - dt.timedelta(days=1)),
+            "new_segments": new_segments(inputs.segment_spans, next_period(grain, period, -1))},
         "known_events": [
             {"date": pd.Timestamp(r.event_date).date().isoformat(), "name": r.name, "kind": r.kind,
              "segment": None if r.segment_value is None or (isinstance(r.segment_value, float) and math.isnan(r.segment_value))

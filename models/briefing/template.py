@@ -189,7 +189,8 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
         gaps = ", ".join(g["start"] if g["days"] == 1 else f"{g['start']} – {g['end']}" for g in q["latest_gaps"])
         in_period, usual = q["days_without_events_in_period"], q.get("closed_days", 0)
         others = q["days_without_events"] - usual
-        closed = " and ".join(q.get("closed_weekdays") or [])
+        days = q.get("closed_weekdays") or []
+        closed = " and ".join([", ".join(days[:-1]), days[-1]] if len(days) > 2 else days)  # Monday, Tuesday and Sunday
         line = f"- Days with no events at all: {q['days_without_events']:,}"
         if usual:
             line += (f", of which {usual:,} on " + (f"the weekdays it is closed ({closed}) or " if closed else "")
@@ -219,6 +220,14 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
                      f"({silent['days']:,} segment-day{'s' * (silent['days'] > 1)} from {silent['from']} to "
                      f"{silent['through']}): {listed}. Its counts and sums take those days as 0: closed, or a source "
                      "that stopped or was late (re-run those days when its files land).")
+    stopped = q.get("stopped_segments") or {}
+    if stopped.get("segments"):
+        listed = "; ".join(f"{g['segment_id']} (last events {g['last_day']}, usually {g['usual_events']:,} events a "
+                           "day before)" for g in stopped["segments"])
+        more = stopped["count"] - len(stopped["segments"])
+        lines.append(f"- Segments without events since before {stopped['before']}, while the others had theirs: "
+                     f"{listed}" + (f", and {more:,} more" if more > 0 else "") + ". Their counts and sums take "
+                     "those days as 0: closed, or a source that stopped (re-run those days when its files land).")
     new = q.get("new_segments") or {}
     if new.get("segments"):
         listed = ", ".join(f"{n['segment_id']} (from {n['first_day']})" for n in new["segments"])
@@ -506,6 +515,13 @@ def _what_will_happen(payload: dict) -> list[str]:
             if _past_ceiling(g):
                 blocked = []  # past its ceiling already: the run-rate line says so ("needs -131%" would not)
             for i in blocked:
+                if i["status"] == "infeasible" and i["required_change"] < -1:
+                    # beyond -100%: the days left would have to bring the input to the other side of zero, which
+                    # no percentile of history measures ("needs bonuses to change by -6840.3%")
+                    lines.append(f"- **{g['goal_id']}** is out of reach through {i['metric_id']} alone: the time left "
+                                 f"would have to bring it to the other side of zero (a change of "
+                                 f"{fmt_pct(i['required_change'])}).")
+                    continue
                 lines.append(f"- **{g['goal_id']}** needs {i['metric_id']} to change by {fmt_pct(i['required_change'])} "
                              f"over the time left; history's 95th percentile for such a stretch is "
                              f"{fmt_pct(i['historical_p95_change'])}: {i['status']} by history alone"

@@ -248,6 +248,8 @@ def test_days_a_business_is_closed_are_told_apart_from_days_a_source_may_have_mi
     assert ("- Days with no events at all: 39, of which 38 on the weekdays it is closed (Saturday and Sunday) or "
             "public holidays, as usual; 1 other day (latest: 2026-06-09); 1 of them in this period, counted as 0 "
             "in its counts and sums") in render_markdown(payload, "template")
+    payload["data_quality"]["closed_weekdays"] = ["Monday", "Saturday", "Sunday"]
+    assert "closed (Monday, Saturday and Sunday) or public" in render_markdown(payload, "template")
 
 
 def test_a_period_with_days_without_events_names_them_and_how_they_count():
@@ -274,23 +276,29 @@ def test_a_measure_a_segment_stopped_sending_is_named_in_data_quality():
     assert "A measure missing" not in render_markdown(build_payload(SPEC, inputs(monthly_values(1500.0))), "template")
 
 
-def test_a_silent_store_and_a_new_one_are_named_in_data_quality():
-    """north/n2 without events 22-24 June while the other stores sold as usual; south/s9 opened on 1 June."""
+def test_a_silent_store_a_stopped_one_and_a_new_one_are_named_in_data_quality():
+    """north/n2 without events 22-24 June while the other stores sold as usual; south/s3 none after 29 May;
+    south/s9 opened on 1 June."""
     days = pd.date_range("2026-03-01", "2026-06-30", freq="D").date
     rows = [{"segment_id": store, "measure": "sale", "day": d, "event_count": n}
-            for d in days for store, n in (("north/n1", 300), ("north/n2", 120), ("south/s1", 200), ("south/s9", 80))
+            for d in days for store, n in (("north/n1", 300), ("north/n2", 120), ("south/s1", 200), ("south/s3", 50),
+                                           ("south/s9", 80))
             if not (store == "north/n2" and dt.date(2026, 6, 22) <= d <= dt.date(2026, 6, 24))
+            and not (store == "south/s3" and d > dt.date(2026, 5, 29))
             and not (store == "south/s9" and d < dt.date(2026, 6, 1))]
-    first = pd.DataFrame(rows).groupby("segment_id", as_index=False)["day"].min().rename(columns={"day": "first_day"})
+    spans = pd.DataFrame(rows).groupby("segment_id", as_index=False)["day"].agg(first_day="min", last_day="max")
     payload = build_payload(SPEC, dataclasses.replace(inputs(monthly_values(1500.0)), measure_days=pd.DataFrame(rows),
-                                                      segment_first_days=first))
+                                                      segment_spans=spans, before_stop=pd.DataFrame(rows)))
     text = render_markdown(payload, "template")
+    assert ("- Segments without events since before 2026-06-03, while the others had theirs: south/s3 (last events "
+            "2026-05-29, usually 50.0 events a day before). Their counts and sums take those days as 0: closed, or a "
+            "source that stopped (re-run those days when its files land).") in text
     assert ("- A segment without events on days it usually has them, while the others had theirs (3 segment-days "
             "from 2026-06-03 to 2026-06-30): north/n2 on 2026-06-22 – 2026-06-24 (3 days), usually 120.0 events a "
             "day.") in text
     assert "- New segments, whose first events came on or after 2026-05-01: south/s9 (from 2026-06-01)." in text
     plain = render_markdown(build_payload(SPEC, inputs(monthly_values(1500.0))), "template")
-    assert "A segment without events" not in plain and "New segments" not in plain
+    assert "A segment without events" not in plain and "New segments" not in plain and "Segments without" not in plain
 
 def test_a_budget_without_a_forecast_of_its_months_shows_its_weeks():
     """Too few months to forecast from: the briefing shows the north star's weeks ahead, named as weeks."""
@@ -820,11 +828,14 @@ def test_before_a_first_complete_month_the_briefing_covers_the_latest_complete_w
     assert monthly["period"]["grain"] == "month" and "covers the latest" not in render_markdown(monthly, "template")
 
 
-@pytest.mark.parametrize("status, probability, ending", [
-    ("at_risk", 0.19, "infeasible by history alone, though the forecast still gives the goal 19%."),
-    ("infeasible", 0.0, "infeasible by history alone."),
+@pytest.mark.parametrize("status, probability, change, ending", [
+    ("at_risk", 0.19, 0.25, "infeasible by history alone, though the forecast still gives the goal 19%."),
+    ("infeasible", 0.0, 0.25, "infeasible by history alone."),
+    # a monthly bonus asked to cover a whole quarter's overrun: below zero, no percentile of history to weigh
+    ("infeasible", 0.0, -68.4, "out of reach through new_customers alone: the time left would have to bring it "
+                               "to the other side of zero (a change of -6840.0%)."),
 ])
-def test_a_route_history_calls_infeasible_is_worded_with_the_forecasts_chance(status, probability, ending):
+def test_a_route_history_calls_infeasible_is_worded_with_the_forecasts_chance(status, probability, change, ending):
     from models.spec import Goal
 
     spec = SPEC.model_copy(update={"goals": [Goal(id="q4", metric="new_customers", target=5000.0,
@@ -835,11 +846,11 @@ def test_a_route_history_calls_infeasible_is_worded_with_the_forecasts_chance(st
                               "projected_hi95": 5200.0, "probability": probability, "gap": 1000.0, "status": status,
                               "required_daily_rate": None, "current_daily_rate": None, "binding_input": "new_customers"}])
     constraints = pd.DataFrame([{"goal_id": "q4", "input_metric": "new_customers", "projected": 4000.0,
-                                 "required": 5000.0, "required_change": 0.25, "historical_p95_change": 0.1,
+                                 "required": 5000.0, "required_change": change, "historical_p95_change": 0.1,
                                  "status": "infeasible"}])
     payload = build_payload(spec, BriefingInputs(**{**inputs(monthly_values(1000.0)).__dict__,
                                                     "goal_tracking": tracking, "goal_constraints": constraints}))
-    line = next(x for x in render_markdown(payload, "template").splitlines() if x.startswith("- **q4** needs"))
+    line = next(x for x in render_markdown(payload, "template").splitlines() if x.startswith("- **q4** "))
     assert line.endswith(ending), line
 
 

@@ -3,7 +3,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from models.briefing.gaps import ended_segment_gaps, measure_gaps, new_segments, segment_gaps
+from models.briefing.gaps import ended_segment_gaps, measure_gaps, new_segments, segment_gaps, stopped_segments
 
 THROUGH = dt.date(2026, 11, 20)
 
@@ -106,3 +106,34 @@ def test_new_segments_are_the_highest_scopes_whose_first_events_came_since_a_day
     # every segment starts with the data: none is new
     assert new_segments(first.assign(first_day=dt.date(2026, 9, 1)), dt.date(2026, 9, 1))["count"] == 0
     assert new_segments(pd.DataFrame(columns=["segment_id", "first_day"]), dt.date(2026, 9, 1))["count"] == 0
+
+
+def stopped_shops():
+    """Leeds closed after 31 August (both departments), Bath's feed stopped after 10 October, Ely closed over a
+    year before; York and Bristol go on; Wells sends a visit one day in ten (budget closed on Sundays)."""
+    shop, rng = range(6), np.random.default_rng(8)
+    until = {"north/leeds/gp": dt.date(2026, 8, 31), "north/leeds/dental": dt.date(2026, 8, 31),
+             "south/bath/gp": dt.date(2026, 10, 10), "east/ely/gp": dt.date(2025, 10, 1)}
+    sizes = {"north/leeds/gp": 25, "north/leeds/dental": 9, "south/bath/gp": 30, "east/ely/gp": 20,
+             "north/york/gp": 20, "south/bristol/gp": 40}
+    rows = [r for segment, n in sizes.items() for r in counts(segment, "visit", n, days=500, weekdays=shop)
+            if r["day"] <= until.get(segment, THROUGH)]
+    rows += [r for r in counts("south/wells/gp", "visit", 1, days=500, weekdays=shop)
+             if rng.random() < 0.1 and r["day"] < dt.date(2026, 10, 20)]
+    return pd.DataFrame(rows)
+
+
+def test_a_segment_silent_since_before_the_days_searched_is_told_as_stopped_at_its_highest_scope():
+    rows = stopped_shops()
+    last = rows.groupby("segment_id", as_index=False)["day"].max().rename(columns={"day": "last_day"})
+    found = stopped_segments(last, rows, rows["day"], THROUGH)
+    # Ely's year is over; Wells's one day in ten with a visit makes a month without one chance
+    assert found == {"before": "2026-10-24", "count": 2, "segments": [
+        {"segment_id": "south/bath", "last_day": "2026-10-10", "days": 35, "usual_events": 30.0},
+        {"segment_id": "north/leeds", "last_day": "2026-08-31", "days": 70, "usual_events": 34.0}]}
+    assert stopped_segments(last, rows, rows["day"], THROUGH, max_listed=1)["segments"][0]["segment_id"] == "south/bath"
+    # segment_gaps searches the last 28 days against the 56 before them: Bath's silence there is left to stopped
+    assert segment_gaps(rows, THROUGH)["runs"] == []
+    # a leaf without events through the day covered has no last day
+    assert stopped_segments(last.assign(last_day=None), rows, rows["day"], THROUGH)["count"] == 0
+    assert stopped_segments(last.iloc[:0], rows, rows["day"], THROUGH)["count"] == 0
