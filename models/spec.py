@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from models.formula import Expr, FormulaError, parse_formula, references
+from models.formula import Expr, FormulaError, linear_terms, parse_formula, references, substitute
 from models.public_holidays import calendar_problem, holidays_between
 from models.rules import Condition, parse_condition
 
@@ -675,7 +675,8 @@ def _cross_check(spec: BudgetSpec) -> list[tuple[str, str]]:
         if metric.composite is not None:
             for i, comp in enumerate(metric.composite.components):
                 known_metric(comp.metric, f"{key}.composite.components.{i}.metric", allow_composite=False)
-    problems.extend(_cycles(formulas))
+    cycles = _cycles(formulas)
+    problems.extend(cycles)
 
     stars = [m for m, metric in metrics.items() if "north_star" in metric.roles]
     if len(stars) != 1:
@@ -696,9 +697,10 @@ def _cross_check(spec: BudgetSpec) -> list[tuple[str, str]]:
         if goal.start and goal.start >= goal.deadline:
             problems.append((f"goals.{i}.start", "start must be before deadline"))
     spent = spec.allocation.metric
-    if spent is not None and known_metric(spent, "allocation.metric") and metrics[spent].agg not in ("sum", "count"):
-        problems.append(("allocation.metric", f"{spent!r} must be a base metric with agg sum or count (spending "
-                                              "adds up over the days)"))
+    if spent is not None and known_metric(spent, "allocation.metric") and not cycles and not _adds_up(spec, spent):
+        problems.append(("allocation.metric", f"{spent!r} must be a count or sum, or a formula adding counts and "
+                                              "sums with positive weights such as wages + bonuses (spending adds up "
+                                              "over the days)"))
     for i, rule in enumerate(spec.rules):
         try:
             condition = parse_condition(rule.when)
@@ -787,6 +789,22 @@ def _document_problems(spec: BudgetSpec) -> list[tuple[str, str]]:
 def _unique_ids(ids: list[str], key: str, problems: list[tuple[str, str]]) -> None:
     for dupe in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append((key, f"duplicate id {dupe!r}"))
+
+
+def _adds_up(spec: BudgetSpec, metric_id: str) -> bool:
+    """Whether a metric's days add up to its total as spending does: a count or sum, or a formula adding such with
+    positive weights (``wages + bonuses``, ``40 * hours + parts``), derived references inlined; formulas whose
+    syntax or references are wrong are reported where they are defined."""
+    metric = spec.metrics[metric_id]
+    if metric.formula is None:
+        return metric.kind == "base" and metric.agg in ("sum", "count")
+    try:
+        parsed = {m: parse_formula(x.formula) for m, x in spec.metrics.items() if x.formula}
+    except FormulaError:
+        return True
+    terms = linear_terms(substitute(parsed[metric_id], parsed))
+    return bool(terms) and all(name not in spec.metrics or (weight > 0 and _adds_up(spec, name))
+                               for name, weight in terms.items())
 
 
 def _cycles(graph: dict[str, list[str]]) -> list[tuple[str, str]]:

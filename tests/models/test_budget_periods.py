@@ -74,14 +74,29 @@ def test_the_spent_metric_is_the_named_one_or_the_one_summed_metric_in_the_curre
     assert parse_spec(data, "m.yaml").allocation_metric is None
 
 
+def test_the_spent_metric_may_be_a_formula_adding_counts_and_sums():
+    """Wages and bonuses posted as two measures are one spending: so is a formula of a formula of them."""
+    data = _with_allocation(MARKETING, metric="outlay")
+    step = data["metrics"]["spend"]["step"]
+    data["metrics"]["doubled"] = {"formula": "2 * spend", "step": step}
+    data["metrics"]["outlay"] = {"formula": "doubled + units / 2", "step": step}
+    spec = parse_spec(data, "m.yaml")
+    assert spec.allocation_metric == "outlay"
+    (goal,) = allocation_goals(spec, dt.date(2026, 11, 3))
+    assert (goal.metric, goal.aggregation, goal.direction) == ("outlay", "total", "at_most")
+
+
 @pytest.mark.parametrize("change, key, message", [
     ({"metric": "spned"}, "allocation.metric", "unknown metric 'spned' (did you mean 'spend'?)"),
-    ({"metric": "avg_price"}, "allocation.metric", "'avg_price' must be a base metric with agg sum or count"),
+    ({"metric": "avg_price"}, "allocation.metric", "'avg_price' must be a count or sum, or a formula adding"),
+    ({"metric": "margin"}, "allocation.metric", "'margin' must be a count or sum, or a formula adding"),
     ({"fiscal_year_start": 13}, "allocation.fiscal_year_start", "less than or equal to 12"),
 ])
 def test_a_bad_allocation_is_named_by_its_key(change, key, message):
+    data = _with_allocation(MARKETING, **change)
+    data["metrics"]["margin"] = {"formula": "units - spend", "step": data["metrics"]["spend"]["step"]}
     with pytest.raises(SpecError) as err:
-        parse_spec(_with_allocation(MARKETING, **change), "m.yaml")
+        parse_spec(data, "m.yaml")
     assert any(p[1] == key and message in p[2] for p in err.value.problems), err.value.problems
 
 
