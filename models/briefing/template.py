@@ -189,8 +189,8 @@ def render_markdown(payload: dict, writer_note: str, draft: dict | None = None) 
         gaps = ", ".join(g["start"] if g["days"] == 1 else f"{g['start']} – {g['end']}" for g in q["latest_gaps"])
         in_period, usual = q["days_without_events_in_period"], q.get("closed_days", 0)
         others = q["days_without_events"] - usual
-        days = q.get("closed_weekdays") or []
-        closed = " and ".join([", ".join(days[:-1]), days[-1]] if len(days) > 2 else days)  # Monday, Tuesday and Sunday
+        weekdays = q.get("closed_weekdays") or []  # "Monday, Tuesday and Sunday"
+        closed = " and ".join([", ".join(weekdays[:-1]), weekdays[-1]] if len(weekdays) > 2 else weekdays)
         line = f"- Days with no events at all: {q['days_without_events']:,}"
         if usual:
             line += (f", of which {usual:,} on " + (f"the weekdays it is closed ({closed}) or " if closed else "")
