@@ -129,9 +129,9 @@ def fit_direct_ar(y: np.ndarray, lags: int, horizon: int) -> DirectAR:
         ratios = _fit(y, lags, horizon, True, 1.0)
         # Ratios suit growth that compounds; a trend that adds the same amount each step, read as ratios, keeps the
         # growth rate of its early, lower levels and overshoots. Additive only when it fits clearly better.
-        if not _in_sample_error(chosen, y) < ADDITIVE_MARGIN * _in_sample_error(ratios, y):
+        if not _in_sample_error(chosen[0], y) < ADDITIVE_MARGIN * _in_sample_error(ratios[0], y):
             chosen = ratios
-    return _widened(chosen, y)
+    return _widened(*chosen)
 
 
 def _design(z: np.ndarray, lags: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -141,21 +141,22 @@ def _design(z: np.ndarray, lags: int, horizon: int) -> tuple[np.ndarray, np.ndar
     return DirectAR._features(inputs), windows[:, lags:] - inputs[:, -1:]
 
 
-def _fit(y: np.ndarray, lags: int, horizon: int, log: bool, scale: float) -> DirectAR:
-    """The ridge fit on ratios (``log``) or on differences, its residuals the in-sample errors as they are."""
+def _fit(y: np.ndarray, lags: int, horizon: int, log: bool,
+         scale: float) -> tuple[DirectAR, np.ndarray, np.ndarray]:
+    """The ridge fit on ratios (``log``) or on differences, its residuals the in-sample errors as they are, with
+    the windows' features and targets it was fitted on (:func:`_design`), which :func:`_widened` reads again."""
     X, Y = _design(np.log(y) if log else y / scale, lags, horizon)
     coef = _ridge(X.T @ X, X.T @ Y)
-    return DirectAR(lags, log, scale, coef, Y - X @ coef)
+    return DirectAR(lags, log, scale, coef, Y - X @ coef), X, Y
 
 
-def _widened(model: DirectAR, y: np.ndarray) -> DirectAR:
-    """The model with its in-sample errors widened to out-of-sample ones (done for the chosen fit only: the
-    choice between ratios and differences reads the coefficients).
+def _widened(model: DirectAR, X: np.ndarray, Y: np.ndarray) -> DirectAR:
+    """The model, fitted on features ``X`` and targets ``Y``, with its in-sample errors widened to out-of-sample
+    ones (done for the chosen fit only: the choice between ratios and differences reads the coefficients).
 
     In-sample errors understate out-of-sample ones by the degrees of freedom used, and by more when the history
     holds few spans of the horizon: then the errors of refits at past origins set the scale.
     """
-    X, Y = _design(model._transform(y), model.lags, model.coef.shape[1])
     inflation = np.sqrt(len(X) / max(len(X) - model.lags, 1))
     residuals = model.residuals * np.maximum(inflation, _out_of_sample_ratio(X, Y, model.residuals))
     return replace(model, residuals=residuals)
