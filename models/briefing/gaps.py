@@ -198,9 +198,7 @@ def stopped_segments(last_days: pd.DataFrame, before_stop: pd.DataFrame, budget_
     last_days = last_days.dropna(subset=["last_day"]) if "last_day" in last_days else last_days.iloc[:0]
     if last_days.empty or before_stop.empty:
         return found
-    leaves = pd.Series(pd.to_datetime(last_days["last_day"]).to_numpy(),
-                       index=pd.Index(last_days["segment_id"].to_numpy(), name="segment_id"))
-    last = _with_scopes_above(leaves, how="max")
+    last = _with_scopes_above(_leaf_days(last_days, "last_day"), how="max")
     last = last[(last < recent_start) & (last >= pd.Timestamp(through) - pd.Timedelta(days=STOPPED_WITHIN_DAYS))]
     held_days = _with_scopes_above(before_stop.assign(day=pd.to_datetime(before_stop["day"]))
                                    .groupby(["segment_id", "day"])["event_count"].sum())
@@ -247,8 +245,7 @@ def new_segments(first_days: pd.DataFrame, since: dt.date, max_listed: int = 5) 
     found = {"since": since.isoformat(), "count": 0, "segments": []}
     if first_days.empty:
         return found
-    leaves = pd.Series(pd.to_datetime(first_days["first_day"]).to_numpy(),
-                       index=pd.Index(first_days["segment_id"].to_numpy(), name="segment_id"))
+    leaves = _leaf_days(first_days, "first_day")
     first = _with_scopes_above(leaves, how="min")
     latest_start = leaves.min() + pd.Timedelta(days=NEW_AFTER_DAYS)
     new = first[(first >= pd.Timestamp(since)) & (first > latest_start)]
@@ -272,6 +269,12 @@ def _day_chance(before: pd.DatetimeIndex, held: pd.DatetimeIndex, per_day: float
     events."""
     absent = (len(before) - before.isin(held).sum() + 1) / (len(before) + 2)
     return max(absent, math.exp(-per_day))
+
+
+def _leaf_days(frame: pd.DataFrame, column: str) -> pd.Series:
+    """``frame``'s day ``column`` indexed by its leaves' ``segment_id``, as :func:`_with_scopes_above` reads it."""
+    return pd.Series(pd.to_datetime(frame[column]).to_numpy(),
+                     index=pd.Index(frame["segment_id"].to_numpy(), name="segment_id"))
 
 
 def _with_scopes_above(leaves: pd.Series, how: str = "sum") -> pd.Series:
