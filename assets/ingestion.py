@@ -24,8 +24,8 @@ from models.demo.generator import generate_day
 from models.spec import BudgetSpec
 
 DEMO_CHUNK_DAYS = 31
-# Rows of landing files judged in one statement: the judged rows of a batch are held in a temp table, so this
-# bounds ingestion's memory (about 130 bytes a row) whatever the size of the window.
+# Rows of landing files judged in one statement. Judged rows stream into the tables, but a source without event
+# ids numbers repeated contents by a window over the statement's rows, held in memory: this bounds it.
 BATCH_ROWS = 4_000_000
 
 
@@ -58,7 +58,7 @@ def _delete_window(conn, budget: str, start: dt.date, end: dt.date) -> None:
 
 def _load_source(conn, spec: BudgetSpec, reader: str, source_sql: str, columns: dict[str, str], start: dt.date,
                  end: dt.date, history_start: dt.date, row_number: str = "row_number() over ()",
-                 overflow: list[str] | None = None) -> None:
+                 overflow: list[str] | None = None, rescan: bool = False) -> None:
     """Judge the rows of ``reader`` (one or more sources): valid ones to ``raw.events``, the rest to
     ``raw.quarantine`` with their reason, and the count received per day and source into ``_received`` (the
     ledger :func:`_finish_window` balances)."""
@@ -67,43 +67,54 @@ def _load_source(conn, spec: BudgetSpec, reader: str, source_sql: str, columns: 
     _split(conn, spec, checked, "events", """
         insert into raw.events
         select ?, eid, ts, day, measure, val, segment_id, source, source_row
-        from _checked where reason is null""")
+        from _checked where reason is null""", rescan)
 
 
 def _load_files(conn, spec: BudgetSpec, files: list[LandingFile], columns: dict[str, str], start: dt.date,
                 end: dt.date, history_start: dt.date) -> None:
     """Judge landing files of one role and the same ``columns`` together (a batch, or any single file)."""
     reader, row_number, source_sql = batch_reader_sql(files, columns)
+    rescan = batchable(files[0], columns)
     overflow = overflow_columns(conn, files[0], columns) if len(files) == 1 else []
     role = files[0].documents
     if role is None:
-        _load_source(conn, spec, reader, source_sql, columns, start, end, history_start, row_number, overflow)
+        _load_source(conn, spec, reader, source_sql, columns, start, end, history_start, row_number, overflow,
+                     rescan)
         return
     checked = checked_documents_select(spec, spec.source.documents[role], reader, source_sql, columns, _ts(start),
                                        _ts(end), _earliest(history_start), row_number, overflow)
     _split(conn, spec, checked, "documents", """
         insert into raw.documents by name
         select ? as budget_id, doc_id, ts as doc_ts, day, kind, segment_id, body as text, source, source_row
-        from _checked where reason is null order by source, source_row""")
+        from _checked where reason is null order by source, source_row""", rescan)
 
 
 def _earliest(history_start: dt.date) -> dt.datetime:
     return _ts(max(history_start, dt.date(1990, 1, 1)))
 
 
-def _split(conn, spec: BudgetSpec, checked: str, content: str, load: str) -> None:
-    """Judge a source's rows by ``checked`` into a temp table, load the good ones with ``load`` (the budget id
-    its one parameter), quarantine the rest, and count every row received into ``_received``."""
-    # Judged once into a temp table of one source's rows, then split: measured 4.4-4.6 s for 5M Parquet events
-    # against 4.6-4.8 s for three passes over the file computing only the columns each needs.
-    conn.execute(f"create or replace temp table _checked as {checked}")
-    conn.execute(load, [spec.id])
-    conn.execute("""
-        insert into raw.quarantine
-        select ?, day, source, source_row, reason, record
-        from _checked where reason is not null order by source_row, reason""", [spec.id])
-    conn.execute("insert into _received select ?, day, source, count(*) from _checked group by all", [content])
-    conn.execute("drop table _checked")
+def _split(conn, spec: BudgetSpec, checked: str, content: str, load: str, rescan: bool) -> None:
+    """Judge a source's rows by ``checked``, load the good ones with ``load`` (the budget id its one parameter),
+    quarantine the rest, and count every row received into ``_received``.
+
+    With ``rescan`` (Parquet files, a registered frame: reading them again is cheap) each statement judges the
+    rows again from a view, and the quarantine pass runs only when fewer rows were loaded than received.
+    10,059,264 events of the three demo budgets in 120 Parquet files ingested in 14.0-15.7 s through a temp
+    table of the judged rows and in 12.2-14.0 s so (alternating runs), peak memory 1.4 GB -> 0.63 GB. A CSV
+    file is parsed once, into a temp table."""
+    conn.execute(f"create or replace temp {'view' if rescan else 'table'} _checked as {checked}")
+    loaded = conn.execute(load, [spec.id]).fetchone()[0]
+    # counting needs the day, not the checks: the optimiser leaves them out of this pass
+    conn.execute("create or replace temp table _counted as "
+                 "select day, source, count(*) as n from _checked group by all")
+    if conn.execute("select coalesce(sum(n), 0) from _counted").fetchone()[0] > loaded:
+        conn.execute("""
+            insert into raw.quarantine
+            select ?, day, source, source_row, reason, record
+            from _checked where reason is not null order by source_row, reason""", [spec.id])
+    conn.execute("insert into _received select ?, day, source, n from _counted", [content])
+    conn.execute(f"drop {'view' if rescan else 'table'} _checked")
+    conn.execute("drop table _counted")
 
 
 def _finish_window(conn, spec: BudgetSpec, start: dt.date, end: dt.date) -> None:
@@ -210,7 +221,7 @@ def _ingest_demo(conn, spec: BudgetSpec, start: dt.date, end: dt.date, history_s
         conn.register("_incoming", events)
         columns = {row[0]: row[1] for row in conn.execute("describe _incoming").fetchall() if row[0] != "row_in_day"}
         _load_source(conn, spec, "_incoming", quote_literal(f"demo:{spec.source.scenario}"), columns, chunk_start,
-                     chunk_end, history_start, row_number="t.row_in_day")
+                     chunk_end, history_start, row_number="t.row_in_day", rescan=True)
         conn.unregister("_incoming")
         docs = pd.concat([b.documents for b in batches], ignore_index=True)
         if len(docs):
