@@ -102,7 +102,8 @@ def _split(conn, spec: BudgetSpec, checked: str, content: str, load: str, rescan
     10,059,264 events of the three demo budgets in 120 Parquet files, the Dagster ingestion step alone: 11.0
     and 11.9 s through a temp table of the judged rows, 9.2 and 9.6 s so (alternating runs); peak memory
     outside Dagster 1.4 GB -> 0.63 GB. A CSV file is parsed once, into a temp table."""
-    conn.execute(f"create or replace temp {'view' if rescan else 'table'} _checked as {checked}")
+    kind = "view" if rescan else "table"
+    conn.execute(f"create or replace temp {kind} _checked as {checked}")
     loaded = conn.execute(load, [spec.id]).fetchone()[0]
     # counting needs the day, not the checks: the optimiser leaves them out of this pass
     conn.execute("create or replace temp table _counted as "
@@ -113,7 +114,7 @@ def _split(conn, spec: BudgetSpec, checked: str, content: str, load: str, rescan
             select ?, day, source, source_row, reason, record
             from _checked where reason is not null order by source_row, reason""", [spec.id])
     conn.execute("insert into _received select ?, day, source, n from _counted", [content])
-    conn.execute(f"drop {'view' if rescan else 'table'} _checked")
+    conn.execute(f"drop {kind} _checked")
     conn.execute("drop table _counted")
 
 
