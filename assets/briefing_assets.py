@@ -128,16 +128,14 @@ def segment_spans(conn, spec: BudgetSpec, period_end: dt.date | None) -> dict[st
     # a scope's last day is its latest leaf's, so leaves up to USUAL_DAYS older than the year hold its usual days
     earliest = period_end - dt.timedelta(days=STOPPED_WITHIN_DAYS + USUAL_DAYS + 1)
     last = pd.to_datetime(spans["last_day"])
-    stopped = spans[(last < pd.Timestamp(period_end - dt.timedelta(days=RECENT_DAYS)))
-                    & (last >= pd.Timestamp(earliest))]
-    if stopped.empty:  # the usual case: no query
+    stopped = (last < pd.Timestamp(period_end - dt.timedelta(days=RECENT_DAYS))) & (last >= pd.Timestamp(earliest))
+    if not stopped.any():  # the usual case: no query
         return {"segment_spans": spans, "before_stop": pd.DataFrame()}
     before_stop = conn.execute(
         "select d.segment_id, d.day, sum(d.event_count) as event_count from main.fct_digest_daily d "
         "join (select unnest(?::varchar[]) as segment_id, unnest(?::date[]) as last_day) l using (segment_id) "
         "where d.budget_id = ? and d.day > l.last_day - ? and d.day <= l.last_day group by all order by all",
-        [stopped["segment_id"].tolist(), [d.date() for d in pd.to_datetime(stopped["last_day"])], spec.id,
-         USUAL_DAYS]).df()
+        [spans["segment_id"][stopped].tolist(), [d.date() for d in last[stopped]], spec.id, USUAL_DAYS]).df()
     return {"segment_spans": spans, "before_stop": before_stop}
 
 
