@@ -196,12 +196,10 @@ def checked_select(spec: BudgetSpec, reader: str, source_sql: str, columns: dict
                                f"where {all_blank}"))
         rows = " union all ".join(branches)
     if src.event_id is None:
-        # without ids an event is its content, numbered by its occurrence in its file: two signups in one
-        # minute of an export are two events (1.8% of a minute-stamped log's signups were lost as copies),
-        # while a file landed twice, or exports that overlap, repeat each copy's numbers and are found out
-        rows = f"""
-        select * replace (eid || ':' || row_number() over (partition by source, eid order by source_row) as eid)
-        from ({rows})"""
+        # without ids an event is its content and its occurrence in its file, the first ':1'; the loaded rows
+        # whose content repeats in their file are numbered on after the load
+        # (:func:`assets.ingestion._number_repeated_contents`)
+        rows = f"select * replace (eid || ':1' as eid) from ({rows})"
 
     checks = _row_checks(missing, len(columns) - len(overflow), earliest, spec.clock, src.timestamp_format) + [
         "when measure_blank then 'measure missing'",

@@ -24,8 +24,8 @@ from models.demo.generator import generate_day
 from models.spec import BudgetSpec
 
 DEMO_CHUNK_DAYS = 31
-# Rows of landing files judged in one statement. Judged rows stream into the tables, but a source without event
-# ids numbers repeated contents by a window over the statement's rows, held in memory: this bounds it.
+# Rows of landing files judged in one statement. Judged rows stream into the tables; this bounds the rejected rows
+# a statement's quarantine pass sorts (a batch of files every row of which is rejected).
 BATCH_ROWS = 4_000_000
 
 
@@ -123,6 +123,8 @@ def _finish_window(conn, spec: BudgetSpec, start: dt.date, end: dt.date) -> None
     keeps the event), write the ingestion log from the tables, and add new segments to ``raw.segment_members``."""
     budget = quote_literal(spec.id)
     in_window = f"budget_id = {budget} and day >= '{start}' and day < '{end}'"
+    if spec.source.kind == "files" and spec.source.event_id is None:
+        _number_repeated_contents(conn, in_window)
     conn.execute(f"""
         create or replace temp table _duplicates as
         with repeated as (
@@ -183,6 +185,36 @@ def _finish_window(conn, spec: BudgetSpec, start: dt.date, end: dt.date) -> None
         where not exists (select 1 from raw.segment_members m
                           where m.budget_id = {budget} and m.segment_id = n.segment_id and m.depth = n.depth)
         order by segment_id, depth""")
+
+
+def _number_repeated_contents(conn, in_window: str) -> None:
+    """Events without ids are loaded as their content and ':1' (:func:`assets.ingest_sql.checked_select`); a
+    content repeated in its file is numbered by its occurrence here: two signups in one minute of an export are
+    two events (1.8% of a minute-stamped log's signups were lost as copies), while a file landed twice, or
+    exports that overlap, repeat each copy's numbers and are found out as duplicates.
+
+    Numbered after the load, not by a window over every row of the load, which handed the rows on in its own
+    order, different from run to run (sorting them after it took 8.9 -> 13.2 s). 5,044,624 demo events without
+    ids, alternating runs: 8.7 and 9.5 s through the window, 8.6 and 9.3 s so, the same rows and ids, now in their
+    files' order every run."""
+    conn.execute(f"""
+        create or replace temp table _repeats as
+        with repeated as (
+            select hash(source, event_id) as key from raw.events where {in_window} group by key having count(*) > 1
+        ),
+        numbered as (
+            select budget_id, day, source, source_row, event_id,
+                   row_number() over (partition by source, event_id order by source_row) as occurrence
+            from raw.events semi join repeated on hash(source, event_id) = repeated.key
+            where {in_window}
+        )
+        select * from numbered where occurrence > 1""")
+    conn.execute("""
+        update raw.events e set event_id = left(e.event_id, length(e.event_id) - 2) || ':' || r.occurrence
+        from _repeats r
+        where e.budget_id = r.budget_id and e.day = r.day and e.source = r.source and e.source_row = r.source_row
+          and e.event_id = r.event_id""")
+    conn.execute("drop table _repeats")
 
 
 def _quarantine_repeated_documents(conn, in_window: str) -> None:

@@ -181,6 +181,27 @@ def test_content_hash_dedup_without_event_ids(conn, landing):
     assert conn.execute("select count(*) from raw.events where value = 1").fetchone()[0] == 3
 
 
+def test_events_without_ids_load_in_their_files_order_the_same_every_run(conn, landing):
+    """Events without ids keep their files' order in raw.events, run after run, their repeated contents numbered
+    by occurrence: rows are not handed on in the order of a window over their contents."""
+    spec = make_spec(pattern="shop/*.parquet", event_id=None)
+    for day in (1, 2):
+        seconds = [i - 1 if i % 100 == 1 else i for i in range(20_000)]  # rows 1, 101, ...: the row before again
+        pd.DataFrame({"timestamp": pd.Timestamp(2026, 3, day) + pd.to_timedelta(seconds, unit="s"),
+                      "measure": "visit", "value": 1.0, "channel": "web", "campaign": "spring"}).to_parquet(
+            landing / "shop" / f"day{day}.parquet", index=False)
+    layouts = []
+    for _ in range(2):
+        report = ingest(conn, spec, landing)
+        assert (report.received, report.loaded, report.duplicates) == (40_000, 40_000, 0)
+        layouts.append(conn.execute("select list((source, source_row, event_id) order by rowid) from raw.events "
+                                    "where budget_id = 'shop'").fetchone()[0])
+    assert layouts[0] == layouts[1]
+    assert [(s, r) for s, r, _ in layouts[0]] == [(f"shop/day{d}.parquet", r) for d in (1, 2) for r in range(1, 20_001)]
+    numbers = pd.Series([e.rsplit(":", 1)[1] for _, _, e in layouts[0]]).value_counts().to_dict()
+    assert numbers == {"1": 39_600, "2": 400}
+
+
 def test_wide_files_map_columns_to_measures(conn, landing):
     spec = make_spec(pattern="shop/*.parquet", format="wide", measure=None, value=None, event_id=None,
                      timestamp="ts", measures={"visit": "visits", "order_value": "revenue"},
