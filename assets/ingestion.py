@@ -143,7 +143,7 @@ def _finish_window(conn, spec: BudgetSpec, start: dt.date, end: dt.date) -> None
         select budget_id, day, source, source_row, 'duplicate of event ' || left(event_id, 60),
                cast(json_object('event_id', event_id, 'timestamp', event_ts, 'measure', measure, 'value', value,
                                 'segment_id', segment_id) as varchar)
-        from _duplicates order by source, source_row""")
+        from _duplicates order by source, source_row, event_id""")
     conn.execute("""
         delete from raw.events e using _duplicates d
         where e.budget_id = d.budget_id and e.day = d.day and e.source = d.source
